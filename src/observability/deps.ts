@@ -1,0 +1,13 @@
+import type { Registry } from 'prom-client';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from './logger.js';
+
+/**
+ * What every long-lived component receives from the server that owns it. Each server instance has its
+ * own metrics registry, so two instances in one process (tests) never share counters.
+ */
+export interface Deps {
+  logger: Logger;
+  registry: Registry;
+  clock: Clock;
+}
