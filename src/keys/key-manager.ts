@@ -1,0 +1,274 @@
+import type { Deps } from '../observability/deps.js';
+import { JwksConfigError, KeyError } from './errors.js';
+import { isSupportedAlgorithm } from './jwk-filter.js';
+import { buildKeySet, lookup, type KeySet, type VerificationKey } from './key-set.js';
+import { keyMetrics } from './metrics.js';
+import { jwksConfigSchema, type JwksConfig } from './schema.js';
+import { createSource } from './sources/index.js';
+import { transportProblem } from './transport.js';
+
+export interface KeyProvider {
+  name: string;
+  issuer: string;
+  algorithms: string[];
+  jwks: JwksConfig;
+}
+
+export interface KeyManagerStatus {
+  provider: string;
+  /** A key set is loaded and, if refreshes are failing, still within maxStaleSeconds. */
+  ready: boolean;
+  keys: number;
+  /** The last refresh failed; the previous set is served (or withheld once maxStaleSeconds passed). */
+  stale: boolean;
+  lastSuccessMs?: number;
+  lastError?: string;
+}
+
+export interface KeyManager {
+  /** First load; resolves after the first attempt whether it succeeded or not. Starts timers and the file watch. */
+  start(): Promise<void>;
+  /** Stops timers and watchers and aborts in-flight fetches; idempotent. */
+  stop(): void;
+  /** Throws (rejects with) KeyError. A known key costs a map lookup: no I/O, no import. */
+  getKey(header: { alg: string; kid?: string }): Promise<VerificationKey>;
+  /** Whether the key is in the current trusted set (false once the set expired past maxStaleSeconds). */
+  isCurrent(keyId: string): boolean;
+  status(): KeyManagerStatus;
+  /** Called after the set of trusted keys changed; returns unsubscribe. */
+  onChange(listener: () => void): () => void;
+  /** Load now (joins a load already in flight). Rejects when the load fails; the last good set stays. */
+  refresh(): Promise<void>;
+}
+
+/** Bounds memory under a storm of random kids; losing the entries only loosens per-kid memory, not the fetch rate limit. */
+const NEGATIVE_CACHE_LIMIT = 10_000;
+/** setTimeout's ceiling (~24.8 days); longer delays would fire immediately. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const noop = (): void => {};
+
+export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager {
+  const config = validate(provider);
+  const source = createSource(provider.issuer, config);
+  const { clock } = deps;
+  const log = deps.logger.child({ component: 'keys', provider: provider.name });
+  const metrics = keyMetrics(deps.registry);
+  const label = { provider: provider.name };
+  const allowed = new Set(provider.algorithms);
+  const listeners = new Set<() => void>();
+  const unknownKids = new Map<string, number>(); // kid → remembered as unknown until (clock ms)
+  const aborter = new AbortController();
+  const cooldownMs = config.unknownKidCooldownSeconds * 1000;
+
+  let current: KeySet | undefined;
+  let lastSuccessMs: number | undefined;
+  let lastError: string | undefined;
+  let failing = false;
+  let started = false;
+  let stopped = false;
+  let inflight: Promise<void> | undefined;
+  let reloadAfterInflight = false;
+  let nextUnknownFetchMs = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let unwatch: (() => void) | undefined;
+
+  /** The set getKey may use: none before the first load, none once failures outlast maxStaleSeconds. */
+  function usable(): KeySet | undefined {
+    if (failing && lastSuccessMs !== undefined && clock.now() >= lastSuccessMs + config.maxStaleSeconds * 1000) {
+      return undefined;
+    }
+    return current;
+  }
+
+  function refresh(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    inflight ??= load().finally(() => {
+      inflight = undefined;
+      if (reloadAfterInflight) {
+        reloadAfterInflight = false;
+        refresh().catch(noop);
+      }
+    });
+    return inflight;
+  }
+
+  async function load(): Promise<void> {
+    let nextSeconds = config.minRefreshSeconds; // retry delay after a failure
+    try {
+      const doc = await source.load(aborter.signal);
+      if (stopped) return;
+      const unchanged = current?.text === doc.text;
+      if (!unchanged) install(await buildKeySet(doc.text, provider.algorithms));
+      failing = false;
+      lastError = undefined;
+      lastSuccessMs = clock.now();
+      metrics.refreshes.inc({ ...label, result: unchanged ? 'not_modified' : 'success' });
+      metrics.lastSuccess.set(label, lastSuccessMs / 1000);
+      nextSeconds = Math.min(
+        Math.max(doc.maxAgeSeconds ?? config.refreshSeconds, config.minRefreshSeconds),
+        config.maxRefreshSeconds,
+      );
+    } catch (err) {
+      if (stopped) return;
+      failing = true;
+      lastError = err instanceof Error ? err.message : String(err);
+      metrics.refreshes.inc({ ...label, result: 'error' });
+      log.warn({ source: source.description, error: lastError }, 'jwks: refresh failed; keeping the last good key set');
+      throw err;
+    } finally {
+      metrics.stale.set(label, failing && current ? 1 : 0);
+      schedule(nextSeconds);
+    }
+  }
+
+  function install({ set, dropped }: Awaited<ReturnType<typeof buildKeySet>>): void {
+    for (const { kid, reason } of dropped) log.warn({ kid, reason }, 'jwks: key ignored');
+    const before = current?.ids ?? new Set<string>();
+    const changed = before.size !== set.ids.size || [...set.ids].some((id) => !before.has(id));
+    current = set;
+    metrics.keys.set(label, set.ids.size);
+    if (!changed) return;
+    log.info({ keys: set.ids.size, source: source.description }, 'jwks: key set changed');
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch (err) {
+        log.error({ error: err instanceof Error ? err.message : String(err) }, 'jwks: onChange listener threw');
+      }
+    }
+  }
+
+  function schedule(seconds: number): void {
+    if (!started || stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => refresh().catch(noop), Math.min(seconds * 1000, MAX_TIMER_MS));
+    timer.unref();
+  }
+
+  /** Several directory events can arrive during one read; the last one must still lead to a read. */
+  function onWatchEvent(): void {
+    if (inflight) reloadAfterInflight = true;
+    else refresh().catch(noop);
+  }
+
+  /**
+   * An unknown kid may mean the issuer rotated: refetch, but at most once per cooldown across all
+   * callers (a storm of random kids joins the one in-flight load), and remember kids still unknown
+   * afterwards. A file source never refetches: its directory watch already reports every change.
+   */
+  async function refetchFor(kid: string, alg: string): Promise<VerificationKey> {
+    const now = clock.now();
+    const rememberedUntil = unknownKids.get(kid);
+    const remembered = rememberedUntil !== undefined && now < rememberedUntil;
+    if (source.remote && !remembered && (inflight || now >= nextUnknownFetchMs)) {
+      if (!inflight) nextUnknownFetchMs = now + cooldownMs;
+      await refresh().catch(noop); // a failure is recorded by load(); the lookup below decides
+      const set = usable();
+      if (!set) throw unavailable();
+      const hit = lookup(set, alg, kid);
+      if (hit === 'alg_mismatch') throw mismatch(alg, kid);
+      if (hit) return hit;
+      if (unknownKids.size >= NEGATIVE_CACHE_LIMIT) unknownKids.clear();
+      unknownKids.set(kid, clock.now() + cooldownMs);
+    }
+    throw new KeyError('unknown_key', `${provider.name}: no key with kid ${quote(kid)}`);
+  }
+
+  const unavailable = () =>
+    new KeyError('keys_unavailable', `${provider.name}: no usable key set${lastError ? ` (last error: ${lastError})` : ''}`);
+  const mismatch = (alg: string, kid: string) =>
+    new KeyError('alg_mismatch', `${provider.name}: key ${quote(kid)} does not fit alg ${quote(alg)}`);
+
+  return {
+    async start() {
+      if (started || stopped) return;
+      started = true;
+      if (source.watch) {
+        try {
+          unwatch = source.watch(onWatchEvent, (err) =>
+            log.warn({ error: err.message }, 'jwks: file watch failed; relying on the refresh interval'),
+          );
+        } catch (err) {
+          log.warn({ error: err instanceof Error ? err.message : String(err) }, 'jwks: cannot watch the key file; relying on the refresh interval');
+        }
+      }
+      await refresh().catch(noop);
+    },
+
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(timer);
+      unwatch?.();
+      aborter.abort();
+    },
+
+    getKey({ alg, kid }) {
+      if (!allowed.has(alg)) {
+        return Promise.reject(new KeyError('alg_mismatch', `${provider.name}: alg ${quote(alg)} is not allowed`));
+      }
+      const set = usable();
+      if (!set) return Promise.reject(unavailable());
+      if (kid === undefined) {
+        const fits = set.byAlg.get(alg) ?? [];
+        const only = fits.length === 1 ? fits[0] : undefined;
+        if (only) return Promise.resolve(only);
+        return Promise.reject(
+          new KeyError('unknown_key', `${provider.name}: token has no kid and ${fits.length} keys fit ${quote(alg)}`),
+        );
+      }
+      const hit = lookup(set, alg, kid);
+      if (hit === 'alg_mismatch') return Promise.reject(mismatch(alg, kid));
+      if (hit) return Promise.resolve(hit);
+      return refetchFor(kid, alg);
+    },
+
+    isCurrent(keyId) {
+      return usable()?.ids.has(keyId) ?? false;
+    },
+
+    status() {
+      return {
+        provider: provider.name,
+        ready: usable() !== undefined,
+        keys: current?.ids.size ?? 0,
+        stale: failing && current !== undefined,
+        lastSuccessMs,
+        lastError,
+      };
+    },
+
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    refresh,
+  };
+}
+
+/** Token-supplied strings in messages: quoted and bounded, so a crafted header cannot flood or forge log lines. */
+function quote(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}
+
+function validate(provider: KeyProvider): JwksConfig {
+  const where = `provider ${JSON.stringify(provider.name)}`;
+  const parsed = jwksConfigSchema.safeParse(provider.jwks);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${['jwks', ...i.path.map(String)].join('.')}: ${i.message}`);
+    throw new JwksConfigError(`${where}: ${issues.join('; ')}`);
+  }
+  if (provider.algorithms.length === 0) throw new JwksConfigError(`${where}: algorithms: list at least one`);
+  const unsupported = provider.algorithms.filter((alg) => !isSupportedAlgorithm(alg));
+  if (unsupported.length > 0) {
+    throw new JwksConfigError(
+      `${where}: algorithms: ${unsupported.join(', ')} cannot be verified with JWKS keys (use RS*, PS*, ES*, EdDSA)`,
+    );
+  }
+  if (parsed.data.discovery) {
+    const problem = transportProblem(provider.issuer, parsed.data.allowInsecureHttp);
+    if (problem) throw new JwksConfigError(`${where}: issuer (used for jwks discovery) ${problem}`);
+  }
+  return parsed.data;
+}

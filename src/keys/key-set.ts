@@ -1,0 +1,72 @@
+import { calculateJwkThumbprint, importJWK, type CryptoKey, type KeyObject } from 'jose';
+import { JwksSourceError } from './errors.js';
+import { algorithmsFor, filterJwks, type DroppedJwk } from './jwk-filter.js';
+
+export interface VerificationKey {
+  /** Stable for a key across loads: kid plus RFC 7638 thumbprint, so a kid reused for new material differs. */
+  id: string;
+  key: CryptoKey | KeyObject;
+}
+
+interface LoadedKey {
+  kid?: string;
+  /** Imported once per allowed algorithm: a WebCrypto key is bound to one algorithm. Empty when none fits. */
+  byAlg: Map<string, VerificationKey>;
+}
+
+/** One immutable, fully imported key set: lookups never import or do I/O. */
+export interface KeySet {
+  /** The document it came from, so an identical refetch skips parsing and importing. */
+  text: string;
+  byKid: Map<string, LoadedKey>;
+  /** For tokens without kid: every key that fits each algorithm. */
+  byAlg: Map<string, VerificationKey[]>;
+  /** Ids of usable keys (for isCurrent and change detection). */
+  ids: Set<string>;
+}
+
+export async function buildKeySet(
+  text: string,
+  algorithms: readonly string[],
+): Promise<{ set: KeySet; dropped: DroppedJwk[] }> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new JwksSourceError('JWKS is not valid JSON');
+  }
+  const { accepted, dropped } = filterJwks(doc);
+  const set: KeySet = { text, byKid: new Map(), byAlg: new Map(), ids: new Set() };
+  for (const candidate of accepted) {
+    const algs = algorithmsFor(candidate, algorithms);
+    const loaded: LoadedKey = { kid: candidate.kid, byAlg: new Map() };
+    try {
+      const thumbprint = await calculateJwkThumbprint(candidate.jwk, 'sha256');
+      const id = candidate.kid === undefined ? thumbprint : `${candidate.kid}#${thumbprint}`;
+      for (const alg of algs) loaded.byAlg.set(alg, { id, key: await importJWK(candidate.jwk, alg) });
+    } catch {
+      dropped.push({ kid: candidate.kid, reason: 'key material could not be imported' });
+      continue;
+    }
+    // A kid whose key fits no allowed algorithm stays known, so its tokens get alg_mismatch, not a refetch.
+    if (candidate.kid !== undefined) set.byKid.set(candidate.kid, loaded);
+    if (algs.length === 0) {
+      dropped.push({ kid: candidate.kid, reason: "fits none of the provider's algorithms" });
+      continue;
+    }
+    for (const [alg, key] of loaded.byAlg) {
+      set.ids.add(key.id);
+      const list = set.byAlg.get(alg) ?? [];
+      list.push(key);
+      set.byAlg.set(alg, list);
+    }
+  }
+  return { set, dropped };
+}
+
+/** The key for a token header; undefined when the kid is not in the set; 'alg_mismatch' when it is but does not fit. */
+export function lookup(set: KeySet, alg: string, kid: string): VerificationKey | 'alg_mismatch' | undefined {
+  const loaded = set.byKid.get(kid);
+  if (!loaded) return undefined;
+  return loaded.byAlg.get(alg) ?? 'alg_mismatch';
+}

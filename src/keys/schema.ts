@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { transportProblem } from './transport.js';
+
+/** A provider's `jwks:` section. Exactly one of file | uri | discovery. */
+export interface JwksConfig {
+  /** Local JWKS JSON file; relative paths are resolved by the config loader. */
+  file?: string;
+  /** https URL of a JWKS. */
+  uri?: string;
+  /** OIDC discovery: `${issuer}/.well-known/openid-configuration` → jwks_uri. */
+  discovery?: boolean;
+  /** Background refresh interval when the response carries no Cache-Control max-age. */
+  refreshSeconds: number;
+  /** Lower clamp for max-age; also the retry delay after a failed refresh. */
+  minRefreshSeconds: number;
+  maxRefreshSeconds: number;
+  /** How long the last good set is served after refreshes start failing; then fail closed. */
+  maxStaleSeconds: number;
+  /** At most one unknown-kid refetch per cooldown; an unknown kid is remembered this long. */
+  unknownKidCooldownSeconds: number;
+  /** Whole request, body included. */
+  timeoutSeconds: number;
+  maxBytes: number;
+  /** Plain http for non-loopback hosts. Off by default: http keys can be swapped in transit. */
+  allowInsecureHttp: boolean;
+  /** Discovery only: origins the discovered jwks_uri may have; default the issuer's origin. */
+  allowedJwksOrigins?: string[];
+}
+
+const seconds = z.number().positive();
+
+export const jwksConfigSchema: z.ZodType<JwksConfig> = z
+  .strictObject({
+    file: z.string().min(1).optional(),
+    uri: z.string().min(1).optional(),
+    discovery: z.boolean().optional(),
+    refreshSeconds: seconds.default(300),
+    minRefreshSeconds: seconds.default(30),
+    maxRefreshSeconds: seconds.default(86_400),
+    maxStaleSeconds: z.number().nonnegative().default(86_400),
+    unknownKidCooldownSeconds: seconds.default(30),
+    timeoutSeconds: seconds.default(5),
+    maxBytes: z.number().int().positive().default(1024 * 1024),
+    allowInsecureHttp: z.boolean().default(false),
+    allowedJwksOrigins: z.array(z.url()).min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const sources = [c.file !== undefined, c.uri !== undefined, c.discovery === true].filter(Boolean).length;
+    if (sources !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of file, uri or discovery: true', path: [] });
+    }
+    if (c.uri !== undefined) {
+      const problem = transportProblem(c.uri, c.allowInsecureHttp);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['uri'] });
+    }
+    if (c.allowedJwksOrigins !== undefined && c.discovery !== true) {
+      ctx.addIssue({ code: 'custom', message: 'only applies with discovery: true', path: ['allowedJwksOrigins'] });
+    }
+    if (c.minRefreshSeconds > c.maxRefreshSeconds) {
+      ctx.addIssue({ code: 'custom', message: 'must not exceed maxRefreshSeconds', path: ['minRefreshSeconds'] });
+    }
+    if (c.refreshSeconds < c.minRefreshSeconds || c.refreshSeconds > c.maxRefreshSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must lie between minRefreshSeconds and maxRefreshSeconds',
+        path: ['refreshSeconds'],
+      });
+    }
+  });
