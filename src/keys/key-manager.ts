@@ -37,7 +37,7 @@ export interface KeyManager {
   status(): KeyManagerStatus;
   /** Called after the set of trusted keys changed; returns unsubscribe. */
   onChange(listener: () => void): () => void;
-  /** Load now (joins a load already in flight). Rejects when the load fails; the last good set stays. */
+  /** Load now: a load that starts after this call. Rejects when it fails; the last good set stays. */
   refresh(): Promise<void>;
 }
 
@@ -48,13 +48,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const noop = (): void => {};
 
 export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager {
-  const config = validate(provider);
+  const { config, algorithms } = validate(provider);
   const source = createSource(provider.issuer, config);
   const { clock } = deps;
   const log = deps.logger.child({ component: 'keys', provider: provider.name });
   const metrics = keyMetrics(deps.registry);
   const label = { provider: provider.name };
-  const allowed = new Set(provider.algorithms);
+  const allowed = new Set(algorithms);
   const listeners = new Set<() => void>();
   const unknownKids = new Map<string, number>(); // kid → remembered as unknown until (clock ms)
   const aborter = new AbortController();
@@ -67,7 +67,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   let started = false;
   let stopped = false;
   let inflight: Promise<void> | undefined;
-  let reloadAfterInflight = false;
+  let queued: Promise<void> | undefined;
   let nextUnknownFetchMs = 0;
   let timer: NodeJS.Timeout | undefined;
   let unwatch: (() => void) | undefined;
@@ -80,16 +80,26 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
     return current;
   }
 
-  function refresh(): Promise<void> {
+  /** Single flight: joins the load in progress, if any (unknown kids, the timer). */
+  function join(): Promise<void> {
     if (stopped) return Promise.resolve();
     inflight ??= load().finally(() => {
       inflight = undefined;
-      if (reloadAfterInflight) {
-        reloadAfterInflight = false;
-        refresh().catch(noop);
-      }
     });
     return inflight;
+  }
+
+  /**
+   * A load that starts after this call, so it sees whatever changed before it (a file just written).
+   * Calls made during a load share one follow-up load.
+   */
+  function refresh(): Promise<void> {
+    if (!inflight) return join();
+    queued ??= inflight.catch(noop).then(() => {
+      queued = undefined;
+      return join();
+    });
+    return queued;
   }
 
   async function load(): Promise<void> {
@@ -98,7 +108,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       const doc = await source.load(aborter.signal);
       if (stopped) return;
       const unchanged = current?.text === doc.text;
-      if (!unchanged) install(await buildKeySet(doc.text, provider.algorithms));
+      if (!unchanged) install(await buildKeySet(doc.text, algorithms));
       failing = false;
       lastError = undefined;
       lastSuccessMs = clock.now();
@@ -141,14 +151,8 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   function schedule(seconds: number): void {
     if (!started || stopped) return;
     clearTimeout(timer);
-    timer = setTimeout(() => refresh().catch(noop), Math.min(seconds * 1000, MAX_TIMER_MS));
+    timer = setTimeout(() => join().catch(noop), Math.min(seconds * 1000, MAX_TIMER_MS));
     timer.unref();
-  }
-
-  /** Several directory events can arrive during one read; the last one must still lead to a read. */
-  function onWatchEvent(): void {
-    if (inflight) reloadAfterInflight = true;
-    else refresh().catch(noop);
   }
 
   /**
@@ -162,7 +166,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
     const remembered = rememberedUntil !== undefined && now < rememberedUntil;
     if (source.remote && !remembered && (inflight || now >= nextUnknownFetchMs)) {
       if (!inflight) nextUnknownFetchMs = now + cooldownMs;
-      await refresh().catch(noop); // a failure is recorded by load(); the lookup below decides
+      await join().catch(noop); // a failure is recorded by load(); the lookup below decides
       const set = usable();
       if (!set) throw unavailable();
       const hit = lookup(set, alg, kid);
@@ -185,7 +189,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       started = true;
       if (source.watch) {
         try {
-          unwatch = source.watch(onWatchEvent, (err) =>
+          unwatch = source.watch(() => void refresh().catch(noop), (err) =>
             log.warn({ error: err.message }, 'jwks: file watch failed; relying on the refresh interval'),
           );
         } catch (err) {
@@ -252,23 +256,26 @@ function quote(value: string): string {
   return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
 }
 
-function validate(provider: KeyProvider): JwksConfig {
+/**
+ * The checked config and the provider's algorithms a JWKS can serve. HS* may sit beside them (a
+ * shared secret configured elsewhere verifies those); here they simply never match a key.
+ */
+function validate(provider: KeyProvider): { config: JwksConfig; algorithms: string[] } {
   const where = `provider ${JSON.stringify(provider.name)}`;
   const parsed = jwksConfigSchema.safeParse(provider.jwks);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${['jwks', ...i.path.map(String)].join('.')}: ${i.message}`);
     throw new JwksConfigError(`${where}: ${issues.join('; ')}`);
   }
-  if (provider.algorithms.length === 0) throw new JwksConfigError(`${where}: algorithms: list at least one`);
-  const unsupported = provider.algorithms.filter((alg) => !isSupportedAlgorithm(alg));
-  if (unsupported.length > 0) {
+  const algorithms = provider.algorithms.filter(isSupportedAlgorithm);
+  if (algorithms.length === 0) {
     throw new JwksConfigError(
-      `${where}: algorithms: ${unsupported.join(', ')} cannot be verified with JWKS keys (use RS*, PS*, ES*, EdDSA)`,
+      `${where}: algorithms: none of [${provider.algorithms.join(', ')}] can be verified with JWKS keys (use RS*, PS*, ES*, EdDSA)`,
     );
   }
   if (parsed.data.discovery) {
     const problem = transportProblem(provider.issuer, parsed.data.allowInsecureHttp);
     if (problem) throw new JwksConfigError(`${where}: issuer (used for jwks discovery) ${problem}`);
   }
-  return parsed.data;
+  return { config: parsed.data, algorithms };
 }
