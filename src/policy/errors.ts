@@ -1,0 +1,28 @@
+/** A path inside one rule, e.g. `['match', 'paths', 0]`, printed as `match.paths[0]`. */
+export type FieldPath = ReadonlyArray<string | number>;
+
+export function formatFieldPath(field: FieldPath): string {
+  let out = '';
+  for (const part of field) {
+    out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`;
+  }
+  return out;
+}
+
+/**
+ * A rule that cannot be compiled. Thrown at load time only, never per request. `field` is relative to
+ * the rule so the config loader (and `rulesSchema`) can prefix it with `rules[i]`; `detail` says what
+ * is wrong and how to fix it.
+ */
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+
+  constructor(
+    readonly ruleId: string | null,
+    readonly field: FieldPath,
+    readonly detail: string,
+  ) {
+    const where = field.length > 0 ? `${formatFieldPath(field)}: ` : '';
+    super(`${ruleId === null ? 'policy' : `rule '${ruleId}'`}: ${where}${detail}`);
+  }
+}

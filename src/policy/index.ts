@@ -1,0 +1,17 @@
+/** The authorization policy: compile the `rules:` once, then `authorize` each request. */
+export {
+  rulesSchema,
+  defaultDecisionSchema,
+  type RuleConfig,
+  type MatchConfig,
+  type RequireConfig,
+  type RequirementSetConfig,
+  type HeaderConditionConfig,
+  type ClaimConditionConfig,
+} from './schema.js';
+export { normalizePath, type NormalizedPath } from './path.js';
+export { normalizeHost } from './match.js';
+export { principalFromPeer } from './peer.js';
+export type { Identity, DenyReason } from './requirements.js';
+export { compilePolicy, type AuthzRequest, type Decision, type DecisionReason, type Policy, type PolicyOptions } from './policy.js';
+export { PolicyError, formatFieldPath, type FieldPath } from './errors.js';

@@ -1,0 +1,127 @@
+/**
+ * A rule's `match`, compiled once: host set, method set, path templates, header conditions. Per request
+ * it only compares prepared strings; the request is normalized once by the policy, not per rule.
+ */
+import { PolicyError } from './errors.js';
+import { matchTemplate, parseTemplate, type PathTemplate } from './path.js';
+import type { HeaderConditionConfig, MatchConfig } from './schema.js';
+
+/** The request as every rule sees it: normalized once per request. */
+export interface PreparedRequest {
+  readonly method: string; // upper-case
+  readonly host: string; // lower-case, no port, no trailing dot
+  readonly path: string;
+  readonly segments: readonly string[];
+  readonly headers: ReadonlyMap<string, string>;
+}
+
+export interface CompiledMatch {
+  /** On a match, writes path parameters into `params`. `explain` receives why a rule did not match. */
+  matches(req: PreparedRequest, params: Record<string, string>, explain: string[] | null): boolean;
+  /** Parameters bound by every path template (what `{name}` references may use); null without paths. */
+  readonly params: ReadonlySet<string> | null;
+}
+
+/** `API.Example.com:8443` → `api.example.com`; `[::1]:80` → `[::1]`; `example.com.` → `example.com`. */
+export function normalizeHost(raw: string): string {
+  let host = raw.toLowerCase();
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    if (close !== -1) host = host.slice(0, close + 1);
+  } else {
+    const colon = host.indexOf(':');
+    if (colon !== -1) host = host.slice(0, colon);
+  }
+  return host.endsWith('.') ? host.slice(0, -1) : host;
+}
+
+type HeaderTest = (value: string | undefined) => boolean;
+
+function compileHeader(condition: HeaderConditionConfig, fail: (detail: string) => PolicyError): { name: string; test: HeaderTest; text: string } {
+  const name = condition.name.toLowerCase();
+  if (name.startsWith(':')) {
+    throw fail(`"${condition.name}" is a pseudo-header; use match.paths, match.methods or match.hosts, which see the normalized request`);
+  }
+  const given = [condition.equals !== undefined, condition.oneOf !== undefined, condition.present !== undefined].filter(Boolean).length;
+  if (given !== 1) throw fail(`give exactly one of equals, oneOf or present for header "${condition.name}"`);
+  if (condition.equals !== undefined) {
+    const expected = condition.equals;
+    return { name, test: (v) => v === expected, text: `${name} equals "${expected}"` };
+  }
+  if (condition.oneOf !== undefined) {
+    const allowed = new Set(condition.oneOf);
+    return { name, test: (v) => v !== undefined && allowed.has(v), text: `${name} is one of ${condition.oneOf.join(', ')}` };
+  }
+  const present = condition.present === true;
+  return { name, test: (v) => (v !== undefined) === present, text: `${name} is ${present ? 'present' : 'absent'}` };
+}
+
+const HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
+const METHOD = /^[A-Z]+$/;
+
+export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch {
+  const error = (field: ReadonlyArray<string | number>, detail: string) => new PolicyError(ruleId, ['match', ...field], detail);
+  if (!match.hosts && !match.methods && !match.paths && !match.headers) {
+    throw error([], 'give at least one of hosts, methods, paths or headers; paths: ["/**"] matches every request');
+  }
+
+  const exactHosts = new Set<string>();
+  const hostSuffixes: string[] = [];
+  for (const [i, raw] of (match.hosts ?? []).entries()) {
+    const host = raw.toLowerCase().replace(/\.$/, '');
+    if (!HOST.test(host)) throw error(['hosts', i], `"${raw}" is not a host name; write it without scheme, port or path, e.g. api.example.com or *.example.com`);
+    if (host.startsWith('*.')) hostSuffixes.push(host.slice(1));
+    else exactHosts.add(host);
+  }
+
+  const methods = new Set<string>();
+  for (const [i, raw] of (match.methods ?? []).entries()) {
+    const method = raw.toUpperCase();
+    if (!METHOD.test(method)) throw error(['methods', i], `"${raw}" is not an HTTP method, e.g. GET`);
+    methods.add(method);
+  }
+  // Frameworks route HEAD to GET handlers; a GET-only rule must not let HEAD slip to a later rule.
+  if (methods.has('GET')) methods.add('HEAD');
+
+  const templates: PathTemplate[] = [];
+  for (const [i, raw] of (match.paths ?? []).entries()) {
+    const parsed = parseTemplate(raw);
+    if (!parsed.ok) throw error(['paths', i], parsed.message);
+    templates.push(parsed.template);
+  }
+
+  const headers = (match.headers ?? []).map((condition, i) => compileHeader(condition, (detail) => error(['headers', i], detail)));
+
+  const [first, ...others] = templates;
+  const params = first ? new Set([...first.params].filter((p) => others.every((t) => t.params.has(p)))) : null;
+
+  const checkHost = match.hosts !== undefined;
+  const checkMethod = match.methods !== undefined;
+  const checkPath = templates.length > 0;
+
+  return {
+    params,
+    matches(req, out, explain) {
+      if (checkMethod && !methods.has(req.method)) {
+        explain?.push(`method ${req.method} is not one of ${[...methods].join(', ')}`);
+        return false;
+      }
+      if (checkHost && !exactHosts.has(req.host) && !hostSuffixes.some((suffix) => req.host.endsWith(suffix))) {
+        explain?.push(`host "${req.host}" is not one of ${match.hosts?.join(', ')}`);
+        return false;
+      }
+      for (const header of headers) {
+        if (!header.test(req.headers.get(header.name))) {
+          explain?.push(`header condition "${header.text}" does not hold`);
+          return false;
+        }
+      }
+      // Paths last: a template match writes parameters, and only a matching rule may leave them.
+      if (checkPath && !templates.some((template) => matchTemplate(template, req.segments, out))) {
+        explain?.push(`path ${req.path} matches none of ${templates.map((t) => t.source).join(', ')}`);
+        return false;
+      }
+      return true;
+    },
+  };
+}

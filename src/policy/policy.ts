@@ -1,0 +1,117 @@
+/**
+ * The policy: rules compiled once at load; per request, one path normalization and a walk over the
+ * rules until the first match. Pure: no I/O, no clock, no logging — the caller records the decision.
+ */
+import { PolicyError } from './errors.js';
+import { normalizeHost, type PreparedRequest } from './match.js';
+import { normalizePath } from './path.js';
+import type { DenyReason, EvalContext, Failure, Identity } from './requirements.js';
+import { compileRule, type CompiledRule } from './rule.js';
+import type { RuleConfig } from './schema.js';
+
+export interface AuthzRequest {
+  method: string;
+  host: string;
+  /** The raw `:path`; may include `?query` and `#fragment`, which matching ignores. */
+  path: string;
+  /** Lower-case names. */
+  headers: ReadonlyMap<string, string>;
+  /** The workload identity, e.g. from `principalFromPeer`. */
+  principal?: string;
+}
+
+export type DecisionReason = 'allowed' | 'dry_run' | 'no_matching_rule' | 'invalid_path' | DenyReason;
+
+export interface Decision {
+  /** The final answer; true also for dry-run would-denies. */
+  allowed: boolean;
+  /** The deciding rule; null when no rule matched or the path was rejected before any rule. */
+  ruleId: string | null;
+  reason: DecisionReason;
+  status: 'ok' | 'unauthenticated' | 'permission_denied';
+  /** Present when a dry-run rule (or global dry run) would have denied. */
+  dryRun?: { wouldDeny: true; reason: DecisionReason; status: 'unauthenticated' | 'permission_denied' };
+  /** Only in explain mode: sentences on why, for `tollgate check`. */
+  explanation?: string[];
+}
+
+export interface Policy {
+  authorize(req: AuthzRequest, identity: Identity | null, opts?: { explain?: boolean }): Decision;
+}
+
+export interface PolicyOptions {
+  defaultDecision: 'deny' | 'allow';
+  /** Report would-denies but allow everything the rules (or the default) would deny. */
+  dryRun?: boolean;
+}
+
+type Denial = Failure | { reason: 'no_matching_rule'; status: 'permission_denied' };
+
+function withExplanation(decision: Decision, explain: string[] | null): Decision {
+  if (explain) decision.explanation = explain;
+  return decision;
+}
+
+/** Throws PolicyError naming the rule id and field when a rule cannot be compiled or ids repeat. */
+export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Policy {
+  const compiled: CompiledRule[] = [];
+  const seen = new Set<string>();
+  for (const rule of rules) {
+    if (seen.has(rule.id)) throw new PolicyError(rule.id, ['id'], 'duplicate rule id; rule ids must be unique');
+    seen.add(rule.id);
+    compiled.push(compileRule(rule));
+  }
+  const globalDryRun = options.dryRun === true;
+  const allowByDefault = options.defaultDecision === 'allow';
+
+  /** A denial becomes a reported would-deny when dry run applies. */
+  function deny(ruleId: string | null, failure: Denial, dryRun: boolean, explain: string[] | null): Decision {
+    if (dryRun) {
+      explain?.push(`dry run: would deny (${failure.reason}), allowed`);
+      return withExplanation({ allowed: true, ruleId, reason: 'dry_run', status: 'ok', dryRun: { wouldDeny: true, ...failure } }, explain);
+    }
+    return withExplanation({ allowed: false, ruleId, reason: failure.reason, status: failure.status }, explain);
+  }
+
+  return {
+    authorize(req, identity, opts) {
+      const explain: string[] | null = opts?.explain ? [] : null;
+      const normalized = normalizePath(req.path);
+      if (!normalized.ok) {
+        // Never relaxed by dry run: a path tollgate cannot read unambiguously has no safe answer.
+        explain?.push(`path rejected before any rule: ${normalized.reason}`);
+        return withExplanation({ allowed: false, ruleId: null, reason: 'invalid_path', status: 'permission_denied' }, explain);
+      }
+      const prepared: PreparedRequest = {
+        method: req.method.toUpperCase(),
+        host: normalizeHost(req.host),
+        path: normalized.path,
+        segments: normalized.segments,
+        headers: req.headers,
+      };
+      explain?.push(`request: ${prepared.method} ${prepared.host || '(no host)'} ${prepared.path}`);
+
+      const params: Record<string, string> = Object.create(null) as Record<string, string>;
+      const mismatch: string[] | null = explain ? [] : null; // receives why a rule did not match
+      for (const rule of compiled) {
+        if (!rule.match.matches(prepared, params, mismatch)) {
+          if (mismatch) explain?.push(`rule '${rule.id}' skipped: ${mismatch.pop() ?? 'no match'}`);
+          continue;
+        }
+        if (explain) {
+          const bound = Object.entries(params).map(([k, v]) => `${k}=${v}`);
+          explain.push(`rule '${rule.id}' matches${bound.length > 0 ? ` (${bound.join(', ')})` : ''}${rule.dryRun ? ' [dry run]' : ''}`);
+        }
+        const ctx: EvalContext = { identity, principal: req.principal, params, explain };
+        const failure = rule.require.evaluate(ctx);
+        if (failure) return deny(rule.id, failure, rule.dryRun || globalDryRun, explain);
+        explain?.push(`allowed by rule '${rule.id}'`);
+        return withExplanation({ allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' }, explain);
+      }
+
+      explain?.push(`no rule matches; defaultDecision is ${allowByDefault ? 'allow' : 'deny'}`);
+      if (allowByDefault) return withExplanation({ allowed: true, ruleId: null, reason: 'no_matching_rule', status: 'ok' }, explain);
+      return deny(null, { reason: 'no_matching_rule', status: 'permission_denied' }, globalDryRun, explain);
+    },
+  };
+}

@@ -1,0 +1,323 @@
+/**
+ * A rule's `require`, compiled once into a list of checks. Each check answers pass (null) or a
+ * failure with a short reason; when explaining, it also writes one sentence. Sentences name what was
+ * required and what the path bound, never the token's claim values.
+ */
+import { asList, compileClaimPath, isObject, own, readClaim, type ClaimPath, type JsonObject } from './claims.js';
+import { PolicyError, type FieldPath } from './errors.js';
+import { compilePrincipals } from './peer.js';
+import type { ClaimConditionConfig, RequireConfig, RequirementSetConfig } from './schema.js';
+
+/** Verified token claims; the pipeline has checked signature, issuer, audience and expiry. */
+export interface Identity {
+  provider: string;
+  claims: Record<string, unknown>;
+}
+
+export type DenyReason =
+  | 'authentication_required'
+  | 'provider_not_allowed'
+  | 'missing_scope'
+  | 'missing_role'
+  | 'claim_mismatch'
+  | 'context_role_mismatch'
+  | 'peer_not_allowed'
+  | 'no_alternative_satisfied';
+
+export interface Failure {
+  reason: DenyReason;
+  status: 'unauthenticated' | 'permission_denied';
+}
+
+export interface EvalContext {
+  readonly identity: Identity | null;
+  readonly principal: string | undefined;
+  readonly params: Readonly<Record<string, string>>;
+  readonly explain: string[] | null;
+}
+
+export interface CompiledRequirement {
+  evaluate(ctx: EvalContext): Failure | null;
+}
+
+const denied = (reason: DenyReason): Failure => ({ reason, status: 'permission_denied' });
+const AUTHENTICATION_REQUIRED: Failure = { reason: 'authentication_required', status: 'unauthenticated' };
+
+/** A check on a verified identity (user requirements); peer checks take the context instead. */
+type UserCheck = (identity: Identity, ctx: EvalContext) => Failure | null;
+
+interface Scope {
+  readonly ruleId: string;
+  /** Parameters every path of the rule binds, or null when the rule has no paths. */
+  readonly params: ReadonlySet<string> | null;
+}
+
+function claimPath(scope: Scope, field: FieldPath, source: string): ClaimPath {
+  const compiled = compileClaimPath(source);
+  if (!compiled.ok) throw new PolicyError(scope.ruleId, field, compiled.message);
+  return compiled.path;
+}
+
+const listText = (values: readonly string[]) => values.join(', ');
+
+/** `allOf`/`anyOf` over a set of strings the identity holds (scopes, roles). */
+function compileSetCheck(
+  scope: Scope,
+  field: FieldPath,
+  config: { allOf?: string[] | undefined; anyOf?: string[] | undefined },
+  kind: { key: 'scopes' | 'roles'; label: string; reason: DenyReason; held: (identity: Identity) => ReadonlySet<string> },
+): UserCheck {
+  const { allOf, anyOf } = config;
+  const { key, label: what, reason, held } = kind;
+  if (!allOf && !anyOf) {
+    throw new PolicyError(scope.ruleId, field, `give allOf and/or anyOf, e.g. ${key}: { anyOf: [${key === 'roles' ? 'admin' : 'courses:read'}] }`);
+  }
+  return (identity, ctx) => {
+    const has = held(identity);
+    if (allOf && !allOf.every((v) => has.has(v))) {
+      ctx.explain?.push(`${what}: the token lacks at least one of ${listText(allOf)} (all required)`);
+      return denied(reason);
+    }
+    if (anyOf && !anyOf.some((v) => has.has(v))) {
+      ctx.explain?.push(`${what}: the token has none of ${listText(anyOf)}`);
+      return denied(reason);
+    }
+    ctx.explain?.push(`${what}: satisfied`);
+    return null;
+  };
+}
+
+const SCOPE_CLAIMS: readonly ClaimPath[] = [
+  { source: 'scope', parts: ['scope'] },
+  { source: 'scp', parts: ['scp'] },
+];
+
+function scopesOf(identity: Identity): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const path of SCOPE_CLAIMS) {
+    for (const value of asList(readClaim(identity.claims, path))) {
+      if (typeof value !== 'string') continue;
+      for (const scope of value.split(' ')) if (scope !== '') out.add(scope);
+    }
+  }
+  return out;
+}
+
+function stringsAt(claims: JsonObject, path: ClaimPath): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const value of asList(readClaim(claims, path))) if (typeof value === 'string') out.add(value);
+  return out;
+}
+
+function compileClaimCondition(scope: Scope, field: FieldPath, condition: ClaimConditionConfig): UserCheck {
+  const path = claimPath(scope, [...field, 'path'], condition.path);
+  const given = [condition.equals, condition.oneOf, condition.contains].filter((v) => v !== undefined).length;
+  if (given !== 1) throw new PolicyError(scope.ruleId, field, `give exactly one of equals, oneOf or contains for claim "${condition.path}"`);
+  let test: (value: unknown) => boolean;
+  let text: string;
+  if (condition.equals !== undefined) {
+    const expected = condition.equals;
+    test = (v) => v === expected;
+    text = `equal ${JSON.stringify(expected)}`;
+  } else if (condition.oneOf !== undefined) {
+    const allowed = condition.oneOf;
+    test = (v) => allowed.includes(v as string | number | boolean);
+    text = `be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
+  } else {
+    const needle = condition.contains;
+    test = (v) => asList(v).includes(needle);
+    text = `contain ${JSON.stringify(needle)}`;
+  }
+  return (identity, ctx) => {
+    if (test(readClaim(identity.claims, path))) {
+      ctx.explain?.push(`claim ${path.source}: does ${text}`);
+      return null;
+    }
+    ctx.explain?.push(`claim ${path.source}: does not ${text}`);
+    return denied('claim_mismatch');
+  };
+}
+
+/** `"{courseId}"` or `"course-{courseId}"` or a literal, resolved against the bound parameters. */
+type IdPart = { literal: string } | { param: string };
+
+function compileIdTemplate(scope: Scope, field: FieldPath, source: string): (params: Readonly<Record<string, string>>) => string {
+  const parts: IdPart[] = [];
+  const pattern = /\{([^{}]*)\}|[^{}]+|[{}]/g;
+  for (const [token, name] of source.matchAll(pattern)) {
+    if (name === undefined) {
+      if (token === '{' || token === '}') throw new PolicyError(scope.ruleId, field, `"${source}" has an unbalanced brace; reference a path parameter as {courseId}`);
+      parts.push({ literal: token });
+      continue;
+    }
+    if (scope.params === null || !scope.params.has(name)) {
+      throw new PolicyError(
+        scope.ruleId,
+        field,
+        scope.params === null
+          ? `{${name}} needs a path parameter, but the rule has no match.paths; add a path such as "/courses/{${name}}/**"`
+          : `{${name}} is not a parameter of every path in match.paths; bind it in each path or split the rule`,
+      );
+    }
+    parts.push({ param: name });
+  }
+  const [only] = parts;
+  if (parts.length === 1 && only !== undefined && 'param' in only) {
+    const name = only.param;
+    return (params) => params[name] ?? '';
+  }
+  return (params) => parts.map((p) => ('literal' in p ? p.literal : (params[p.param] ?? ''))).join('');
+}
+
+function compileContextRole(scope: Scope, field: FieldPath, config: NonNullable<RequirementSetConfig['contextRole']>): UserCheck {
+  const path = claimPath(scope, [...field, 'claim'], config.claim ?? 'roles');
+  const resolveId = compileIdTemplate(scope, [...field, 'id'], config.id);
+  const { context, anyOf } = config;
+  return (identity, ctx) => {
+    const id = resolveId(ctx.params);
+    const roles = readClaim(identity.claims, path);
+    const byRole = isObject(roles) ? own(roles, context) : undefined;
+    if (isObject(byRole)) {
+      for (const role of anyOf) {
+        for (const held of asList(own(byRole, role))) {
+          // JSON ids may be numbers (`[123]`); compare them as their decimal text.
+          if (held === id || (typeof held === 'number' && Number.isSafeInteger(held) && String(held) === id)) {
+            ctx.explain?.push(`contextRole: the token has role ${role} for ${context} "${id}"`);
+            return null;
+          }
+        }
+      }
+    }
+    ctx.explain?.push(`contextRole: the token has none of ${listText(anyOf)} for ${context} "${id}" (claim ${path.source})`);
+    return denied('context_role_mismatch');
+  };
+}
+
+/** One requirement set: the keys of `require` (without `anyOf`) or of one `anyOf` alternative. */
+function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): CompiledRequirement {
+  const userChecks: UserCheck[] = [];
+
+  if (set.providers) {
+    const providers = new Set(set.providers);
+    const list = set.providers;
+    userChecks.push((identity, ctx) => {
+      if (providers.has(identity.provider)) {
+        ctx.explain?.push(`providers: token from ${identity.provider} is accepted`);
+        return null;
+      }
+      ctx.explain?.push(`providers: the token's provider is not one of ${listText(list)}`);
+      return denied('provider_not_allowed');
+    });
+  }
+  if (set.scopes) {
+    userChecks.push(compileSetCheck(scope, [...field, 'scopes'], set.scopes, { key: 'scopes', label: 'scopes', reason: 'missing_scope', held: scopesOf }));
+  }
+  if (set.roles) {
+    const path = claimPath(scope, [...field, 'roles', 'claim'], set.roles.claim ?? 'roles');
+    userChecks.push(
+      compileSetCheck(scope, [...field, 'roles'], set.roles, {
+        key: 'roles',
+        label: `roles (claim ${path.source})`,
+        reason: 'missing_role',
+        held: (identity) => stringsAt(identity.claims, path),
+      }),
+    );
+  }
+  for (const [i, condition] of (set.claims ?? []).entries()) {
+    userChecks.push(compileClaimCondition(scope, [...field, 'claims', i], condition));
+  }
+  if (set.contextRole) {
+    userChecks.push(compileContextRole(scope, [...field, 'contextRole'], set.contextRole));
+  }
+
+  const needsUser = set.authenticated === true || userChecks.length > 0;
+  let peer: ((principal: string) => boolean) | null = null;
+  if (set.peer) {
+    const compiled = compilePrincipals(set.peer.principals);
+    if (!compiled.ok) throw new PolicyError(scope.ruleId, [...field, 'peer', 'principals', compiled.index], compiled.message);
+    peer = compiled.matches;
+  }
+  if (!needsUser && peer === null) {
+    throw new PolicyError(scope.ruleId, field, 'no requirement given; state who may pass, or write require: { anonymous: true } to open the route');
+  }
+  const matchesPeer = peer;
+
+  return {
+    evaluate(ctx) {
+      // Peer first: a token cannot fix a wrong workload, so 403 beats a 401 the client cannot act on.
+      if (matchesPeer !== null) {
+        if (ctx.principal === undefined || !matchesPeer(ctx.principal)) {
+          ctx.explain?.push(ctx.principal === undefined ? 'peer: no workload identity was presented' : `peer: ${ctx.principal} is not an allowed workload`);
+          return denied('peer_not_allowed');
+        }
+        ctx.explain?.push(`peer: ${ctx.principal} is allowed`);
+      }
+      if (!needsUser) return null;
+      if (ctx.identity === null) {
+        ctx.explain?.push('a verified token is required and none was presented');
+        return AUTHENTICATION_REQUIRED;
+      }
+      for (const check of userChecks) {
+        const failure = check(ctx.identity, ctx);
+        if (failure) return failure;
+      }
+      if (userChecks.length === 0) ctx.explain?.push(`authenticated: token from ${ctx.identity.provider}`);
+      return null;
+    },
+  };
+}
+
+const USER_KEYS = ['authenticated', 'providers', 'scopes', 'roles', 'claims', 'contextRole'] as const;
+
+/**
+ * Compiles `require`. Semantics: every key beside `anyOf` must hold, then at least one alternative.
+ * When all alternatives fail: 401 if one failed only for lack of a token (a token might help), the
+ * shared reason if they agree, else `no_alternative_satisfied`.
+ */
+export function compileRequirement(ruleId: string, params: ReadonlySet<string> | null, config: RequireConfig): CompiledRequirement {
+  const scope: Scope = { ruleId, params };
+  const { anonymous, anyOf, ...rest } = config;
+  if (anonymous) {
+    const extra = Object.keys(rest).filter((k) => rest[k as keyof typeof rest] !== undefined);
+    if (anyOf) extra.push('anyOf');
+    if (extra.length > 0) {
+      throw new PolicyError(ruleId, ['require', 'anonymous'], `anonymous: true opens the route and cannot be combined with ${extra.join(', ')}; remove anonymous, or the other keys`);
+    }
+    return {
+      evaluate(ctx) {
+        ctx.explain?.push('anonymous: no identity required');
+        return null;
+      },
+    };
+  }
+
+  const hasOwnRequirements = USER_KEYS.some((k) => rest[k] !== undefined) || rest.peer !== undefined;
+  if (!hasOwnRequirements && !anyOf) {
+    throw new PolicyError(ruleId, ['require'], 'no requirement given; state who may pass, or write require: { anonymous: true } to open the route');
+  }
+  const base = hasOwnRequirements ? compileSet(scope, ['require'], rest) : null;
+  const alternatives = (anyOf ?? []).map((alternative, i) => compileSet(scope, ['require', 'anyOf', i], alternative));
+
+  return {
+    evaluate(ctx) {
+      if (base) {
+        const failure = base.evaluate(ctx);
+        if (failure) return failure;
+      }
+      if (alternatives.length === 0) return null;
+      const failures: Failure[] = [];
+      for (const [i, alternative] of alternatives.entries()) {
+        const from = ctx.explain?.length ?? 0;
+        const failure = alternative.evaluate(ctx);
+        if (ctx.explain) {
+          for (let line = from; line < ctx.explain.length; line++) ctx.explain[line] = `anyOf[${i}]: ${ctx.explain[line]}`;
+        }
+        if (!failure) return null;
+        failures.push(failure);
+      }
+      if (failures.some((f) => f.status === 'unauthenticated')) return AUTHENTICATION_REQUIRED;
+      const [first] = failures;
+      return first && failures.every((f) => f.reason === first.reason) ? first : denied('no_alternative_satisfied');
+    },
+  };
+}

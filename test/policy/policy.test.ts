@@ -1,0 +1,332 @@
+import { describe, expect, it } from 'vitest';
+import { compilePolicy, type Decision, type Identity } from '../../src/policy/index.js';
+import { edtechPolicy, request } from './helpers.js';
+
+const GATEWAY = 'spiffe://cluster.local/ns/edge/sa/gateway';
+const EXPORTER = 'spiffe://cluster.local/ns/analytics/sa/exporter';
+const PROMETHEUS = 'spiffe://cluster.local/ns/monitoring/sa/prometheus';
+
+const user = (claims: Record<string, unknown>, provider = 'idp'): Identity => ({ provider, claims: { sub: 'u1', ...claims } });
+
+// The token shape from the issue: teacher of 123 and 345, student of 567, TA of 246.
+const teacher = user({ roles: { course: { teacher: ['123', '345'], student: ['567'], ta: ['246'] } } });
+const numericTeacher = user({ roles: { course: { teacher: [123] } } });
+const flatTeacher = user({ roles: ['teacher', 'ta'] });
+const otherContextTeacher = user({ roles: { school: { teacher: ['123'] } } });
+const admin = user({
+  realm_access: { roles: ['admin'] },
+  scope: 'openid admin:write',
+  email_verified: true,
+  groups: ['staff', 'it'],
+  tier: 'gold',
+});
+const auditor = user({ roles: ['auditor'] });
+const plain = user({});
+
+type Expected = Pick<Decision, 'allowed' | 'ruleId' | 'reason' | 'status'>;
+const allow = (ruleId: string | null): Expected => ({ allowed: true, ruleId, reason: 'allowed', status: 'ok' });
+const forbid = (ruleId: string | null, reason: Decision['reason']): Expected => ({ allowed: false, ruleId, reason, status: 'permission_denied' });
+const unauthenticated = (ruleId: string): Expected => ({ allowed: false, ruleId, reason: 'authentication_required', status: 'unauthenticated' });
+
+interface Case {
+  name: string;
+  method?: string;
+  path: string;
+  host?: string;
+  identity?: Identity | null;
+  principal?: string;
+  headers?: Record<string, string>;
+  expected: Expected;
+}
+
+const cases: Case[] = [
+  // health: anonymous, even with a token, whatever the query or trailing slash
+  { name: 'health without token', path: '/healthz', expected: allow('health') },
+  { name: 'health with a token', path: '/healthz', identity: plain, expected: allow('health') },
+  { name: 'health with query and trailing slash', path: '/healthz/?probe=1', expected: allow('health') },
+  { name: 'health any method', method: 'POST', path: '/healthz', expected: allow('health') },
+
+  // docs: GET (and HEAD) only, ** covers the root of the subtree
+  { name: 'docs page', path: '/docs/guide/intro', expected: allow('docs') },
+  { name: 'docs root', path: '/docs', expected: allow('docs') },
+  { name: 'docs HEAD follows GET', method: 'HEAD', path: '/docs/x', expected: allow('docs') },
+  { name: 'docs lower-case method', method: 'get', path: '/docs/x', expected: allow('docs') },
+  { name: 'docs POST matches nothing', method: 'POST', path: '/docs/x', expected: forbid(null, 'no_matching_rule') },
+
+  // course grades (read): teacher or TA of THIS course
+  { name: 'teacher reads own course grades', path: '/courses/123/grades', identity: teacher, expected: allow('course-grades-read') },
+  { name: 'teacher of second course', path: '/courses/345/grades', identity: teacher, expected: allow('course-grades-read') },
+  { name: 'TA reads own course grades', path: '/courses/246/grades', identity: teacher, expected: allow('course-grades-read') },
+  { name: 'IDOR: teacher of 123 reads course 999', path: '/courses/999/grades', identity: teacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
+  { name: 'student cannot read grades of own course', path: '/courses/567/grades', identity: teacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
+  { name: 'flat role without context is not a context role', path: '/courses/123/grades', identity: flatTeacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
+  { name: 'role in another context does not count', path: '/courses/123/grades', identity: otherContextTeacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
+  { name: 'numeric ids in the token', path: '/courses/123/grades', identity: numericTeacher, expected: allow('course-grades-read') },
+  { name: 'numeric id does not match a different course', path: '/courses/1234/grades', identity: numericTeacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
+  { name: 'grades without a token', path: '/courses/123/grades', identity: null, expected: unauthenticated('course-grades-read') },
+  { name: 'HEAD on grades is guarded like GET', method: 'HEAD', path: '/courses/999/grades', identity: teacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
+  { name: 'encoded digits normalize to the real course', path: '/courses/%31%32%33/grades', identity: teacher, expected: allow('course-grades-read') },
+  { name: 'dot segments cannot smuggle another course id', path: '/courses/123/grades/../../999/grades', identity: teacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
+  { name: 'encoded slash inside the id is rejected', path: '/courses/123%2F..%2F999/grades', identity: teacher, expected: forbid(null, 'invalid_path') },
+  { name: 'path parameter trick is rejected', path: '/courses/999;123/grades', identity: teacher, expected: forbid(null, 'invalid_path') },
+
+  // course grades (write): teacher only, two templates bind the same parameter
+  { name: 'teacher writes a grade', method: 'PUT', path: '/courses/123/grades/s-42', identity: teacher, expected: allow('course-grades-write') },
+  { name: 'TA cannot write grades', method: 'POST', path: '/courses/246/grades', identity: teacher, expected: forbid('course-grades-write', 'context_role_mismatch') },
+  { name: 'teacher cannot write another course', method: 'PUT', path: '/courses/999/grades/s-42', identity: teacher, expected: forbid('course-grades-write', 'context_role_mismatch') },
+
+  // course material: any member of the course
+  { name: 'student reads own course material', path: '/courses/567/syllabus', identity: teacher, expected: allow('course-material') },
+  { name: 'student cannot read another course', path: '/courses/999/syllabus', identity: teacher, expected: forbid('course-material', 'context_role_mismatch') },
+  { name: 'course root is course material', path: '/courses/567', identity: teacher, expected: allow('course-material') },
+  { name: 'DELETE on grades falls to course material rule, not through it', method: 'DELETE', path: '/courses/999/grades', identity: teacher, expected: forbid('course-material', 'context_role_mismatch') },
+
+  // payments: user AND the gateway workload
+  { name: 'payments through the gateway', method: 'POST', path: '/payments/charge', identity: plain, principal: GATEWAY, expected: allow('payments') },
+  { name: 'payments from another workload', method: 'POST', path: '/payments/charge', identity: plain, principal: 'spiffe://cluster.local/ns/edge/sa/other', expected: forbid('payments', 'peer_not_allowed') },
+  { name: 'payments without workload identity', method: 'POST', path: '/payments/charge', identity: plain, expected: forbid('payments', 'peer_not_allowed') },
+  { name: 'payments through the gateway but no token', method: 'POST', path: '/payments/charge', principal: GATEWAY, expected: unauthenticated('payments') },
+  { name: 'payments: wrong workload and no token is 403', path: '/payments', principal: 'spiffe://x/y', expected: forbid('payments', 'peer_not_allowed') },
+
+  // webhook: workload only, namespace prefix
+  { name: 'billing workload posts a webhook', method: 'POST', path: '/webhooks/payments', principal: 'spiffe://cluster.local/ns/billing/sa/stripe', expected: allow('payments-webhook') },
+  { name: 'look-alike namespace is not the prefix', method: 'POST', path: '/webhooks/payments', principal: 'spiffe://cluster.local/ns/billing-evil/sa/x', expected: forbid('payments-webhook', 'peer_not_allowed') },
+  { name: 'a user token is no workload identity', method: 'POST', path: '/webhooks/payments', identity: admin, expected: forbid('payments-webhook', 'peer_not_allowed') },
+
+  // admin: provider + role at a nested claim + scope + claims
+  { name: 'admin with everything', path: '/admin/users', identity: admin, expected: allow('admin') },
+  { name: 'admin root', method: 'DELETE', path: '/admin', identity: admin, expected: allow('admin') },
+  { name: 'admin from another provider', path: '/admin/users', identity: { ...admin, provider: 'partner' }, expected: forbid('admin', 'provider_not_allowed') },
+  { name: 'admin role only in flat roles', path: '/admin/users', identity: user({ ...admin.claims, realm_access: {}, roles: ['admin'] }), expected: forbid('admin', 'missing_role') },
+  { name: 'admin without the scope', path: '/admin/users', identity: user({ ...admin.claims, scope: 'openid admin:read' }), expected: forbid('admin', 'missing_scope') },
+  { name: 'admin scope from scp array', path: '/admin/users', identity: user({ ...admin.claims, scope: undefined, scp: ['admin:write'] }), expected: allow('admin') },
+  { name: 'email_verified "true" is not true', path: '/admin/users', identity: user({ ...admin.claims, email_verified: 'true' }), expected: forbid('admin', 'claim_mismatch') },
+  { name: 'groups without staff', path: '/admin/users', identity: user({ ...admin.claims, groups: ['it'] }), expected: forbid('admin', 'claim_mismatch') },
+  { name: 'tier bronze', path: '/admin/users', identity: user({ ...admin.claims, tier: 'bronze' }), expected: forbid('admin', 'claim_mismatch') },
+  { name: 'admin without token', path: '/admin/users', expected: unauthenticated('admin') },
+  { name: 'encoded admin path still hits admin', path: '/%61dmin/users', identity: plain, expected: forbid('admin', 'missing_scope') },
+  { name: 'dot-segment detour still hits admin', path: '/docs/../admin/users', identity: plain, expected: forbid('admin', 'missing_scope') },
+  { name: 'double slash still hits admin', path: '//admin//users', identity: plain, expected: forbid('admin', 'missing_scope') },
+
+  // reports: either an auditor user or the exporter workload
+  { name: 'auditor user', path: '/reports/q1', identity: auditor, expected: allow('reports') },
+  { name: 'exporter workload without a token', path: '/reports/q1', principal: EXPORTER, expected: allow('reports') },
+  { name: 'neither auditor nor exporter', path: '/reports/q1', identity: plain, principal: GATEWAY, expected: forbid('reports', 'no_alternative_satisfied') },
+  { name: 'no token, no workload: a token could help', path: '/reports/q1', expected: unauthenticated('reports') },
+
+  // header-conditioned rule and namespaced claim with dots in its name
+  { name: 'beta tenant with the flag claim', path: '/beta/x', headers: { 'x-tenant': 'a' }, identity: user({ 'https://example.com/beta': true }), expected: allow('tenant-beta') },
+  { name: 'beta tenant without the flag', path: '/beta/x', headers: { 'x-tenant': 'b' }, identity: plain, expected: forbid('tenant-beta', 'claim_mismatch') },
+  { name: 'other tenant matches no rule', path: '/beta/x', headers: { 'x-tenant': 'c' }, identity: plain, expected: forbid(null, 'no_matching_rule') },
+
+  // profile and host-scoped rule
+  { name: 'profile with any token', path: '/me', identity: plain, expected: allow('profile') },
+  { name: 'profile without token', method: 'PATCH', path: '/me/settings', expected: unauthenticated('profile') },
+  { name: 'metrics on an internal host', path: '/metrics', host: 'Node-1.Internal.Example.com:9090', principal: PROMETHEUS, expected: allow('internal-metrics') },
+  { name: 'metrics on the apex is not a subdomain', path: '/metrics', host: 'internal.example.com', principal: PROMETHEUS, expected: forbid(null, 'no_matching_rule') },
+
+  // public catalog and the default
+  { name: 'public catalog', path: '/catalog/courses?page=2', expected: allow('public-catalog') },
+  { name: 'unknown path is denied by default', path: '/internal/secrets', identity: admin, expected: forbid(null, 'no_matching_rule') },
+  { name: 'path escaping the root', path: '/../etc/passwd', expected: forbid(null, 'invalid_path') },
+];
+
+describe('ed-tech policy', () => {
+  const policy = edtechPolicy();
+  it.each(cases)('$name', (c) => {
+    const decision = policy.authorize(
+      request(c.method ?? 'GET', c.path, {
+        ...(c.host !== undefined && { host: c.host }),
+        ...(c.principal !== undefined && { principal: c.principal }),
+        headers: new Map(Object.entries(c.headers ?? {})),
+      }),
+      c.identity ?? null,
+    );
+    // Exactly these fields: no dryRun, no explanation unless asked.
+    expect(decision).toEqual(c.expected);
+  });
+
+  it('covers every rule with an allow and a deny', () => {
+    const allowed = new Set(cases.filter((c) => c.expected.allowed).map((c) => c.expected.ruleId));
+    const denied = new Set(cases.filter((c) => !c.expected.allowed).map((c) => c.expected.ruleId));
+    for (const id of ['course-grades-read', 'course-grades-write', 'course-material', 'payments', 'payments-webhook', 'admin', 'reports', 'tenant-beta', 'profile']) {
+      expect(allowed, id).toContain(id);
+      expect(denied, id).toContain(id);
+    }
+  });
+
+  it('never echoes claim values in a denial', () => {
+    const secret = user({ roles: { course: { teacher: ['secret-course-777'] } }, email: 'alice@example.com' });
+    const decision = policy.authorize(request('GET', '/courses/1/grades'), secret);
+    expect(JSON.stringify(decision)).not.toMatch(/secret-course-777|alice/);
+  });
+});
+
+describe('explain mode', () => {
+  const policy = edtechPolicy();
+
+  it('says which rules were skipped, which matched, and why it denied', () => {
+    const decision = policy.authorize(request('GET', '/courses/999/grades'), teacher, { explain: true });
+    expect(decision.reason).toBe('context_role_mismatch');
+    expect(decision.explanation).toEqual([
+      'request: GET api.example.com /courses/999/grades',
+      "rule 'health' skipped: path /courses/999/grades matches none of /healthz",
+      "rule 'docs' skipped: path /courses/999/grades matches none of /docs/**",
+      "rule 'course-grades-read' matches (courseId=999)",
+      'contextRole: the token has none of teacher, ta for course "999" (claim roles)',
+    ]);
+  });
+
+  it('labels anyOf alternatives', () => {
+    const decision = policy.authorize(request('GET', '/reports/q1', { principal: GATEWAY }), plain, { explain: true });
+    expect(decision.explanation).toContain('anyOf[0]: roles (claim roles): the token has none of auditor');
+    expect(decision.explanation).toContain(`anyOf[1]: peer: ${GATEWAY} is not an allowed workload`);
+  });
+
+  it('explains a rejected path and the default decision', () => {
+    expect(policy.authorize(request('GET', '/a/%2e%2e/%2e%2e/x'), null, { explain: true }).explanation).toEqual([
+      'path rejected before any rule: path escapes the root with ".."',
+    ]);
+    expect(policy.authorize(request('GET', '/nowhere'), null, { explain: true }).explanation?.at(-1)).toBe('no rule matches; defaultDecision is deny');
+  });
+});
+
+describe('defaultDecision', () => {
+  const rules = [{ id: 'admin', match: { paths: ['/admin/**'] }, require: { roles: { anyOf: ['admin'] } } }];
+
+  it('allow lets unmatched requests through without a rule id', () => {
+    const policy = compilePolicy(rules, { defaultDecision: 'allow' });
+    expect(policy.authorize(request('GET', '/anything'), null)).toEqual({ allowed: true, ruleId: null, reason: 'no_matching_rule', status: 'ok' });
+    expect(policy.authorize(request('GET', '/admin'), null)).toMatchObject({ allowed: false, ruleId: 'admin', status: 'unauthenticated' });
+  });
+
+  it('allow does not relax path safety', () => {
+    const policy = compilePolicy(rules, { defaultDecision: 'allow' });
+    expect(policy.authorize(request('GET', '/x%2F..%2Fadmin'), null)).toEqual({ allowed: false, ruleId: null, reason: 'invalid_path', status: 'permission_denied' });
+  });
+});
+
+describe('dry run', () => {
+  const rules = [
+    { id: 'new-admin-rule', match: { paths: ['/admin/**'] }, require: { roles: { anyOf: ['admin'] } }, dryRun: true },
+    { id: 'grades', match: { paths: ['/courses/{courseId}/grades'] }, require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher'] } } },
+  ];
+
+  it('a dry-run rule reports the would-deny and allows', () => {
+    const policy = compilePolicy(rules, { defaultDecision: 'deny' });
+    expect(policy.authorize(request('GET', '/admin/x'), plain)).toEqual({
+      allowed: true,
+      ruleId: 'new-admin-rule',
+      reason: 'dry_run',
+      status: 'ok',
+      dryRun: { wouldDeny: true, reason: 'missing_role', status: 'permission_denied' },
+    });
+    expect(policy.authorize(request('GET', '/admin/x'), null).dryRun).toEqual({ wouldDeny: true, reason: 'authentication_required', status: 'unauthenticated' });
+  });
+
+  it('a dry-run rule that allows is a plain allow', () => {
+    const policy = compilePolicy(rules, { defaultDecision: 'deny' });
+    expect(policy.authorize(request('GET', '/admin/x'), user({ roles: ['admin'] }))).toEqual(allow('new-admin-rule'));
+  });
+
+  it('other rules still enforce', () => {
+    const policy = compilePolicy(rules, { defaultDecision: 'deny' });
+    expect(policy.authorize(request('GET', '/courses/999/grades'), teacher)).toEqual(forbid('grades', 'context_role_mismatch'));
+  });
+
+  it('global dry run covers every rule and the default decision, not path safety', () => {
+    const policy = compilePolicy(rules, { defaultDecision: 'deny', dryRun: true });
+    expect(policy.authorize(request('GET', '/courses/999/grades'), teacher)).toMatchObject({
+      allowed: true,
+      ruleId: 'grades',
+      reason: 'dry_run',
+      dryRun: { wouldDeny: true, reason: 'context_role_mismatch', status: 'permission_denied' },
+    });
+    expect(policy.authorize(request('GET', '/elsewhere'), null)).toMatchObject({
+      allowed: true,
+      ruleId: null,
+      dryRun: { wouldDeny: true, reason: 'no_matching_rule', status: 'permission_denied' },
+    });
+    expect(policy.authorize(request('GET', '/a\\b'), null)).toEqual(forbid(null, 'invalid_path'));
+  });
+
+  it('the ed-tech policy in global dry run keeps rule ids on would-denies', () => {
+    const decision = edtechPolicy({ dryRun: true }).authorize(request('GET', '/courses/999/grades'), teacher, { explain: true });
+    expect(decision).toMatchObject({ allowed: true, ruleId: 'course-grades-read', dryRun: { reason: 'context_role_mismatch' } });
+    expect(decision.explanation?.at(-1)).toBe('dry run: would deny (context_role_mismatch), allowed');
+  });
+});
+
+describe('many rules', () => {
+  // 50 services, each with its own context; the first 25 also have a public status page.
+  const rules = Array.from({ length: 50 }, (_, i) => [
+    ...(i < 25 ? [{ id: `svc${i}-status`, match: { methods: ['GET'], paths: [`/svc${i}/status`] }, require: { anonymous: true as const } }] : []),
+    {
+      id: `svc${i}-items`,
+      match: { paths: [`/svc${i}/{tenant}/items/**`, `/svc${i}/{tenant}/items`] },
+      require: { contextRole: { context: `svc${i}`, id: '{tenant}', anyOf: ['member'] } },
+    },
+  ]).flat();
+  const policy = compilePolicy(rules, { defaultDecision: 'deny' });
+
+  it('compiles 75 rules and picks the right one for every service', () => {
+    expect(rules).toHaveLength(75);
+    for (let i = 0; i < 50; i++) {
+      const member = user({ roles: { [`svc${i}`]: { member: [`t${i}`] } } });
+      expect(policy.authorize(request('GET', `/svc${i}/t${i}/items/a/b`), member)).toEqual(allow(`svc${i}-items`));
+      expect(policy.authorize(request('POST', `/svc${i}/t${i}/items`), member)).toEqual(allow(`svc${i}-items`));
+      // The same tenant id in a neighbour's context must not open this service.
+      const neighbour = user({ roles: { [`svc${(i + 1) % 50}`]: { member: [`t${i}`] } } });
+      expect(policy.authorize(request('GET', `/svc${i}/t${i}/items`), neighbour)).toEqual(forbid(`svc${i}-items`, 'context_role_mismatch'));
+      expect(policy.authorize(request('GET', `/svc${i}/status`), null)).toEqual(i < 25 ? allow(`svc${i}-status`) : forbid(null, 'no_matching_rule'));
+    }
+    expect(policy.authorize(request('GET', '/svc50/t1/items'), null)).toEqual(forbid(null, 'no_matching_rule'));
+  });
+});
+
+describe('match and claim details', () => {
+  const anon = { anonymous: true as const };
+  const policy = compilePolicy(
+    [
+      { id: 'canary', match: { paths: ['/api/**'], headers: [{ name: 'X-Canary', present: true }] }, require: anon },
+      { id: 'no-debug', match: { paths: ['/api/**'], headers: [{ name: 'x-debug', present: false }, { name: 'x-env', oneOf: ['prod', 'stage'] }] }, require: anon },
+      { id: 'v6', match: { hosts: ['[::1]', 'Example.COM.'], paths: ['/local'] }, require: anon },
+      { id: 'contains', match: { paths: ['/groups'] }, require: { claims: [{ path: 'groups', contains: 'staff' }, { path: 'level', oneOf: [1, 2] }] } },
+      { id: 'dotted', match: { paths: ['/dotted'] }, require: { roles: { claim: 'https://example.com/roles', anyOf: ['x'] } } },
+      { id: 'nested', match: { paths: ['/nested'] }, require: { roles: { claim: 'resource_access.app.roles', allOf: ['a', 'b'] } } },
+    ],
+    { defaultDecision: 'deny' },
+  );
+  const ruleFor = (extra: Partial<Parameters<typeof request>[2]>, path = '/api/x') => policy.authorize(request('GET', path, extra), null).ruleId;
+
+  it('header conditions: present, absent, oneOf', () => {
+    expect(ruleFor({ headers: new Map([['x-canary', '']]) })).toBe('canary');
+    expect(ruleFor({ headers: new Map([['x-env', 'prod']]) })).toBe('no-debug');
+    expect(ruleFor({ headers: new Map([['x-env', 'prod'], ['x-debug', '1']]) })).toBeNull();
+    expect(ruleFor({ headers: new Map([['x-env', 'PROD']]) })).toBeNull();
+  });
+
+  it('hosts: IPv6 literal with port, trailing dot, case', () => {
+    expect(ruleFor({ host: '[::1]:8080' }, '/local')).toBe('v6');
+    expect(ruleFor({ host: 'EXAMPLE.com.:443' }, '/local')).toBe('v6');
+    expect(ruleFor({ host: 'www.example.com' }, '/local')).toBeNull();
+  });
+
+  it('contains accepts an array or a single equal value; oneOf compares types exactly', () => {
+    const decide = (claims: Record<string, unknown>) => policy.authorize(request('GET', '/groups'), { provider: 'idp', claims }).reason;
+    expect(decide({ groups: ['it', 'staff'], level: 1 })).toBe('allowed');
+    expect(decide({ groups: 'staff', level: 2 })).toBe('allowed');
+    expect(decide({ groups: 'staff-x', level: 1 })).toBe('claim_mismatch');
+    expect(decide({ groups: ['staff'], level: '1' })).toBe('claim_mismatch');
+  });
+
+  it('claim paths: dotted top-level names first, then nesting; allOf needs every role', () => {
+    const decide = (path: string, claims: Record<string, unknown>) => policy.authorize(request('GET', path), { provider: 'idp', claims }).reason;
+    expect(decide('/dotted', { 'https://example.com/roles': ['x'] })).toBe('allowed');
+    expect(decide('/nested', { resource_access: { app: { roles: ['a', 'b'] } } })).toBe('allowed');
+    expect(decide('/nested', { resource_access: { app: { roles: ['a'] } } })).toBe('missing_role');
+    expect(decide('/nested', { 'resource_access.app.roles': ['a', 'b'] })).toBe('allowed');
+    // Prototype properties are not claims.
+    expect(decide('/nested', { resource_access: { app: {} }, constructor: { roles: ['a', 'b'] } })).toBe('missing_role');
+  });
+});
