@@ -3,7 +3,7 @@
  * failure with a short reason; when explaining, it also writes one sentence. Sentences name what was
  * required and what the path bound, never the token's claim values.
  */
-import { asList, compileClaimPath, isObject, own, readClaim, type ClaimPath, type JsonObject } from './claims.js';
+import { asList, compileClaimPath, isObject, own, readClaim, type ClaimPath, type JsonObject } from '../util/claim-path.js';
 import { PolicyError, type FieldPath } from './errors.js';
 import { compilePrincipals } from './peer.js';
 import type { ClaimConditionConfig, RequireConfig, RequirementSetConfig } from './schema.js';

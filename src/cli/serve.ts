@@ -1,0 +1,28 @@
+import { parseArgs } from 'node:util';
+import { EMBEDDED_CONFIG_PATH } from '../config/load.js';
+import { Tollgate } from '../server/app.js';
+import { EXIT_OK, type CliIo } from './io.js';
+
+/**
+ * `tollgate serve [--config FILE]`: runs until SIGTERM/SIGINT (drain, then exit 0). SIGHUP reloads the
+ * config. Without --config it runs the embedded development config, and says so.
+ */
+export async function runServe(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true });
+  const configPath = values.config ?? EMBEDDED_CONFIG_PATH;
+  const app = await Tollgate.start({ configPath });
+  if (!values.config) {
+    io.stderr('tollgate: running the embedded development config (examples/default): its keys are public; never use it in production');
+  }
+  process.on('SIGHUP', () => void app.reload());
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      void app.stop().then(resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  return EXIT_OK;
+}

@@ -1,0 +1,23 @@
+import type { z } from 'zod';
+
+/** A config that cannot be used. The message names the field and the fix; the CLI exits with code 2. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.map((p) => `config: ${p}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** Renders a zod path the way the README writes fields: `providers[0].jwks.uri`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(top level)';
+}
+
+export function configErrorFromZod(error: z.ZodError): ConfigError {
+  return new ConfigError(error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
+}

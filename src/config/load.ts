@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { configSchema, type Config } from './schema.js';
+import { ConfigError, configErrorFromZod } from './errors.js';
+
+/** The config `npm start` runs: local-only example keys and policy, never for production. */
+export const EMBEDDED_CONFIG_PATH = fileURLToPath(new URL('../../examples/default/tollgate.yaml', import.meta.url));
+
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute path of the file, for reloads and for messages. */
+  path: string;
+}
+
+/** Reads, parses and validates a config file; relative paths inside it are relative to the file. */
+export function loadConfigFile(path: string): LoadedConfig {
+  const absolute = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read ${absolute}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  return { config: parseConfig(text, dirname(absolute)), path: absolute };
+}
+
+/** Parses YAML text into a validated config. `baseDir` anchors relative file paths. */
+export function parseConfig(text: string, baseDir: string): Config {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  }
+  const result = configSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) throw configErrorFromZod(result.error);
+  return resolvePaths(result.data, baseDir);
+}
+
+function resolvePaths(config: Config, baseDir: string): Config {
+  const at = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
+  return {
+    ...config,
+    providers: config.providers.map((p) => ({
+      ...p,
+      jwks: p.jwks && { ...p.jwks, file: at(p.jwks.file) },
+      hmacSecret: p.hmacSecret && { ...p.hmacSecret, file: at(p.hmacSecret.file) },
+    })),
+    revocation: config.revocation && { ...config.revocation, path: at(config.revocation.path) },
+    admin: config.admin && { ...config.admin, tokenFile: at(config.admin.tokenFile) },
+  };
+}

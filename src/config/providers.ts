@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { jwksConfigSchema } from '../keys/index.js';
+import { compileClaimPath } from '../util/claim-path.js';
+
+/**
+ * Signature algorithms tollgate accepts in a provider's allow-list. `none` is never one of them;
+ * HMAC algorithms need a shared secret configured for that provider (`hmacSecret`).
+ */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+const ALGORITHMS = [...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS] as const;
+
+const algorithmSchema = z.string().refine((alg): alg is (typeof ALGORITHMS)[number] => (ALGORITHMS as readonly string[]).includes(alg), {
+  error: (issue) =>
+    String(issue.input).toLowerCase() === 'none'
+      ? 'alg "none" is never accepted: remove it'
+      : `unknown algorithm ${JSON.stringify(issue.input)}: use one of ${ALGORITHMS.join(', ')}`,
+});
+
+/** Header names as Envoy sends them: lower-case tokens. Pseudo-headers and host are Envoy's own. */
+export const headerNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name (letters, digits, "-")')
+  .transform((name) => name.toLowerCase())
+  .refine((name) => name !== 'host', 'host cannot be set or removed by ext_authz');
+
+const fromHeaderSchema = z.strictObject({
+  name: headerNameSchema,
+  /** Text before the token, e.g. "Bearer ". Matched case-insensitively (auth schemes are). */
+  prefix: z.string().default(''),
+});
+
+const secretSourceSchema = z
+  .strictObject({ file: z.string().min(1).optional(), env: z.string().min(1).optional() })
+  .refine((s) => (s.file === undefined) !== (s.env === undefined), 'set exactly one of file or env');
+
+const claimToHeaderSchema = z.strictObject({
+  header: headerNameSchema,
+  /** Dot-separated claim path; a top-level claim whose own name has dots is found first. */
+  claim: z.string().superRefine((path, ctx) => {
+    const compiled = compileClaimPath(path);
+    if (!compiled.ok) ctx.addIssue({ code: 'custom', message: compiled.message });
+  }),
+});
+
+export const providerSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, "_", "." or "-"'),
+    issuer: z.string().min(1, 'must be the exact `iss` value the provider puts in its tokens'),
+    audiences: z.array(z.string().min(1)).min(1, 'list at least one audience the token must carry in `aud`'),
+    algorithms: z.array(algorithmSchema).min(1, 'list the signature algorithms this provider uses (an allow-list is required)'),
+    jwks: jwksConfigSchema.optional(),
+    hmacSecret: secretSourceSchema.optional(),
+    clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+    maxTokenAgeSeconds: z.number().int().positive().optional(),
+    requiredClaims: z.array(z.string().min(1)).default(['exp']),
+    typ: z.string().min(1).optional(),
+    fromHeaders: z.array(fromHeaderSchema).default([{ name: 'authorization', prefix: 'Bearer ' }]),
+    fromCookies: z.array(z.string().min(1)).default([]),
+    fromParams: z.array(z.string().min(1)).default([]),
+    claimToHeaders: z.array(claimToHeaderSchema).default([{ header: 'x-user-id', claim: 'sub' }]),
+  })
+  .superRefine((p, ctx) => {
+    const hmac = p.algorithms.some((a) => a.startsWith('HS'));
+    if (hmac && !p.hmacSecret) {
+      ctx.addIssue({ code: 'custom', path: ['algorithms'], message: 'HS* algorithms need `hmacSecret` for this provider; use an asymmetric algorithm or configure the secret' });
+    }
+    if (!hmac && p.hmacSecret) {
+      ctx.addIssue({ code: 'custom', path: ['hmacSecret'], message: 'set only when `algorithms` lists an HS* algorithm' });
+    }
+    if (p.algorithms.some((a) => !a.startsWith('HS')) && !p.jwks) {
+      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'required for asymmetric algorithms: set jwks.file, jwks.uri or jwks.discovery' });
+    }
+    if (!p.requiredClaims.includes('exp')) {
+      ctx.addIssue({ code: 'custom', path: ['requiredClaims'], message: 'must include "exp": tokens without an expiry are never accepted' });
+    }
+    if (p.fromHeaders.length + p.fromCookies.length + p.fromParams.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['fromHeaders'], message: 'the provider needs at least one token location (fromHeaders, fromCookies or fromParams)' });
+    }
+  });
+
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type SecretSource = z.infer<typeof secretSourceSchema>;

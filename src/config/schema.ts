@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { providerSchema, headerNameSchema } from './providers.js';
+import { rulesSchema, defaultDecisionSchema } from '../policy/index.js';
+import { revocationConfigSchema } from '../revocation/index.js';
+import { adminConfigSchema } from '../admin/index.js';
+
+const hostPortSchema = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9001 (port 0 picks a free port)');
+
+/**
+ * Identity headers: which incoming headers are removed because only tollgate may set them. An entry
+ * ending in "-" is a prefix (`x-user-` removes `X-User-Id`, `x-user-roles`, ...); any other entry is a
+ * whole header name. Comparison is case-insensitive.
+ */
+const identityHeadersSchema = z.strictObject({
+  strip: z
+    .array(headerNameSchema)
+    .default(['x-user-', 'x-auth-'])
+    .refine((names) => names.every((n) => !n.startsWith(':')), 'pseudo-headers cannot be removed'),
+  /** false (default): the header that carried the token is removed before the request goes upstream. */
+  forwardToken: z.boolean().default(false),
+});
+
+export const configSchema = z
+  .strictObject({
+    listen: z
+      .strictObject({ grpc: hostPortSchema.default('0.0.0.0:9001'), http: hostPortSchema.default('0.0.0.0:9002') })
+      .default({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002' }),
+    providers: z.array(providerSchema).default([]),
+    identityHeaders: identityHeadersSchema.default({ strip: ['x-user-', 'x-auth-'], forwardToken: false }),
+    rules: rulesSchema.default([]),
+    defaultDecision: defaultDecisionSchema,
+    /** Global dry run: every decision is computed, logged and counted, and every request is allowed. */
+    dryRun: z.boolean().default(false),
+    /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
+    realm: z.string().regex(/^[\x20-\x7e]*$/).refine((s) => !s.includes('"') && !s.includes('\\'), 'must not contain quotes or backslashes').default('tollgate'),
+    limits: z
+      .strictObject({
+        /** Tokens longer than this are denied before any parsing. */
+        maxTokenBytes: z.number().int().min(256).max(65536).default(8192),
+      })
+      .default({ maxTokenBytes: 8192 }),
+    tokenCache: z
+      .strictObject({
+        /** Verified tokens kept (LRU); 0 turns the cache off. */
+        maxEntries: z.number().int().min(0).default(10000),
+      })
+      .default({ maxEntries: 10000 }),
+    revocation: revocationConfigSchema.optional(),
+    admin: adminConfigSchema.optional(),
+    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+    shutdown: z
+      .strictObject({
+        /** On SIGTERM: health goes NOT_SERVING, in-flight checks finish, exit after at most this long. */
+        drainSeconds: z.number().min(0).max(300).default(10),
+      })
+      .default({ drainSeconds: 10 }),
+  })
+  .superRefine((config, ctx) => {
+    const names = new Set<string>();
+    const issuers = new Set<string>();
+    config.providers.forEach((p, i) => {
+      if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name ${JSON.stringify(p.name)}` });
+      if (issuers.has(p.issuer)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'issuer'], message: 'another provider has the same issuer: tokens are routed by `iss`, so issuers must be unique' });
+      names.add(p.name);
+      issuers.add(p.issuer);
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type IdentityHeadersConfig = Config['identityHeaders'];

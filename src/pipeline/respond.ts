@@ -1,0 +1,162 @@
+import type { Config } from '../config/schema.js';
+import type { CheckResponse, HeaderValueOption } from '../server/envoy-types.js';
+import { toStruct } from '../server/envoy-types.js';
+import { readClaim } from '../util/claim-path.js';
+import type { TokenLocation } from './extract.js';
+import type { RequestView } from './request.js';
+import type { TokenFailure } from './reasons.js';
+import { TOKEN_FAILURES } from './reasons.js';
+import type { VerifiedToken } from './verify.js';
+
+/** google.rpc.Code values Envoy treats as a denial (envoy PR 34951). */
+export const GRPC_OK = 0;
+export const GRPC_PERMISSION_DENIED = 7;
+export const GRPC_UNAUTHENTICATED = 16;
+
+/**
+ * The pipeline's answer, before it becomes Envoy's CheckResponse. `provider` and `sub` are carried for
+ * the decision log line and metrics only; they never reach the client.
+ */
+export type Outcome =
+  | {
+      kind: 'allow';
+      ruleId: string | null;
+      token?: VerifiedToken;
+      /** Where the token came from, so it can be kept from the upstream. */
+      location?: TokenLocation;
+      /** Tell the client its token carries stale permissions. */
+      refresh?: boolean;
+      /** Set when a dry-run rule would have denied: the reason it would have given. */
+      dryRunReason?: string;
+    }
+  | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown; revokedBy?: string }
+  | { kind: 'forbidden'; reason: string; ruleId: string | null; provider?: string; sub?: unknown }
+  /** Something inside tollgate failed: deny, never an RPC error that `failure_mode_allow` would pass. */
+  | { kind: 'error' };
+
+/** Which incoming headers only tollgate may set, compiled once per config. */
+export class IdentityHeaders {
+  private readonly prefixes: string[];
+  private readonly names: Set<string>;
+
+  constructor(private readonly config: Config) {
+    const entries = config.identityHeaders.strip;
+    this.prefixes = entries.filter((e) => e.endsWith('-'));
+    this.names = new Set(entries.filter((e) => !e.endsWith('-')));
+    // A header tollgate injects for any provider is identity, even outside the configured prefixes.
+    for (const p of config.providers) for (const m of p.claimToHeaders) this.names.add(m.header);
+  }
+
+  isIdentity(name: string): boolean {
+    return this.names.has(name) || this.prefixes.some((prefix) => name.startsWith(prefix));
+  }
+
+  get forwardToken(): boolean {
+    return this.config.identityHeaders.forwardToken;
+  }
+}
+
+export interface ResponseContext {
+  identity: IdentityHeaders;
+  realm: string;
+  /** Called for a claim that cannot travel as a header value; the value itself is never logged. */
+  onUnsafeClaim: (header: string, claim: string) => void;
+}
+
+export function toCheckResponse(outcome: Outcome, request: RequestView, ctx: ResponseContext): CheckResponse {
+  switch (outcome.kind) {
+    case 'allow':
+      return allowResponse(outcome, request, ctx);
+    case 'unauthenticated':
+      return unauthenticatedResponse(outcome.reason, ctx.realm, outcome.ruleId ?? null);
+    case 'forbidden':
+      return denied(GRPC_PERMISSION_DENIED, 403, 'forbidden', outcome.reason, outcome.ruleId, []);
+    case 'error':
+      return denied(GRPC_PERMISSION_DENIED, 500, 'internal_error', 'internal_error', null, []);
+  }
+}
+
+function allowResponse(outcome: Extract<Outcome, { kind: 'allow' }>, request: RequestView, ctx: ResponseContext): CheckResponse {
+  const injected: HeaderValueOption[] = [];
+  const injectedNames = new Set<string>();
+  const token = outcome.token;
+  const metadata: Record<string, unknown> = { rule: outcome.ruleId };
+  if (token) {
+    const selected: Record<string, unknown> = {};
+    for (const { header, claim } of token.provider.claimHeaders) {
+      const value = readClaim(token.claims, claim);
+      if (value === undefined) continue;
+      selected[claim.source] = value;
+      const text = headerValueOf(value);
+      if (text === undefined) {
+        ctx.onUnsafeClaim(header, claim.source);
+        continue;
+      }
+      injected.push(overwrite(header, text));
+      injectedNames.add(header);
+    }
+    Object.assign(metadata, { provider: token.provider.config.name, iss: token.claims.iss, sub: token.claims.sub, claims: selected });
+  }
+
+  const remove: string[] = [];
+  const tokenHeader = outcome.location?.kind === 'header' && !ctx.identity.forwardToken ? outcome.location.name : undefined;
+  for (const name of request.headers.keys()) {
+    if (name.startsWith(':') || name === 'host' || injectedNames.has(name)) continue;
+    if (name === tokenHeader || ctx.identity.isIdentity(name)) remove.push(name);
+  }
+
+  const response: CheckResponse = {
+    status: { code: GRPC_OK },
+    ok_response: {
+      headers: injected,
+      headers_to_remove: remove,
+      response_headers_to_add: outcome.refresh ? [overwrite('tollgate-token-refresh', 'required')] : [],
+      query_parameters_to_remove:
+        outcome.location?.kind === 'param' && !ctx.identity.forwardToken ? [outcome.location.name] : [],
+    },
+    dynamic_metadata: toStruct(metadata),
+  };
+  return response;
+}
+
+function unauthenticatedResponse(reason: TokenFailure, realm: string, ruleId: string | null): CheckResponse {
+  // RFC 6750 §3.1: no error attribute when the request carried no token at all.
+  let challenge = `Bearer realm="${realm}"`;
+  if (reason !== 'missing_token') {
+    const error = reason === 'ambiguous_token' ? 'invalid_request' : 'invalid_token';
+    challenge += `, error="${error}", error_description="${TOKEN_FAILURES[reason]}"`;
+  }
+  return denied(GRPC_UNAUTHENTICATED, 401, 'unauthenticated', reason, ruleId, [overwrite('www-authenticate', challenge)]);
+}
+
+function denied(code: number, http: number, error: string, reason: string, ruleId: string | null | undefined, headers: HeaderValueOption[]): CheckResponse {
+  const body: Record<string, string> = { error, reason };
+  if (ruleId) body.rule = ruleId;
+  return {
+    status: { code, message: reason },
+    denied_response: {
+      status: { code: http },
+      headers: [...headers, overwrite('content-type', 'application/json')],
+      body: JSON.stringify(body),
+    },
+  };
+}
+
+/** `append: false` set explicitly: Envoy versions differ in what an unset field means. */
+function overwrite(key: string, value: string): HeaderValueOption {
+  return { header: { key, value }, append: { value: false }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' };
+}
+
+/** Visible ASCII and inner spaces/tabs only: anything else could split or smuggle a header. */
+const SAFE_HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?$/;
+const MAX_HEADER_VALUE = 4096;
+
+function headerValueOf(value: unknown): string | undefined {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
+  else if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) text = value.join(',');
+  else if (typeof value === 'object' && value !== null) text = JSON.stringify(value);
+  else return undefined;
+  return text.length <= MAX_HEADER_VALUE && SAFE_HEADER_VALUE.test(text) ? text : undefined;
+}

@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { VerifiedToken } from './verify.js';
+
+/**
+ * Verified-token cache: a browser sends the same token for minutes, and verifying a signature costs
+ * far more than the rest of a Check. Entries are keyed by a SHA-256 of the exact token bytes (the
+ * cache never holds a token), expire no later than the token's `exp`, and are bounded in count and in
+ * approximate bytes. The caller still re-checks time claims, key trust and revocation on every hit.
+ */
+export class TokenCache {
+  private readonly lru: LRUCache<string, VerifiedToken> | undefined;
+
+  constructor(maxEntries: number, maxBytes = 64 * 1024 * 1024) {
+    this.lru =
+      maxEntries > 0
+        ? new LRUCache<string, VerifiedToken>({
+            max: maxEntries,
+            maxSize: maxBytes,
+            // Claims dominate an entry; the token's payload length is a fair, free measure of them.
+            sizeCalculation: (entry) => 256 + entry.payloadBytes,
+          })
+        : undefined;
+  }
+
+  static keyOf(token: string): string {
+    return createHash('sha256').update(token).digest('base64url');
+  }
+
+  get(key: string): VerifiedToken | undefined {
+    return this.lru?.get(key);
+  }
+
+  set(key: string, entry: VerifiedToken, expiresAtMs: number, nowMs: number): void {
+    const ttl = expiresAtMs - nowMs;
+    if (this.lru && ttl > 0) this.lru.set(key, entry, { ttl });
+  }
+
+  delete(key: string): void {
+    this.lru?.delete(key);
+  }
+
+  get size(): number {
+    return this.lru?.size ?? 0;
+  }
+}

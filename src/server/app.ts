@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { Registry } from 'prom-client';
+import { createAdminHandler } from '../admin/index.js';
+import { loadConfigFile, type LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import type { Deps } from '../observability/deps.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createCheckMetrics, type CheckMetrics } from '../observability/metrics.js';
+import { createRevocationStore, type RevocationStore } from '../revocation/index.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { createCheckHandler } from './check.js';
+import { startGrpcServer, type GrpcServer } from './grpc.js';
+import { startHttpServer, type HttpHandler, type HttpServer, type Readiness } from './http.js';
+import { buildRuntime, type Runtime } from './runtime.js';
+
+export interface TollgateOptions {
+  configPath: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Reload when the config file (or a ConfigMap's symlink) changes. Default true. */
+  watchConfig?: boolean;
+}
+
+/**
+ * One running tollgate: the gRPC and HTTP servers, the current Runtime (swapped on reload) and the
+ * revocation store (kept across reloads while its config is unchanged).
+ */
+export class Tollgate {
+  private runtime!: Runtime;
+  private revocation: RevocationStore | undefined;
+  private admin: HttpHandler | undefined;
+  private grpc!: GrpcServer;
+  private http!: HttpServer;
+  private watcher: FSWatcher | undefined;
+  private configHash = '';
+  private draining = false;
+  private reloading: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly configPath: string,
+    private readonly deps: Deps,
+    private readonly metrics: CheckMetrics,
+  ) {}
+
+  static async start(options: TollgateOptions): Promise<Tollgate> {
+    const loaded = loadConfigFile(options.configPath);
+    const registry = new Registry();
+    const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level), registry, clock: options.clock ?? systemClock };
+    const app = new Tollgate(loaded.path, deps, createCheckMetrics(registry));
+    await app.init(loaded, options.watchConfig ?? true);
+    return app;
+  }
+
+  get grpcPort(): number {
+    return this.grpc.port;
+  }
+
+  get httpPort(): number {
+    return this.http.port;
+  }
+
+  get config(): Config {
+    return this.runtime.config;
+  }
+
+  private async init(loaded: LoadedConfig, watchConfig: boolean): Promise<void> {
+    const { config } = loaded;
+    this.configHash = hashOf(readFileSync(loaded.path));
+    this.runtime = buildRuntime(config, this.deps);
+    await this.runtime.start();
+    await this.swapRevocation(config);
+    const onError = (err: unknown) => this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'internal error');
+    const check = createCheckHandler({
+      runtime: () => this.runtime,
+      revocation: () => this.revocation,
+      metrics: this.metrics,
+      logger: this.deps.logger,
+    });
+    this.grpc = await startGrpcServer(config.listen.grpc, check, onError);
+    this.http = await startHttpServer({
+      address: config.listen.http,
+      registry: () => this.deps.registry,
+      readiness: () => this.readiness(),
+      handlers: () => (this.admin ? [this.admin] : []),
+      onError,
+    });
+    if (watchConfig) this.watchConfigFile();
+    this.deps.logger.info(
+      { grpcPort: this.grpc.port, httpPort: this.http.port, config: this.configPath, providers: config.providers.map((p) => p.name), rules: config.rules.length },
+      'tollgate serving',
+    );
+  }
+
+  /** Loads the config file again; a config that fails validation is rejected and the old one keeps serving. */
+  reload(): Promise<void> {
+    // Reloads run one after another, never interleaved.
+    this.reloading = this.reloading.then(() => this.reloadNow());
+    return this.reloading;
+  }
+
+  private async reloadNow(): Promise<void> {
+    try {
+      const text = readFileSync(this.configPath);
+      const loaded = loadConfigFile(this.configPath);
+      if (loaded.config.listen.grpc !== this.runtime.config.listen.grpc || loaded.config.listen.http !== this.runtime.config.listen.http) {
+        this.deps.logger.warn('listen addresses changed: they take effect at the next restart');
+      }
+      const next = buildRuntime(loaded.config, this.deps);
+      await next.start();
+      await this.swapRevocation(loaded.config);
+      const previous = this.runtime;
+      this.runtime = next;
+      this.configHash = hashOf(text);
+      previous.stop();
+      this.metrics.configReloads.inc({ result: 'success' });
+      this.deps.logger.info({ config: this.configPath }, 'config reloaded');
+    } catch (err) {
+      this.metrics.configReloads.inc({ result: 'error' });
+      this.deps.logger.error({ config: this.configPath, error: err instanceof Error ? err.message : String(err) }, 'config reload rejected; the previous config keeps serving');
+    }
+  }
+
+  private async swapRevocation(config: Config): Promise<void> {
+    const current = this.runtime?.config;
+    const unchanged = this.revocation && JSON.stringify(current?.revocation) === JSON.stringify(config.revocation);
+    if (!unchanged) {
+      const previous = this.revocation;
+      const next = config.revocation ? createRevocationStore(config.revocation, this.deps) : undefined;
+      await next?.start();
+      this.revocation = next;
+      await previous?.stop();
+    }
+    this.admin =
+      this.revocation && config.admin
+        ? createAdminHandler({ store: this.revocation, admin: config.admin, deps: this.deps })
+        : undefined;
+  }
+
+  private readiness(): Readiness {
+    const checks: Readiness['checks'] = {};
+    checks.serving = { ready: !this.draining, detail: this.draining ? 'draining for shutdown' : undefined };
+    for (const p of this.runtime.providers) {
+      const status = p.keys?.status();
+      if (status) checks[`provider:${p.config.name}`] = { ready: status.ready, detail: status.stale ? 'keys are stale' : status.lastError };
+    }
+    if (this.revocation) {
+      const status = this.revocation.status();
+      checks.revocation = { ready: status.ready, detail: status.up ? undefined : `store unreachable for ${Math.round(status.stalenessSeconds)}s` };
+    }
+    return { ready: Object.values(checks).every((c) => c.ready), checks };
+  }
+
+  /**
+   * Watches the config's directory, not the file: a Kubernetes ConfigMap update swaps a `..data`
+   * symlink, which a watch on the file itself never sees. Content is compared, so no-op events
+   * cause no reload.
+   */
+  private watchConfigFile(): void {
+    let timer: NodeJS.Timeout | undefined;
+    this.watcher = watch(dirname(this.configPath), () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        let text: Buffer;
+        try {
+          text = readFileSync(this.configPath);
+        } catch {
+          return; // mid-swap; the next event brings the new file
+        }
+        if (hashOf(text) !== this.configHash) void this.reload();
+      }, 100);
+    });
+    this.watcher.unref();
+    this.deps.logger.debug({ file: basename(this.configPath) }, 'watching config for changes');
+  }
+
+  /** Health goes NOT_SERVING, in-flight checks finish, then everything closes within `drainSeconds`. */
+  async stop(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.grpc.setServing(false);
+    this.watcher?.close();
+    const drainMs = this.runtime.config.shutdown.drainSeconds * 1000;
+    await this.grpc.shutdown(drainMs);
+    await this.http.close();
+    this.runtime.stop();
+    await this.revocation?.stop();
+    this.deps.logger.info('tollgate stopped');
+  }
+
+  /** Exposed for tests and the bench: the registry this instance reports on /metrics. */
+  get registry(): Registry {
+    return this.deps.registry;
+  }
+}
+
+function hashOf(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}

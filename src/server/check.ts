@@ -1,0 +1,141 @@
+import type { Logger } from '../observability/logger.js';
+import type { CheckMetrics } from '../observability/metrics.js';
+import { principalFromPeer, type Decision } from '../policy/index.js';
+import type { RevocationStore } from '../revocation/index.js';
+import { extractToken } from '../pipeline/extract.js';
+import { requestViewFrom, type RequestView } from '../pipeline/request.js';
+import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
+import type { CheckRequest, CheckResponse } from './envoy-types.js';
+import type { Runtime } from './runtime.js';
+
+export interface CheckContext {
+  runtime: () => Runtime;
+  revocation: () => Pick<RevocationStore, 'check'> | undefined;
+  metrics: CheckMetrics;
+  logger: Logger;
+}
+
+/**
+ * The Check handler: request → extract → verify → revocation → authorize → respond. It never throws:
+ * any failure inside becomes a deny, because an RPC error is what `failure_mode_allow` lets through.
+ */
+export function createCheckHandler(ctx: CheckContext): (request: CheckRequest) => Promise<CheckResponse> {
+  return async (request) => {
+    const started = process.hrtime.bigint();
+    const runtime = ctx.runtime();
+    let view: RequestView | undefined;
+    let outcome: Outcome;
+    try {
+      view = requestViewFrom(request);
+      outcome = await decide(runtime, ctx, view);
+    } catch (err) {
+      ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
+      outcome = { kind: 'error' };
+    }
+    const response = toCheckResponse(outcome, view ?? emptyView, {
+      identity: runtime.identity,
+      realm: runtime.config.realm,
+      onUnsafeClaim: (header, claim) => ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected'),
+    });
+    record(ctx, outcome, view);
+    ctx.metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return response;
+  };
+}
+
+async function decide(runtime: Runtime, ctx: CheckContext, view: RequestView): Promise<Outcome> {
+  const extraction = extractToken(view, runtime.locations);
+  if (extraction.kind === 'ambiguous') return { kind: 'unauthenticated', reason: 'ambiguous_token' };
+
+  let token: Extract<Outcome, { kind: 'allow' }>['token'];
+  let refresh = false;
+  if (extraction.kind === 'token') {
+    const verified = await runtime.verifier.verify(extraction.token, extraction.location);
+    ctx.metrics.tokenCache.inc({ result: verified.ok && verified.cached ? 'hit' : 'miss' });
+    if (!verified.ok) return { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name };
+    token = verified.token;
+    const revocation = ctx.revocation()?.check(token.claims);
+    if (revocation && revocation.revoked !== null) {
+      const reason = revocation.revoked === 'store_unavailable' ? 'revocation_unavailable' : 'revoked';
+      return { kind: 'unauthenticated', reason, provider: token.provider.config.name, sub: token.claims.sub, revokedBy: revocation.revoked };
+    }
+    refresh = revocation?.refresh ?? false;
+  }
+
+  const decision = runtime.policy.authorize(
+    {
+      method: view.method,
+      host: view.host,
+      path: view.path,
+      headers: joinedHeaders(view),
+      principal: view.principal ?? principalFromPeer({ certificate: view.certificate }),
+    },
+    token ? { provider: token.provider.config.name, claims: token.claims } : null,
+  );
+  if (decision.dryRun) ctx.metrics.dryRunDenials.inc({ rule: decision.ruleId ?? '' });
+  return outcomeOf(decision, token, extraction.kind === 'token' ? extraction.location : undefined, refresh);
+}
+
+function outcomeOf(decision: Decision, token: Extract<Outcome, { kind: 'allow' }>['token'], location: Extract<Outcome, { kind: 'allow' }>['location'], refresh: boolean): Outcome {
+  switch (decision.status) {
+    case 'ok':
+      return { kind: 'allow', ruleId: decision.ruleId, token, location, refresh, dryRunReason: decision.dryRun?.reason };
+    case 'unauthenticated':
+      return { kind: 'unauthenticated', reason: 'missing_token', ruleId: decision.ruleId };
+    case 'permission_denied':
+      return { kind: 'forbidden', reason: decision.reason, ruleId: decision.ruleId, provider: token?.provider.config.name, sub: token?.claims.sub };
+  }
+}
+
+/** Policy header conditions see one value per name, as Envoy's `headers` map does. */
+function joinedHeaders(view: RequestView): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, values] of view.headers) out.set(name, values.join(','));
+  return out;
+}
+
+function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefined): void {
+  const labels = labelsOf(outcome);
+  ctx.metrics.checks.inc(labels);
+  // The success path logs nothing: a line per allowed request would cost more than the check.
+  if (labels.decision === 'allow') return;
+  // One line per denial (and per dry-run would-deny). The path is logged without its query: a query may carry a token.
+  ctx.logger.info(
+    {
+      decision: labels.decision,
+      reason: labels.reason,
+      provider: labels.provider || undefined,
+      rule: labels.rule || undefined,
+      sub: typeof (outcome as { sub?: unknown }).sub === 'string' ? (outcome as { sub: string }).sub : undefined,
+      requestId: view?.requestId,
+      method: view?.method,
+      path: view?.path.split('?', 1)[0],
+    },
+    labels.decision === 'dry_run_deny' ? 'dry run: would deny, allowed' : 'check denied',
+  );
+}
+
+function labelsOf(outcome: Outcome): { decision: string; reason: string; provider: string; rule: string } {
+  switch (outcome.kind) {
+    case 'allow':
+      return {
+        decision: outcome.dryRunReason ? 'dry_run_deny' : 'allow',
+        reason: outcome.dryRunReason ?? 'allowed',
+        provider: outcome.token?.provider.config.name ?? '',
+        rule: outcome.ruleId ?? '',
+      };
+    case 'unauthenticated':
+      return { decision: 'deny', reason: outcome.reason, provider: outcome.provider ?? '', rule: outcome.ruleId ?? '' };
+    case 'forbidden':
+      return { decision: 'deny', reason: outcome.reason, provider: outcome.provider ?? '', rule: outcome.ruleId ?? '' };
+    case 'error':
+      return { decision: 'deny', reason: 'internal_error', provider: '', rule: '' };
+  }
+}
+
+/** An error's kind and message, never its properties (which may hold request data). */
+function errorSummary(err: unknown): { type: string; message: string } {
+  return err instanceof Error ? { type: err.name, message: err.message } : { type: typeof err, message: 'non-error thrown' };
+}
+
+const emptyView: RequestView = { method: '', host: '', path: '', headers: new Map() };

@@ -1,0 +1,77 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import type { CheckRequest, CheckResponse } from './envoy-types.js';
+import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
+
+const require = createRequire(import.meta.url);
+const REFLECTION_PROTO = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
+const HEALTH_SERVICE_NAMES = ['', AUTHORIZATION_SERVICE] as const;
+
+export type CheckHandler = (request: CheckRequest) => Promise<CheckResponse>;
+
+export interface GrpcServer {
+  port: number;
+  /** Health answers NOT_SERVING from now on (drain before shutdown, or no usable config). */
+  setServing(serving: boolean): void;
+  /** Stops accepting calls; resolves when in-flight calls finished or `graceMs` passed. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/**
+ * Serves envoy.service.auth.v3.Authorization/Check, grpc.health.v1 (service names "" and the
+ * Authorization service) and server reflection, so `grpcurl -plaintext host:9001 list` shows all three.
+ */
+export async function startGrpcServer(address: string, check: CheckHandler, onError: (err: unknown) => void): Promise<GrpcServer> {
+  // One package definition holding every served service, so reflection describes them all.
+  const pkg = loadSync(['envoy/service/auth/v3/external_auth.proto', healthProtoPath, REFLECTION_PROTO], {
+    ...LOADER_OPTIONS,
+    includeDirs: [PROTO_ROOT],
+  });
+  const authorization = pkg[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition;
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+
+  server.addService(authorization, {
+    Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) => {
+      check(call.request).then(
+        (response) => callback(null, response),
+        (err: unknown) => {
+          // The handler turns every failure into a deny; reaching here is a bug, and an RPC error
+          // is the only answer left (Envoy then applies failure_mode_allow, which must be false).
+          onError(err);
+          callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+        },
+      );
+    },
+  });
+
+  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICE_NAMES.map((n) => [n, 'SERVING'])));
+  health.addToServer(server);
+  new ReflectionService(pkg).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+
+  return {
+    port,
+    setServing(serving) {
+      for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
+    },
+    shutdown(graceMs) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

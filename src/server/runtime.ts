@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/schema.js';
+import type { ProviderConfig, SecretSource } from '../config/providers.js';
+import { ConfigError } from '../config/errors.js';
+import { compileClaimPath, type ClaimPath } from '../util/claim-path.js';
+import { createKeyManager, type KeyManager } from '../keys/index.js';
+import type { Deps } from '../observability/deps.js';
+import { compilePolicy, type Policy } from '../policy/index.js';
+import { tokenLocations, type TokenLocation } from '../pipeline/extract.js';
+import { IdentityHeaders } from '../pipeline/respond.js';
+import { TokenVerifier, type ProviderRuntime } from '../pipeline/verify.js';
+
+/**
+ * Everything a Check needs, built once from one config. A reload builds a new Runtime and swaps it in;
+ * a Check holds the Runtime it started with, so in-flight checks finish on the config they began with.
+ */
+export interface Runtime {
+  config: Config;
+  providers: ProviderRuntime[];
+  locations: TokenLocation[];
+  verifier: TokenVerifier;
+  policy: Policy;
+  identity: IdentityHeaders;
+  /** Starts key managers; resolves when each made its first attempt. */
+  start(): Promise<void>;
+  stop(): void;
+}
+
+/** HMAC secrets shorter than the hash output are guessable offline (RFC 7518 §3.2). */
+const MIN_HMAC_SECRET_BYTES = 32;
+
+export function buildRuntime(config: Config, deps: Deps): Runtime {
+  const policy = compilePolicy(config.rules, { defaultDecision: config.defaultDecision, dryRun: config.dryRun });
+  const providers = config.providers.map((p, i) => providerRuntime(p, i, deps));
+  const verifier = new TokenVerifier(providers, {
+    maxTokenBytes: config.limits.maxTokenBytes,
+    clock: deps.clock,
+    cacheEntries: config.tokenCache.maxEntries,
+  });
+  const managers = providers.map((p) => p.keys).filter((k): k is KeyManager => k !== undefined);
+  return {
+    config,
+    providers,
+    locations: tokenLocations(config.providers),
+    verifier,
+    policy,
+    identity: new IdentityHeaders(config),
+    start: async () => {
+      await Promise.all(managers.map((m) => m.start()));
+    },
+    stop: () => managers.forEach((m) => m.stop()),
+  };
+}
+
+function providerRuntime(config: ProviderConfig, index: number, deps: Deps): ProviderRuntime {
+  return {
+    config,
+    keys: config.jwks ? createKeyManager({ name: config.name, issuer: config.issuer, algorithms: config.algorithms, jwks: config.jwks }, deps) : undefined,
+    hmacKey: config.hmacSecret ? readSecret(config.hmacSecret, `providers[${index}].hmacSecret`) : undefined,
+    locationKeys: new Set(tokenLocations([config]).map((l) => l.key)),
+    claimHeaders: config.claimToHeaders.map(({ header, claim }) => ({ header, claim: claimPath(claim) })),
+  };
+}
+
+function readSecret(source: SecretSource, field: string): Uint8Array {
+  let value: string | undefined;
+  if (source.file !== undefined) {
+    try {
+      value = readFileSync(source.file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`${field}.file: cannot read ${source.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`]);
+    }
+  } else if (source.env !== undefined) {
+    value = process.env[source.env];
+    if (value === undefined) throw new ConfigError([`${field}.env: environment variable ${source.env} is not set`]);
+  }
+  const bytes = Buffer.from((value ?? '').trim(), 'utf8');
+  if (bytes.length < MIN_HMAC_SECRET_BYTES) {
+    throw new ConfigError([`${field}: the secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`]);
+  }
+  return new Uint8Array(bytes);
+}
+
+/** The schema already validated the path; compiling cannot fail here. */
+function claimPath(source: string): ClaimPath {
+  const compiled = compileClaimPath(source);
+  if (!compiled.ok) throw new ConfigError([compiled.message]);
+  return compiled.path;
+}

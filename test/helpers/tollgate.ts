@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
+import { createLogger } from '../../src/observability/logger.js';
+import { Tollgate } from '../../src/server/app.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { EnvoyClient } from './envoy-client.js';
+
+export interface RunningTollgate {
+  app: Tollgate;
+  client: EnvoyClient;
+  clock: ManualClock;
+  dir: string;
+  /** Every log line the server wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  /** Raw log text, to assert that no secret ever appears in it. */
+  logText: () => string;
+  writeFile(name: string, content: string | object): string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts tollgate in this process on free loopback ports with the given config (YAML-serialised into
+ * a temp dir, so relative paths in it resolve there), and a Check client on Envoy's official protos.
+ */
+export async function startTollgate(config: Record<string, unknown>, files: Record<string, string | object> = {}): Promise<RunningTollgate> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+  const writeFile = (name: string, content: string | object) => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+    return path;
+  };
+  for (const [name, content] of Object.entries(files)) writeFile(name, content);
+  const configPath = writeFile('tollgate.yaml', stringify({ listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' }, ...config }));
+
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  const clock = new ManualClock(Date.UTC(2026, 10, 23, 12, 0, 0));
+  const app = await Tollgate.start({ configPath, clock, logger: createLogger('debug', sink), watchConfig: false });
+  const client = new EnvoyClient(app.grpcPort);
+  return {
+    app,
+    client,
+    clock,
+    dir,
+    get logs() {
+      return chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    logText: () => chunks.join(''),
+    writeFile,
+    close: async () => {
+      client.close();
+      await app.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Seconds since the epoch on the test clock. */
+export function nowSeconds(clock: ManualClock): number {
+  return Math.floor(clock.now() / 1000);
+}

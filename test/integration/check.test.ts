@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromStruct } from '../../src/server/envoy-types.js';
+import { checkRequest, deniedBody, deniedHeader, injectedHeaders } from '../helpers/envoy-client.js';
+import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
+import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
+import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+
+const ISSUER = 'https://idp.example.com';
+const AUDIENCE = 'api';
+
+describe('Check over a real gRPC connection', () => {
+  let tg: RunningTollgate;
+  let jwksServer: TestHttpServer;
+  let key: TestKey;
+  const token = (claims: Record<string, unknown> = {}) => mint(ISSUER, AUDIENCE, { key, claims, now: nowSeconds(tg.clock) });
+  const bearer = async (claims: Record<string, unknown> = {}) => ({ authorization: `Bearer ${await token(claims)}` });
+
+  beforeAll(async () => {
+    key = await testKey('ES256');
+    jwksServer = await startJwksServer(jwks(key));
+    tg = await startTollgate({
+      providers: [
+        {
+          name: 'idp',
+          issuer: ISSUER,
+          audiences: [AUDIENCE],
+          algorithms: ['ES256'],
+          jwks: { uri: `${jwksServer.url}/jwks.json` },
+          fromParams: ['access_token'],
+          claimToHeaders: [
+            { header: 'x-user-id', claim: 'sub' },
+            { header: 'x-user-roles', claim: 'roles' },
+            { header: 'x-user-org', claim: 'org' },
+          ],
+        },
+      ],
+      rules: [
+        { id: 'public', match: { paths: ['/public/**'] }, require: { anonymous: true } },
+        { id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await tg?.close();
+    await jwksServer?.close();
+  });
+
+  it('allows a valid token, injects identity headers with append false, and strips forged ones', async () => {
+    const response = await tg.client.check(
+      checkRequest({ headers: { ...(await bearer({ roles: ['teacher', 'ta'], org: { id: 7 } })), 'x-user-id': 'forged', 'x-auth-level': 'admin', 'x-other': 'kept' } }),
+    );
+    expect(response.status?.code).toBe(0);
+    expect(response.http_response).toBe('ok_response');
+    expect(injectedHeaders(response)).toEqual({ 'x-user-id': 'user-123', 'x-user-roles': 'teacher,ta', 'x-user-org': '{"id":7}' });
+    for (const h of response.ok_response?.headers ?? []) expect(h.append).toEqual({ value: false });
+    // x-user-id is overwritten, so it must not also be listed for removal (Envoy removes after setting).
+    expect(response.ok_response?.headers_to_remove?.sort()).toEqual(['authorization', 'x-auth-level']);
+    const metadata = fromStruct(response.dynamic_metadata);
+    expect(metadata).toMatchObject({ provider: 'idp', iss: ISSUER, sub: 'user-123', rule: 'api', claims: { sub: 'user-123', roles: ['teacher', 'ta'] } });
+  });
+
+  it('reads Envoy raw header_map values and strips identity headers whatever their case', async () => {
+    const t = await token();
+    const response = await tg.client.check(checkRequest({ rawHeaders: [['Authorization', `Bearer ${t}`], ['X-User-Roles', 'admin'], ['X-AUTH-Whatever', 'x']] }));
+    expect(response.status?.code).toBe(0);
+    expect(injectedHeaders(response)['x-user-id']).toBe('user-123');
+    expect(response.ok_response?.headers_to_remove?.sort()).toEqual(['authorization', 'x-auth-whatever', 'x-user-roles']);
+  });
+
+  it('denies a request without a token: 401, code 16, a challenge without an error attribute', async () => {
+    const response = await tg.client.check(checkRequest({ headers: { 'x-user-id': 'forged' } }));
+    expect(response.status?.code).toBe(16);
+    expect(response.denied_response?.status?.code).toBe('Unauthorized');
+    expect(deniedHeader(response, 'www-authenticate')).toBe('Bearer realm="tollgate"');
+    expect(deniedBody(response)).toEqual({ error: 'unauthenticated', reason: 'missing_token', rule: 'api' });
+  });
+
+  it('denies an expired token with an RFC 6750 challenge and a body that echoes nothing of the token', async () => {
+    const expired = await mint(ISSUER, AUDIENCE, { key, now: nowSeconds(tg.clock) - 3600, ttlSeconds: 60 });
+    const response = await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${expired}` } }));
+    expect(response.status?.code).toBe(16);
+    expect(response.denied_response?.status?.code).toBe('Unauthorized');
+    expect(deniedHeader(response, 'www-authenticate')).toBe('Bearer realm="tollgate", error="invalid_token", error_description="token expired"');
+    expect(deniedBody(response)).toEqual({ error: 'unauthenticated', reason: 'expired' });
+    expect(response.denied_response?.body).not.toContain(expired.split('.')[1]);
+    expect(tg.logText()).not.toContain(expired.split('.')[2]);
+  });
+
+  it('lets anonymous routes through without a token, and still validates a token if one is sent', async () => {
+    const anonymous = await tg.client.check(checkRequest({ path: '/public/docs', headers: { 'x-user-id': 'forged' } }));
+    expect(anonymous.status?.code).toBe(0);
+    expect(anonymous.ok_response?.headers).toEqual([]);
+    expect(anonymous.ok_response?.headers_to_remove).toEqual(['x-user-id']);
+    const bad = await tg.client.check(checkRequest({ path: '/public/docs', headers: { authorization: 'Bearer not.a.jwt' } }));
+    expect(bad.status?.code).toBe(16);
+    expect(deniedBody(bad).reason).toBe('malformed_token');
+  });
+
+  it('denies duplicate authorization headers and a token sent both in a header and a query parameter', async () => {
+    const t = await token();
+    const duplicated = await tg.client.check(checkRequest({ rawHeaders: [['authorization', `Bearer ${t}`], ['authorization', `Bearer ${t}`]] }));
+    expect(duplicated.status?.code).toBe(16);
+    expect(deniedBody(duplicated).reason).toBe('ambiguous_token');
+    expect(deniedHeader(duplicated, 'www-authenticate')).toContain('error="invalid_request"');
+    // Envoy's `headers` map joins a repeated header's values with ",".
+    const joined = await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${t},Bearer ${t}` } }));
+    expect(deniedBody(joined).reason).toBe('ambiguous_token');
+    const both = await tg.client.check(checkRequest({ path: `/api?access_token=${t}`, headers: { authorization: `Bearer ${t}` } }));
+    expect(deniedBody(both).reason).toBe('ambiguous_token');
+  });
+
+  it('accepts a token from a query parameter and removes it from the upstream request', async () => {
+    const response = await tg.client.check(checkRequest({ path: `/api?access_token=${await token()}&x=1` }));
+    expect(response.status?.code).toBe(0);
+    expect(response.ok_response?.query_parameters_to_remove).toEqual(['access_token']);
+  });
+
+  it('reports decisions in tollgate_check_total and serves health and readiness over HTTP', async () => {
+    const base = `http://127.0.0.1:${tg.app.httpPort}`;
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/tollgate_check_total\{decision="deny",reason="missing_token",provider="",rule="api"\} \d+/);
+    expect(metrics).toMatch(/tollgate_check_duration_seconds_bucket/);
+    expect(metrics).toMatch(/process_cpu_seconds_total/);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, checks: { 'provider:idp': { ready: true } } });
+  });
+
+  it('logs one line per denial with reason and request id, and never the token', async () => {
+    const t = await token({ exp: nowSeconds(tg.clock) - 120 });
+    await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${t}`, 'x-request-id': 'req-expired' } }));
+    const line = tg.logs.find((l) => l.requestId === '12345' && l.reason === 'expired');
+    expect(line).toMatchObject({ msg: 'check denied', decision: 'deny', provider: 'idp' });
+    expect(tg.logText()).not.toContain(t);
+  });
+});

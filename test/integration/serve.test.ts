@@ -1,0 +1,91 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkRequest, EnvoyClient, healthStatus, injectedHeaders } from '../helpers/envoy-client.js';
+
+const CLI = join(import.meta.dirname, '../../dist/cli.js');
+
+/** Waits for the server's "tollgate serving" log line and returns the ports it reports. */
+function waitForServing(child: ChildProcess): Promise<{ grpcPort: number; httpPort: number }> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      for (const line of out.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as { msg?: string; grpcPort?: number; httpPort?: number };
+        if (entry.msg === 'tollgate serving') {
+          child.stdout?.off('data', onData);
+          resolve({ grpcPort: entry.grpcPort!, httpPort: entry.httpPort! });
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`tollgate exited with ${code} before serving: ${out}`)));
+  });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+}
+
+/** The embedded development config, moved to free ports. */
+function devConfigOnFreePorts(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-serve-'));
+  const source = join(import.meta.dirname, '../../examples/default');
+  const text = readFileSync(join(source, 'tollgate.yaml'), 'utf8')
+    .replace('grpc: 127.0.0.1:9001', 'grpc: 127.0.0.1:0')
+    .replace('http: 127.0.0.1:9002', 'http: 127.0.0.1:0')
+    .replace('file: jwks.json', `file: ${join(source, 'jwks.json')}`)
+    .replace('tokenFile: dev-admin-token', `tokenFile: ${join(source, 'dev-admin-token')}`)
+    .replace('path: data/revocations.log', `path: ${join(dir, 'revocations.log')}`);
+  const path = join(dir, 'tollgate.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('tollgate serve (the built CLI, as a user runs it)', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    child?.kill('SIGKILL');
+    child = undefined;
+  });
+
+  it('serves Check and health on the development config, and drains on SIGTERM', async () => {
+    child = spawn(process.execPath, [CLI, 'serve', '--config', devConfigOnFreePorts()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { grpcPort, httpPort } = await waitForServing(child);
+
+    const token = spawnSync(process.execPath, [CLI, 'token', 'mint', '--key', join(import.meta.dirname, '../../examples/default/dev-private.jwk.json'), '--sub', 'alice'], { encoding: 'utf8' });
+    expect(token.status).toBe(0);
+    const client = new EnvoyClient(grpcPort);
+    const response = await client.check(checkRequest({ path: '/anything', headers: { authorization: `Bearer ${token.stdout.trim()}` } }));
+    expect(response.status?.code).toBe(0);
+    expect(injectedHeaders(response)['x-user-id']).toBe('alice');
+    client.close();
+    expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
+
+    expect(await healthStatus(grpcPort, '')).toBe('SERVING');
+    expect(await healthStatus(grpcPort, 'envoy.service.auth.v3.Authorization')).toBe('SERVING');
+
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+  });
+
+  it('exits with code 2 and names the field for an invalid config', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-bad-'));
+    const path = join(dir, 'bad.yaml');
+    writeFileSync(path, 'providers:\n  - name: idp\n    issuer: https://idp.example.com\n    audiences: [api]\n    algorithms: [none]\n    jwks: { file: jwks.json }\n');
+    const result = spawnSync(process.execPath, [CLI, 'serve', '--config', path], { encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('config: providers[0].algorithms[0]: alg "none" is never accepted');
+  });
+
+  it('exits with code 2 on an unknown command or option', () => {
+    expect(spawnSync(process.execPath, [CLI, 'frobnicate'], { encoding: 'utf8' }).status).toBe(2);
+    const result = spawnSync(process.execPath, [CLI, 'serve', '--confg', 'x'], { encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--confg');
+  });
+});
