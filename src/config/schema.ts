@@ -52,10 +52,16 @@ export const configSchema = z
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
     shutdown: z
       .strictObject({
-        /** On SIGTERM: health goes NOT_SERVING, in-flight checks finish, exit after at most this long. */
+        /**
+         * On SIGTERM health goes NOT_SERVING at once, and Check is still answered this long so Envoy's
+         * health checks see it and move traffic away before the listener closes.
+         */
+        notServingSeconds: z.number().min(0).max(60).default(2),
+        /** Upper bound for the whole shutdown: in-flight checks that run longer are cut off. */
         drainSeconds: z.number().min(0).max(300).default(10),
       })
-      .default({ drainSeconds: 10 }),
+      .default({ notServingSeconds: 2, drainSeconds: 10 })
+      .refine((s) => s.notServingSeconds <= s.drainSeconds, { message: 'notServingSeconds must not exceed drainSeconds', path: ['notServingSeconds'] }),
   })
   .superRefine((config, ctx) => {
     const names = new Set<string>();

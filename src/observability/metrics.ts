@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 
  * The Check path's own metrics. Label values are bounded: decisions, reasons and provider and rule
  * names come from tollgate's code and the config, never from a request.
  */
-export function createCheckMetrics(registry: Registry) {
+export function createCheckMetrics(registry: Registry, state: { tokenCacheEntries: () => number }) {
   collectDefaultMetrics({ register: registry });
   return {
     checks: new Counter({
@@ -35,6 +35,9 @@ export function createCheckMetrics(registry: Registry) {
       name: 'tollgate_token_cache_entries',
       help: 'Verified tokens currently cached.',
       registers: [registry],
+      collect() {
+        this.set(state.tokenCacheEntries());
+      },
     }),
     configReloads: new Counter({
       name: 'tollgate_config_reload_total',

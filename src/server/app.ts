@@ -48,7 +48,7 @@ export class Tollgate {
     const loaded = loadConfigFile(options.configPath);
     const registry = new Registry();
     const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level), registry, clock: options.clock ?? systemClock };
-    const app = new Tollgate(loaded.path, deps, createCheckMetrics(registry));
+    const app: Tollgate = new Tollgate(loaded.path, deps, createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }));
     await app.init(loaded, options.watchConfig ?? true);
     return app;
   }
@@ -175,14 +175,18 @@ export class Tollgate {
     this.deps.logger.debug({ file: basename(this.configPath) }, 'watching config for changes');
   }
 
-  /** Health goes NOT_SERVING, in-flight checks finish, then everything closes within `drainSeconds`. */
+  /**
+   * Health goes NOT_SERVING while Check is still answered for `notServingSeconds`; then no new calls are
+   * taken, in-flight checks finish, and everything is closed within `drainSeconds` of the start.
+   */
   async stop(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
+    const { notServingSeconds, drainSeconds } = this.runtime.config.shutdown;
     this.grpc.setServing(false);
     this.watcher?.close();
-    const drainMs = this.runtime.config.shutdown.drainSeconds * 1000;
-    await this.grpc.shutdown(drainMs);
+    if (notServingSeconds > 0) await new Promise((resolve) => setTimeout(resolve, notServingSeconds * 1000));
+    await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
     await this.http.close();
     this.runtime.stop();
     await this.revocation?.stop();

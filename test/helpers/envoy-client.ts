@@ -103,19 +103,33 @@ export function deniedHeader(response: CheckResponse, name: string): string | un
   return response.denied_response?.headers?.find((h) => h.header?.key?.toLowerCase() === name)?.header?.value;
 }
 
-/** grpc.health.v1.Health/Check for one service name, as Envoy's gRPC health checker asks it. */
-export function healthStatus(port: number, service: string): Promise<string> {
-  const pkg = loadSync(healthProtoPath, { keepCase: true, enums: String });
-  const Health = grpc.makeGenericClientConstructor(pkg['grpc.health.v1.Health'] as grpc.ServiceDefinition, 'Health');
-  const client = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
+/** A grpc.health.v1.Health client, as Envoy's gRPC health checker uses it: one channel, many checks. */
+export class HealthClient {
+  private readonly client: grpc.Client & {
     Check(req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
-    close(): void;
   };
-  return new Promise((resolve, reject) =>
-    client.Check({ service }, (err, res) => {
-      client.close();
-      if (err) reject(err);
-      else resolve(res!.status);
-    }),
-  );
+
+  constructor(port: number) {
+    const pkg = loadSync(healthProtoPath, { keepCase: true, enums: String });
+    const Health = grpc.makeGenericClientConstructor(pkg['grpc.health.v1.Health'] as grpc.ServiceDefinition, 'Health');
+    this.client = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as HealthClient['client'];
+  }
+
+  status(service: string): Promise<string> {
+    return new Promise((resolve, reject) => this.client.Check({ service }, (err, res) => (err ? reject(err) : resolve(res!.status))));
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** One health check on a fresh channel. */
+export async function healthStatus(port: number, service: string): Promise<string> {
+  const client = new HealthClient(port);
+  try {
+    return await client.status(service);
+  } finally {
+    client.close();
+  }
 }
