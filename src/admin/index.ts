@@ -1,0 +1,195 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Deps } from '../observability/deps.js';
+import {
+  errorMessage,
+  isRevocationType,
+  RevocationInputError,
+  RevocationStoreUnavailableError,
+  type RefreshMarker,
+  type RevocationEntry,
+  type RevocationStore,
+} from '../revocation/index.js';
+import { adminConfigSchema, loadAdminCredential, type AdminConfig, type AdminCredential } from './credential.js';
+import { HttpError, readJsonBody, sendEmpty, sendJson } from './http.js';
+import { parseBody, refreshBodySchema, revokeBodySchema } from './requests.js';
+import { formatRfc3339 } from './time.js';
+
+export { adminConfigSchema, MIN_SECRET_LENGTH, type AdminConfig } from './credential.js';
+
+/** True if handled; the HTTP server tries its handlers in order and answers 404 when none did. */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+export interface AdminHandlerOptions {
+  store: RevocationStore;
+  admin: AdminConfig;
+  deps: Deps;
+  /** Where `admin.tokenEnv` is looked up; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Outcome {
+  status: number;
+  body?: unknown;
+}
+
+/** What one request did, for its audit line. Filled in as the request is understood. */
+interface Audit {
+  action: string;
+  actor: string;
+  remote: string;
+  path: string;
+  target?: Record<string, string>;
+  reason?: string;
+}
+
+/**
+ * The admin API under /admin/. Off (every request falls through) unless a credential is configured; the
+ * secret is read once, here, and a configured but missing or empty one is a startup error. Every
+ * request under /admin/, refused ones included, leaves one audit line: who (credential fingerprint),
+ * from where, what, and the status, never the secret.
+ */
+export function createAdminHandler(options: AdminHandlerOptions): HttpHandler {
+  const { store, deps } = options;
+  const credential = loadAdminCredential(adminConfigSchema.parse(options.admin), options.env ?? process.env);
+  const log = deps.logger.child({ component: 'admin' });
+  if (credential === undefined) {
+    log.info('admin API disabled: set admin.tokenFile or admin.tokenEnv to enable it');
+    return async () => false;
+  }
+
+  return async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    if (url.pathname !== '/admin' && !url.pathname.startsWith('/admin/')) return false;
+    const audit: Audit = {
+      action: 'authenticate',
+      actor: 'unauthenticated',
+      remote: req.socket.remoteAddress ?? 'unknown',
+      path: url.pathname,
+    };
+    let status: number;
+    let failure: string | undefined;
+    try {
+      authenticate(req, credential);
+      audit.actor = credential.fingerprint;
+      audit.action = 'unknown_route'; // until a route claims the request
+      const outcome = await route(req, url.pathname, store, audit);
+      status = outcome.status;
+      if (outcome.body === undefined) sendEmpty(res, status);
+      else sendJson(res, status, outcome.body);
+    } catch (err) {
+      const refusal = toHttpError(err);
+      status = refusal.status;
+      failure = refusal.message;
+      if (status === 500) log.error({ err: errorMessage(err) }, 'admin: request failed');
+      sendJson(res, status, { error: refusal.code, message: refusal.message, field: refusal.field }, refusal.headers);
+    }
+    log.info(
+      { audit: { ...audit, method: req.method, status, error: failure, at: new Date(deps.clock.now()).toISOString() } },
+      `admin ${audit.action}: ${status}`,
+    );
+    return true;
+  };
+}
+
+function authenticate(req: IncomingMessage, credential: AdminCredential): void {
+  const header = req.headers.authorization;
+  const match = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
+  if (match === null || match[1] === undefined) {
+    throw new HttpError(401, 'unauthorized', 'a bearer credential is required', undefined, {
+      'www-authenticate': 'Bearer realm="tollgate-admin"',
+    });
+  }
+  if (!credential.matches(match[1])) {
+    throw new HttpError(401, 'unauthorized', 'the credential is not valid', undefined, {
+      'www-authenticate': 'Bearer realm="tollgate-admin", error="invalid_token"',
+    });
+  }
+}
+
+async function route(req: IncomingMessage, pathname: string, store: RevocationStore, audit: Audit): Promise<Outcome> {
+  const segments = pathname.split('/').slice(1).map(decodeSegment);
+  const [root, version, collection, ...rest] = segments;
+  const method = req.method ?? 'GET';
+  if (root !== 'admin' || version !== 'v1') throw notFound();
+
+  if (collection === 'revocations' && rest.length === 0) {
+    if (method === 'GET') {
+      audit.action = 'list';
+      return {
+        status: 200,
+        body: { revocations: store.list().map(renderEntry), refresh: store.listRefreshMarkers().map(renderMarker) },
+      };
+    }
+    if (method === 'POST') {
+      audit.action = 'revoke';
+      const body = parseBody(revokeBodySchema, await readJsonBody(req));
+      audit.target = { type: body.type, value: body.value };
+      audit.reason = body.reason;
+      const entry = await store.revoke(body);
+      return { status: 201, body: { revocation: renderEntry(entry) } };
+    }
+    throw methodNotAllowed('GET, POST');
+  }
+
+  if (collection === 'revocations' && rest.length === 2) {
+    if (method !== 'DELETE') throw methodNotAllowed('DELETE');
+    audit.action = 'unrevoke';
+    const [type = '', value = ''] = rest;
+    if (!isRevocationType(type)) throw new HttpError(400, 'bad_request', 'type: must be one of jti, sid, sub', 'type');
+    audit.target = { type, value };
+    if (!(await store.unrevoke(type, value))) {
+      throw new HttpError(404, 'not_found', `no live ${type} revocation with that value`);
+    }
+    return { status: 204 };
+  }
+
+  if (collection === 'subjects' && rest.length === 2 && rest[1] === 'refresh') {
+    if (method !== 'POST') throw methodNotAllowed('POST');
+    audit.action = 'refresh';
+    const sub = rest[0] ?? '';
+    audit.target = { sub };
+    const body = parseBody(refreshBodySchema, (await readJsonBody(req)) ?? {});
+    if (body.reason !== undefined) audit.reason = body.reason;
+    const marker = await store.markRefresh(sub, body.at);
+    return { status: 200, body: { refresh: renderMarker(marker) } };
+  }
+
+  throw notFound();
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, 'bad_request', 'path: malformed percent-encoding', 'path');
+  }
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof RevocationInputError) return new HttpError(400, 'bad_request', err.message, err.field);
+  if (err instanceof RevocationStoreUnavailableError) return new HttpError(503, 'store_unavailable', err.message);
+  return new HttpError(500, 'internal', 'internal error; see the server log');
+}
+
+function notFound(): HttpError {
+  return new HttpError(404, 'not_found', 'no such admin route; see /admin/v1/revocations');
+}
+
+function methodNotAllowed(allow: string): HttpError {
+  return new HttpError(405, 'method_not_allowed', `allowed: ${allow}`, undefined, { allow });
+}
+
+function renderEntry(entry: RevocationEntry): Record<string, string> {
+  const out: Record<string, string> = { type: entry.type, value: entry.value };
+  if (entry.sub !== undefined) out.sub = entry.sub;
+  if (entry.notBefore !== undefined) out.notBefore = formatRfc3339(entry.notBefore);
+  out.expiresAt = formatRfc3339(entry.expiresAt);
+  if (entry.reason !== undefined) out.reason = entry.reason;
+  out.createdAt = formatRfc3339(entry.createdAt);
+  return out;
+}
+
+function renderMarker(marker: RefreshMarker): Record<string, string> {
+  return { sub: marker.sub, at: formatRfc3339(marker.at), expiresAt: formatRfc3339(marker.expiresAt) };
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/** One week: a revocation must outlive every token it covers; set this to your longest token lifetime. */
+export const DEFAULT_TTL_SECONDS = 7 * 24 * 3600;
+
+const redisSchema = z.strictObject({
+  url: z
+    .string()
+    .refine((url) => /^rediss?:\/\/./.test(url), { message: 'must be a redis:// or rediss:// URL' }),
+  keyPrefix: z.string().default('tollgate:'),
+  /** Pub/sub channel for change notifications; default `<keyPrefix>revocations`. */
+  channel: z.string().min(1).optional(),
+  /** Bound for connecting at start, for each command, and for the heartbeat that detects silent partitions. */
+  timeoutSeconds: z.number().positive().max(300).default(5),
+});
+
+export const revocationConfigSchema = z
+  .strictObject({
+    store: z.enum(['memory', 'file', 'redis']).default('file'),
+    path: z.string().min(1).optional(),
+    redis: redisSchema.optional(),
+    defaultTtlSeconds: z.number().int().positive().default(DEFAULT_TTL_SECONDS),
+    maxStalenessSeconds: z.number().nonnegative().default(30),
+    failClosedAfterSeconds: z.number().nonnegative().optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (config.store === 'file' && config.path === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['path'], message: 'required when store is file' });
+    }
+    if (config.store === 'redis' && config.redis === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: 'required when store is redis' });
+    }
+  });
+
+export type RevocationConfig = z.output<typeof revocationConfigSchema>;
+export type RevocationConfigInput = z.input<typeof revocationConfigSchema>;
+
+/** Parse, turning zod's issues into one readable error: `revocation.path: required when store is file`. */
+export function parseRevocationConfig(input: RevocationConfigInput): RevocationConfig {
+  const result = revocationConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => {
+    const path = ['revocation', ...issue.path.map(String)].join('.');
+    return `${path}: ${issue.message}`;
+  });
+  throw new Error(`config: ${issues.join('; ')}`);
+}
