@@ -1,189 +1,171 @@
 /**
- * `tollgate check`: explain offline how the policy decides one request.
+ * `tollgate check`: explains offline how tollgate decides one request, through the same pipeline the
+ * server runs (token verification against the configured keys, policy, response headers).
  *
  *   tollgate check --config FILE --path /courses/123/grades [--method GET] [--host H]
- *                  [--header 'name: value']… [--claims JSON [--provider NAME]] [--principal SPIFFE_ID]
+ *                  [--header 'name: value']... [--token JWT | --claims JSON [--provider NAME]]
+ *                  [--principal SPIFFE_ID]
  *
- * Exit codes: 0 allowed (also a dry-run would-deny, which is printed), 1 denied, 2 bad input.
- * `--claims` are taken as already verified; `--token` is reserved for verification through the
- * configured providers and is refused until that is wired, rather than trusting an unverified token.
+ * Exit codes: 0 allowed (a dry-run would-deny is allowed, and printed), 1 denied, 2 bad input.
+ * `--claims` are taken as already verified; `--token` is verified like a request's token.
+ * Revocations are not consulted: they live in the running servers' store.
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { parseDocument } from 'yaml';
-import { z } from 'zod';
-import {
-  compilePolicy,
-  defaultDecisionSchema,
-  formatFieldPath,
-  rulesSchema,
-  type Decision,
-  type Identity,
-  type Policy,
-} from '../policy/index.js';
-
-export interface CheckIo {
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-}
-
-/** A config whose policy part cannot be used; each problem names the field and the fix. */
-export class PolicyConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.map((p) => `config: ${p}`).join('\n'));
-    this.name = 'PolicyConfigError';
-  }
-}
-
-/** The policy part of the config file. Other top-level keys belong to the full config and pass here. */
-const policySectionSchema = z.object({
-  rules: rulesSchema,
-  defaultDecision: defaultDecisionSchema,
-  dryRun: z.boolean({ error: 'dryRun must be true or false' }).default(false),
-});
-
-/** Reads the YAML config, validates `rules`, `defaultDecision` and `dryRun`, compiles the policy. */
-export async function loadPolicyFromConfigFile(path: string): Promise<Policy> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new PolicyConfigError([`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
-  }
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) throw new PolicyConfigError(doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
-  const parsed = policySectionSchema.safeParse(doc.toJS() ?? {});
-  if (!parsed.success) {
-    throw new PolicyConfigError(
-      parsed.error.issues.map((issue) => `${formatFieldPath(issue.path.filter((p) => typeof p !== 'symbol')) || '(top level)'}: ${issue.message}`),
-    );
-  }
-  const { rules, defaultDecision, dryRun } = parsed.data;
-  return compilePolicy(rules, { defaultDecision, dryRun });
-}
+import { loadConfigFile } from '../config/load.js';
+import type { Deps } from '../observability/deps.js';
+import { silentLogger } from '../observability/logger.js';
+import { Registry } from 'prom-client';
+import type { Decision } from '../policy/index.js';
+import type { RequestView } from '../pipeline/request.js';
+import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
+import type { VerifiedToken } from '../pipeline/verify.js';
+import { decide } from '../server/check.js';
+import type { CheckResponse } from '../server/envoy-types.js';
+import { buildRuntime, type Runtime } from '../server/runtime.js';
+import { systemClock } from '../util/clock.js';
+import { EXIT_DENIED, EXIT_OK, UsageError, type CliIo } from './io.js';
 
 const USAGE =
   'usage: tollgate check --config FILE --path PATH [--method GET] [--host HOST] [--header "name: value"]... ' +
-  '[--claims JSON [--provider NAME]] [--principal SPIFFE_ID]';
-
-class BadInput extends Error {}
+  '[--token JWT | --claims JSON [--provider NAME]] [--principal SPIFFE_ID]';
 
 interface CheckInput {
   config: string;
-  method: string;
-  host: string;
-  path: string;
-  headers: Map<string, string>;
-  identity: Identity | null;
-  principal: string | undefined;
+  view: RequestView;
+  token?: string;
+  claims?: Record<string, unknown>;
+  provider?: string;
 }
 
 function parseInput(argv: string[]): CheckInput {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        method: { type: 'string', default: 'GET' },
-        host: { type: 'string', default: '' },
-        path: { type: 'string' },
-        header: { type: 'string', multiple: true, default: [] },
-        claims: { type: 'string' },
-        provider: { type: 'string', default: '' },
-        principal: { type: 'string' },
-        token: { type: 'string' },
-      },
-    }));
-  } catch (error) {
-    throw new BadInput((error as Error).message);
-  }
-  if (values.token !== undefined) {
-    throw new BadInput('--token is not supported yet: pass the verified claims with --claims \'{"sub":"…"}\' (and --provider NAME)');
-  }
-  if (!values.config) throw new BadInput('--config FILE is required');
-  if (!values.path) throw new BadInput('--path is required, e.g. --path /courses/123/grades');
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      config: { type: 'string' },
+      method: { type: 'string', default: 'GET' },
+      host: { type: 'string', default: '' },
+      path: { type: 'string' },
+      header: { type: 'string', multiple: true, default: [] },
+      token: { type: 'string' },
+      claims: { type: 'string' },
+      provider: { type: 'string' },
+      principal: { type: 'string' },
+    },
+  });
+  if (!values.config) throw new UsageError(`--config FILE is required\n${USAGE}`);
+  if (!values.path) throw new UsageError(`--path is required, e.g. --path /courses/123/grades\n${USAGE}`);
+  if (values.token !== undefined && values.claims !== undefined) throw new UsageError('give --token or --claims, not both');
+  if (values.provider !== undefined && values.claims === undefined) throw new UsageError('--provider goes with --claims');
 
-  const headers = new Map<string, string>();
+  const headers = new Map<string, string[]>();
   for (const header of values.header) {
     const colon = header.indexOf(':');
-    if (colon <= 0) throw new BadInput(`--header "${header}": write it as "name: value"`);
-    headers.set(header.slice(0, colon).trim().toLowerCase(), header.slice(colon + 1).trim());
+    if (colon <= 0) throw new UsageError(`--header "${header}": write it as "name: value"`);
+    const name = header.slice(0, colon).trim().toLowerCase();
+    headers.set(name, [...(headers.get(name) ?? []), header.slice(colon + 1).trim()]);
   }
-
-  let identity: Identity | null = null;
+  let claims: Record<string, unknown> | undefined;
   if (values.claims !== undefined) {
-    let claims: unknown;
+    let parsed: unknown;
     try {
-      claims = JSON.parse(values.claims);
+      parsed = JSON.parse(values.claims);
     } catch {
-      throw new BadInput('--claims must be a JSON object, e.g. --claims \'{"sub":"u1","roles":["teacher"]}\'');
+      parsed = undefined;
     }
-    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
-      throw new BadInput('--claims must be a JSON object, e.g. --claims \'{"sub":"u1"}\'');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new UsageError('--claims must be a JSON object, e.g. --claims \'{"sub":"u1","roles":["teacher"]}\'');
     }
-    identity = { provider: values.provider, claims: claims as Record<string, unknown> };
+    claims = parsed as Record<string, unknown>;
   }
-
   return {
     config: values.config,
-    method: values.method,
-    host: values.host,
-    path: values.path,
-    headers,
-    identity,
-    principal: values.principal,
+    view: { method: values.method.toUpperCase(), host: values.host, path: values.path, headers, principal: values.principal },
+    token: values.token,
+    claims,
+    provider: values.provider,
   };
 }
 
-const STATUS_TEXT = { unauthenticated: '401 UNAUTHENTICATED', permission_denied: '403 PERMISSION_DENIED' } as const;
-
-function render(decision: Decision): string {
-  const lines: string[] = [];
-  if (decision.allowed) {
-    lines.push(decision.dryRun ? `decision: allow (dry run: would deny, ${STATUS_TEXT[decision.dryRun.status]}, ${decision.dryRun.reason})` : 'decision: allow');
-  } else {
-    const status = decision.status === 'ok' ? 'OK' : STATUS_TEXT[decision.status];
-    lines.push(`decision: deny (${status}, ${decision.reason})`);
+/** The token travels where the first configured location expects it, as a client would send it. */
+function withToken(view: RequestView, runtime: Runtime, token: string): RequestView {
+  const location = runtime.locations[0];
+  if (!location) throw new UsageError('--token: the config has no provider to verify it');
+  const headers = new Map(view.headers);
+  switch (location.kind) {
+    case 'header':
+      headers.set(location.name, [`${location.prefix}${token}`]);
+      return { ...view, headers };
+    case 'cookie':
+      headers.set('cookie', [`${location.name}=${token}`]);
+      return { ...view, headers };
+    case 'param':
+      return { ...view, path: `${view.path}${view.path.includes('?') ? '&' : '?'}${location.name}=${encodeURIComponent(token)}` };
   }
-  lines.push(`rule: ${decision.ruleId ?? '(none)'}`);
-  lines.push(`reason: ${decision.reason}`);
-  lines.push('why:');
-  for (const sentence of decision.explanation ?? []) lines.push(`  ${sentence}`);
-  return `${lines.join('\n')}\n`;
 }
 
-export async function runCheck(
-  argv: string[],
-  io: CheckIo,
-  loadPolicy: (path: string) => Promise<Policy> = loadPolicyFromConfigFile,
-): Promise<number> {
-  let input: CheckInput;
-  try {
-    input = parseInput(argv);
-  } catch (error) {
-    if (!(error instanceof BadInput)) throw error;
-    io.stderr(`tollgate check: ${error.message}\n${USAGE}\n`);
-    return 2;
+/** --claims stand for a token the named (or only) provider verified. */
+function presetToken(runtime: Runtime, claims: Record<string, unknown>, providerName: string | undefined): VerifiedToken {
+  const providers = runtime.providers;
+  const provider = providerName === undefined ? (providers.length === 1 ? providers[0] : undefined) : providers.find((p) => p.config.name === providerName);
+  if (!provider) {
+    const names = providers.map((p) => p.config.name).join(', ') || 'none configured';
+    throw new UsageError(providerName === undefined ? `--provider NAME is needed with --claims (providers: ${names})` : `--provider ${providerName}: no such provider (providers: ${names})`);
   }
+  return { provider, claims, keyId: 'claims', payloadBytes: 0 };
+}
 
-  let policy: Policy;
+export async function runCheck(argv: string[], io: CliIo): Promise<number> {
+  const input = parseInput(argv);
+  const { config } = loadConfigFile(input.config);
+  const deps: Deps = { logger: silentLogger(), registry: new Registry(), clock: systemClock };
+  const runtime = buildRuntime(config, deps);
   try {
-    policy = await loadPolicy(input.config);
-  } catch (error) {
-    if (!(error instanceof PolicyConfigError)) throw error;
-    io.stderr(`${error.message}\n`);
-    return 2;
+    if (input.token !== undefined) await runtime.start();
+    const view = input.token !== undefined ? withToken(input.view, runtime, input.token) : input.view;
+    const preset = input.claims ? presetToken(runtime, input.claims, input.provider) : undefined;
+    const { outcome, decision } = await decide(runtime, view, { explain: true, presetToken: preset });
+    const response = toCheckResponse(outcome, view, {
+      identity: runtime.identity,
+      realm: config.realm,
+      onUnsafeClaim: (header, claim) => io.stderr(`warning: claim ${claim} is not a safe value for header ${header}; it would not be injected`),
+    });
+    if (preset) io.stdout('claims: taken as verified (from --claims)');
+    io.stdout(render(outcome, decision, response));
+    return outcome.kind === 'allow' ? EXIT_OK : EXIT_DENIED;
+  } finally {
+    runtime.stop();
   }
+}
 
-  if (input.identity) io.stdout('claims: taken as verified (from --claims)\n');
-  const decision = policy.authorize(
-    { method: input.method, host: input.host, path: input.path, headers: input.headers, principal: input.principal },
-    input.identity,
-    { explain: true },
-  );
-  io.stdout(render(decision));
-  return decision.allowed ? 0 : 1;
+function render(outcome: Outcome, decision: Decision | undefined, response: CheckResponse): string {
+  const lines: string[] = [];
+  if (outcome.kind === 'allow') {
+    lines.push(outcome.dryRunReason ? `decision: allow (dry run: would deny, ${outcome.dryRunReason})` : 'decision: allow');
+  } else {
+    const http = response.denied_response?.status?.code;
+    lines.push(`decision: deny (HTTP ${http}, gRPC status ${response.status?.code}, ${response.status?.message})`);
+  }
+  lines.push(`rule: ${decision?.ruleId ?? '(none)'}`);
+  if (decision) {
+    lines.push(`reason: ${decision.reason}`);
+    lines.push('why:');
+    for (const sentence of decision.explanation ?? []) lines.push(`  ${sentence}`);
+  } else {
+    lines.push(`reason: ${outcome.kind === 'unauthenticated' ? outcome.reason : outcome.kind}`);
+    lines.push('why:', '  the token was refused before the policy was consulted');
+  }
+  const ok = response.ok_response;
+  if (ok) {
+    lines.push('headers injected:');
+    for (const h of ok.headers ?? []) lines.push(`  ${h.header?.key}: ${h.header?.value}`);
+    if ((ok.headers ?? []).length === 0) lines.push('  (none)');
+    lines.push(`headers removed: ${(ok.headers_to_remove ?? []).join(', ') || '(none)'}`);
+    for (const h of ok.response_headers_to_add ?? []) lines.push(`response header: ${h.header?.key}: ${h.header?.value}`);
+  } else {
+    for (const h of response.denied_response?.headers ?? []) lines.push(`response header: ${h.header?.key}: ${h.header?.value}`);
+    lines.push(`response body: ${response.denied_response?.body}`);
+  }
+  return lines.join('\n');
 }

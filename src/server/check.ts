@@ -2,9 +2,10 @@ import type { Logger } from '../observability/logger.js';
 import type { CheckMetrics } from '../observability/metrics.js';
 import { principalFromPeer, type Decision } from '../policy/index.js';
 import type { RevocationStore } from '../revocation/index.js';
-import { extractToken } from '../pipeline/extract.js';
+import { extractToken, type TokenLocation } from '../pipeline/extract.js';
 import { requestViewFrom, type RequestView } from '../pipeline/request.js';
 import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
+import type { VerifiedToken } from '../pipeline/verify.js';
 import type { CheckRequest, CheckResponse } from './envoy-types.js';
 import type { Runtime } from './runtime.js';
 
@@ -27,7 +28,12 @@ export function createCheckHandler(ctx: CheckContext): (request: CheckRequest) =
     let outcome: Outcome;
     try {
       view = requestViewFrom(request);
-      outcome = await decide(runtime, ctx, view);
+      const result = await decide(runtime, view, {
+        revocation: ctx.revocation(),
+        onVerified: (cached) => ctx.metrics.tokenCache.inc({ result: cached ? 'hit' : 'miss' }),
+      });
+      outcome = result.outcome;
+      if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
     } catch (err) {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
       outcome = { kind: 'error' };
@@ -43,23 +49,39 @@ export function createCheckHandler(ctx: CheckContext): (request: CheckRequest) =
   };
 }
 
-async function decide(runtime: Runtime, ctx: CheckContext, view: RequestView): Promise<Outcome> {
-  const extraction = extractToken(view, runtime.locations);
-  if (extraction.kind === 'ambiguous') return { kind: 'unauthenticated', reason: 'ambiguous_token' };
+export interface DecideOptions {
+  revocation?: Pick<RevocationStore, 'check'>;
+  /** Ask the policy for human sentences on why (tollgate check). */
+  explain?: boolean;
+  /** Claims taken as already verified (tollgate check --claims): extraction and verification are skipped. */
+  presetToken?: VerifiedToken;
+  /** Called for each token verification, for the cache metrics. */
+  onVerified?: (cached: boolean) => void;
+}
 
-  let token: Extract<Outcome, { kind: 'allow' }>['token'];
+/** The pipeline from a request to an Outcome; `decision` is the policy's, when it was consulted. */
+export async function decide(runtime: Runtime, view: RequestView, options: DecideOptions = {}): Promise<{ outcome: Outcome; decision?: Decision }> {
+  let token = options.presetToken;
+  let location: TokenLocation | undefined;
   let refresh = false;
-  if (extraction.kind === 'token') {
-    const verified = await runtime.verifier.verify(extraction.token, extraction.location);
-    ctx.metrics.tokenCache.inc({ result: verified.ok && verified.cached ? 'hit' : 'miss' });
-    if (!verified.ok) return { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name };
-    token = verified.token;
-    const revocation = ctx.revocation()?.check(token.claims);
-    if (revocation && revocation.revoked !== null) {
-      const reason = revocation.revoked === 'store_unavailable' ? 'revocation_unavailable' : 'revoked';
-      return { kind: 'unauthenticated', reason, provider: token.provider.config.name, sub: token.claims.sub, revokedBy: revocation.revoked };
+  if (!token) {
+    const extraction = extractToken(view, runtime.locations);
+    if (extraction.kind === 'ambiguous') return { outcome: { kind: 'unauthenticated', reason: 'ambiguous_token' } };
+    if (extraction.kind === 'token') {
+      const verified = await runtime.verifier.verify(extraction.token, extraction.location);
+      options.onVerified?.(verified.ok && verified.cached);
+      if (!verified.ok) return { outcome: { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name } };
+      token = verified.token;
+      location = extraction.location;
     }
-    refresh = revocation?.refresh ?? false;
+  }
+  if (token && options.revocation) {
+    const revocation = options.revocation.check(token.claims);
+    if (revocation.revoked !== null) {
+      const reason = revocation.revoked === 'store_unavailable' ? 'revocation_unavailable' : 'revoked';
+      return { outcome: { kind: 'unauthenticated', reason, provider: token.provider.config.name, sub: token.claims.sub, revokedBy: revocation.revoked } };
+    }
+    refresh = revocation.refresh;
   }
 
   const decision = runtime.policy.authorize(
@@ -71,12 +93,12 @@ async function decide(runtime: Runtime, ctx: CheckContext, view: RequestView): P
       principal: view.principal ?? principalFromPeer({ certificate: view.certificate }),
     },
     token ? { provider: token.provider.config.name, claims: token.claims } : null,
+    { explain: options.explain },
   );
-  if (decision.dryRun) ctx.metrics.dryRunDenials.inc({ rule: decision.ruleId ?? '' });
-  return outcomeOf(decision, token, extraction.kind === 'token' ? extraction.location : undefined, refresh);
+  return { outcome: outcomeOf(decision, token, location, refresh), decision };
 }
 
-function outcomeOf(decision: Decision, token: Extract<Outcome, { kind: 'allow' }>['token'], location: Extract<Outcome, { kind: 'allow' }>['location'], refresh: boolean): Outcome {
+function outcomeOf(decision: Decision, token: VerifiedToken | undefined, location: TokenLocation | undefined, refresh: boolean): Outcome {
   switch (decision.status) {
     case 'ok':
       return { kind: 'allow', ruleId: decision.ruleId, token, location, refresh, dryRunReason: decision.dryRun?.reason };

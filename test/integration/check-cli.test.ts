@@ -2,15 +2,29 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadPolicyFromConfigFile, runCheck } from '../../src/cli/check.js';
-import { EDTECH_CONFIG } from './helpers.js';
+import { runCheck } from '../../src/cli/check.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { UsageError } from '../../src/cli/io.js';
+import { EDTECH_CONFIG } from '../policy/helpers.js';
+import { jwks, mint, testKey } from '../helpers/keys.js';
 
+/** Runs the command as the CLI does: usage and config errors become exit code 2 with the message on stderr. */
 async function check(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await runCheck(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
-  return { code, stdout, stderr };
+  const io = { stdout: (s: string) => (stdout += `${s}\n`), stderr: (s: string) => (stderr += `${s}\n`) };
+  try {
+    const code = await runCheck(argv, io);
+    return { code, stdout, stderr };
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      return { code: 2, stdout, stderr: stderr + (err as Error).message };
+    }
+    throw err;
+  }
 }
+
+const PROVIDER = 'providers: [{ name: idp, issuer: "https://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { uri: "https://idp.example.com/jwks" } }]\n';
 
 function configFile(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
@@ -27,6 +41,7 @@ describe('tollgate check', () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toContain('claims: taken as verified (from --claims)');
     expect(stdout).toContain('decision: allow\nrule: course-grades-read\nreason: allowed\nwhy:\n');
+    expect(stdout).toContain('headers injected:\n  x-user-id: t1\n');
     expect(stdout).toContain("  rule 'course-grades-read' matches (courseId=123)");
     expect(stdout).toContain('  contextRole: the token has role teacher for course "123"');
   });
@@ -34,14 +49,15 @@ describe('tollgate check', () => {
   it('denies the cross-course request with the rule and the reason, exit 1', async () => {
     const { code, stdout } = await check('--config', EDTECH_CONFIG, '--path', '/courses/999/grades', '--claims', TEACHER);
     expect(code).toBe(1);
-    expect(stdout).toContain('decision: deny (403 PERMISSION_DENIED, context_role_mismatch)\nrule: course-grades-read\n');
+    expect(stdout).toContain('decision: deny (HTTP 403, gRPC status 7, context_role_mismatch)\nrule: course-grades-read\n');
     expect(stdout).toContain('contextRole: the token has none of teacher, ta for course "999"');
   });
 
   it('without claims a user rule answers 401', async () => {
     const { code, stdout } = await check('--config', EDTECH_CONFIG, '--path', '/me');
     expect(code).toBe(1);
-    expect(stdout).toContain('decision: deny (401 UNAUTHENTICATED, authentication_required)');
+    expect(stdout).toContain('decision: deny (HTTP 401, gRPC status 16, missing_token)');
+    expect(stdout).toContain('response header: www-authenticate: Bearer realm="tollgate"');
     expect(stdout).not.toContain('claims:');
   });
 
@@ -63,27 +79,27 @@ describe('tollgate check', () => {
   it('reports an invalid path', async () => {
     const { code, stdout } = await check('--config', EDTECH_CONFIG, '--path', '/docs/..%2F..%2Fadmin');
     expect(code).toBe(1);
-    expect(stdout).toContain('decision: deny (403 PERMISSION_DENIED, invalid_path)\nrule: (none)\n');
+    expect(stdout).toContain('decision: deny (HTTP 403, gRPC status 7, invalid_path)\nrule: (none)\n');
     expect(stdout).toContain('path rejected before any rule: encoded "/" (%2F) in path');
   });
 
   it('prints a dry-run would-deny and exits 0', async () => {
-    const path = configFile(`
+    const path = configFile(`${PROVIDER}
 rules:
   - { id: admin, match: { paths: ["/admin/**"] }, require: { roles: { anyOf: [admin] } }, dryRun: true }
 `);
     const { code, stdout } = await check('--config', path, '--path', '/admin', '--claims', '{}');
     expect(code).toBe(0);
-    expect(stdout).toContain('decision: allow (dry run: would deny, 403 PERMISSION_DENIED, missing_role)\nrule: admin\nreason: dry_run\n');
+    expect(stdout).toContain('decision: allow (dry run: would deny, missing_role)\nrule: admin\nreason: dry_run\n');
   });
 
   it('honours defaultDecision and global dryRun from the file', async () => {
-    const allowAll = configFile('rules: []\ndefaultDecision: allow\n');
+    const allowAll = configFile(`${PROVIDER}rules: []\ndefaultDecision: allow\n`);
     expect((await check('--config', allowAll, '--path', '/x')).code).toBe(0);
-    const dry = configFile('rules: []\ndryRun: true\n');
+    const dry = configFile(`${PROVIDER}rules: []\ndryRun: true\n`);
     const { code, stdout } = await check('--config', dry, '--path', '/x');
     expect(code).toBe(0);
-    expect(stdout).toContain('would deny, 403 PERMISSION_DENIED, no_matching_rule');
+    expect(stdout).toContain('would deny, no_matching_rule');
   });
 
   describe('bad input exits 2', () => {
@@ -93,24 +109,24 @@ rules:
       [['--config', EDTECH_CONFIG, '--path', '/x', '--claims', '[1]'], /--claims must be a JSON object/],
       [['--config', EDTECH_CONFIG, '--path', '/x', '--claims', '{nope'], /--claims must be a JSON object/],
       [['--config', EDTECH_CONFIG, '--path', '/x', '--header', 'novalue'], /write it as "name: value"/],
-      [['--config', EDTECH_CONFIG, '--path', '/x', '--token', 'eyJ...'], /--token is not supported yet: pass the verified claims with --claims/],
+      [['--config', EDTECH_CONFIG, '--path', '/x', '--token', 'a.b.c', '--claims', '{}'], /give --token or --claims, not both/],
+      [['--config', EDTECH_CONFIG, '--path', '/x', '--provider', 'idp'], /--provider goes with --claims/],
       [['--config', EDTECH_CONFIG, '--path', '/x', '--bogus'], /Unknown option '--bogus'/],
     ])('%j', async (argv, message) => {
       const { code, stdout, stderr } = await check(...argv);
       expect(code).toBe(2);
       expect(stdout).toBe('');
       expect(stderr).toMatch(message);
-      expect(stderr).toContain('usage: tollgate check');
     });
 
     it('a missing config file', async () => {
       const { code, stderr } = await check('--config', '/nonexistent/tollgate.yaml', '--path', '/x');
       expect(code).toBe(2);
-      expect(stderr).toBe('config: cannot read /nonexistent/tollgate.yaml: ENOENT\n');
+      expect(stderr).toBe('config: cannot read /nonexistent/tollgate.yaml: ENOENT');
     });
 
     it('a broken rule names the field and the fix', async () => {
-      const path = configFile(`
+      const path = configFile(`${PROVIDER}
 rules:
   - { id: grades, match: { paths: ["/courses/{courseId/grades"] }, require: { authenticated: true } }
   - { id: open, match: { paths: ["/x"] }, require: { anonymous: true, roles: { anyOf: [a] } } }
@@ -133,15 +149,27 @@ defaultDecision: maybe
     });
   });
 
-  it('runCheck takes an injected policy loader', async () => {
-    const seen: string[] = [];
-    let out = '';
-    const code = await runCheck(['--config', 'anything.yaml', '--path', '/healthz'], { stdout: (s) => (out += s), stderr: () => {} }, async (path) => {
-      seen.push(path);
-      return loadPolicyFromConfigFile(EDTECH_CONFIG);
-    });
-    expect(seen).toEqual(['anything.yaml']);
-    expect(code).toBe(0);
-    expect(out).toContain('rule: health');
+  it('verifies --token against the configured keys, and explains a refused token', async () => {
+    const key = await testKey('ES256');
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks(key)));
+    const path = join(dir, 'tollgate.yaml');
+    writeFileSync(
+      path,
+      'providers: [{ name: idp, issuer: "https://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { file: jwks.json } }]\n' +
+        'rules: [{ id: grades, match: { paths: ["/courses/{courseId}/grades"] }, require: { contextRole: { context: course, id: "{courseId}", anyOf: [teacher] } } }]\n',
+    );
+    const token = await mint('https://idp.example.com', 'api', { key, claims: { sub: 'alice', roles: { course: { teacher: ['123'] } } } });
+    const allowed = await check('--config', path, '--path', '/courses/123/grades', '--token', token, '--header', 'x-user-id: forged');
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toContain('headers injected:\n  x-user-id: alice\n');
+    expect(allowed.stdout).toContain('headers removed: authorization\n');
+    const denied = await check('--config', path, '--path', '/courses/999/grades', '--token', token);
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toContain('context_role_mismatch');
+    const forged = await check('--config', path, '--path', '/courses/123/grades', '--token', `${token.slice(0, -6)}AAAAAA`);
+    expect(forged.code).toBe(1);
+    expect(forged.stdout).toContain('decision: deny (HTTP 401, gRPC status 16, invalid_signature)');
+    expect(forged.stdout).not.toContain(token);
   });
 });
