@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { providerSchema, headerNameSchema } from './providers.js';
+import { providerSchema, headerNameSchema, type ProviderConfig } from './providers.js';
 import { rulesSchema, defaultDecisionSchema } from '../policy/index.js';
-import { revocationConfigSchema } from '../revocation/index.js';
+import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index.js';
 import { adminConfigSchema } from '../admin/index.js';
 
 const hostPortSchema = z
@@ -72,7 +72,24 @@ export const configSchema = z
       names.add(p.name);
       issuers.add(p.issuer);
     });
-  });
+  })
+  .transform((config) => ({
+    ...config,
+    revocation: config.revocation && {
+      ...config.revocation,
+      defaultTtlSeconds: config.revocation.defaultTtlSeconds ?? longestTokenLifetime(config.providers),
+    },
+  }));
+
+/**
+ * How long a revocation must live to outlast every token it covers: when every provider bounds token
+ * age (`maxTokenAgeSeconds`), the longest bound plus skew; otherwise nothing bounds it and the store's
+ * default (one week) applies.
+ */
+function longestTokenLifetime(providers: readonly ProviderConfig[]): number {
+  if (providers.length === 0 || providers.some((p) => p.maxTokenAgeSeconds === undefined)) return DEFAULT_TTL_SECONDS;
+  return Math.max(...providers.map((p) => (p.maxTokenAgeSeconds ?? 0) + p.clockSkewSeconds));
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type IdentityHeadersConfig = Config['identityHeaders'];

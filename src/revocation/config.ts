@@ -19,7 +19,8 @@ export const revocationConfigSchema = z
     store: z.enum(['memory', 'file', 'redis']).default('file'),
     path: z.string().min(1).optional(),
     redis: redisSchema.optional(),
-    defaultTtlSeconds: z.number().int().positive().default(DEFAULT_TTL_SECONDS),
+    /** Unset: the longest token lifetime the config allows (see the top-level config schema), else one week. */
+    defaultTtlSeconds: z.number().int().positive().optional(),
     maxStalenessSeconds: z.number().nonnegative().default(30),
     failClosedAfterSeconds: z.number().nonnegative().optional(),
   })
