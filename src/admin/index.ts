@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../observability/deps.js';
+import type { HttpHandler } from '../server/http.js';
 import {
   errorMessage,
   isRevocationType,
@@ -16,8 +17,7 @@ import { formatRfc3339 } from './time.js';
 
 export { adminConfigSchema, MIN_SECRET_LENGTH, type AdminConfig } from './credential.js';
 
-/** True if handled; the HTTP server tries its handlers in order and answers 404 when none did. */
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+export type { HttpHandler };
 
 export interface AdminHandlerOptions {
   store: RevocationStore;
