@@ -72,6 +72,9 @@ export const configSchema = z
       names.add(p.name);
       issuers.add(p.issuer);
     });
+    if (config.admin && !config.revocation) {
+      ctx.addIssue({ code: 'custom', path: ['admin'], message: 'the admin API manages revocations: configure `revocation` too (store: memory, file or redis)' });
+    }
   })
   .transform((config) => ({
     ...config,
