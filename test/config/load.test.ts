@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { ConfigError } from '../../src/config/errors.js';
+import { EMBEDDED_CONFIG_PATH, loadConfigFile, parseConfig } from '../../src/config/load.js';
+
+const provider = { name: 'idp', issuer: 'https://idp.example.com', audiences: ['api'], algorithms: ['ES256'], jwks: { uri: 'https://idp.example.com/jwks' } };
+
+/** The problems a config produces, one line each, as `tollgate serve` prints them. */
+function problems(config: unknown): string[] {
+  try {
+    parseConfig(typeof config === 'string' ? config : stringify(config), '/etc/tollgate');
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message.split('\n');
+    throw err;
+  }
+  return [];
+}
+
+describe('config loading', () => {
+  it('accepts the embedded development config and applies safe defaults', () => {
+    const { config } = loadConfigFile(EMBEDDED_CONFIG_PATH);
+    expect(config.defaultDecision).toBe('deny');
+    expect(config.providers[0]).toMatchObject({ clockSkewSeconds: 30, requiredClaims: ['exp'] });
+    expect(config.limits.maxTokenBytes).toBe(8192);
+  });
+
+  it('fills defaults for a minimal provider', () => {
+    const config = parseConfig(stringify({ providers: [provider] }), '/etc/tollgate');
+    expect(config.listen).toEqual({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002' });
+    expect(config.providers[0]).toMatchObject({
+      fromHeaders: [{ name: 'authorization', prefix: 'Bearer ' }],
+      claimToHeaders: [{ header: 'x-user-id', claim: 'sub' }],
+    });
+    expect(config.identityHeaders).toEqual({ strip: ['x-user-', 'x-auth-'], forwardToken: false });
+    expect(config.rules).toEqual([]);
+  });
+
+  it('resolves relative paths against the config file', () => {
+    const config = parseConfig(stringify({ providers: [{ ...provider, jwks: { file: 'keys/jwks.json' } }], revocation: { store: 'file', path: 'data/rev.log' } }), '/etc/tollgate');
+    expect(config.providers[0]?.jwks?.file).toBe('/etc/tollgate/keys/jwks.json');
+    expect(config.revocation?.path).toBe('/etc/tollgate/data/rev.log');
+  });
+
+  it('derives the revocation TTL from the longest token lifetime when every provider bounds it', () => {
+    const bounded = parseConfig(stringify({ providers: [{ ...provider, maxTokenAgeSeconds: 3600 }], revocation: { store: 'memory' } }), '/');
+    expect(bounded.revocation?.defaultTtlSeconds).toBe(3630);
+    const unbounded = parseConfig(stringify({ providers: [provider], revocation: { store: 'memory' } }), '/');
+    expect(unbounded.revocation?.defaultTtlSeconds).toBe(604800);
+  });
+
+  it.each([
+    [{ providers: [{ ...provider, algorithms: ['none'] }] }, 'config: providers[0].algorithms[0]: alg "none" is never accepted: remove it'],
+    [{ providers: [{ ...provider, algorithms: ['HS256'] }] }, 'config: providers[0].algorithms: HS* algorithms need `hmacSecret`'],
+    [{ providers: [{ ...provider, algorithms: ['RS257'] }] }, 'config: providers[0].algorithms[0]: unknown algorithm "RS257"'],
+    [{ providers: [{ ...provider, algorithms: [] }] }, 'config: providers[0].algorithms: list the signature algorithms'],
+    [{ providers: [{ ...provider, jwks: undefined }] }, 'config: providers[0].jwks: required for asymmetric algorithms'],
+    [{ providers: [{ ...provider, requiredClaims: ['sub'] }] }, 'config: providers[0].requiredClaims: must include "exp"'],
+    [{ providers: [{ ...provider, audiences: [] }] }, 'config: providers[0].audiences: list at least one audience'],
+    [{ providers: [{ ...provider, jwks: { uri: 'http://idp.example.com/jwks' } }] }, 'config: providers[0].jwks.uri: must be an https URL'],
+    [{ providers: [{ ...provider, claimToHeaders: [{ header: 'host', claim: 'sub' }] }] }, 'config: providers[0].claimToHeaders[0].header: host cannot be set or removed'],
+    [{ providers: [{ ...provider, claimToHeaders: [{ header: 'x-user', claim: 'a..b' }] }] }, 'config: providers[0].claimToHeaders[0].claim: claim path "a..b" has an empty part'],
+    [{ providers: [provider, { ...provider, name: 'idp2' }] }, 'config: providers[1].issuer: another provider has the same issuer'],
+    [{ providers: [provider, { ...provider, issuer: 'https://other' }] }, 'config: providers[1].name: duplicate provider name "idp"'],
+    [{ providers: [{ ...provider, clockskew: 30 }] }, 'config: providers[0]: Unrecognized key: "clockskew"'],
+    [{ listen: { grpc: 'localhost' } }, 'config: listen.grpc: must be host:port'],
+    [{ admin: { tokenFile: 'x' } }, 'config: admin: the admin API manages revocations: configure `revocation` too'],
+    [{ revocation: { store: 'file' } }, 'config: revocation.path: required when store is file'],
+    [{ shutdown: { notServingSeconds: 20, drainSeconds: 10 } }, 'config: shutdown.notServingSeconds: notServingSeconds must not exceed drainSeconds'],
+    ['providers: []\nproviders: []\n', 'config: YAML: Map keys must be unique'],
+  ])('%j is refused with a message naming the field', (config, message) => {
+    const lines = problems(config);
+    expect(lines.some((line) => line.startsWith(message)), `${lines.join('\n')}\nexpected: ${message}`).toBe(true);
+  });
+
+  it('names a missing file', () => {
+    expect(() => loadConfigFile('/nonexistent/tollgate.yaml')).toThrow('config: cannot read /nonexistent/tollgate.yaml: ENOENT');
+  });
+});
