@@ -27,6 +27,8 @@ describe('Check over a real gRPC connection', () => {
           algorithms: ['ES256'],
           jwks: { uri: `${jwksServer.url}/jwks.json` },
           fromParams: ['access_token'],
+          fromCookies: ['session'],
+          maxTokenAgeSeconds: 3600,
           claimToHeaders: [
             { header: 'x-user-id', claim: 'sub' },
             { header: 'x-user-roles', claim: 'roles' },
@@ -113,6 +115,27 @@ describe('Check over a real gRPC connection', () => {
     const response = await tg.client.check(checkRequest({ path: `/api?access_token=${await token()}&x=1` }));
     expect(response.status?.code).toBe(0);
     expect(response.ok_response?.query_parameters_to_remove).toEqual(['access_token']);
+  });
+
+  it('accepts a token from a cookie', async () => {
+    const response = await tg.client.check(checkRequest({ headers: { cookie: `theme=dark; session=${await token()}; lang=en` } }));
+    expect(response.status?.code).toBe(0);
+    expect(injectedHeaders(response)['x-user-id']).toBe('user-123');
+  });
+
+  it('denies a token older than maxTokenAgeSeconds', async () => {
+    const old = await mint(ISSUER, AUDIENCE, { key, now: nowSeconds(tg.clock) - 7200, ttlSeconds: 86400 });
+    expect(deniedBody(await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${old}` } }))).reason).toBe('token_too_old');
+  });
+
+  it('refuses to inject a claim that is not a safe header value, and says which', async () => {
+    const response = await tg.client.check(checkRequest({ headers: await bearer({ org: 'acme\r\nx-admin: true', roles: ['ok'] }) }));
+    expect(response.status?.code).toBe(0);
+    const injected = injectedHeaders(response);
+    expect(injected).not.toHaveProperty('x-user-org');
+    expect(injected['x-user-roles']).toBe('ok');
+    expect(tg.logs.find((l) => l.msg === 'claim value is not a safe header value; header not injected')).toMatchObject({ header: 'x-user-org', claim: 'org' });
+    expect(tg.logText()).not.toContain('x-admin: true');
   });
 
   it('reports decisions in tollgate_check_total and serves health and readiness over HTTP', async () => {
