@@ -1,0 +1,25 @@
+// Preloaded (node --import) into every process the bench starts, tollgate included: the process
+// ends itself when the bench that started it is gone, or after BENCH_GUARD_MAX_S seconds.
+// SIGTERM first (tollgate drains and, under --cpu-prof, writes its profile), a hard exit 5 s later.
+const parent = Number(process.env.BENCH_GUARD_PARENT ?? process.ppid);
+const maxSeconds = Number(process.env.BENCH_GUARD_MAX_S ?? 600);
+
+function end(why) {
+  process.stderr.write(`bench guard: ${why}; stopping pid ${process.pid}\n`);
+  setTimeout(() => process.exit(1), 5000).unref();
+  process.kill(process.pid, 'SIGTERM');
+}
+
+function parentAlive() {
+  try {
+    process.kill(parent, 0);
+    return process.ppid === parent;
+  } catch {
+    return false;
+  }
+}
+
+setInterval(() => {
+  if (!parentAlive()) end('the bench process is gone');
+}, 1000).unref();
+setTimeout(() => end(`running longer than ${maxSeconds}s`), maxSeconds * 1000).unref();

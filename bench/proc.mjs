@@ -1,0 +1,138 @@
+// Child processes for the bench: every one is tracked and killed when the bench exits, node
+// children also carry bench/guard.mjs (they end themselves if the bench dies), and h2load runs
+// get a hard timeout. Plus /proc readings (CPU time, RSS) and small waiting helpers.
+import { spawn } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const GUARD = fileURLToPath(new URL('./guard.mjs', import.meta.url));
+const children = new Set();
+
+function killAll() {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+function track(child) {
+  children.add(child);
+  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/**
+ * Starts `node [nodeArgs] script args` with the guard preloaded. stdout/stderr go to `logFile`
+ * (appended), never to a pipe the bench would have to drain.
+ */
+export function spawnNode(script, args, { nodeArgs = [], logFile, maxSeconds = 600, cwd } = {}) {
+  const fd = logFile ? openSync(logFile, 'a') : 'ignore';
+  const child = spawn(process.execPath, ['--import', GUARD, ...nodeArgs, script, ...args], {
+    stdio: ['ignore', fd, fd],
+    cwd,
+    env: { ...process.env, BENCH_GUARD_PARENT: String(process.pid), BENCH_GUARD_MAX_S: String(maxSeconds) },
+  });
+  return track(child);
+}
+
+/** Runs a command to completion; resolves { code, stdout, stderr }. Killed after `timeoutMs`. */
+export function run(command, args, { timeoutMs = 120_000, nodeGuard = false } = {}) {
+  const argv = nodeGuard ? ['--import', GUARD, ...args] : args;
+  const child = track(
+    spawn(command, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, BENCH_GUARD_PARENT: String(process.pid), BENCH_GUARD_MAX_S: String(Math.ceil(timeoutMs / 1000) + 5) },
+    }),
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve, reject) => {
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Runs a node script (guarded) and parses the last line of its stdout as JSON. */
+export async function runNodeJson(script, args, timeoutMs) {
+  const result = await run(process.execPath, [script, ...args], { timeoutMs, nodeGuard: true });
+  const line = result.stdout.trim().split('\n').at(-1);
+  if (result.code !== 0 || !line) throw new Error(`${script} failed (exit ${result.code ?? result.signal}): ${result.stderr.trim().slice(0, 800)}`);
+  return JSON.parse(line);
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`. */
+export async function stop(child, graceMs = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+/** A port free on 127.0.0.1 right now (the OS picks it). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `probe()` resolves truthy; throws `what` after `timeoutMs`, or when `child` exits. */
+export async function waitFor(probe, what, { timeoutMs = 20_000, child } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  while (Date.now() < deadline) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`${what}: the process exited (${child.exitCode ?? child.signalCode})`);
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`);
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ: 100 on Linux x86-64 and arm64
+
+/** CPU time (user + system) the process has used, in microseconds, from /proc/<pid>/stat. */
+export function cpuMicros(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime is field 14, stime field 15.
+  return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1e6;
+}
+
+/** { rssMB, hwmMB } from /proc/<pid>/status. */
+export function memory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMB: kb('VmRSS') / 1024, hwmMB: kb('VmHWM') / 1024 };
+}

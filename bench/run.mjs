@@ -1,0 +1,384 @@
+// `npm run bench`: tollgate under load, against a no-op grpc-js Check server, on this machine.
+// Writes bench/RESULTS.md and prints the figures and the PASS/FAIL lines of the targets.
+//
+// usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,...] [--no-write] [--skip-memory]
+//        [--skip-scaling] [--skip-profile]
+// Needs `npm run build` first (npm run bench does it) and h2load (apt-get install nghttp2-client).
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { checkOnce, decisionCounts, diffCounts } from './client.mjs';
+import { REVOKED_JTI, writeRevocationLog } from './config/generate.mjs';
+import { checkRequestFrame } from './encode.mjs';
+import { h2load, requireH2load } from './h2load.mjs';
+import { cpuMicros, memory, runNodeJson, sleep } from './proc.mjs';
+import { profileScenario } from './profile.mjs';
+import { machineInfo, printSummary, writeResults } from './report.mjs';
+import { startNoop, startTollgate } from './servers.mjs';
+import { claims, distinctTokens, generateKeys, jwksOf, signJwt, withBadSignature } from './tokens.mjs';
+
+const BENCH = fileURLToPath(new URL('./', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    only: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+    'skip-memory': { type: 'boolean', default: false },
+    'skip-scaling': { type: 'boolean', default: false },
+    'skip-profile': { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(args.seconds);
+const WARMUP_SECONDS = 1;
+const CLIENTS = 4; // HTTP/2 connections (Envoy keeps a few per worker to the authorizer)
+const STREAMS = 32; // concurrent streams per connection: 128 checks in flight at saturation
+// Half rate: --rps per connection, one stream each. With many streams per connection h2load's rate
+// timer releases requests in bursts (p50 of several ms even on an idle no-op server), which measures
+// the burst, not the server. 8 × 1 leaves headroom: at half saturation ~1-4 checks are in flight.
+const HALF_CLIENTS = 8;
+const HALF_STREAMS = 1;
+const ROUNDS = 3; // baseline and cached-token runs alternate; the best of each counts (noisy machine)
+const DISTINCT = 10_000;
+const MEMORY_TOKENS = 100_000;
+const REVOCATIONS = 100_000;
+const only = args.only ? new Set(args.only.split(',')) : undefined;
+const want = (id) => !only || only.has(id);
+const log = (line) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+async function main() {
+  const started = Date.now();
+  const h2loadVersion = requireH2load();
+  if (!existsSync(path.join(BENCH, '../dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first (npm run bench does)');
+  const machine = machineInfo(h2loadVersion);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  log(`work dir ${dir}; ${machine.nproc} CPUs, ${machine.cpuModel}, node ${machine.node}, load ${machine.loadStart}`);
+
+  // ---- keys, tokens, frames --------------------------------------------------------------------
+  const keys = generateKeys();
+  const jwksPath = path.join(dir, 'jwks.json');
+  writeFileSync(jwksPath, JSON.stringify(jwksOf(keys)));
+  const frameFile = (name, frame) => {
+    const file = path.join(dir, `${name}.bin`);
+    writeFileSync(file, frame);
+    return file;
+  };
+  const frameOf = (token, extra) => checkRequestFrame({ token, ...extra });
+  const now = Math.floor(Date.now() / 1000);
+  const contextRoles = { course: { teacher: Array.from({ length: 20 }, (_, i) => String(1000 + i)), ta: ['4711', '4712'] } };
+  const tokens = {
+    es256: signJwt(keys.ES256, claims('bench-user')),
+    rs256: signJwt(keys.RS256, claims('bench-user-rsa')),
+    expired: signJwt(keys.ES256, claims('expired-user', { iat: now - 7200, exp: now - 3600 })),
+    policy: signJwt(keys.ES256, claims('teacher-user', { roles: contextRoles })),
+    revoked: signJwt(keys.ES256, claims('revoked-user', { jti: REVOKED_JTI })),
+  };
+  tokens.badSignature = withBadSignature(tokens.es256);
+  log(`signing ${MEMORY_TOKENS} ES256 and ${DISTINCT} RS256 distinct tokens`);
+  const es256Many = distinctTokens(keys.ES256, MEMORY_TOKENS, 'es-user');
+  const rs256Many = distinctTokens(keys.RS256, DISTINCT, 'rs-user');
+  const manyFile = (name, list) => frameFile(name, Buffer.concat(list.map((t, i) => checkRequestFrame({ token: t, requestId: `bench-${i}` }))));
+  const files = {
+    es256: frameFile('es256', frameOf(tokens.es256)),
+    rs256: frameFile('rs256', frameOf(tokens.rs256)),
+    badSignature: frameFile('bad-signature', frameOf(tokens.badSignature)),
+    expired: frameFile('expired', frameOf(tokens.expired)),
+    policy: frameFile('policy', frameOf(tokens.policy, { path: '/courses/4711/grades' })),
+    es256Distinct: manyFile('es256-10k', es256Many.slice(0, DISTINCT)),
+    rs256Distinct: manyFile('rs256-10k', rs256Many),
+    es256Memory: manyFile('es256-100k', es256Many),
+    es256Oldest: manyFile('es256-oldest', es256Many.slice(0, 2000)),
+  };
+  const revocationLog = path.join(dir, 'revocations.log');
+  writeRevocationLog(revocationLog, REVOCATIONS);
+  const base = { jwksPath };
+
+  // ---- signature-verification ceiling (own process, one core) ---------------------------------------
+  log('verification ceiling: crypto.verify ES256 and RS256, 2 s each, one core');
+  const ceiling = await runNodeJson(path.join(BENCH, 'verify-ceiling.mjs'), ['2'], 60_000);
+  log(`ceiling: ES256 ${ceiling.ES256.toFixed(0)}/s, RS256 ${ceiling.RS256.toFixed(0)}/s (jose.jwtVerify: ${ceiling.jose_ES256.toFixed(0)}, ${ceiling.jose_RS256.toFixed(0)})`);
+
+  // ---- scenarios -----------------------------------------------------------------------------
+  const scenarios = [
+    {
+      id: 'cached',
+      title: 'one token repeated (cache hits)',
+      config: {},
+      data: files.es256,
+      expect: [[frameOf(tokens.es256), 0]],
+    },
+    {
+      id: 'es256-nocache',
+      title: 'distinct ES256, cache off (h2load, 1 token, full verification each check)',
+      config: { tokenCache: 0 },
+      data: files.es256,
+      ceiling: 'ES256',
+      expect: [[frameOf(tokens.es256), 0]],
+    },
+    {
+      id: 'rs256-nocache',
+      title: 'distinct RS256, cache off (h2load, 1 token, full verification each check)',
+      config: { tokenCache: 0 },
+      data: files.rs256,
+      ceiling: 'RS256',
+      expect: [[frameOf(tokens.rs256), 0]],
+    },
+    {
+      id: 'es256-10k',
+      title: `${DISTINCT} distinct ES256 tokens cycled (node generator; cache 1000 < ${DISTINCT}: every check misses)`,
+      config: { tokenCache: 1000 },
+      frames: files.es256Distinct,
+      ceiling: 'ES256',
+      expect: [[frameOf(es256Many[0]), 0]],
+    },
+    {
+      id: 'rs256-10k',
+      title: `${DISTINCT} distinct RS256 tokens cycled (node generator; cache 1000 < ${DISTINCT}: every check misses)`,
+      config: { tokenCache: 1000 },
+      frames: files.rs256Distinct,
+      ceiling: 'RS256',
+      expect: [[frameOf(rs256Many[0]), 0]],
+    },
+    {
+      id: 'bad-signature',
+      title: 'invalid token: bad ES256 signature (denied, 16)',
+      config: {},
+      data: files.badSignature,
+      expect: [[frameOf(tokens.badSignature), 16]],
+    },
+    {
+      id: 'expired',
+      title: 'invalid token: expired, valid ES256 signature (denied, 16)',
+      config: {},
+      data: files.expired,
+      expect: [[frameOf(tokens.expired), 16]],
+    },
+    {
+      id: 'policy-50',
+      title: '50 context-role rules, request matches the last (cached token)',
+      config: { policy: 'context50' },
+      data: files.policy,
+      expect: [
+        [frameOf(tokens.policy, { path: '/courses/4711/grades' }), 0],
+        [frameOf(tokens.policy, { path: '/courses/999/grades' }), 7],
+      ],
+    },
+    {
+      id: 'revocation-100k',
+      title: `${REVOCATIONS.toLocaleString('en')} revocations loaded (file store), token not revoked (cached)`,
+      config: { revocation: { path: revocationLog } },
+      data: files.es256,
+      expect: [
+        [frameOf(tokens.es256), 0],
+        [frameOf(tokens.revoked), 16],
+      ],
+    },
+  ];
+
+  const results = { machine, ceiling, seconds: SECONDS, clients: CLIENTS, streams: STREAMS, halfClients: HALF_CLIENTS, halfStreams: HALF_STREAMS, rounds: ROUNDS, scenarios: [] };
+
+  // Baseline and the cached-token scenario run side by side, alternating, so the ratio compares
+  // runs seconds apart on the same noisy machine.
+  const [cachedScenario, ...rest] = scenarios;
+  if (want('cached')) {
+    log('baseline (no-op grpc-js) and cached-token scenario, alternating');
+    const noop = await startNoop(dir, frameOf(tokens.es256));
+    const cached = await startTollgate(dir, 'cached', { ...base, ...cachedScenario.config });
+    try {
+      await validate(cached, cachedScenario);
+      const baselineRuns = [];
+      const cachedRuns = [];
+      await warmup(noop, files.es256);
+      await warmup(cached, files.es256);
+      for (let round = 0; round < ROUNDS; round++) {
+        baselineRuns.push(await saturate(noop, files.es256));
+        cachedRuns.push(await saturate(cached, files.es256));
+        log(`  round ${round + 1}: baseline ${baselineRuns.at(-1).rps.toFixed(0)}/s, cached ${cachedRuns.at(-1).rps.toFixed(0)}/s`);
+      }
+      results.baseline = { id: 'baseline', title: 'no-op grpc-js Check server (constant OK)', driver: 'h2load', ...best(baselineRuns) };
+      results.baseline.half = await halfRate(noop, files.es256, results.baseline.rps);
+      results.baseline.rssMB = memory(noop.pid).hwmMB;
+      const c = { ...describe(cachedScenario, 'h2load'), ...best(cachedRuns) };
+      c.half = await halfRate(cached, files.es256, c.rps);
+      c.rssMB = memory(cached.pid).hwmMB;
+      results.scenarios.push(c);
+      log(`  baseline ${fmt(results.baseline)}`);
+      log(`  cached   ${fmt(c)}`);
+    } finally {
+      await noop.stop();
+      await cached.stop();
+    }
+  }
+
+  for (const scenario of rest) {
+    if (!want(scenario.id)) continue;
+    log(`scenario ${scenario.id}: ${scenario.title}`);
+    const server = await startTollgate(dir, scenario.id, { ...base, ...scenario.config });
+    try {
+      await validate(server, scenario);
+      let result;
+      if (scenario.frames) {
+        result = { ...describe(scenario, 'node'), ...(await nodeLoad(server, scenario.frames)) };
+      } else {
+        await warmup(server, scenario.data);
+        result = { ...describe(scenario, 'h2load'), ...(await saturate(server, scenario.data)) };
+        result.half = await halfRate(server, scenario.data, result.rps);
+      }
+      result.rssMB = memory(server.pid).hwmMB;
+      results.scenarios.push(result);
+      log(`  ${fmt(result)}`);
+    } finally {
+      await server.stop();
+    }
+  }
+
+  // ---- scaling: one vs two replicas ----------------------------------------------------------------
+  if (!args['skip-scaling'] && want('scaling')) {
+    results.scaling = [];
+    for (const [id, config, data] of [
+      ['cached', {}, files.es256],
+      ['es256-nocache', { tokenCache: 0 }, files.es256],
+    ]) {
+      log(`scaling ${id}: 1 vs 2 tollgate processes`);
+      const a = await startTollgate(dir, `scale-${id}-a`, { ...base, ...config });
+      const b = await startTollgate(dir, `scale-${id}-b`, { ...base, ...config });
+      try {
+        await warmup(a, data);
+        await warmup(b, data);
+        const one = await h2load({ port: a.grpcPort, dataFile: data, seconds: SECONDS, clients: CLIENTS, streams: STREAMS });
+        const two = await Promise.all(
+          [a, b].map((s) => h2load({ port: s.grpcPort, dataFile: data, seconds: SECONDS, clients: CLIENTS / 2, streams: STREAMS })),
+        );
+        const row = { id, one: one.rps, two: two[0].rps + two[1].rps, each: two.map((t) => t.rps) };
+        results.scaling.push(row);
+        log(`  1 process ${row.one.toFixed(0)}/s; 2 processes ${row.two.toFixed(0)}/s (${row.each.map((x) => x.toFixed(0)).join(' + ')})`);
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    }
+  }
+
+  // ---- memory: 100k cached tokens + 100k revocations ----------------------------------------------
+  if (!args['skip-memory'] && want('memory')) {
+    log(`memory: ${REVOCATIONS} revocations loaded, then ${MEMORY_TOKENS} distinct tokens driven through once`);
+    const server = await startTollgate(dir, 'memory', { ...base, tokenCache: MEMORY_TOKENS, revocation: { path: revocationLog } });
+    try {
+      await validate(server, { expect: [[frameOf(tokens.es256), 0], [frameOf(tokens.revoked), 16]] });
+      const idle = memory(server.pid);
+      const before = await decisionCounts(server.httpPort);
+      const fill = await runNodeJson(
+        path.join(BENCH, 'load-node.mjs'),
+        ['--port', String(server.grpcPort), '--frames', files.es256Memory, '--count', String(MEMORY_TOKENS), '--connections', '2', '--streams', '32'],
+        180_000,
+      );
+      await sleep(500);
+      const filled = memory(server.pid);
+      const afterFill = await decisionCounts(server.httpPort);
+      // Are the oldest 2,000 tokens still cached? (An LRU over its count or byte bound evicts them first.)
+      await runNodeJson(path.join(BENCH, 'load-node.mjs'), ['--port', String(server.grpcPort), '--frames', files.es256Oldest, '--count', '2000'], 60_000);
+      const replay = diffCounts(await decisionCounts(server.httpPort), afterFill);
+      results.memory = {
+        revocations: REVOCATIONS,
+        tokens: MEMORY_TOKENS,
+        tokenBytes: es256Many[0].length,
+        rssAfterStartMB: idle.rssMB,
+        rssAfterFillMB: filled.rssMB,
+        hwmMB: memory(server.pid).hwmMB,
+        fill: { rps: fill.rps, seconds: fill.seconds, failed: fill.failed, decisions: diffCounts(afterFill, before) },
+        oldestStillCached: replay['cache/hit'] ?? 0,
+        oldestReplayed: 2000,
+      };
+      log(`  RSS ${idle.rssMB.toFixed(0)} MB after start, ${filled.rssMB.toFixed(0)} MB after ${MEMORY_TOKENS} tokens (peak ${results.memory.hwmMB.toFixed(0)} MB); oldest 2000 still cached: ${results.memory.oldestStillCached}`);
+    } finally {
+      await server.stop();
+    }
+  }
+
+  // ---- profile of the cached-token path ----------------------------------------------------------
+  if (!args['skip-profile'] && want('profile')) {
+    log('profile: cached-token scenario under node --cpu-prof');
+    results.profile = await profileScenario({ dir, name: 'cached', configOptions: base, frame: frameOf(tokens.es256), seconds: SECONDS, clients: CLIENTS, streams: STREAMS });
+  }
+
+  results.machine.loadEnd = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  results.elapsedSeconds = (Date.now() - started) / 1000;
+  printSummary(results);
+  if (!args['no-write']) {
+    const file = writeResults(results, path.join(BENCH, 'RESULTS.md'));
+    log(`wrote ${file}`);
+  }
+}
+
+// ---- measuring one server ------------------------------------------------------------------------
+
+/** Every expected decision, over a real Check, before any load: a bench of the wrong path is worthless. */
+async function validate(server, scenario) {
+  for (const [frame, code] of scenario.expect) {
+    const answer = await checkOnce(server.grpcPort, frame);
+    if (answer.code !== code) {
+      throw new Error(`${server.name}: expected status ${code}, got ${answer.code} (${answer.httpStatus ?? 'ok'}); see ${server.logFile}`);
+    }
+  }
+}
+
+async function warmup(server, dataFile) {
+  await h2load({ port: server.grpcPort, dataFile, seconds: WARMUP_SECONDS, clients: CLIENTS, streams: STREAMS });
+}
+
+/** Saturation: h2load closed loop; CPU time and (tollgate) decision counts around it. */
+async function saturate(server, dataFile) {
+  const countsBefore = server.httpPort ? await decisionCounts(server.httpPort) : undefined;
+  const cpuBefore = cpuMicros(server.pid);
+  const logFile = path.join(path.dirname(dataFile), `${server.name}-latency.tsv`);
+  const load = await h2load({ port: server.grpcPort, dataFile, seconds: SECONDS, clients: CLIENTS, streams: STREAMS, logFile });
+  const cpu = cpuMicros(server.pid) - cpuBefore;
+  const decisions = countsBefore ? diffCounts(await decisionCounts(server.httpPort), countsBefore) : undefined;
+  const checks = decisions ? sumChecks(decisions) : load.done;
+  return {
+    rps: load.rps,
+    p50Ms: load.p50Ms,
+    p99Ms: load.p99Ms,
+    maxMs: load.maxMs,
+    cpuUsPerCheck: cpu / checks,
+    failed: load.failed + load.errored,
+    decisions,
+  };
+}
+
+/** Fixed moderate rate: half of this server's saturation throughput, spread over the clients. */
+async function halfRate(server, dataFile, saturationRps) {
+  const rpsPerClient = Math.max(1, Math.floor(saturationRps / 2 / HALF_CLIENTS));
+  const logFile = path.join(path.dirname(dataFile), `${server.name}-half-latency.tsv`);
+  const load = await h2load({ port: server.grpcPort, dataFile, seconds: SECONDS, clients: HALF_CLIENTS, streams: HALF_STREAMS, rpsPerClient, logFile });
+  return { targetRps: rpsPerClient * HALF_CLIENTS, rps: load.rps, p50Ms: load.p50Ms, p99Ms: load.p99Ms, maxMs: load.maxMs, failed: load.failed + load.errored };
+}
+
+/** The node generator cycling many distinct frames (closed loop, same concurrency as h2load). */
+async function nodeLoad(server, framesFile) {
+  const countsBefore = await decisionCounts(server.httpPort);
+  const cpuBefore = cpuMicros(server.pid);
+  const load = await runNodeJson(
+    path.join(BENCH, 'load-node.mjs'),
+    ['--port', String(server.grpcPort), '--frames', framesFile, '--duration', String(SECONDS), '--warmup', String(WARMUP_SECONDS), '--connections', String(CLIENTS), '--streams', String(STREAMS)],
+    (SECONDS + WARMUP_SECONDS + 60) * 1000,
+  );
+  const cpu = cpuMicros(server.pid) - cpuBefore;
+  const decisions = diffCounts(await decisionCounts(server.httpPort), countsBefore);
+  return { rps: load.rps, p50Ms: load.p50Ms, p99Ms: load.p99Ms, maxMs: load.maxMs, cpuUsPerCheck: cpu / sumChecks(decisions), failed: load.failed, decisions };
+}
+
+const sumChecks = (decisions) => Object.entries(decisions).filter(([k]) => !k.startsWith('cache/')).reduce((sum, [, v]) => sum + v, 0);
+const best = (runs) => ({ ...runs.reduce((a, b) => (b.rps > a.rps ? b : a)), runs: runs.map((r) => r.rps) });
+const describe = (scenario, driver) => ({ id: scenario.id, title: scenario.title, driver, ceiling: scenario.ceiling });
+const fmt = (r) => `${r.rps.toFixed(0)} checks/s, p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerCheck.toFixed(0)} µs CPU/check${r.half ? `; at ${r.half.rps.toFixed(0)}/s p99 ${r.half.p99Ms.toFixed(2)} ms` : ''}`;
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,35 @@
+// Starting the servers under test: tollgate (`node dist/cli.js serve --config FILE`, exactly what a
+// user runs) and the no-op baseline. Both listen on 127.0.0.1 only, on ports picked here.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkOnce } from './client.mjs';
+import { writeConfig } from './config/generate.mjs';
+import { freePort, spawnNode, stop, waitFor } from './proc.mjs';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
+
+/** Starts tollgate with a generated config; resolves once /readyz answers 200. */
+export async function startTollgate(dir, name, configOptions, { nodeArgs = [] } = {}) {
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const configPath = writeConfig(dir, name, { ...configOptions, grpcPort, httpPort });
+  const logFile = path.join(dir, `${name}.log`);
+  const child = spawnNode(CLI, ['serve', '--config', configPath], { nodeArgs, logFile, cwd: dir });
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, `tollgate (${name}) /readyz`, { child, timeoutMs: 30_000 });
+  } catch (err) {
+    await stop(child);
+    throw new Error(`${err.message}; see its log ${logFile}`);
+  }
+  return { name, child, pid: child.pid, grpcPort, httpPort, logFile, stop: () => stop(child) };
+}
+
+/** Starts the no-op grpc-js Check server; resolves once it answers a Check. */
+export async function startNoop(dir, probeFrame) {
+  const grpcPort = await freePort();
+  const logFile = path.join(dir, 'noop.log');
+  const child = spawnNode(NOOP, [String(grpcPort)], { logFile });
+  await waitFor(async () => (await checkOnce(grpcPort, probeFrame, 1000)).code === 0, 'noop server', { child });
+  return { name: 'noop', child, pid: child.pid, grpcPort, logFile, stop: () => stop(child) };
+}
