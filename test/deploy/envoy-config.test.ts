@@ -1,0 +1,180 @@
+/**
+ * examples/envoy/*.yaml are complete Envoy bootstraps, checked field by field against Envoy's own
+ * protos (test/deploy/envoy-proto.ts), then for the settings tollgate depends on.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type protobuf from 'protobufjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { EnvoyConfigChecker, loadEnvoyRoot } from './envoy-proto.js';
+import { REPO } from './kustomize.js';
+
+const BOOTSTRAP = 'envoy.config.bootstrap.v3.Bootstrap';
+const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const EXT_AUTHZ = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz';
+const EXT_AUTHZ_PER_ROUTE = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute';
+const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const EXT_AUTHZ_FILTER = 'envoy.filters.http.ext_authz';
+
+let root: protobuf.Root;
+beforeAll(async () => {
+  root = await loadEnvoyRoot();
+});
+
+// The YAML has already been checked field by field against Envoy's protos by the first test of each file;
+// the assertions below only read values from it, so a loose type keeps them readable.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
+
+function load(file: string): Obj {
+  const doc = parseDocument(readFileSync(join(REPO, 'examples/envoy', file), 'utf8'), { uniqueKeys: true });
+  if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]!.message}`);
+  return doc.toJS() as Obj;
+}
+
+interface HcmSite {
+  listener: Obj;
+  chain: Obj;
+  hcm: Obj;
+}
+
+function connectionManagers(bootstrap: Obj): HcmSite[] {
+  const sites: HcmSite[] = [];
+  for (const listener of bootstrap.static_resources.listeners as Obj[]) {
+    for (const chain of listener.filter_chains as Obj[]) {
+      for (const filter of chain.filters as Obj[]) {
+        if (filter.typed_config?.['@type'] === HCM) sites.push({ listener, chain, hcm: filter.typed_config });
+      }
+    }
+  }
+  return sites;
+}
+
+function extAuthzOf(hcm: Obj): Obj | undefined {
+  return (hcm.http_filters as Obj[]).find((f) => f.typed_config?.['@type'] === EXT_AUTHZ)?.typed_config;
+}
+
+function durationSeconds(value: unknown): number {
+  const match = /^(\d+(?:\.\d+)?)s$/.exec(String(value));
+  if (!match) throw new Error(`not a duration: ${String(value)}`);
+  return Number(match[1]);
+}
+
+describe('the strict checker', () => {
+  const check = (value: unknown) => EnvoyConfigChecker.check(root, BOOTSTRAP, value).errors;
+  const cluster = (extra: Obj) => ({ static_resources: { clusters: [{ name: 'c', ...extra }] } });
+
+  it('accepts a minimal valid bootstrap', () => {
+    expect(check(cluster({ connect_timeout: '1s', type: 'STATIC' }))).toEqual([]);
+  });
+
+  it('reports unknown keys, wrong shapes, bad @types, two oneof members and missing required fields', () => {
+    expect(check(cluster({ conect_timeout: '1s' }))).toEqual([expect.stringContaining('static_resources.clusters[0].conect_timeout: unknown field')]);
+    expect(check(cluster({ connect_timeout: 0.25 }))).toEqual([expect.stringContaining('a Duration is a string')]);
+    expect(check(cluster({ type: 'STATICK' }))).toEqual([expect.stringContaining('"STATICK" is not a value of envoy.config.cluster.v3.Cluster.DiscoveryType')]);
+    expect(check(cluster({ type: 'STATIC', cluster_type: { name: 'x' } }))).toEqual([expect.stringContaining('more than one member set')]);
+    expect(check({ static_resources: { clusters: [{ type: 'STATIC' }] } })).toEqual([expect.stringContaining('envoy.config.cluster.v3.Cluster.name is required')]);
+    expect(check(cluster({ typed_extension_protocol_options: { x: { '@type': 'type.googleapis.com/envoy.NoSuchThing' } } }))).toEqual([
+      expect.stringContaining('envoy.NoSuchThing is not a message in the loaded protos'),
+    ]);
+    expect(
+      check(cluster({ typed_extension_protocol_options: { x: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http3_protocol_option: {} } } } })),
+    ).toEqual([
+      expect.stringContaining('explicit_http_config.http3_protocol_option: unknown field'),
+      expect.stringContaining('one of http_protocol_options, http2_protocol_options, http3_protocol_options is required'),
+    ]);
+    expect(check(cluster({ per_connection_buffer_limit_bytes: 'lots' }))).toEqual([expect.stringContaining('must be uint32')]);
+    expect(check(cluster({ respect_dns_ttl: 'yes' }))).toEqual([expect.stringContaining('must be bool')]);
+  });
+
+  it('accepts camelCase names, wrappers as plain values and reports deprecated fields', () => {
+    expect(check(cluster({ connectTimeout: '1s', perConnectionBufferLimitBytes: 32768 }))).toEqual([]);
+    // A deprecated field in the cluster proto: Envoy warns or refuses depending on version.
+    expect(check(cluster({ http2_protocol_options: {} }))).toEqual([expect.stringContaining('deprecated field of envoy.config.cluster.v3.Cluster')]);
+  });
+});
+
+describe.each(['sidecar.yaml', 'gateway.yaml'])('examples/envoy/%s', (file) => {
+  it("is a valid Envoy bootstrap, field by field, against Envoy's protos", () => {
+    const { errors, typesSeen } = EnvoyConfigChecker.check(root, BOOTSTRAP, load(file));
+    expect(errors).toEqual([]);
+    // The walk reached into every typed_config, not just the outer shell.
+    for (const type of [
+      'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
+      'envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
+      'envoy.extensions.filters.http.router.v3.Router',
+      'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+      HTTP_PROTOCOL_OPTIONS,
+      'envoy.config.core.v3.HealthCheck.GrpcHealthCheck',
+    ]) {
+      expect(typesSeen, type).toContain(type);
+    }
+  });
+
+  it('calls tollgate over gRPC with V3, an explicit timeout, and fails closed', () => {
+    const sites = connectionManagers(load(file)).filter((s) => extAuthzOf(s.hcm));
+    expect(sites.length).toBeGreaterThan(0);
+    for (const { hcm } of sites) {
+      const authz = extAuthzOf(hcm)!;
+      expect(authz.transport_api_version).toBe('V3');
+      expect(authz.grpc_service?.envoy_grpc?.cluster_name).toBe('tollgate');
+      expect(authz.http_service).toBeUndefined();
+      const timeout = durationSeconds(authz.grpc_service?.timeout);
+      expect(timeout).toBeGreaterThan(0);
+      expect(timeout).toBeLessThanOrEqual(1);
+      expect(authz.failure_mode_allow).toBe(false);
+      expect(authz.status_on_error).toEqual({ code: 'ServiceUnavailable' });
+      expect(authz.with_request_body).toBeUndefined();
+      // ext_authz runs before the router, which is last.
+      const names = (hcm.http_filters as Obj[]).map((f) => f.typed_config['@type']);
+      expect(names.indexOf(EXT_AUTHZ)).toBeLessThan(names.indexOf(ROUTER));
+      expect(names.at(-1)).toBe(ROUTER);
+      // Headers tollgate strips cannot be smuggled with underscores, and paths are normalized first.
+      expect(hcm.common_http_protocol_options?.headers_with_underscores_action).toBe('REJECT_REQUEST');
+      expect(hcm.normalize_path).toBe(true);
+    }
+  });
+
+  it('sends the client certificate wherever the listener verifies one', () => {
+    const sites = connectionManagers(load(file)).filter((s) => extAuthzOf(s.hcm));
+    const verifying = sites.filter((s) => s.chain.transport_socket?.typed_config?.common_tls_context?.validation_context);
+    expect(verifying.length).toBeGreaterThan(0);
+    for (const { hcm } of verifying) expect(extAuthzOf(hcm)!.include_peer_certificate).toBe(true);
+  });
+
+  it('turns ext_authz off for the unauthenticated health route only', () => {
+    for (const { hcm } of connectionManagers(load(file)).filter((s) => extAuthzOf(s.hcm))) {
+      const routes = (hcm.route_config.virtual_hosts as Obj[]).flatMap((vh) => vh.routes as Obj[]);
+      const disabled = routes.filter((r) => r.typed_per_filter_config?.[EXT_AUTHZ_FILTER]);
+      expect(disabled.map((r) => r.match)).toEqual([{ path: '/healthz' }]);
+      expect(disabled[0]!.typed_per_filter_config[EXT_AUTHZ_FILTER]).toEqual({ '@type': EXT_AUTHZ_PER_ROUTE, disabled: true });
+    }
+  });
+
+  it('reaches tollgate over HTTP/2 with a gRPC health check', () => {
+    const cluster = (load(file).static_resources.clusters as Obj[]).find((c) => c.name === 'tollgate');
+    expect(cluster).toBeDefined();
+    const options = cluster!.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS];
+    expect(options?.['@type']).toBe(`type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`);
+    expect(options?.explicit_http_config?.http2_protocol_options).toBeDefined();
+    const checks = cluster!.health_checks as Obj[];
+    expect(checks).toHaveLength(1);
+    expect(['', 'envoy.service.auth.v3.Authorization']).toContain(checks[0]!.grpc_health_check?.service_name ?? '');
+    expect(durationSeconds(cluster!.connect_timeout)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('examples/envoy/sidecar.yaml', () => {
+  it('calls tollgate on 127.0.0.1:9001 and requires client certificates on the app port', () => {
+    const bootstrap = load('sidecar.yaml');
+    const cluster = (bootstrap.static_resources.clusters as Obj[]).find((c) => c.name === 'tollgate')!;
+    expect(cluster.type).toBe('STATIC');
+    const address = cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
+    expect(address).toEqual({ address: '127.0.0.1', port_value: 9001 });
+    const inbound = connectionManagers(bootstrap).find((s) => extAuthzOf(s.hcm))!;
+    expect(inbound.chain.transport_socket.typed_config.require_client_certificate).toBe(true);
+  });
+});

@@ -1,0 +1,385 @@
+/**
+ * The Kubernetes manifests: every overlay renders with `kubectl kustomize`, every object validates
+ * against the Kubernetes schemas (kubernetes-models), the tollgate.yaml each overlay ships passes
+ * tollgate's own validation, and the properties that matter in production hold.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
+import * as apps from 'kubernetes-models/apps/v1';
+import * as autoscaling from 'kubernetes-models/autoscaling/v2';
+import * as networking from 'kubernetes-models/networking.k8s.io/v1';
+import * as policy from 'kubernetes-models/policy/v1';
+import * as core from 'kubernetes-models/v1';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { IService } from 'kubernetes-models/v1/Service';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { REPO, find, render, requireKubectl, selects, type K8sObject } from './kustomize.js';
+
+const OVERLAYS = ['k8s/overlays/sidecar', 'k8s/overlays/gateway'] as const;
+const CONFIG_DIR = '/etc/tollgate';
+const CONFIG_FILE = `${CONFIG_DIR}/tollgate.yaml`;
+const POLICY_FILE = join(REPO, 'k8s/base/tollgate.yaml');
+/** The line in the shared policy below which each overlay puts its own revocation store. */
+const REVOCATION_MARKER = '# ---- revocation store: replaced below this line by k8s/overlays/<mode>/revocation.yaml ----\n';
+
+/** The model class for each apiVersion the manifests use; an object of any other kind fails the test. */
+const MODELS: Record<string, Record<string, unknown>> = {
+  v1: core,
+  'apps/v1': apps,
+  'policy/v1': policy,
+  'autoscaling/v2': autoscaling,
+  'networking.k8s.io/v1': networking,
+};
+
+function validate(object: K8sObject): void {
+  const Model = MODELS[object.apiVersion]?.[object.kind] as (new (data: unknown) => { validate(): void }) | undefined;
+  if (typeof Model !== 'function') throw new Error(`no kubernetes-models class for ${object.apiVersion} ${object.kind}`);
+  new Model(object).validate();
+}
+
+const rendered = new Map<string, K8sObject[]>();
+const objects = (overlay: string) => rendered.get(overlay) ?? [];
+
+function deployment(overlay: string, name: string): IDeployment {
+  return find(objects(overlay), 'Deployment', name) as unknown as IDeployment;
+}
+
+function podSpec(d: IDeployment | IStatefulSet): IPodSpec {
+  const spec = d.spec?.template.spec;
+  if (!spec) throw new Error('no pod spec');
+  return spec;
+}
+
+function container(spec: IPodSpec, name: string): IContainer {
+  const found = spec.containers.find((c) => c.name === name);
+  if (!found) throw new Error(`no container ${name} (have ${spec.containers.map((c) => c.name).join(', ')})`);
+  return found;
+}
+
+/** The Deployment whose pods run the tollgate container, per overlay. */
+const TOLLGATE_POD = { 'k8s/overlays/sidecar': 'example-app', 'k8s/overlays/gateway': 'tollgate' } as const;
+
+function renderedConfigText(overlay: string): string {
+  const cm = find(objects(overlay), 'ConfigMap', 'tollgate-config') as unknown as IConfigMap;
+  const text = cm.data?.['tollgate.yaml'];
+  if (text === undefined) throw new Error('tollgate-config has no tollgate.yaml');
+  return text;
+}
+
+function renderedConfig(overlay: string): Config {
+  return parseConfig(renderedConfigText(overlay), CONFIG_DIR);
+}
+
+beforeAll(() => {
+  requireKubectl();
+  for (const overlay of OVERLAYS) rendered.set(overlay, render(overlay));
+});
+
+describe.each(OVERLAYS)('%s', (overlay) => {
+  it('renders, and every object validates against the Kubernetes schemas', () => {
+    expect(objects(overlay).length).toBeGreaterThan(3);
+    for (const object of objects(overlay)) {
+      expect(() => validate(object), `${object.kind}/${object.metadata.name}`).not.toThrow();
+    }
+    // Helper resources marked local-config (the revocation fragment) never reach the cluster.
+    for (const object of objects(overlay)) {
+      expect(object.metadata.annotations?.['config.kubernetes.io/local-config']).toBeUndefined();
+    }
+  });
+
+  it("ships a tollgate.yaml that passes tollgate's own config validation", () => {
+    const config = renderedConfig(overlay);
+    expect(config.listen).toEqual({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002' });
+    expect(config.admin?.tokenFile).toBe('/etc/tollgate-admin/token');
+    expect(config.defaultDecision).toBe('deny');
+    expect(config.providers.length).toBeGreaterThan(0);
+    for (const provider of config.providers) {
+      // A real deployment fetches keys from the IdP: discovery, or an https JWKS URI; never a file.
+      expect(provider.jwks?.file).toBeUndefined();
+      expect(provider.jwks?.discovery === true || provider.jwks?.uri?.startsWith('https://') === true).toBe(true);
+      expect(provider.issuer).toMatch(/^https:\/\//);
+    }
+    expect(config.revocation).toBeDefined();
+  });
+
+  it("keeps the policy in ONE file: k8s/base/tollgate.yaml with only the revocation store replaced by this overlay's", () => {
+    const policy = readFileSync(POLICY_FILE, 'utf8');
+    const parts = policy.split(REVOCATION_MARKER);
+    expect(parts, 'the marker line appears exactly once in k8s/base/tollgate.yaml').toHaveLength(2);
+    const fragment = readFileSync(join(REPO, overlay, 'revocation.yaml'), 'utf8');
+    expect(renderedConfigText(overlay)).toBe(parts[0] + REVOCATION_MARKER + fragment);
+    // Below the marker there is only the store, in the shared file and in the overlay's replacement.
+    expect(Object.keys(parse(parts[1]!) as Record<string, unknown>)).toEqual(['revocation']);
+    expect(Object.keys(parse(fragment) as Record<string, unknown>)).toEqual(['revocation']);
+  });
+
+  it('mounts the config ConfigMap as a directory (no subPath), under a stable name, so hot reload works', () => {
+    const spec = podSpec(deployment(overlay, TOLLGATE_POD[overlay]));
+    const tollgate = container(spec, 'tollgate');
+    expect(tollgate.args).toEqual(['--config', CONFIG_FILE]);
+    const configVolume = spec.volumes?.find((v) => v.configMap?.name === 'tollgate-config');
+    expect(configVolume, 'a volume from ConfigMap tollgate-config').toBeDefined();
+    // The ConfigMap keeps its name across changes (no content hash), so apply updates it in place.
+    expect(find(objects(overlay), 'ConfigMap', 'tollgate-config').metadata.name).toBe('tollgate-config');
+    expect(configVolume?.configMap?.items).toBeUndefined();
+    const mount = tollgate.volumeMounts?.find((m) => m.name === configVolume?.name);
+    expect(mount?.mountPath).toBe(CONFIG_DIR);
+    expect(dirname(CONFIG_FILE)).toBe(mount?.mountPath);
+    for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+      for (const m of c.volumeMounts ?? []) expect(m.subPath, `${c.name} mounts ${m.name} with subPath`).toBeUndefined();
+    }
+  });
+
+  it('runs tollgate with gRPC probes, a locked-down securityContext and the sized resources', () => {
+    const d = deployment(overlay, TOLLGATE_POD[overlay]);
+    const spec = podSpec(d);
+    const tollgate = container(spec, 'tollgate');
+    expect(tollgate.image).toMatch(/\/tollgate:[\w.-]+$/);
+    expect(tollgate.ports?.map((p) => [p.name, p.containerPort])).toEqual([
+      ['grpc', 9001],
+      ['http', 9002],
+    ]);
+    const healthServices = ['', 'envoy.service.auth.v3.Authorization'];
+    for (const probe of [tollgate.readinessProbe, tollgate.livenessProbe, tollgate.startupProbe]) {
+      expect(probe?.grpc?.port).toBe(9001);
+      expect(healthServices).toContain(probe?.grpc?.service ?? '');
+      expect(probe?.httpGet ?? probe?.exec ?? probe?.tcpSocket).toBeUndefined();
+    }
+    expect(tollgate.readinessProbe?.grpc?.service).toBe('envoy.service.auth.v3.Authorization');
+    expect(tollgate.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(tollgate.securityContext?.runAsUser).toBeGreaterThan(0);
+    expect(tollgate.securityContext?.capabilities?.add).toBeUndefined();
+    expect(tollgate.securityContext?.privileged).toBeUndefined();
+    expect(tollgate.resources).toEqual({ requests: { cpu: '250m', memory: '128Mi' }, limits: { memory: '256Mi' } });
+    expect(d.spec?.template.metadata?.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '9002',
+      'prometheus.io/path': '/metrics',
+    });
+  });
+
+  it('mounts the admin token from a Secret as a file and gives tollgate an emptyDir for writes', () => {
+    const spec = podSpec(deployment(overlay, TOLLGATE_POD[overlay]));
+    const tollgate = container(spec, 'tollgate');
+    const volume = (name: string) => spec.volumes?.find((v) => v.name === name);
+    const mountAt = (path: string) => tollgate.volumeMounts?.find((m) => m.mountPath === path);
+
+    const config = renderedConfig(overlay);
+    const adminMount = mountAt(posix.dirname(config.admin?.tokenFile ?? ''));
+    expect(adminMount?.readOnly).toBe(true);
+    expect(volume(adminMount?.name ?? '')?.secret?.secretName).toBe('tollgate-admin');
+    expect(posix.basename(config.admin?.tokenFile ?? '')).toBe('token');
+
+    const dataMount = mountAt('/var/lib/tollgate');
+    expect(volume(dataMount?.name ?? '')?.emptyDir).toBeDefined();
+    expect(dataMount?.readOnly).toBeFalsy();
+    // Every writable mount is an emptyDir (the root filesystem is read-only).
+    for (const m of tollgate.volumeMounts ?? []) {
+      if (!m.readOnly) expect(volume(m.name)?.emptyDir, `${m.mountPath} is writable`).toBeDefined();
+    }
+  });
+});
+
+describe('the two overlays share one policy', () => {
+  it('k8s/base/tollgate.yaml is a complete config on its own (for `tollgate check`)', () => {
+    const config = parseConfig(readFileSync(POLICY_FILE, 'utf8'), CONFIG_DIR);
+    expect(config.revocation?.store).toBe('file');
+  });
+
+  it('render the same config apart from the revocation store', () => {
+    const [sidecar, gateway] = OVERLAYS.map((o) => renderedConfig(o));
+    const { revocation: a, ...sidecarRest } = sidecar!;
+    const { revocation: b, ...gatewayRest } = gateway!;
+    expect(sidecarRest).toEqual(gatewayRest);
+    expect(a?.store).toBe('file');
+    expect(b?.store).toBe('redis');
+  });
+});
+
+describe('sidecar overlay', () => {
+  const overlay = 'k8s/overlays/sidecar';
+
+  it('keeps revocations in a file on the emptyDir', () => {
+    const revocation = renderedConfig(overlay).revocation;
+    expect(revocation).toMatchObject({ store: 'file', path: '/var/lib/tollgate/revocations.log' });
+  });
+
+  it('runs the app, Envoy and tollgate in one pod, with Envoy on examples/envoy/sidecar.yaml calling 127.0.0.1:9001', () => {
+    const spec = podSpec(deployment(overlay, 'example-app'));
+    expect(spec.containers.map((c) => c.name).sort()).toEqual(['app', 'envoy', 'tollgate']);
+    const envoy = container(spec, 'envoy');
+    const args = envoy.args ?? [];
+    const configPath = args[args.indexOf('--config-path') + 1] ?? args[args.indexOf('-c') + 1];
+    expect(configPath).toBe('/etc/envoy/config/sidecar.yaml');
+
+    // The mounted ConfigMap is the example file itself.
+    const mount = envoy.volumeMounts?.find((m) => m.mountPath === posix.dirname(configPath ?? ''));
+    const cmName = spec.volumes?.find((v) => v.name === mount?.name)?.configMap?.name ?? '';
+    const cm = find(objects(overlay), 'ConfigMap', cmName) as unknown as IConfigMap;
+    const envoyText = cm.data?.['sidecar.yaml'] ?? '';
+    expect(envoyText).toBe(readFileSync(join(REPO, 'examples/envoy/sidecar.yaml'), 'utf8'));
+
+    const bootstrap = parse(envoyText) as EnvoyBootstrap;
+    const tollgateCluster = bootstrap.static_resources.clusters.find((c) => c.name === 'tollgate');
+    expect(endpointsOf(tollgateCluster)).toEqual(['127.0.0.1:9001']);
+    // Envoy owns the pod's port: the container ports are the listeners, the Service exposes only mTLS.
+    const listenerPorts = bootstrap.static_resources.listeners.map((l) => l.address.socket_address.port_value).sort();
+    expect(envoy.ports?.map((p) => p.containerPort).sort()).toEqual(listenerPorts);
+    const service = find(objects(overlay), 'Service', 'example-app') as unknown as IService;
+    expect(service.spec?.ports?.map((p) => p.targetPort)).toEqual(['https']);
+    expect(envoy.ports?.find((p) => p.name === 'https')?.containerPort).toBe(8443);
+    // The app listens on loopback only, where Envoy's app cluster points.
+    const appCluster = bootstrap.static_resources.clusters.find((c) => c.name === 'app');
+    expect(endpointsOf(appCluster)).toEqual(['127.0.0.1:8080']);
+    expect(container(spec, 'app').args?.join(' ')).toContain('127.0.0.1:8080');
+    // TLS files come from the mounted certificate Secret.
+    const tlsMount = envoy.volumeMounts?.find((m) => m.mountPath === '/etc/envoy/tls');
+    expect(spec.volumes?.find((v) => v.name === tlsMount?.name)?.secret?.secretName).toBe('example-app-tls');
+    for (const file of envoyText.match(/filename: (\S+) \}/g) ?? []) expect(file).toContain('/etc/envoy/tls/');
+  });
+
+  it("admits no one from outside the pod to tollgate's gRPC port", () => {
+    const np = find(objects(overlay), 'NetworkPolicy', 'example-app') as unknown as INetworkPolicy;
+    const podLabels = deployment(overlay, 'example-app').spec?.template.metadata?.labels;
+    expect(selects(np.spec?.podSelector, podLabels)).toBe(true);
+    expect(np.spec?.policyTypes).toContain('Ingress');
+    const rules = np.spec?.ingress ?? [];
+    const ports = rules.flatMap((r) => (r.ports ?? []).map((p) => p.port));
+    expect(ports).not.toContain(9001);
+    expect(rules.every((r) => (r.ports ?? []).length > 0)).toBe(true);
+    const metricsRule = rules.find((r) => r.ports?.some((p) => p.port === 9002));
+    expect(metricsRule?.from?.length).toBeGreaterThan(0);
+  });
+});
+
+describe('gateway overlay', () => {
+  const overlay = 'k8s/overlays/gateway';
+  const tollgatePods = () => deployment(overlay, 'tollgate').spec?.template.metadata?.labels;
+
+  it('runs 3 replicas spread across zones and nodes', () => {
+    const d = deployment(overlay, 'tollgate');
+    expect(d.spec?.replicas).toBe(3);
+    expect(d.spec?.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
+    const constraints = podSpec(d).topologySpreadConstraints ?? [];
+    expect(constraints.map((c) => c.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+    for (const c of constraints) expect(selects(c.labelSelector, tollgatePods())).toBe(true);
+    expect(constraints.find((c) => c.topologyKey === 'kubernetes.io/hostname')?.whenUnsatisfiable).toBe('DoNotSchedule');
+  });
+
+  it('has a PodDisruptionBudget and an autoscaler for those pods', () => {
+    const pdb = find(objects(overlay), 'PodDisruptionBudget', 'tollgate') as unknown as IPodDisruptionBudget;
+    expect(selects(pdb.spec?.selector, tollgatePods())).toBe(true);
+    expect(pdb.spec?.maxUnavailable).toBe(1);
+    const hpa = find(objects(overlay), 'HorizontalPodAutoscaler', 'tollgate') as unknown as IHorizontalPodAutoscaler;
+    expect(hpa.spec?.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'tollgate' });
+    expect(hpa.spec?.minReplicas).toBe(3);
+    expect(hpa.spec?.maxReplicas).toBeGreaterThan(3);
+    expect(hpa.spec?.metrics?.[0]?.resource?.name).toBe('cpu');
+  });
+
+  it('serves 9001 as h2c through a headless Service, for per-request balancing in Envoy', () => {
+    const service = find(objects(overlay), 'Service', 'tollgate') as unknown as IService;
+    expect(service.spec?.clusterIP).toBe('None');
+    expect(selects({ matchLabels: service.spec?.selector }, tollgatePods())).toBe(true);
+    const grpcPort = service.spec?.ports?.find((p) => p.port === 9001);
+    expect(grpcPort?.appProtocol).toBe('kubernetes.io/h2c');
+    expect(service.spec?.ports?.find((p) => p.port === 9002)).toBeDefined();
+  });
+
+  it("lets only the gateway's pods reach 9001, and only scrapers and admin clients reach 9002", () => {
+    const np = find(objects(overlay), 'NetworkPolicy', 'tollgate') as unknown as INetworkPolicy;
+    expect(selects(np.spec?.podSelector, tollgatePods())).toBe(true);
+    expect(np.spec?.policyTypes).toContain('Ingress');
+    const rules = np.spec?.ingress ?? [];
+    for (const rule of rules) {
+      expect(rule.from?.length, 'every rule names who may connect').toBeGreaterThan(0);
+      expect(rule.ports?.length, 'every rule names its ports').toBeGreaterThan(0);
+    }
+    expect(rules.flatMap((r) => r.ports?.map((p) => p.port) ?? []).sort()).toEqual([9001, 9002]);
+
+    const gatewayPods = deployment(overlay, 'edge-gateway').spec?.template.metadata?.labels;
+    const grpcRule = rules.find((r) => r.ports?.some((p) => p.port === 9001));
+    expect(grpcRule?.ports?.map((p) => p.port)).toEqual([9001]);
+    expect(grpcRule?.from).toHaveLength(1);
+    expect(grpcRule?.from?.[0]?.namespaceSelector).toBeUndefined();
+    expect(selects(grpcRule?.from?.[0]?.podSelector, gatewayPods)).toBe(true);
+
+    const httpRule = rules.find((r) => r.ports?.some((p) => p.port === 9002));
+    expect(httpRule?.ports?.map((p) => p.port)).toEqual([9002]);
+    for (const peer of httpRule?.from ?? []) {
+      expect(peer.ipBlock).toBeUndefined();
+      expect(Object.keys(peer.podSelector?.matchLabels ?? {}).length, 'a pod selector, never all pods').toBeGreaterThan(0);
+      expect(selects(peer.podSelector, gatewayPods)).toBe(false);
+    }
+  });
+
+  it('shares revocations through a persistent single-replica Redis that only tollgate reaches', () => {
+    const revocation = renderedConfig(overlay).revocation;
+    expect(revocation?.store).toBe('redis');
+    const url = new URL(revocation?.redis?.url ?? '');
+    const redis = find(objects(overlay), 'StatefulSet', 'tollgate-redis') as unknown as IStatefulSet;
+    expect(redis.spec?.replicas).toBe(1);
+    const server = container(podSpec(redis), 'redis');
+    const args = [...(server.command ?? []), ...(server.args ?? [])].join(' ');
+    expect(args).toContain('--appendonly yes');
+    expect(args).toContain('--maxmemory-policy noeviction');
+    const dataMount = server.volumeMounts?.find((m) => m.mountPath === '/data');
+    expect(redis.spec?.volumeClaimTemplates?.map((t) => t.metadata?.name)).toContain(dataMount?.name);
+    // The URL names the Service in front of it.
+    const service = find(objects(overlay), 'Service', url.hostname) as unknown as IService;
+    expect(service.spec?.ports?.map((p) => p.port)).toContain(Number(url.port));
+    expect(selects({ matchLabels: service.spec?.selector }, redis.spec?.template.metadata?.labels)).toBe(true);
+    const np = find(objects(overlay), 'NetworkPolicy', 'tollgate-redis') as unknown as INetworkPolicy;
+    expect(selects(np.spec?.podSelector, redis.spec?.template.metadata?.labels)).toBe(true);
+    const from = np.spec?.ingress?.flatMap((r) => r.from ?? []) ?? [];
+    expect(from).toHaveLength(1);
+    expect(selects(from[0]?.podSelector, tollgatePods())).toBe(true);
+  });
+
+  it("points the gateway's Envoy (examples/envoy/gateway.yaml) at the tollgate Service", () => {
+    const spec = podSpec(deployment(overlay, 'edge-gateway'));
+    const envoy = container(spec, 'envoy');
+    expect(envoy.args).toContain('/etc/envoy/config/gateway.yaml');
+    const cmName = spec.volumes?.find((v) => v.name === 'envoy-config')?.configMap?.name ?? '';
+    const text = (find(objects(overlay), 'ConfigMap', cmName) as unknown as IConfigMap).data?.['gateway.yaml'] ?? '';
+    expect(text).toBe(readFileSync(join(REPO, 'examples/envoy/gateway.yaml'), 'utf8'));
+    const bootstrap = parse(text) as EnvoyBootstrap;
+    const tollgateCluster = bootstrap.static_resources.clusters.find((c) => c.name === 'tollgate');
+    const service = find(objects(overlay), 'Service', 'tollgate') as unknown as IService;
+    expect(endpointsOf(tollgateCluster)).toEqual([`${service.metadata?.name}:9001`]);
+    expect(tollgateCluster?.type).toBe('STRICT_DNS');
+  });
+});
+
+interface EnvoyBootstrap {
+  static_resources: {
+    listeners: Array<{ name: string; address: { socket_address: { address: string; port_value: number } } }>;
+    clusters: Array<{
+      name: string;
+      type?: string;
+      load_assignment?: { endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string; port_value: number } } } }> }> };
+    }>;
+  };
+}
+
+function endpointsOf(cluster: EnvoyBootstrap['static_resources']['clusters'][number] | undefined): string[] {
+  return (cluster?.load_assignment?.endpoints ?? []).flatMap((e) =>
+    e.lb_endpoints.map((l) => `${l.endpoint.address.socket_address.address}:${l.endpoint.address.socket_address.port_value}`),
+  );
+}
