@@ -170,7 +170,6 @@ describe('revocation config', () => {
     expect(revocationConfigSchema.parse({ path: 'data/revocations.log' })).toEqual({
       store: 'file',
       path: 'data/revocations.log',
-      defaultTtlSeconds: 604800,
       maxStalenessSeconds: 30,
     });
     expect(revocationConfigSchema.safeParse({ store: 'file' }).error?.issues[0]).toMatchObject({
