@@ -1,6 +1,8 @@
 // Preloaded (node --import) into every process the bench starts, tollgate included: the process
 // ends itself when the bench that started it is gone, or after BENCH_GUARD_MAX_S seconds.
 // SIGTERM first (tollgate drains and, under --cpu-prof, writes its profile), a hard exit 5 s later.
+import { writeFileSync } from 'node:fs';
+
 const parent = Number(process.env.BENCH_GUARD_PARENT ?? process.ppid);
 const maxSeconds = Number(process.env.BENCH_GUARD_MAX_S ?? 600);
 
@@ -23,3 +25,13 @@ setInterval(() => {
   if (!parentAlive()) end('the bench process is gone');
 }, 1000).unref();
 setTimeout(() => end(`running longer than ${maxSeconds}s`), maxSeconds * 1000).unref();
+
+// Memory probe (memory scenario only): with --expose-gc and BENCH_MEMFILE set, SIGUSR2 runs a full
+// GC and writes process.memoryUsage() to that file, so the bench can tell live data from GC slack.
+if (process.env.BENCH_MEMFILE) {
+  process.on('SIGUSR2', () => {
+    const before = process.memoryUsage();
+    globalThis.gc?.();
+    writeFileSync(process.env.BENCH_MEMFILE, JSON.stringify({ before, after: process.memoryUsage(), gc: typeof globalThis.gc === 'function' }));
+  });
+}

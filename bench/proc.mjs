@@ -37,12 +37,12 @@ function track(child) {
  * Starts `node [nodeArgs] script args` with the guard preloaded. stdout/stderr go to `logFile`
  * (appended), never to a pipe the bench would have to drain.
  */
-export function spawnNode(script, args, { nodeArgs = [], logFile, maxSeconds = 600, cwd } = {}) {
+export function spawnNode(script, args, { nodeArgs = [], logFile, maxSeconds = 600, cwd, env = {} } = {}) {
   const fd = logFile ? openSync(logFile, 'a') : 'ignore';
   const child = spawn(process.execPath, ['--import', GUARD, ...nodeArgs, script, ...args], {
     stdio: ['ignore', fd, fd],
     cwd,
-    env: { ...process.env, BENCH_GUARD_PARENT: String(process.pid), BENCH_GUARD_MAX_S: String(maxSeconds) },
+    env: { ...process.env, ...env, BENCH_GUARD_PARENT: String(process.pid), BENCH_GUARD_MAX_S: String(maxSeconds) },
   });
   return track(child);
 }
@@ -135,4 +135,20 @@ export function memory(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rssMB: kb('VmRSS') / 1024, hwmMB: kb('VmHWM') / 1024 };
+}
+
+/**
+ * Asks a process started with --expose-gc and env BENCH_MEMFILE (see guard.mjs) for a full GC and
+ * its memory use; resolves { rssMB, heapUsedMB, externalMB } after the GC, plus rssBeforeMB.
+ */
+export async function memoryAfterGc(child, memFile) {
+  const { existsSync, rmSync } = await import('node:fs');
+  rmSync(memFile, { force: true });
+  child.kill('SIGUSR2');
+  await waitFor(() => existsSync(memFile) && readFileSync(memFile, 'utf8').length > 0, 'memory probe', { timeoutMs: 10_000, child });
+  await sleep(50);
+  const { before, after, gc } = JSON.parse(readFileSync(memFile, 'utf8'));
+  if (!gc) throw new Error('memory probe: the process was not started with --expose-gc');
+  const mb = (x) => x / 2 ** 20;
+  return { rssBeforeMB: mb(before.rss), rssMB: mb(after.rss), heapUsedMB: mb(after.heapUsed), heapTotalMB: mb(after.heapTotal), externalMB: mb(after.external + after.arrayBuffers) };
 }

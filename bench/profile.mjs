@@ -1,6 +1,6 @@
 // CPU profile of tollgate under load: `node --cpu-prof` on the server, h2load on one scenario, then
 // the top self-time functions, mapped back to src/*.ts through dist's source maps.
-// Standalone: npm run build && node bench/profile.mjs [cached|es256-nocache] [seconds]
+// Standalone: npm run build && node bench/profile.mjs [cached|es256-nocache|policy-50] [seconds]
 // (run.mjs calls profileScenario() for the cached-token scenario as part of `npm run bench`.)
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
@@ -149,8 +149,15 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     const keys = generateKeys();
     const jwksPath = path.join(dir, 'jwks.json');
     writeFileSync(jwksPath, JSON.stringify(jwksOf(keys)));
-    const configOptions = { jwksPath, ...(scenario === 'es256-nocache' ? { tokenCache: 0 } : {}) };
-    const frame = checkRequestFrame({ token: signJwt(keys.ES256, claims('profiled-user')) });
+    const known = {
+      cached: [{}, {}, {}],
+      'es256-nocache': [{ tokenCache: 0 }, {}, {}],
+      'policy-50': [{ policy: 'context50' }, { roles: { course: { teacher: ['1000', '1001'], ta: ['4711'] } } }, { path: '/courses/4711/grades' }],
+    };
+    if (!known[scenario]) throw new Error(`usage: node bench/profile.mjs [${Object.keys(known).join('|')}] [seconds]`);
+    const [config, extraClaims, request] = known[scenario];
+    const configOptions = { jwksPath, ...config };
+    const frame = checkRequestFrame({ token: signJwt(keys.ES256, claims('profiled-user', extraClaims)), ...request });
     const summary = await profileScenario({ dir, name: scenario, configOptions, frame, seconds });
     console.log(`${scenario}: ${summary.rps.toFixed(0)} checks/s under the profiler; busy ${summary.busyMs.toFixed(0)} ms, idle ${summary.idleMs.toFixed(0)} ms`);
     console.log(profileTable(summary));

@@ -28,8 +28,16 @@ export function targets(results) {
   const byId = new Map(results.scenarios.map((s) => [s.id, s]));
   const cached = byId.get('cached');
   if (cached && results.baseline) {
-    const ratio = cached.rps / results.baseline.rps;
-    out.push({ name: 'cached-token throughput ≥ 0.8 × no-op baseline', pass: ratio >= 0.8, detail: `${n0(cached.rps)} / ${n0(results.baseline.rps)} = ${ratio.toFixed(2)}` });
+    // PASS/FAIL on the median of the per-round ratios (each round runs baseline then tollgate, seconds
+    // apart): one disturbed run cannot decide it. Best-of and half-rate CPU cost shown beside it.
+    const paired = results.pairedRatios ?? [cached.rps / results.baseline.rps];
+    const median = [...paired].sort((a, b) => a - b)[Math.floor(paired.length / 2)];
+    const cpuRatio = cached.half?.noop?.cpuUsPerCheck / cached.half?.cpuUsPerCheck;
+    out.push({
+      name: 'cached-token throughput ≥ 0.8 × no-op baseline',
+      pass: median >= 0.8,
+      detail: `median of per-round ratios ${median.toFixed(2)} (rounds: ${paired.map((r) => r.toFixed(2)).join(', ')}); best runs ${n0(cached.rps)} / ${n0(results.baseline.rps)} = ${(cached.rps / results.baseline.rps).toFixed(2)}; CPU µs per check at the same fixed rate (${n0(cached.half?.targetRps)}/s), no-op/tollgate: ${n0(cached.half?.noop?.cpuUsPerCheck)} / ${n0(cached.half?.cpuUsPerCheck)} = ${cpuRatio.toFixed(2)}`,
+    });
   }
   for (const s of results.scenarios.filter((x) => x.ceiling)) {
     const ceiling = results.ceiling[s.ceiling];
@@ -43,7 +51,8 @@ export function targets(results) {
     });
   }
   for (const s of [results.baseline, ...results.scenarios].filter((x) => x?.half && x.id !== 'baseline')) {
-    out.push({ name: `p99 < ${P99_LIMIT_MS} ms at half saturation: ${s.id}`, pass: s.half.p99Ms < P99_LIMIT_MS, detail: `p99 ${ms(s.half.p99Ms)} ms at ${n0(s.half.rps)} checks/s` });
+    const floor = s.half.noop ? ` (the no-op server at the same rate: p99 ${ms(s.half.noop.p99Ms)} ms)` : '';
+    out.push({ name: `p99 < ${P99_LIMIT_MS} ms at half saturation: ${s.id}`, pass: s.half.p99Ms < P99_LIMIT_MS, detail: `p99 ${ms(s.half.p99Ms)} ms at ${n0(s.half.rps)} checks/s${floor}` });
   }
   if (results.memory) {
     const m = results.memory;
@@ -70,12 +79,12 @@ function decisionsText(decisions) {
 function figuresTable(results) {
   const base = results.baseline?.rps;
   const lines = [
-    '| scenario | driver | checks/s (saturation) | × baseline | p50 / p99 / max ms (saturation) | half-rate checks/s | p50 / p99 / max ms (half rate) | CPU µs/check | peak RSS MB | decisions seen by tollgate |',
-    '|---|---|---:|---:|---|---:|---|---:|---:|---|',
+    '| scenario | driver | checks/s (saturation) | × baseline | p50 / p99 / max ms (saturation) | CPU µs/check (saturation) | half-rate checks/s | p50 / p99 / max ms (half rate) | CPU µs/check (half rate) | no-op server at that rate: p50 / p99 ms, CPU µs/check | peak RSS MB | decisions seen by tollgate |',
+    '|---|---|---:|---:|---|---:|---:|---|---:|---|---:|---|',
   ];
   for (const s of [results.baseline, ...results.scenarios].filter(Boolean)) {
     lines.push(
-      `| ${s.id === 'baseline' ? '**baseline** (no-op grpc-js)' : `**${s.id}**`} | ${s.driver} | ${n0(s.rps)}${s.runs ? ` (runs: ${s.runs.map(n0).join(', ')})` : ''} | ${base ? (s.rps / base).toFixed(2) : '—'} | ${ms(s.p50Ms)} / ${ms(s.p99Ms)} / ${ms(s.maxMs)} | ${s.half ? n0(s.half.rps) : '—'} | ${s.half ? `${ms(s.half.p50Ms)} / ${ms(s.half.p99Ms)} / ${ms(s.half.maxMs)}` : '—'} | ${n0(s.cpuUsPerCheck)} | ${n0(s.rssMB)} | ${s.id === 'baseline' ? 'constant OK' : decisionsText(s.decisions)}${s.failed ? ` — **${s.failed} failed requests**` : ''} |`,
+      `| ${s.id === 'baseline' ? '**baseline** (no-op grpc-js)' : `**${s.id}**`} | ${s.driver} | ${n0(s.rps)}${s.runs ? ` (runs: ${s.runs.map(n0).join(', ')})` : ''} | ${base ? (s.rps / base).toFixed(2) : '—'} | ${ms(s.p50Ms)} / ${ms(s.p99Ms)} / ${ms(s.maxMs)} | ${n0(s.cpuUsPerCheck)} | ${s.half ? n0(s.half.rps) : '—'} | ${s.half ? `${ms(s.half.p50Ms)} / ${ms(s.half.p99Ms)} / ${ms(s.half.maxMs)}` : '—'} | ${s.half ? n0(s.half.cpuUsPerCheck) : '—'} | ${s.half?.noop ? `${ms(s.half.noop.p50Ms)} / ${ms(s.half.noop.p99Ms)}, ${n0(s.half.noop.cpuUsPerCheck)}` : '—'} | ${n0(s.rssMB)} | ${s.id === 'baseline' ? 'constant OK' : decisionsText(s.decisions)}${s.failed ? ` — **${s.failed} failed requests**` : ''} |`,
     );
   }
   return lines.join('\n');
@@ -100,7 +109,10 @@ export function printSummary(results) {
   }
   if (results.memory) {
     const mem = results.memory;
-    console.log(`\nmemory: RSS ${mem.rssAfterStartMB.toFixed(0)} MB with ${n0(mem.revocations)} revocations; ${mem.rssAfterFillMB.toFixed(0)} MB after ${n0(mem.tokens)} distinct tokens (peak ${mem.hwmMB.toFixed(0)} MB); oldest ${mem.oldestReplayed} tokens still cached: ${mem.oldestStillCached}`);
+    console.log(
+      `\nmemory: RSS idle ${mem.empty.rssMB.toFixed(0)} MB; with ${n0(mem.revocations)} revocations ${mem.loaded.rssMB.toFixed(0)} MB; after ${n0(mem.tokens)} distinct tokens ${mem.rssAfterFillMB.toFixed(0)} MB (peak ${mem.hwmMB.toFixed(0)} MB, ${mem.filledGc.rssMB.toFixed(0)} MB after a full GC); ` +
+        `V8 heap used after GC ${mem.empty.gc.heapUsedMB.toFixed(0)} → ${mem.loaded.gc.heapUsedMB.toFixed(0)} → ${mem.filledGc.heapUsedMB.toFixed(0)} MB; oldest ${mem.oldestReplayed} tokens still cached: ${mem.oldestStillCached}`,
+    );
   }
   if (results.profile) {
     console.log(`\nprofile (cached token, ${n0(results.profile.rps)} checks/s under the profiler), top self time:`);
@@ -157,11 +169,16 @@ export function writeResults(results, file) {
   }
   if (results.memory) {
     const mem = results.memory;
+    const perEntry = (fromMB, toMB, count) => `${n0(((toMB - fromMB) * 2 ** 20) / count)} bytes`;
     out.push('## Memory: 100,000 cached tokens + 100,000 revocations', '');
-    out.push(`- Config: \`tokenCache: { maxEntries: ${mem.tokens} }\`, \`revocation: { store: file }\` with a preloaded log of ${n0(mem.revocations)} live entries (80% jti, 10% sid, 10% sub cut-offs).`);
-    out.push(`- RSS after start (revocations loaded, cache empty): **${mem.rssAfterStartMB.toFixed(0)} MB**`);
-    out.push(`- RSS after driving ${n0(mem.tokens)} distinct ES256 tokens (${mem.tokenBytes} bytes each) through once with bench/load-node.mjs: **${mem.rssAfterFillMB.toFixed(0)} MB** (peak VmHWM ${mem.hwmMB.toFixed(0)} MB); fill ran at ${n0(mem.fill.rps)} checks/s; decisions: ${decisionsText(mem.fill.decisions)}.`);
-    out.push(`- The oldest ${mem.oldestReplayed} tokens replayed afterwards: ${mem.oldestStillCached} cache hits (fewer than ${mem.oldestReplayed} means the cache evicted them: its byte bound or count bound was reached).`, '');
+    out.push(`Config: \`tokenCache: { maxEntries: ${mem.tokens} }\`, \`revocation: { store: file }\` with a preloaded log of ${n0(mem.revocations)} live entries (80% jti, 10% sid, 10% sub cut-offs); the cache filled by driving ${n0(mem.tokens)} distinct ES256 tokens (${mem.tokenBytes} bytes each) through once with bench/load-node.mjs (${n0(mem.fill.rps)} checks/s; decisions: ${decisionsText(mem.fill.decisions)}). "After GC" figures come from a full GC requested through bench/guard.mjs (tollgate started with --expose-gc for this scenario only).`, '');
+    const row = (label, rss, gc) => `| ${label} | ${rss} | ${gc.rssMB.toFixed(0)} | ${gc.heapTotalMB.toFixed(0)} | ${gc.heapUsedMB.toFixed(0)} | ${gc.externalMB.toFixed(0)} |`;
+    out.push('| state | RSS MB | RSS after full GC MB | V8 heap total after GC MB | V8 heap used after GC MB | external + ArrayBuffers MB |', '|---|---:|---:|---:|---:|---:|');
+    out.push(row('idle tollgate (bench config, no revocation store)', mem.empty.rssMB.toFixed(0), mem.empty.gc));
+    out.push(row(`+ ${n0(mem.revocations)} revocations loaded (just started)`, mem.loaded.rssMB.toFixed(0), mem.loaded.gc));
+    out.push(row(`+ ${n0(mem.tokens)} cached tokens (2 s after the fill)`, `**${mem.rssAfterFillMB.toFixed(0)}** (peak ${mem.hwmMB.toFixed(0)})`, mem.filledGc));
+    out.push('');
+    out.push(`Live heap per revocation ≈ ${perEntry(mem.empty.gc.heapUsedMB, mem.loaded.gc.heapUsedMB, mem.revocations)}; per cached token ≈ ${perEntry(mem.loaded.gc.heapUsedMB, mem.filledGc.heapUsedMB, mem.tokens)}. The oldest ${mem.oldestReplayed} tokens replayed afterwards: ${mem.oldestStillCached} cache hits (fewer would mean the LRU's byte or count bound evicted them).`, '');
   }
   if (results.profile) {
     out.push('## Profile: cached-token path', '');

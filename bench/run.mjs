@@ -13,7 +13,7 @@ import { checkOnce, decisionCounts, diffCounts } from './client.mjs';
 import { REVOKED_JTI, writeRevocationLog } from './config/generate.mjs';
 import { checkRequestFrame } from './encode.mjs';
 import { h2load, requireH2load } from './h2load.mjs';
-import { cpuMicros, memory, runNodeJson, sleep } from './proc.mjs';
+import { cpuMicros, memory, memoryAfterGc, runNodeJson, sleep } from './proc.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, writeResults } from './report.mjs';
 import { startNoop, startTollgate } from './servers.mjs';
@@ -39,7 +39,8 @@ const STREAMS = 32; // concurrent streams per connection: 128 checks in flight a
 // the burst, not the server. 8 × 1 leaves headroom: at half saturation ~1-4 checks are in flight.
 const HALF_CLIENTS = 8;
 const HALF_STREAMS = 1;
-const ROUNDS = 3; // baseline and cached-token runs alternate; the best of each counts (noisy machine)
+const ROUNDS = 3;
+const REFERENCE_SECONDS = 3; // no-op server at a scenario's half rate // baseline and cached-token runs alternate; the best of each counts (noisy machine)
 const DISTINCT = 10_000;
 const MEMORY_TOKENS = 100_000;
 const REVOCATIONS = 100_000;
@@ -47,8 +48,14 @@ const only = args.only ? new Set(args.only.split(',')) : undefined;
 const want = (id) => !only || only.has(id);
 const log = (line) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
+const MAX_RUN_MINUTES = 10; // the whole bench gives up (and its children die with it) after this
+
 async function main() {
   const started = Date.now();
+  setTimeout(() => {
+    console.error(`bench: still running after ${MAX_RUN_MINUTES} minutes; giving up`);
+    process.exit(1);
+  }, MAX_RUN_MINUTES * 60_000).unref();
   const h2loadVersion = requireH2load();
   if (!existsSync(path.join(BENCH, '../dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first (npm run bench does)');
   const machine = machineInfo(h2loadVersion);
@@ -179,59 +186,66 @@ async function main() {
 
   const results = { machine, ceiling, seconds: SECONDS, clients: CLIENTS, streams: STREAMS, halfClients: HALF_CLIENTS, halfStreams: HALF_STREAMS, rounds: ROUNDS, scenarios: [] };
 
-  // Baseline and the cached-token scenario run side by side, alternating, so the ratio compares
-  // runs seconds apart on the same noisy machine.
+  // The no-op server runs through all scenarios (idle costs nothing): the baseline alternates with the
+  // cached-token scenario, so the ratio compares runs seconds apart on the same noisy machine; and after
+  // every tollgate half-rate run it is driven at the same rate, as the latency floor of this machine.
+  const noop = await startNoop(dir, frameOf(tokens.es256));
+  await warmup(noop, files.es256);
   const [cachedScenario, ...rest] = scenarios;
-  if (want('cached')) {
-    log('baseline (no-op grpc-js) and cached-token scenario, alternating');
-    const noop = await startNoop(dir, frameOf(tokens.es256));
-    const cached = await startTollgate(dir, 'cached', { ...base, ...cachedScenario.config });
-    try {
-      await validate(cached, cachedScenario);
-      const baselineRuns = [];
-      const cachedRuns = [];
-      await warmup(noop, files.es256);
-      await warmup(cached, files.es256);
-      for (let round = 0; round < ROUNDS; round++) {
-        baselineRuns.push(await saturate(noop, files.es256));
-        cachedRuns.push(await saturate(cached, files.es256));
-        log(`  round ${round + 1}: baseline ${baselineRuns.at(-1).rps.toFixed(0)}/s, cached ${cachedRuns.at(-1).rps.toFixed(0)}/s`);
+  try {
+    if (want('cached')) {
+      log('baseline (no-op grpc-js) and cached-token scenario, alternating');
+      const cached = await startTollgate(dir, 'cached', { ...base, ...cachedScenario.config });
+      try {
+        await validate(cached, cachedScenario);
+        const baselineRuns = [];
+        const cachedRuns = [];
+        await warmup(cached, files.es256);
+        for (let round = 0; round < ROUNDS; round++) {
+          baselineRuns.push(await saturate(noop, files.es256));
+          cachedRuns.push(await saturate(cached, files.es256));
+          log(`  round ${round + 1}: baseline ${baselineRuns.at(-1).rps.toFixed(0)}/s, cached ${cachedRuns.at(-1).rps.toFixed(0)}/s`);
+        }
+        results.pairedRatios = cachedRuns.map((c, i) => c.rps / baselineRuns[i].rps);
+        results.baseline = { id: 'baseline', title: 'no-op grpc-js Check server (constant OK)', driver: 'h2load', ...best(baselineRuns) };
+        results.baseline.half = await atRate(noop, files.es256, results.baseline.rps / 2);
+        const c = { ...describe(cachedScenario, 'h2load'), ...best(cachedRuns) };
+        c.half = await atRate(cached, files.es256, c.rps / 2);
+        c.half.noop = await atRate(noop, files.es256, c.half.targetRps);
+        c.rssMB = memory(cached.pid).hwmMB;
+        results.scenarios.push(c);
+        log(`  baseline ${fmt(results.baseline)}`);
+        log(`  cached   ${fmt(c)}`);
+      } finally {
+        await cached.stop();
       }
-      results.baseline = { id: 'baseline', title: 'no-op grpc-js Check server (constant OK)', driver: 'h2load', ...best(baselineRuns) };
-      results.baseline.half = await halfRate(noop, files.es256, results.baseline.rps);
-      results.baseline.rssMB = memory(noop.pid).hwmMB;
-      const c = { ...describe(cachedScenario, 'h2load'), ...best(cachedRuns) };
-      c.half = await halfRate(cached, files.es256, c.rps);
-      c.rssMB = memory(cached.pid).hwmMB;
-      results.scenarios.push(c);
-      log(`  baseline ${fmt(results.baseline)}`);
-      log(`  cached   ${fmt(c)}`);
-    } finally {
-      await noop.stop();
-      await cached.stop();
     }
-  }
 
-  for (const scenario of rest) {
-    if (!want(scenario.id)) continue;
-    log(`scenario ${scenario.id}: ${scenario.title}`);
-    const server = await startTollgate(dir, scenario.id, { ...base, ...scenario.config });
-    try {
-      await validate(server, scenario);
-      let result;
-      if (scenario.frames) {
-        result = { ...describe(scenario, 'node'), ...(await nodeLoad(server, scenario.frames)) };
-      } else {
-        await warmup(server, scenario.data);
-        result = { ...describe(scenario, 'h2load'), ...(await saturate(server, scenario.data)) };
-        result.half = await halfRate(server, scenario.data, result.rps);
+    for (const scenario of rest) {
+      if (!want(scenario.id)) continue;
+      log(`scenario ${scenario.id}: ${scenario.title}`);
+      const server = await startTollgate(dir, scenario.id, { ...base, ...scenario.config });
+      try {
+        await validate(server, scenario);
+        let result;
+        if (scenario.frames) {
+          result = { ...describe(scenario, 'node'), ...(await nodeLoad(server, scenario.frames)) };
+        } else {
+          await warmup(server, scenario.data);
+          result = { ...describe(scenario, 'h2load'), ...(await saturate(server, scenario.data)) };
+          result.half = await atRate(server, scenario.data, result.rps / 2);
+          result.half.noop = await atRate(noop, scenario.data, result.half.targetRps, REFERENCE_SECONDS);
+        }
+        result.rssMB = memory(server.pid).hwmMB;
+        results.scenarios.push(result);
+        log(`  ${fmt(result)}`);
+      } finally {
+        await server.stop();
       }
-      result.rssMB = memory(server.pid).hwmMB;
-      results.scenarios.push(result);
-      log(`  ${fmt(result)}`);
-    } finally {
-      await server.stop();
     }
+    if (results.baseline) results.baseline.rssMB = memory(noop.pid).hwmMB;
+  } finally {
+    await noop.stop();
   }
 
   // ---- scaling: one vs two replicas ----------------------------------------------------------------
@@ -262,21 +276,34 @@ async function main() {
   }
 
   // ---- memory: 100k cached tokens + 100k revocations ----------------------------------------------
+  // RSS as the OS sees it (the target), plus, through the guard's SIGUSR2 probe (--expose-gc), RSS and
+  // V8 heap after a full GC at each step, to tell live data from collectable garbage.
   if (!args['skip-memory'] && want('memory')) {
-    log(`memory: ${REVOCATIONS} revocations loaded, then ${MEMORY_TOKENS} distinct tokens driven through once`);
-    const server = await startTollgate(dir, 'memory', { ...base, tokenCache: MEMORY_TOKENS, revocation: { path: revocationLog } });
+    log(`memory: idle tollgate; then ${REVOCATIONS} revocations loaded and ${MEMORY_TOKENS} distinct tokens driven through once`);
+    const probe = { nodeArgs: ['--expose-gc'], env: { BENCH_MEMFILE: path.join(dir, 'memprobe.json') } };
+    const memFile = probe.env.BENCH_MEMFILE;
+    const plain = await startTollgate(dir, 'memory-plain', base, probe);
+    let empty;
+    try {
+      await validate(plain, { expect: [[frameOf(tokens.es256), 0]] });
+      empty = { rssMB: memory(plain.pid).rssMB, gc: await memoryAfterGc(plain.child, memFile) };
+    } finally {
+      await plain.stop();
+    }
+    const server = await startTollgate(dir, 'memory', { ...base, tokenCache: MEMORY_TOKENS, revocation: { path: revocationLog } }, probe);
     try {
       await validate(server, { expect: [[frameOf(tokens.es256), 0], [frameOf(tokens.revoked), 16]] });
-      const idle = memory(server.pid);
+      const loaded = { rssMB: memory(server.pid).rssMB, gc: await memoryAfterGc(server.child, memFile) };
       const before = await decisionCounts(server.httpPort);
       const fill = await runNodeJson(
         path.join(BENCH, 'load-node.mjs'),
         ['--port', String(server.grpcPort), '--frames', files.es256Memory, '--count', String(MEMORY_TOKENS), '--connections', '2', '--streams', '32'],
         180_000,
       );
-      await sleep(500);
+      await sleep(2000); // let the process settle: RSS as a dashboard would show it, no forced GC
       const filled = memory(server.pid);
       const afterFill = await decisionCounts(server.httpPort);
+      const filledGc = await memoryAfterGc(server.child, memFile);
       // Are the oldest 2,000 tokens still cached? (An LRU over its count or byte bound evicts them first.)
       await runNodeJson(path.join(BENCH, 'load-node.mjs'), ['--port', String(server.grpcPort), '--frames', files.es256Oldest, '--count', '2000'], 60_000);
       const replay = diffCounts(await decisionCounts(server.httpPort), afterFill);
@@ -284,14 +311,19 @@ async function main() {
         revocations: REVOCATIONS,
         tokens: MEMORY_TOKENS,
         tokenBytes: es256Many[0].length,
-        rssAfterStartMB: idle.rssMB,
+        empty,
+        loaded,
         rssAfterFillMB: filled.rssMB,
+        filledGc,
         hwmMB: memory(server.pid).hwmMB,
         fill: { rps: fill.rps, seconds: fill.seconds, failed: fill.failed, decisions: diffCounts(afterFill, before) },
         oldestStillCached: replay['cache/hit'] ?? 0,
         oldestReplayed: 2000,
       };
-      log(`  RSS ${idle.rssMB.toFixed(0)} MB after start, ${filled.rssMB.toFixed(0)} MB after ${MEMORY_TOKENS} tokens (peak ${results.memory.hwmMB.toFixed(0)} MB); oldest 2000 still cached: ${results.memory.oldestStillCached}`);
+      log(
+        `  RSS: idle ${empty.rssMB.toFixed(0)} MB; +${REVOCATIONS} revocations ${loaded.rssMB.toFixed(0)} MB; +${MEMORY_TOKENS} cached tokens ${filled.rssMB.toFixed(0)} MB (peak ${results.memory.hwmMB.toFixed(0)}); ` +
+          `heap after GC ${empty.gc.heapUsedMB.toFixed(0)} → ${loaded.gc.heapUsedMB.toFixed(0)} → ${filledGc.heapUsedMB.toFixed(0)} MB; oldest 2000 still cached: ${results.memory.oldestStillCached}`,
+      );
     } finally {
       await server.stop();
     }
@@ -348,12 +380,24 @@ async function saturate(server, dataFile) {
   };
 }
 
-/** Fixed moderate rate: half of this server's saturation throughput, spread over the clients. */
-async function halfRate(server, dataFile, saturationRps) {
-  const rpsPerClient = Math.max(1, Math.floor(saturationRps / 2 / HALF_CLIENTS));
-  const logFile = path.join(path.dirname(dataFile), `${server.name}-half-latency.tsv`);
-  const load = await h2load({ port: server.grpcPort, dataFile, seconds: SECONDS, clients: HALF_CLIENTS, streams: HALF_STREAMS, rpsPerClient, logFile });
-  return { targetRps: rpsPerClient * HALF_CLIENTS, rps: load.rps, p50Ms: load.p50Ms, p99Ms: load.p99Ms, maxMs: load.maxMs, failed: load.failed + load.errored };
+/** A fixed rate (checks/s in total, spread over HALF_CLIENTS connections): latency and CPU per check. */
+async function atRate(server, dataFile, totalRps, seconds = SECONDS) {
+  const rpsPerClient = Math.max(1, Math.floor(totalRps / HALF_CLIENTS));
+  const logFile = path.join(path.dirname(dataFile), `${server.name}-rate-latency.tsv`);
+  const countsBefore = server.httpPort ? await decisionCounts(server.httpPort) : undefined;
+  const cpuBefore = cpuMicros(server.pid);
+  const load = await h2load({ port: server.grpcPort, dataFile, seconds, clients: HALF_CLIENTS, streams: HALF_STREAMS, rpsPerClient, logFile });
+  const cpu = cpuMicros(server.pid) - cpuBefore;
+  const checks = countsBefore ? sumChecks(diffCounts(await decisionCounts(server.httpPort), countsBefore)) : load.done;
+  return {
+    targetRps: rpsPerClient * HALF_CLIENTS,
+    rps: load.rps,
+    p50Ms: load.p50Ms,
+    p99Ms: load.p99Ms,
+    maxMs: load.maxMs,
+    cpuUsPerCheck: cpu / checks,
+    failed: load.failed + load.errored,
+  };
 }
 
 /** The node generator cycling many distinct frames (closed loop, same concurrency as h2load). */
@@ -373,7 +417,9 @@ async function nodeLoad(server, framesFile) {
 const sumChecks = (decisions) => Object.entries(decisions).filter(([k]) => !k.startsWith('cache/')).reduce((sum, [, v]) => sum + v, 0);
 const best = (runs) => ({ ...runs.reduce((a, b) => (b.rps > a.rps ? b : a)), runs: runs.map((r) => r.rps) });
 const describe = (scenario, driver) => ({ id: scenario.id, title: scenario.title, driver, ceiling: scenario.ceiling });
-const fmt = (r) => `${r.rps.toFixed(0)} checks/s, p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerCheck.toFixed(0)} µs CPU/check${r.half ? `; at ${r.half.rps.toFixed(0)}/s p99 ${r.half.p99Ms.toFixed(2)} ms` : ''}`;
+const fmt = (r) =>
+  `${r.rps.toFixed(0)} checks/s, p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerCheck.toFixed(0)} µs CPU/check` +
+  (r.half ? `; at ${r.half.rps.toFixed(0)}/s p99 ${r.half.p99Ms.toFixed(2)} ms${r.half.noop ? ` (no-op server at that rate: ${r.half.noop.p99Ms.toFixed(2)} ms)` : ''}` : '');
 
 main().then(
   () => process.exit(0),

@@ -10,12 +10,12 @@ const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 
 /** Starts tollgate with a generated config; resolves once /readyz answers 200. */
-export async function startTollgate(dir, name, configOptions, { nodeArgs = [] } = {}) {
+export async function startTollgate(dir, name, configOptions, { nodeArgs = [], env } = {}) {
   const grpcPort = await freePort();
   const httpPort = await freePort();
   const configPath = writeConfig(dir, name, { ...configOptions, grpcPort, httpPort });
   const logFile = path.join(dir, `${name}.log`);
-  const child = spawnNode(CLI, ['serve', '--config', configPath], { nodeArgs, logFile, cwd: dir });
+  const child = spawnNode(CLI, ['serve', '--config', configPath], { nodeArgs, logFile, cwd: dir, env });
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, `tollgate (${name}) /readyz`, { child, timeoutMs: 30_000 });
   } catch (err) {
