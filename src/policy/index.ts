@@ -10,7 +10,7 @@ export {
   type ClaimConditionConfig,
 } from './schema.js';
 export { normalizePath, type NormalizedPath } from './path.js';
-export { normalizeHost } from './match.js';
+export { normalizeHost, type HeaderLookup } from './match.js';
 export { principalFromPeer } from './peer.js';
 export type { Identity, DenyReason } from './requirements.js';
 export { compilePolicy, type AuthzRequest, type Decision, type DecisionReason, type Policy, type PolicyOptions } from './policy.js';

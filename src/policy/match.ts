@@ -7,12 +7,17 @@ import { matchTemplate, parseTemplate, type PathTemplate } from './path.js';
 import type { HeaderConditionConfig, MatchConfig } from './schema.js';
 
 /** The request as every rule sees it: normalized once per request. */
+/** A request's headers, one value per name (repeated headers joined with ","). A Map will do. */
+export interface HeaderLookup {
+  get(name: string): string | undefined;
+}
+
 export interface PreparedRequest {
   readonly method: string; // upper-case
   readonly host: string; // lower-case, no port, no trailing dot
   readonly path: string;
   readonly segments: readonly string[];
-  readonly headers: ReadonlyMap<string, string>;
+  readonly headers: HeaderLookup;
 }
 
 export interface CompiledMatch {

@@ -3,7 +3,7 @@
  * rules until the first match. Pure: no I/O, no clock, no logging — the caller records the decision.
  */
 import { PolicyError } from './errors.js';
-import { normalizeHost, type PreparedRequest } from './match.js';
+import { normalizeHost, type HeaderLookup, type PreparedRequest } from './match.js';
 import { normalizePath } from './path.js';
 import type { DenyReason, EvalContext, Failure, Identity } from './requirements.js';
 import { compileRule, type CompiledRule } from './rule.js';
@@ -14,8 +14,8 @@ export interface AuthzRequest {
   host: string;
   /** The raw `:path`; may include `?query` and `#fragment`, which matching ignores. */
   path: string;
-  /** Lower-case names. */
-  headers: ReadonlyMap<string, string>;
+  /** Looked up by lower-case name, only when a rule has header conditions (a Map will do). */
+  headers: HeaderLookup;
   /** The workload identity, e.g. from `principalFromPeer`. */
   principal?: string;
 }

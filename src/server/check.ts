@@ -1,6 +1,6 @@
 import type { Logger } from '../observability/logger.js';
 import type { CheckMetrics } from '../observability/metrics.js';
-import { principalFromPeer, type Decision } from '../policy/index.js';
+import { principalFromPeer, type Decision, type HeaderLookup } from '../policy/index.js';
 import type { RevocationStore } from '../revocation/index.js';
 import { extractToken, type TokenLocation } from '../pipeline/extract.js';
 import { requestViewFrom, type RequestView } from '../pipeline/request.js';
@@ -109,11 +109,9 @@ function outcomeOf(decision: Decision, token: VerifiedToken | undefined, locatio
   }
 }
 
-/** Policy header conditions see one value per name, as Envoy's `headers` map does. */
-function joinedHeaders(view: RequestView): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [name, values] of view.headers) out.set(name, values.join(','));
-  return out;
+/** Policy header conditions see one value per name, as Envoy's `headers` map does; joined on demand. */
+function joinedHeaders(view: RequestView): HeaderLookup {
+  return { get: (name) => view.headers.get(name)?.join(',') };
 }
 
 function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefined): void {
