@@ -29,15 +29,16 @@ export async function h2load({ port, dataFile, seconds, clients, streams, rpsPer
   if (rpsPerClient !== undefined) args.push(`--rps=${rpsPerClient}`);
   if (logFile) args.push(`--log-file=${logFile}`);
   args.push(`http://127.0.0.1:${port}${CHECK_PATH}`);
+  if (logFile) rmSync(logFile, { force: true }); // h2load appends to an existing log
   const result = await run('h2load', args, { timeoutMs: (seconds + 30) * 1000 });
   const out = result.stdout;
-  const finished = /finished in ([\d.]+)s, ([\d.]+) req\/s/.exec(out);
+  const finished = /finished in ([\d.]+)(s|ms), ([\d.]+) req\/s/.exec(out); // "997.69ms" or "5.00s"
   const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
   if (result.code !== 0 || !finished || !requests) {
     throw new Error(`h2load failed (exit ${result.code ?? result.signal}):\n${out.slice(-1500)}\n${result.stderr.slice(-800)}`);
   }
   const summary = {
-    rps: Number(finished[2]),
+    rps: Number(finished[3]),
     done: Number(requests[3]),
     succeeded: Number(requests[4]),
     failed: Number(requests[5]),
