@@ -6,13 +6,23 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 
  */
 export function createCheckMetrics(registry: Registry, state: { tokenCacheEntries: () => number }) {
   collectDefaultMetrics({ register: registry });
+  const checks = new Counter({
+    name: 'tollgate_check_total',
+    help: 'Check decisions by decision (allow|deny|dry_run_deny), reason, provider and rule.',
+    labelNames: ['decision', 'reason', 'provider', 'rule'] as const,
+    registers: [registry],
+  });
+  const tokenCache = new Counter({
+    name: 'tollgate_token_cache_total',
+    help: 'Verified-token cache look-ups by result (hit|miss).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
   return {
-    checks: new Counter({
-      name: 'tollgate_check_total',
-      help: 'Check decisions by decision (allow|deny|dry_run_deny), reason, provider and rule.',
-      labelNames: ['decision', 'reason', 'provider', 'rule'] as const,
-      registers: [registry],
-    }),
+    /** Counts one decision. */
+    check: childrenOf(checks, (decision: string, reason: string, provider: string, rule: string) => ({ decision, reason, provider, rule })),
+    tokenCacheHit: tokenCache.labels({ result: 'hit' }),
+    tokenCacheMiss: tokenCache.labels({ result: 'miss' }),
     duration: new Histogram({
       name: 'tollgate_check_duration_seconds',
       help: 'Time to answer a Check, from request decoded to response ready.',
@@ -23,12 +33,6 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
       name: 'tollgate_dry_run_denials_total',
       help: 'Requests a dry-run rule would have denied, allowed instead.',
       labelNames: ['rule'] as const,
-      registers: [registry],
-    }),
-    tokenCache: new Counter({
-      name: 'tollgate_token_cache_total',
-      help: 'Verified-token cache look-ups by result (hit|miss).',
-      labelNames: ['result'] as const,
       registers: [registry],
     }),
     tokenCacheEntries: new Gauge({
@@ -49,3 +53,21 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
 }
 
 export type CheckMetrics = ReturnType<typeof createCheckMetrics>;
+
+/**
+ * Increments a labelled counter through children bound once per label combination: prom-client hashes
+ * a label object on every `inc`, which shows on the Check hot path. Label values come from code and
+ * config, so the memo stays small.
+ */
+function childrenOf<L extends string, A extends string[]>(counter: Counter<L>, labels: (...values: A) => Record<L, string>): (...values: A) => void {
+  const children = new Map<string, { inc(): void }>();
+  return (...values: A) => {
+    const key = values.join('\u0000');
+    let child = children.get(key);
+    if (!child) {
+      child = counter.labels(labels(...values));
+      children.set(key, child);
+    }
+    child.inc();
+  };
+}

@@ -60,7 +60,7 @@ function collectHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['
       add(h.key, value);
     }
   } else if (http.headers) {
-    for (const [name, value] of Object.entries(http.headers)) add(name, value);
+    for (const name in http.headers) add(name, http.headers[name]!);
   }
   return out;
 }

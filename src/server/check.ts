@@ -30,7 +30,7 @@ export function createCheckHandler(ctx: CheckContext): (request: CheckRequest) =
       view = requestViewFrom(request);
       const result = await decide(runtime, view, {
         revocation: ctx.revocation(),
-        onVerified: (cached) => ctx.metrics.tokenCache.inc({ result: cached ? 'hit' : 'miss' }),
+        onVerified: (cached) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc(),
       });
       outcome = result.outcome;
       if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
@@ -116,7 +116,7 @@ function joinedHeaders(view: RequestView): HeaderLookup {
 
 function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefined): void {
   const labels = labelsOf(outcome);
-  ctx.metrics.checks.inc(labels);
+  ctx.metrics.check(labels.decision, labels.reason, labels.provider, labels.rule);
   // The success path logs nothing: a line per allowed request would cost more than the check.
   if (labels.decision === 'allow') return;
   // One line per denial (and per dry-run would-deny). The path is logged without its query: a query may carry a token.
