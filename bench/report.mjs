@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { profileTable } from './profile.mjs';
+import { DEPLOYED_NODE_ARGS } from './servers.mjs';
 
 export function machineInfo(h2loadVersion) {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
@@ -139,7 +140,7 @@ export function writeResults(results, file) {
     '',
   );
   out.push('## Method', '');
-  out.push(`- Servers: tollgate as users run it (\`node dist/cli.js serve --config <generated yaml>\`, log level info, one process) and, as the baseline, \`bench/noop-server.mjs\`: grpc-js ${'1.14'} with the same proto files and proto-loader options, answering a constant OK CheckResponse. Both on 127.0.0.1, each in its own process.`);
+  out.push(`- Servers: tollgate as users run it (\`node ${DEPLOYED_NODE_ARGS.join(' ')} dist/cli.js serve --config <generated yaml>\`: the V8 flags of NODE_OPTIONS in k8s/base/tollgate-container.yaml, log level info, one process) and, as the baseline, \`bench/noop-server.mjs\`: grpc-js ${'1.14'} with the same proto files and proto-loader options, answering a constant OK CheckResponse. Both on 127.0.0.1, each in its own process.`);
   out.push(`- Load: \`h2load -c ${results.clients} -m ${results.streams} -t 1 -D ${results.seconds}\` (h2c, ${results.clients * results.streams} checks in flight), POST \`/envoy.service.auth.v3.Authorization/Check\`, \`content-type: application/grpc\`, \`te: trailers\`; body = one gRPC frame (flag 0, 4-byte length, CheckRequest encoded with protobufjs from proto/), shaped like Envoy's (headers map with pseudo-headers, \`authorization: Bearer …\`, source/destination addresses). Each server gets a 1 s h2load warm-up before its first measured run. Baseline and \`cached\` alternate for ${results.rounds} rounds (baseline, tollgate, baseline, …); their row shows the best run of each, and the target uses the median of the per-round ratios.`);
   out.push(`- Half rate: \`h2load -c ${results.halfClients} -m ${results.halfStreams} --rps <total/${results.halfClients}>\`, the total being half of that server's own saturation figure. One stream per connection because h2load's rate timer releases up to -m requests at once per connection (with -m 32, p50 is several ms even on an idle no-op server: it measures the burst). Caveat: a client whose previous request is still out sends its next one late, so a server stall shows in max more than in p99. Latency percentiles (both runs) from h2load's per-request \`--log-file\`. Right after each tollgate half-rate run the no-op server (kept running through the whole bench) is driven at the same rate for 3 s: the latency floor of this machine and load generator at that rate, shown beside tollgate's.`);
   out.push('- CPU µs/check: utime+stime of the server (/proc/<pid>/stat) across the saturation run ÷ checks the server counted (tollgate_check_total delta; h2load\'s count for the baseline). Peak RSS: VmHWM at the end of the scenario.');

@@ -1,5 +1,6 @@
 // Starting the servers under test: tollgate (`node dist/cli.js serve --config FILE`, exactly what a
 // user runs) and the no-op baseline. Both listen on 127.0.0.1 only, on ports picked here.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkOnce } from './client.mjs';
@@ -7,6 +8,14 @@ import { writeConfig } from './config/generate.mjs';
 import { freePort, spawnNode, stop, waitFor } from './proc.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const CONTAINER = fileURLToPath(new URL('../k8s/base/tollgate-container.yaml', import.meta.url));
+
+/**
+ * The V8 flags tollgate runs with when deployed (NODE_OPTIONS in k8s/base/tollgate-container.yaml), so
+ * the bench measures it as deployed. The old-space cap matters for memory: without it V8 on a large
+ * machine lets the heap grow far past the live data before collecting.
+ */
+export const DEPLOYED_NODE_ARGS = (/NODE_OPTIONS, value: ([^}]+?) \}/.exec(readFileSync(CONTAINER, 'utf8'))?.[1] ?? '').split(' ').filter(Boolean);
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 
 /** Starts tollgate with a generated config; resolves once /readyz answers 200. */
@@ -15,7 +24,7 @@ export async function startTollgate(dir, name, configOptions, { nodeArgs = [], e
   const httpPort = await freePort();
   const configPath = writeConfig(dir, name, { ...configOptions, grpcPort, httpPort });
   const logFile = path.join(dir, `${name}.log`);
-  const child = spawnNode(CLI, ['serve', '--config', configPath], { nodeArgs, logFile, cwd: dir, env });
+  const child = spawnNode(CLI, ['serve', '--config', configPath], { nodeArgs: [...DEPLOYED_NODE_ARGS, ...nodeArgs], logFile, cwd: dir, env });
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, `tollgate (${name}) /readyz`, { child, timeoutMs: 30_000 });
   } catch (err) {
