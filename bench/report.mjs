@@ -55,15 +55,19 @@ export function targets(results) {
     const floor = s.half.noop ? ` (the no-op server at the same rate: p99 ${ms(s.half.noop.p99Ms)} ms)` : '';
     out.push({ name: `p99 < ${P99_LIMIT_MS} ms at half saturation: ${s.id}`, pass: s.half.p99Ms < P99_LIMIT_MS, detail: `p99 ${ms(s.half.p99Ms)} ms at ${n0(s.half.rps)} checks/s${floor}` });
   }
-  if (results.memory) {
-    const m = results.memory;
+  for (const m of [results.memory, results.memoryDeployed].filter(Boolean)) {
     out.push({
-      name: `${n0(m.tokens)} cached tokens + ${n0(m.revocations)} revocations < ${MEMORY_LIMIT_MB} MB RSS`,
+      name: `${n0(m.tokens)} cached tokens + ${n0(m.revocations)} revocations < ${MEMORY_LIMIT_MB} MB RSS (${flagsText(m.nodeArgs)})`,
       pass: m.rssAfterFillMB < MEMORY_LIMIT_MB,
       detail: `RSS ${m.rssAfterFillMB.toFixed(0)} MB after loading (peak ${m.hwmMB.toFixed(0)} MB)`,
     });
   }
   return out;
+}
+
+/** How a memory variant was started: `node` defaults, or the deployment's V8 flags. */
+function flagsText(nodeArgs) {
+  return nodeArgs.length ? `node ${nodeArgs.join(' ')}, as deployed` : 'node defaults';
 }
 
 function decisionsText(decisions) {
@@ -108,10 +112,9 @@ export function printSummary(results) {
     console.log('\nscaling (checks/s):');
     for (const r of results.scaling) console.log(`  ${pad(r.id, 16)} 1 process ${n0(r.one)}   2 processes ${n0(r.two)} (${r.each.map(n0).join(' + ')})   ×${(r.two / r.one).toFixed(2)}`);
   }
-  if (results.memory) {
-    const mem = results.memory;
+  for (const mem of [results.memory, results.memoryDeployed].filter(Boolean)) {
     console.log(
-      `\nmemory: RSS idle ${mem.empty.rssMB.toFixed(0)} MB; with ${n0(mem.revocations)} revocations ${mem.loaded.rssMB.toFixed(0)} MB; after ${n0(mem.tokens)} distinct tokens ${mem.rssAfterFillMB.toFixed(0)} MB (peak ${mem.hwmMB.toFixed(0)} MB, ${mem.filledGc.rssMB.toFixed(0)} MB after a full GC); ` +
+      `\nmemory (${flagsText(mem.nodeArgs)}): RSS idle ${mem.empty.rssMB.toFixed(0)} MB; with ${n0(mem.revocations)} revocations ${mem.loaded.rssMB.toFixed(0)} MB; after ${n0(mem.tokens)} distinct tokens ${mem.rssAfterFillMB.toFixed(0)} MB (peak ${mem.hwmMB.toFixed(0)} MB, ${mem.filledGc.rssMB.toFixed(0)} MB after a full GC); ` +
         `V8 heap used after GC ${mem.empty.gc.heapUsedMB.toFixed(0)} → ${mem.loaded.gc.heapUsedMB.toFixed(0)} → ${mem.filledGc.heapUsedMB.toFixed(0)} MB; oldest ${mem.oldestReplayed} tokens still cached: ${mem.oldestStillCached}`,
     );
   }
@@ -140,7 +143,7 @@ export function writeResults(results, file) {
     '',
   );
   out.push('## Method', '');
-  out.push(`- Servers: tollgate as users run it (\`node ${DEPLOYED_NODE_ARGS.join(' ')} dist/cli.js serve --config <generated yaml>\`: the V8 flags of NODE_OPTIONS in k8s/base/tollgate-container.yaml, log level info, one process) and, as the baseline, \`bench/noop-server.mjs\`: grpc-js ${'1.14'} with the same proto files and proto-loader options, answering a constant OK CheckResponse. Both on 127.0.0.1, each in its own process.`);
+  out.push(`- Servers: tollgate as users run it (\`node dist/cli.js serve --config <generated yaml>\`, log level info, one process; the memory scenario runs a second time with the V8 flags of NODE_OPTIONS in k8s/base/tollgate-container.yaml, \`${DEPLOYED_NODE_ARGS.join(' ')}\`) and, as the baseline, \`bench/noop-server.mjs\`: grpc-js ${'1.14'} with the same proto files and proto-loader options, answering a constant OK CheckResponse. Both on 127.0.0.1, each in its own process.`);
   out.push(`- Load: \`h2load -c ${results.clients} -m ${results.streams} -t 1 -D ${results.seconds}\` (h2c, ${results.clients * results.streams} checks in flight), POST \`/envoy.service.auth.v3.Authorization/Check\`, \`content-type: application/grpc\`, \`te: trailers\`; body = one gRPC frame (flag 0, 4-byte length, CheckRequest encoded with protobufjs from proto/), shaped like Envoy's (headers map with pseudo-headers, \`authorization: Bearer …\`, source/destination addresses). Each server gets a 1 s h2load warm-up before its first measured run. Baseline and \`cached\` alternate for ${results.rounds} rounds (baseline, tollgate, baseline, …); their row shows the best run of each, and the target uses the median of the per-round ratios.`);
   out.push(`- Half rate: \`h2load -c ${results.halfClients} -m ${results.halfStreams} --rps <total/${results.halfClients}>\`, the total being half of that server's own saturation figure. One stream per connection because h2load's rate timer releases up to -m requests at once per connection (with -m 32, p50 is several ms even on an idle no-op server: it measures the burst). Caveat: a client whose previous request is still out sends its next one late, so a server stall shows in max more than in p99. Latency percentiles (both runs) from h2load's per-request \`--log-file\`. Right after each tollgate half-rate run the no-op server (kept running through the whole bench) is driven at the same rate for 3 s: the latency floor of this machine and load generator at that rate, shown beside tollgate's.`);
   out.push('- CPU µs/check: utime+stime of the server (/proc/<pid>/stat) across the saturation run ÷ checks the server counted (tollgate_check_total delta; h2load\'s count for the baseline). Peak RSS: VmHWM at the end of the scenario.');
@@ -168,10 +171,9 @@ export function writeResults(results, file) {
     for (const r of results.scaling) out.push(`| ${r.id} | ${n0(r.one)} (${r.ones.map(n0).join(', ')}) | ${n0(r.two)} (${r.each.map(n0).join(' + ')}) | ${(r.two / r.one).toFixed(2)} |`);
     out.push('', `On ${m.nproc} cores the load generators and both replicas share the same CPUs, so this shows contention more than scaling; on a node with spare cores each replica adds about one process's throughput.`, '');
   }
-  if (results.memory) {
-    const mem = results.memory;
+  for (const mem of [results.memory, results.memoryDeployed].filter(Boolean)) {
     const perEntry = (fromMB, toMB, count) => `${n0(((toMB - fromMB) * 2 ** 20) / count)} bytes`;
-    out.push('## Memory: 100,000 cached tokens + 100,000 revocations', '');
+    out.push(`## Memory: 100,000 cached tokens + 100,000 revocations (${flagsText(mem.nodeArgs)})`, '');
     out.push(`Config: \`tokenCache: { maxEntries: ${mem.tokens} }\`, \`revocation: { store: file }\` with a preloaded log of ${n0(mem.revocations)} live entries (80% jti, 10% sid, 10% sub cut-offs); the cache filled by driving ${n0(mem.tokens)} distinct ES256 tokens (${mem.tokenBytes} bytes each) through once with bench/load-node.mjs (${n0(mem.fill.rps)} checks/s; decisions: ${decisionsText(mem.fill.decisions)}). "After GC" figures come from a full GC requested through bench/guard.mjs (tollgate started with --expose-gc for this scenario only).`, '');
     const row = (label, rss, gc) => `| ${label} | ${rss} | ${gc.rssMB.toFixed(0)} | ${gc.heapTotalMB.toFixed(0)} | ${gc.heapUsedMB.toFixed(0)} | ${gc.externalMB.toFixed(0)} |`;
     out.push('| state | RSS MB | RSS after full GC MB | V8 heap total after GC MB | V8 heap used after GC MB | external + ArrayBuffers MB |', '|---|---:|---:|---:|---:|---:|');

@@ -16,7 +16,7 @@ import { h2load, requireH2load } from './h2load.mjs';
 import { cpuMicros, memory, memoryAfterGc, runNodeJson, sleep } from './proc.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, writeResults } from './report.mjs';
-import { startNoop, startTollgate } from './servers.mjs';
+import { DEPLOYED_NODE_ARGS, startNoop, startTollgate } from './servers.mjs';
 import { claims, distinctTokens, generateKeys, jwksOf, signJwt, withBadSignature } from './tokens.mjs';
 
 const BENCH = fileURLToPath(new URL('./', import.meta.url));
@@ -293,7 +293,17 @@ async function main() {
     } finally {
       await plain.stop();
     }
-    const server = await startTollgate(dir, 'memory', { ...base, tokenCache: MEMORY_TOKENS, revocation: { path: revocationLog } }, probe);
+    // Once as `tollgate serve` runs by default, once with the deployment's V8 flags (k8s/base NODE_OPTIONS).
+    for (const [variant, nodeArgs] of [['default', []], ['deployed', DEPLOYED_NODE_ARGS]]) {
+      const record = await measureFilledMemory(`memory-${variant}`, { ...probe, nodeArgs: [...probe.nodeArgs, ...nodeArgs] });
+      results[variant === 'default' ? 'memory' : 'memoryDeployed'] = { ...record, empty, nodeArgs };
+    }
+  }
+
+  /** Starts tollgate with 100k revocations, drives 100k distinct tokens through once, and measures. */
+  async function measureFilledMemory(name, probe) {
+    const memFile = probe.env.BENCH_MEMFILE;
+    const server = await startTollgate(dir, name, { ...base, tokenCache: MEMORY_TOKENS, revocation: { path: revocationLog } }, probe);
     try {
       await validate(server, { expect: [[frameOf(tokens.es256), 0], [frameOf(tokens.revoked), 16]] });
       const loaded = { rssMB: memory(server.pid).rssMB, gc: await memoryAfterGc(server.child, memFile) };
@@ -310,11 +320,10 @@ async function main() {
       // Are the oldest 2,000 tokens still cached? (An LRU over its count or byte bound evicts them first.)
       await runNodeJson(path.join(BENCH, 'load-node.mjs'), ['--port', String(server.grpcPort), '--frames', files.es256Oldest, '--count', '2000'], 60_000);
       const replay = diffCounts(await decisionCounts(server.httpPort), afterFill);
-      results.memory = {
+      const record = {
         revocations: REVOCATIONS,
         tokens: MEMORY_TOKENS,
         tokenBytes: es256Many[0].length,
-        empty,
         loaded,
         rssAfterFillMB: filled.rssMB,
         filledGc,
@@ -324,9 +333,10 @@ async function main() {
         oldestReplayed: 2000,
       };
       log(
-        `  RSS: idle ${empty.rssMB.toFixed(0)} MB; +${REVOCATIONS} revocations ${loaded.rssMB.toFixed(0)} MB; +${MEMORY_TOKENS} cached tokens ${filled.rssMB.toFixed(0)} MB (peak ${results.memory.hwmMB.toFixed(0)}); ` +
-          `heap after GC ${empty.gc.heapUsedMB.toFixed(0)} → ${loaded.gc.heapUsedMB.toFixed(0)} → ${filledGc.heapUsedMB.toFixed(0)} MB; oldest 2000 still cached: ${results.memory.oldestStillCached}`,
+        `  ${name}: RSS +${REVOCATIONS} revocations ${loaded.rssMB.toFixed(0)} MB; +${MEMORY_TOKENS} cached tokens ${filled.rssMB.toFixed(0)} MB (peak ${record.hwmMB.toFixed(0)}); ` +
+          `heap after GC ${loaded.gc.heapUsedMB.toFixed(0)} → ${filledGc.heapUsedMB.toFixed(0)} MB; oldest 2000 still cached: ${record.oldestStillCached}`,
       );
+      return record;
     } finally {
       await server.stop();
     }

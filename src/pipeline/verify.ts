@@ -83,6 +83,10 @@ export class TokenVerifier {
     if (typeof header.alg !== 'string' || !(cfg.algorithms as readonly string[]).includes(header.alg)) {
       return { ok: false, reason: 'unsupported_algorithm', provider };
     }
+    // A token whose own claims already fail the time checks is denied without paying for its
+    // signature: replaying an expired token must cost as little as possible. jose repeats every check.
+    const early = timeFailure(payload, cfg, this.nowSeconds());
+    if (early) return { ok: false, reason: early, provider };
 
     let keyId: string | undefined;
     try {
@@ -118,19 +122,28 @@ export class TokenVerifier {
     }
   }
 
+  /** Whole seconds, as jose counts them, so both agree on every boundary. */
+  private nowSeconds(): number {
+    return Math.floor(this.options.clock.now() / 1000);
+  }
+
   /** What a cache hit must still pass: the key is still trusted, and the time claims still hold. */
   private recheck(hit: VerifiedToken, location: TokenLocation): TokenFailure | undefined {
-    const { provider, claims } = hit;
+    const { provider } = hit;
     if (!provider.locationKeys.has(location.key)) return 'token_location';
     if (hit.keyId !== HMAC_KEY_ID && !provider.keys?.isCurrent(hit.keyId)) return 'unknown_key';
-    const now = this.options.clock.now() / 1000;
-    const skew = provider.config.clockSkewSeconds;
-    if (typeof claims.exp === 'number' && claims.exp <= now - skew) return 'expired';
-    if (typeof claims.nbf === 'number' && claims.nbf > now + skew) return 'not_yet_valid';
-    const maxAge = provider.config.maxTokenAgeSeconds;
-    if (maxAge !== undefined && typeof claims.iat === 'number' && claims.iat < now - maxAge - skew) return 'token_too_old';
-    return undefined;
+    return timeFailure(hit.claims, provider.config, this.nowSeconds());
   }
+}
+
+/** `exp`, `nbf` and `maxTokenAgeSeconds` against `now` (seconds), with the provider's skew; jose's rules. */
+function timeFailure(claims: Readonly<Record<string, unknown>>, config: ProviderConfig, now: number): TokenFailure | undefined {
+  const skew = config.clockSkewSeconds;
+  if (typeof claims.exp === 'number' && claims.exp <= now - skew) return 'expired';
+  if (typeof claims.nbf === 'number' && claims.nbf > now + skew) return 'not_yet_valid';
+  const maxAge = config.maxTokenAgeSeconds;
+  if (maxAge !== undefined && typeof claims.iat === 'number' && claims.iat < now - maxAge - skew) return 'token_too_old';
+  return undefined;
 }
 
 /** Maps jose's and the key manager's error classes to tollgate's reasons. */

@@ -21,6 +21,9 @@ export interface CheckContext {
  * any failure inside becomes a deny, because an RPC error is what `failure_mode_allow` lets through.
  */
 export function createCheckHandler(ctx: CheckContext): (request: CheckRequest) => Promise<CheckResponse> {
+  const onVerified = (cached: boolean) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc();
+  const onUnsafeClaim = (header: string, claim: string) =>
+    ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
   return async (request) => {
     const started = process.hrtime.bigint();
     const runtime = ctx.runtime();
@@ -28,21 +31,14 @@ export function createCheckHandler(ctx: CheckContext): (request: CheckRequest) =
     let outcome: Outcome;
     try {
       view = requestViewFrom(request);
-      const result = await decide(runtime, view, {
-        revocation: ctx.revocation(),
-        onVerified: (cached) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc(),
-      });
+      const result = await decide(runtime, view, { revocation: ctx.revocation(), onVerified });
       outcome = result.outcome;
       if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
     } catch (err) {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
       outcome = { kind: 'error' };
     }
-    const response = toCheckResponse(outcome, view ?? emptyView, {
-      identity: runtime.identity,
-      realm: runtime.config.realm,
-      onUnsafeClaim: (header, claim) => ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected'),
-    });
+    const response = toCheckResponse(outcome, view ?? emptyView, { identity: runtime.identity, realm: runtime.config.realm, onUnsafeClaim });
     record(ctx, outcome, view);
     ctx.metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return response;

@@ -219,6 +219,10 @@ describe('JWT attacks', () => {
     it('expired by one second beyond the skew', async () => {
       await expectDenied(await good(keys.ES256!, { exp: now() - SKEW - 1 }), 'expired');
     });
+    it('an expired token is refused before its signature is checked, so replaying it stays cheap', async () => {
+      const expired = await good(keys.ES256!, { exp: now() - SKEW - 1 });
+      await expectDenied(`${expired.slice(0, -8)}AAAAAAAA`, 'expired');
+    });
     it('nbf in the future beyond the skew', async () => {
       await expectDenied(await good(keys.ES256!, { nbf: now() + SKEW + 5 }), 'not_yet_valid');
     });
