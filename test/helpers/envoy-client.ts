@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import type { CheckRequest, CheckResponse } from '../../src/server/envoy-types.js';
+import { LOADER_OPTIONS } from '../../src/server/proto.js';
 
 const require = createRequire(import.meta.url);
 const XDS_DEPS = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
@@ -17,11 +18,7 @@ export class EnvoyClient {
 
   constructor(port: number) {
     const pkg = loadSync('envoy/service/auth/v3/external_auth.proto', {
-      keepCase: true,
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
+      ...LOADER_OPTIONS,
       includeDirs: ['envoy-api', 'googleapis', 'protoc-gen-validate', 'xds'].map((d) => join(XDS_DEPS, d)),
     });
     const Authorization = grpc.makeGenericClientConstructor(
