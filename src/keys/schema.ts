@@ -29,13 +29,16 @@ export interface JwksConfig {
 
 const seconds = z.number().positive();
 
-export const jwksConfigSchema: z.ZodType<JwksConfig> = z
+/** The lower clamp when the config names none: 30 s, or a shorter `refreshSeconds` (tests, fast rotation). */
+const DEFAULT_MIN_REFRESH_SECONDS = 30;
+
+export const jwksConfigSchema: z.ZodType<JwksConfig, unknown> = z
   .strictObject({
     file: z.string().min(1).optional(),
     uri: z.string().min(1).optional(),
     discovery: z.boolean().optional(),
     refreshSeconds: seconds.default(300),
-    minRefreshSeconds: seconds.default(30),
+    minRefreshSeconds: seconds.optional(),
     maxRefreshSeconds: seconds.default(86_400),
     maxStaleSeconds: z.number().nonnegative().default(86_400),
     unknownKidCooldownSeconds: seconds.default(30),
@@ -44,6 +47,7 @@ export const jwksConfigSchema: z.ZodType<JwksConfig> = z
     allowInsecureHttp: z.boolean().default(false),
     allowedJwksOrigins: z.array(z.url()).min(1).optional(),
   })
+  .transform((c) => ({ ...c, minRefreshSeconds: c.minRefreshSeconds ?? Math.min(DEFAULT_MIN_REFRESH_SECONDS, c.refreshSeconds) }))
   .superRefine((c, ctx) => {
     const sources = [c.file !== undefined, c.uri !== undefined, c.discovery === true].filter(Boolean).length;
     if (sources !== 1) {

@@ -108,7 +108,9 @@ describe('transport requirements', () => {
   it('validates the section: exactly one source, sane intervals, algorithms JWKS can serve', () => {
     expect(jwksConfigSchema.safeParse({}).success).toBe(false);
     expect(jwksConfigSchema.safeParse({ file: 'a.json', uri: 'https://x/jwks' }).success).toBe(false);
-    expect(jwksConfigSchema.safeParse({ file: 'a.json', refreshSeconds: 10 }).success).toBe(false); // below min 30
+    expect(jwksConfigSchema.safeParse({ file: 'a.json', refreshSeconds: 10, minRefreshSeconds: 30 }).success).toBe(false); // below the min
+    // Without an explicit min, a short refresh interval lowers the clamp with it.
+    expect(jwksConfigSchema.parse({ file: 'a.json', refreshSeconds: 10 })).toMatchObject({ refreshSeconds: 10, minRefreshSeconds: 10 });
     expect(jwksConfigSchema.safeParse({ file: 'a.json', refreshSecond: 10 }).success).toBe(false); // typo
     expect(jwksConfigSchema.safeParse({ file: 'a.json', allowedJwksOrigins: ['https://x'] }).success).toBe(false);
     expect(jwksConfigSchema.parse({ file: 'a.json' })).toEqual({
