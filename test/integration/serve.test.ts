@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -87,5 +87,56 @@ describe('tollgate serve (the built CLI, as a user runs it)', () => {
     const result = spawnSync(process.execPath, [CLI, 'serve', '--confg', 'x'], { encoding: 'utf8' });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('--confg');
+  });
+});
+
+describe('config reload in a running tollgate serve', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    child?.kill('SIGKILL');
+    child = undefined;
+  });
+
+  /** Polls until `probe` holds or the deadline passes: waiting on an outcome, not on a clock. */
+  async function eventually(probe: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await probe())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it('follows a Kubernetes ConfigMap update (..data symlink swap) and reloads on SIGHUP', async () => {
+    // The layout the kubelet makes: tollgate.yaml -> ..data/tollgate.yaml, ..data -> ..<timestamp>.
+    const source = devConfigOnFreePorts();
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-configmap-'));
+    const original = readFileSync(source, 'utf8');
+    mkdirSync(join(dir, '..v1'));
+    writeFileSync(join(dir, '..v1', 'tollgate.yaml'), original);
+    symlinkSync('..v1', join(dir, '..data'));
+    symlinkSync('..data/tollgate.yaml', join(dir, 'tollgate.yaml'));
+
+    child = spawn(process.execPath, [CLI, 'serve', '--config', join(dir, 'tollgate.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { grpcPort, httpPort } = await waitForServing(child);
+    const client = new EnvoyClient(grpcPort);
+    const publicCode = async () => (await client.check(checkRequest({ path: '/public/page' }))).status?.code;
+    expect(await publicCode()).toBe(16);
+
+    // The update: a new timestamped directory, then an atomic rename of a new ..data link over the old.
+    const opened = original.replace('rules:\n', 'rules:\n  - id: public\n    match: { paths: ["/public/**"] }\n    require: { anonymous: true }\n');
+    mkdirSync(join(dir, '..v2'));
+    writeFileSync(join(dir, '..v2', 'tollgate.yaml'), opened);
+    symlinkSync('..v2', join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    await eventually(async () => (await publicCode()) === 0, 'the swapped config to take effect');
+
+    const reloads = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      return Number(/tollgate_config_reload_total\{result="success"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await reloads();
+    child.kill('SIGHUP');
+    await eventually(async () => (await reloads()) === before + 1, 'SIGHUP to reload the config');
+    client.close();
   });
 });
