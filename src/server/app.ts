@@ -36,6 +36,7 @@ export class Tollgate {
   private watcher: FSWatcher | undefined;
   private configHash = '';
   private draining = false;
+  private healthTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -87,6 +88,9 @@ export class Tollgate {
       onError,
     });
     if (watchConfig) this.watchConfigFile();
+    this.syncHealth();
+    // Readiness changes with time too (keys turning stale, the revocation store out of touch).
+    this.healthTimer = setInterval(() => this.syncHealth(), HEALTH_SYNC_MS).unref();
     this.deps.logger.info(
       { grpcPort: this.grpc.port, httpPort: this.http.port, config: this.configPath, providers: config.providers.map((p) => p.name), rules: config.rules.length },
       'tollgate serving',
@@ -114,6 +118,7 @@ export class Tollgate {
       this.runtime = next;
       this.configHash = hashOf(text);
       previous.stop();
+      this.syncHealth();
       this.metrics.configReloads.inc({ result: 'success' });
       this.deps.logger.info({ config: this.configPath }, 'config reloaded');
     } catch (err) {
@@ -136,6 +141,11 @@ export class Tollgate {
       this.revocation && config.admin
         ? createAdminHandler({ store: this.revocation, admin: config.admin, deps: this.deps })
         : undefined;
+  }
+
+  /** gRPC health mirrors /healthz and /readyz, so Kubernetes probes and Envoy's health checks agree with HTTP. */
+  private syncHealth(): void {
+    this.grpc.setHealth({ live: !this.draining, ready: this.readiness().ready });
   }
 
   private readiness(): Readiness {
@@ -182,8 +192,9 @@ export class Tollgate {
   async stop(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
+    clearInterval(this.healthTimer);
     const { notServingSeconds, drainSeconds } = this.runtime.config.shutdown;
-    this.grpc.setServing(false);
+    this.syncHealth();
     this.watcher?.close();
     if (notServingSeconds > 0) await new Promise((resolve) => setTimeout(resolve, notServingSeconds * 1000));
     await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
@@ -198,6 +209,9 @@ export class Tollgate {
     return this.deps.registry;
   }
 }
+
+/** How often gRPC health is brought in line with readiness. */
+const HEALTH_SYNC_MS = 1000;
 
 function hashOf(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');

@@ -9,14 +9,17 @@ import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
 
 const require = createRequire(import.meta.url);
 const REFLECTION_PROTO = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
-const HEALTH_SERVICE_NAMES = ['', AUTHORIZATION_SERVICE] as const;
 
 export type CheckHandler = (request: CheckRequest) => Promise<CheckResponse>;
 
 export interface GrpcServer {
   port: number;
-  /** Health answers NOT_SERVING from now on (drain before shutdown, or no usable config). */
-  setServing(serving: boolean): void;
+  /**
+   * grpc.health.v1 status: service "" follows `live` (the process answers; liveness), the Authorization
+   * service follows `ready` (it can decide: keys usable, revocations fresh; readiness and Envoy's
+   * cluster health check). Both go NOT_SERVING while draining.
+   */
+  setHealth(health: { live: boolean; ready: boolean }): void;
   /** Stops accepting calls; resolves when in-flight calls finished or `graceMs` passed. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -48,7 +51,8 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
     },
   });
 
-  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICE_NAMES.map((n) => [n, 'SERVING'])));
+  // NOT_SERVING until the owner says otherwise with setHealth.
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
   new ReflectionService(pkg).addToServer(server);
 
@@ -58,8 +62,9 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
 
   return {
     port,
-    setServing(serving) {
-      for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
+    setHealth({ live, ready }) {
+      health.setStatus('', live ? 'SERVING' : 'NOT_SERVING');
+      health.setStatus(AUTHORIZATION_SERVICE, ready ? 'SERVING' : 'NOT_SERVING');
     },
     shutdown(graceMs) {
       return new Promise<void>((resolve) => {

@@ -67,9 +67,20 @@ describe('key rotation through Check', () => {
     await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, header: { kid: 'unknown' }, now: nowSeconds(tg.clock) })}` } }));
     expect((await check()).status?.code).toBe(0);
 
+    const health = new HealthClient(tg.app.grpcPort);
+    expect(await health.status('envoy.service.auth.v3.Authorization')).toBe('SERVING');
     tg.clock.advance(601_000);
     const denied = await check();
     expect(deniedBody(denied).reason).toBe('keys_unavailable');
+    // gRPC health follows readiness (for Kubernetes' readiness probe and Envoy's cluster health check);
+    // liveness ("") stays SERVING: restarting would not bring the IdP back.
+    const deadline = Date.now() + 5000;
+    while ((await health.status('envoy.service.auth.v3.Authorization')) === 'SERVING' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await health.status('envoy.service.auth.v3.Authorization')).toBe('NOT_SERVING');
+    expect(await health.status('')).toBe('SERVING');
+    health.close();
     const ready = await fetch(`http://127.0.0.1:${tg.app.httpPort}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ ready: false, checks: { 'provider:idp': { ready: false } } });
