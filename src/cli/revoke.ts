@@ -12,9 +12,10 @@ const EXIT_REFUSED = 1;
 const EXIT_USAGE = 2;
 const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9002';
 const REQUEST_TIMEOUT_MS = 10_000;
+const NO_REASON = 'no reason given (tollgate revoke)';
 
 export const REVOKE_USAGE = `usage:
-  tollgate revoke (--jti ID | --sid ID | --sub SUBJECT) --reason TEXT [--sub SUBJECT]
+  tollgate revoke (--jti ID | --sid ID | --sub SUBJECT) [--reason TEXT] [--sub SUBJECT]
                   [--not-before TIME] [--expires-at TIME]     revoke a token, a session, or a subject's tokens
   tollgate revoke --refresh --sub SUBJECT [--at TIME] [--reason TEXT]
                                                               tokens issued before TIME (default now) must refresh
@@ -139,16 +140,15 @@ function buildRequest(values: Values): Request {
     case 'revoke': {
       only(['not-before', 'expires-at', 'reason']);
       const [type, value] = target(values);
-      if (values.reason === undefined || values.reason.trim() === '') {
-        throw new Usage('--reason is required: it is kept with the revocation and in the audit log');
-      }
+      // The admin API keeps a reason with every revocation (and in the audit log); say that none was given.
+      const reason = values.reason?.trim() || NO_REASON;
       if (notBefore !== undefined && type !== 'sub') {
         throw new Usage('--not-before applies to a --sub revocation (without --jti or --sid)');
       }
       return {
         method: 'POST',
         path: '/admin/v1/revocations',
-        body: compact({ type, value, reason: values.reason, notBefore, expiresAt, sub: type === 'sub' ? undefined : values.sub }),
+        body: compact({ type, value, reason, notBefore, expiresAt, sub: type === 'sub' ? undefined : values.sub }),
       };
     }
   }

@@ -38,6 +38,11 @@ describe('tollgate revoke', () => {
     expect(sub.code).toBe(0);
     expect(JSON.parse(sub.stdout).revocation).toMatchObject({ type: 'sub', value: 'bob', notBefore: '2025-01-31T12:10:00Z' });
     expect(admin.store.check({ sub: 'bob', iat: T0 / 1000 })).toEqual({ revoked: 'sub' });
+
+    // Without --reason, as in `tollgate revoke --sub user-123 --admin-url ... --admin-token-file ...`.
+    const bare = await revoke('--sub', 'user-123');
+    expect(bare.code).toBe(0);
+    expect(JSON.parse(bare.stdout).revocation).toMatchObject({ type: 'sub', value: 'user-123', reason: 'no reason given (tollgate revoke)' });
   });
 
   it('--refresh, --list and --remove', async () => {
@@ -76,7 +81,6 @@ describe('tollgate revoke', () => {
     const bad: Array<[string[], RegExp]> = [
       [['--reason', 'r'], /give --jti ID, --sid ID or --sub SUBJECT/],
       [['--jti', 'a', '--sid', 'b', '--reason', 'r'], /not both/],
-      [['--jti', 'a'], /--reason is required/],
       [['--sub', 'a', '--reason', 'r', '--not-before', 'yesterday'], /--not-before: must be an RFC 3339 timestamp/],
       [['--jti', 'a', '--reason', 'r', '--not-before', '2025-01-31T12:00:00Z'], /--not-before applies to a --sub revocation/],
       [['--refresh', '--jti', 'a'], /--refresh needs --sub/],
