@@ -138,6 +138,14 @@ describe('Check over a real gRPC connection', () => {
     expect(tg.logText()).not.toContain('x-admin: true');
   });
 
+  it('answers an empty or odd CheckRequest with a denial, never an RPC error', async () => {
+    for (const request of [{}, { attributes: {} }, { attributes: { request: { http: { path: '/api', headers: {} } } } }]) {
+      const response = await tg.client.check(request);
+      expect([7, 16]).toContain(response.status?.code);
+      expect(response.http_response).toBe('denied_response');
+    }
+  });
+
   it('reports decisions in tollgate_check_total and serves health and readiness over HTTP', async () => {
     const base = `http://127.0.0.1:${tg.app.httpPort}`;
     const metrics = await (await fetch(`${base}/metrics`)).text();
