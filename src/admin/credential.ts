@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { ConfigError } from '../config/errors.js';
 
 export const adminConfigSchema = z
   .strictObject({
@@ -39,7 +40,7 @@ export function loadAdminCredential(config: AdminConfig, env: NodeJS.ProcessEnv)
       secret = readFileSync(config.tokenFile, 'utf8').trim();
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new Error(`config: ${source}: cannot read the admin secret (${reason})`);
+      throw new ConfigError([`${source}: cannot read the admin secret (${reason})`]);
     }
   } else if (config.tokenEnv !== undefined) {
     source = `admin.tokenEnv ${config.tokenEnv}`;
@@ -48,13 +49,13 @@ export function loadAdminCredential(config: AdminConfig, env: NodeJS.ProcessEnv)
     return undefined;
   }
   if (secret.length === 0) {
-    throw new Error(`config: ${source}: the admin secret is empty; generate one, e.g. openssl rand -hex 32`);
+    throw new ConfigError([`${source}: the admin secret is empty; generate one, e.g. openssl rand -hex 32`]);
   }
   if (secret.length < MIN_SECRET_LENGTH) {
-    throw new Error(
-      `config: ${source}: the admin secret has ${secret.length} characters, at least ${MIN_SECRET_LENGTH} are required; ` +
+    throw new ConfigError([
+      `${source}: the admin secret has ${secret.length} characters, at least ${MIN_SECRET_LENGTH} are required; ` +
         'generate one, e.g. openssl rand -hex 32',
-    );
+    ]);
   }
   const expected = sha256(secret);
   return {

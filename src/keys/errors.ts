@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/errors.js';
 /** Why getKey refused. Callers switch on `code`; the message is safe to log (no key material). */
 export type KeyErrorCode = 'unknown_key' | 'keys_unavailable' | 'alg_mismatch';
 
@@ -17,6 +18,10 @@ export class JwksSourceError extends Error {
 }
 
 /** The `jwks:` section (or the provider around it) cannot work; raised at creation, before any I/O. */
-export class JwksConfigError extends Error {
-  override readonly name = 'JwksConfigError';
+/** A `jwks:` section that cannot work; a ConfigError, so `tollgate serve` exits 2 naming it. */
+export class JwksConfigError extends ConfigError {
+  constructor(problem: string) {
+    super([problem]);
+    this.name = 'JwksConfigError';
+  }
 }

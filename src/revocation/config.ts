@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConfigError } from '../config/errors.js';
 
 /** One week: a revocation must outlive every token it covers; set this to your longest token lifetime. */
 export const DEFAULT_TTL_SECONDS = 7 * 24 * 3600;
@@ -40,9 +41,5 @@ export type RevocationConfigInput = z.input<typeof revocationConfigSchema>;
 export function parseRevocationConfig(input: RevocationConfigInput): RevocationConfig {
   const result = revocationConfigSchema.safeParse(input);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => {
-    const path = ['revocation', ...issue.path.map(String)].join('.');
-    return `${path}: ${issue.message}`;
-  });
-  throw new Error(`config: ${issues.join('; ')}`);
+  throw new ConfigError(result.error.issues.map((issue) => `${['revocation', ...issue.path.map(String)].join('.')}: ${issue.message}`));
 }

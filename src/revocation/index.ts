@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/errors.js';
 import type { Deps } from '../observability/deps.js';
 import type { Backend } from './backend.js';
 import { parseRevocationConfig, type RevocationConfigInput } from './config.js';
@@ -50,7 +51,7 @@ export function createRevocationStore(input: RevocationConfigInput, deps: Deps):
       break;
     case 'redis': {
       const redis = config.redis;
-      if (redis === undefined) throw new Error('config: revocation.redis.url: required when store is redis');
+      if (redis === undefined) throw new ConfigError(['revocation.redis.url: required when store is redis']);
       backend = new RedisBackend(
         {
           url: redis.url,

@@ -82,6 +82,19 @@ describe('tollgate serve (the built CLI, as a user runs it)', () => {
     expect(result.stderr).toContain('config: providers[0].algorithms[0]: alg "none" is never accepted');
   });
 
+  it('exits with code 2 when a file the config names cannot be used', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-bad-'));
+    const path = join(dir, 'bad.yaml');
+    writeFileSync(path, 'revocation: { store: memory }\nadmin: { tokenFile: missing-admin-token }\n');
+    const result = spawnSync(process.execPath, [CLI, 'serve', '--config', path], { encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`config: admin.tokenFile ${join(dir, 'missing-admin-token')}: cannot read the admin secret (ENOENT)`);
+    writeFileSync(path, 'providers: [{ name: idp, issuer: "http://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { discovery: true } }]\n');
+    const discovery = spawnSync(process.execPath, [CLI, 'serve', '--config', path], { encoding: 'utf8' });
+    expect(discovery.status).toBe(2);
+    expect(discovery.stderr).toMatch(/config: provider "idp": issuer \(used for jwks discovery\)/);
+  });
+
   it('exits with code 2 on an unknown command or option', () => {
     expect(spawnSync(process.execPath, [CLI, 'frobnicate'], { encoding: 'utf8' }).status).toBe(2);
     const result = spawnSync(process.execPath, [CLI, 'serve', '--confg', 'x'], { encoding: 'utf8' });
