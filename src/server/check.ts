@@ -113,22 +113,28 @@ function joinedHeaders(view: RequestView): HeaderLookup {
 function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefined): void {
   const labels = labelsOf(outcome);
   ctx.metrics.check(labels.decision, labels.reason, labels.provider, labels.rule);
-  // The success path logs nothing: a line per allowed request would cost more than the check.
-  if (labels.decision === 'allow') return;
-  // One line per denial (and per dry-run would-deny). The path is logged without its query: a query may carry a token.
-  ctx.logger.info(
-    {
-      decision: labels.decision,
-      reason: labels.reason,
-      provider: labels.provider || undefined,
-      rule: labels.rule || undefined,
-      sub: typeof (outcome as { sub?: unknown }).sub === 'string' ? (outcome as { sub: string }).sub : undefined,
-      requestId: view?.requestId,
-      method: view?.method,
-      path: view?.path.split('?', 1)[0],
-    },
-    labels.decision === 'dry_run_deny' ? 'dry run: would deny, allowed' : 'check denied',
-  );
+  // Allowed requests are logged only at debug level: a line per request would cost more than the check.
+  const allowed = labels.decision === 'allow';
+  if (allowed && !ctx.logger.isLevelEnabled('debug')) return;
+  // The path is logged without its query: a query may carry a token.
+  const line = {
+    decision: labels.decision,
+    reason: labels.reason,
+    provider: labels.provider || undefined,
+    rule: labels.rule || undefined,
+    sub: subOf(outcome),
+    requestId: view?.requestId,
+    method: view?.method,
+    path: view?.path.split('?', 1)[0],
+  };
+  if (allowed) ctx.logger.debug(line, 'check allowed');
+  else ctx.logger.info(line, labels.decision === 'dry_run_deny' ? 'dry run: would deny, allowed' : 'check denied');
+}
+
+/** The verified subject, when there is one, for the decision log line. */
+function subOf(outcome: Outcome): string | undefined {
+  const sub = outcome.kind === 'allow' ? outcome.token?.claims.sub : outcome.kind === 'error' ? undefined : outcome.sub;
+  return typeof sub === 'string' ? sub : undefined;
 }
 
 function labelsOf(outcome: Outcome): { decision: string; reason: string; provider: string; rule: string } {

@@ -164,5 +164,10 @@ describe('Check over a real gRPC connection', () => {
     const line = tg.logs.find((l) => l.requestId === '12345' && l.reason === 'expired');
     expect(line).toMatchObject({ msg: 'check denied', decision: 'deny', provider: 'idp' });
     expect(tg.logText()).not.toContain(t);
+    // At debug level (the test server's), allowed requests are logged too, with the subject and rule.
+    const allowed = await token({ sub: 'debug-user' });
+    await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${allowed}` } }));
+    expect(tg.logs.find((l) => l.msg === 'check allowed' && l.sub === 'debug-user')).toMatchObject({ decision: 'allow', rule: 'api', provider: 'idp' });
+    expect(tg.logText()).not.toContain(allowed);
   });
 });
