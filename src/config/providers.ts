@@ -6,8 +6,8 @@ import { compileClaimPath } from '../util/claim-path.js';
  * Signature algorithms tollgate accepts in a provider's allow-list. `none` is never one of them;
  * HMAC algorithms need a shared secret configured for that provider (`hmacSecret`).
  */
-export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
-export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 const ALGORITHMS = [...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS] as const;
 
 const algorithmSchema = z.string().refine((alg): alg is (typeof ALGORITHMS)[number] => (ALGORITHMS as readonly string[]).includes(alg), {

@@ -13,16 +13,12 @@ export type Extraction =
   /** More than one credential, or one header sent twice: refused rather than guessing which counts. */
   | { kind: 'ambiguous'; description: string };
 
-export function headerLocationKey(name: string): string {
-  return `header:${name}`;
-}
-
 /** Every token location any provider names, each once. Compiled at config load. */
 export function tokenLocations(providers: readonly ProviderConfig[]): TokenLocation[] {
   const byKey = new Map<string, TokenLocation>();
   for (const p of providers) {
     for (const h of p.fromHeaders) {
-      const key = headerLocationKey(h.name) + (h.prefix ? ` ${h.prefix.trim().toLowerCase()}` : '');
+      const key = `header:${h.name}` + (h.prefix ? ` ${h.prefix.trim().toLowerCase()}` : '');
       byKey.set(key, { kind: 'header', key, name: h.name, prefix: h.prefix });
     }
     for (const name of p.fromCookies) byKey.set(`cookie:${name}`, { kind: 'cookie', key: `cookie:${name}`, name });

@@ -9,9 +9,9 @@ import { TOKEN_FAILURES } from './reasons.js';
 import type { VerifiedToken } from './verify.js';
 
 /** google.rpc.Code values Envoy treats as a denial (envoy PR 34951). */
-export const GRPC_OK = 0;
-export const GRPC_PERMISSION_DENIED = 7;
-export const GRPC_UNAUTHENTICATED = 16;
+const GRPC_OK = 0;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_UNAUTHENTICATED = 16;
 
 /**
  * The pipeline's answer, before it becomes Envoy's CheckResponse. `provider` and `sub` are carried for
@@ -29,7 +29,7 @@ export type Outcome =
       /** Set when a dry-run rule would have denied: the reason it would have given. */
       dryRunReason?: string;
     }
-  | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown; revokedBy?: string }
+  | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
   | { kind: 'forbidden'; reason: string; ruleId: string | null; provider?: string; sub?: unknown }
   /** Something inside tollgate failed: deny, never an RPC error that `failure_mode_allow` would pass. */
   | { kind: 'error' };

@@ -75,7 +75,7 @@ export async function decide(runtime: Runtime, view: RequestView, options: Decid
     const revocation = options.revocation.check(token.claims);
     if (revocation.revoked !== null) {
       const reason = revocation.revoked === 'store_unavailable' ? 'revocation_unavailable' : 'revoked';
-      return { outcome: { kind: 'unauthenticated', reason, provider: token.provider.config.name, sub: token.claims.sub, revokedBy: revocation.revoked } };
+      return { outcome: { kind: 'unauthenticated', reason, provider: token.provider.config.name, sub: token.claims.sub } };
     }
     refresh = revocation.refresh;
   }

@@ -76,12 +76,12 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
   json(res, 404, { error: 'not_found' });
 }
 
-export function json(res: ServerResponse, status: number, body: unknown): void {
+function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 }
 
-export function splitHostPort(address: string): { host: string; port: number } {
+function splitHostPort(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(':');
   const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
   return { host, port: Number(address.slice(colon + 1)) };
