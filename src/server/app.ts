@@ -111,13 +111,18 @@ export class Tollgate {
       if (loaded.config.listen.grpc !== this.runtime.config.listen.grpc || loaded.config.listen.http !== this.runtime.config.listen.http) {
         this.deps.logger.warn('listen addresses changed: they take effect at the next restart');
       }
-      const next = buildRuntime(loaded.config, this.deps);
-      await next.start();
-      await this.swapRevocation(loaded.config);
+      const next = buildRuntime(loaded.config, this.deps, this.runtime);
+      try {
+        await next.start();
+        await this.swapRevocation(loaded.config);
+      } catch (err) {
+        next.stop(this.runtime); // new key managers only; the running config keeps its own
+        throw err;
+      }
       const previous = this.runtime;
       this.runtime = next;
       this.configHash = hashOf(text);
-      previous.stop();
+      previous.stop(next);
       this.syncHealth();
       this.metrics.configReloads.inc({ result: 'success' });
       this.deps.logger.info({ config: this.configPath }, 'config reloaded');

@@ -21,23 +21,39 @@ export interface Runtime {
   verifier: TokenVerifier;
   policy: Policy;
   identity: IdentityHeaders;
-  /** Starts key managers; resolves when each made its first attempt. */
+  /** The key managers, by what they fetch: a reload keeps the ones whose key source is unchanged. */
+  keyManagers: ReadonlyMap<string, KeyManager>;
+  /** Starts new key managers; resolves when each made its first attempt. */
   start(): Promise<void>;
-  stop(): void;
+  /** Stops the key managers, except those the successor runtime took over. */
+  stop(successor?: Runtime): void;
 }
 
 /** HMAC secrets shorter than the hash output are guessable offline (RFC 7518 §3.2). */
 const MIN_HMAC_SECRET_BYTES = 32;
 
-export function buildRuntime(config: Config, deps: Deps): Runtime {
+/**
+ * Builds a Runtime. With `previous`, key managers whose provider fetches the same keys the same way
+ * are carried over rather than recreated: a reload during an identity-provider outage keeps the last
+ * good keys (and their staleness clock) instead of starting from nothing.
+ */
+export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Runtime {
   const policy = compilePolicy(config.rules, { defaultDecision: config.defaultDecision, dryRun: config.dryRun });
-  const providers = config.providers.map((p, i) => providerRuntime(p, i, deps));
+  const keyManagers = new Map<string, KeyManager>();
+  const providers = config.providers.map((p, i) => {
+    const identity = keySourceIdentity(p);
+    let keys: KeyManager | undefined;
+    if (identity !== undefined && p.jwks) {
+      keys = previous?.keyManagers.get(identity) ?? createKeyManager({ name: p.name, issuer: p.issuer, algorithms: p.algorithms, jwks: p.jwks }, deps);
+      keyManagers.set(identity, keys);
+    }
+    return providerRuntime(p, i, keys);
+  });
   const verifier = new TokenVerifier(providers, {
     maxTokenBytes: config.limits.maxTokenBytes,
     clock: deps.clock,
     cacheEntries: config.tokenCache.maxEntries,
   });
-  const managers = providers.map((p) => p.keys).filter((k): k is KeyManager => k !== undefined);
   return {
     config,
     providers,
@@ -45,17 +61,27 @@ export function buildRuntime(config: Config, deps: Deps): Runtime {
     verifier,
     policy,
     identity: new IdentityHeaders(config),
+    keyManagers,
     start: async () => {
-      await Promise.all(managers.map((m) => m.start()));
+      // start() is idempotent: managers carried over from the previous runtime return at once.
+      await Promise.all([...keyManagers.values()].map((m) => m.start()));
     },
-    stop: () => managers.forEach((m) => m.stop()),
+    stop: (successor) => {
+      const kept = new Set(successor?.keyManagers.values());
+      for (const manager of keyManagers.values()) if (!kept.has(manager)) manager.stop();
+    },
   };
 }
 
-function providerRuntime(config: ProviderConfig, index: number, deps: Deps): ProviderRuntime {
+/** Everything a key manager's behaviour depends on; equal identities can share one manager. */
+function keySourceIdentity(p: ProviderConfig): string | undefined {
+  return p.jwks && JSON.stringify([p.name, p.issuer, p.algorithms, p.jwks]);
+}
+
+function providerRuntime(config: ProviderConfig, index: number, keys: KeyManager | undefined): ProviderRuntime {
   return {
     config,
-    keys: config.jwks ? createKeyManager({ name: config.name, issuer: config.issuer, algorithms: config.algorithms, jwks: config.jwks }, deps) : undefined,
+    keys,
     hmacKey: config.hmacSecret ? readSecret(config.hmacSecret, `providers[${index}].hmacSecret`) : undefined,
     locationKeys: new Set(tokenLocations([config]).map((l) => l.key)),
     claimHeaders: config.claimToHeaders.map(({ header, claim }) => ({ header, claim: claimPath(claim) })),

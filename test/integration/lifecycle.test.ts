@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
+import { fromStruct } from '../../src/server/envoy-types.js';
 import { checkRequest, deniedBody, HealthClient } from '../helpers/envoy-client.js';
 import { startHttpServer, startJwksServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey } from '../helpers/keys.js';
@@ -111,6 +112,28 @@ describe('config reload', () => {
     expect(await metric(tg, /tollgate_config_reload_total\{result="error"\} (\d+)/)).toBe(1);
     expect(tg.logs.some((l) => l.msg === 'config reload rejected; the previous config keeps serving' && String(l.error).includes('rules[0].match.paths[0]'))).toBe(true);
     await server.close();
+  });
+});
+
+describe('config reload during an identity-provider outage', () => {
+  let tg: RunningTollgate | undefined;
+  afterEach(async () => tg?.close());
+
+  it('keeps the last good keys for providers whose key source did not change', async () => {
+    const key = await testKey('ES256');
+    const server = await startJwksServer(jwks(key));
+    const base = { listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' }, providers: [provider(`${server.url}/jwks`)] };
+    tg = await startTollgate({ providers: base.providers, rules: everything, tokenCache: { maxEntries: 0 } });
+    const check = async () =>
+      tg!.client.check(checkRequest({ path: '/public/x', headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, now: nowSeconds(tg!.clock) })}` } }));
+    expect((await check()).status?.code).toBe(0);
+
+    await server.close(); // the IdP goes away
+    writeFileSync(join(tg.dir, 'tollgate.yaml'), stringify({ ...base, tokenCache: { maxEntries: 0 }, rules: [{ id: 'public', match: { paths: ['/public/**'] }, require: { authenticated: true } }] }));
+    await tg.app.reload();
+    const response = await check();
+    expect(response.status?.code).toBe(0);
+    expect(fromStruct(response.dynamic_metadata).rule).toBe('public'); // the new policy, the old keys
   });
 });
 
