@@ -88,6 +88,7 @@ export class Tollgate {
       onError,
     });
     if (watchConfig) this.watchConfigFile();
+    warnAboutPolicy(config, this.deps.logger);
     this.syncHealth();
     // Readiness changes with time too (keys turning stale, the revocation store out of touch).
     this.healthTimer = setInterval(() => this.syncHealth(), HEALTH_SYNC_MS).unref();
@@ -126,6 +127,7 @@ export class Tollgate {
       this.syncHealth();
       this.metrics.configReloads.inc({ result: 'success' });
       this.deps.logger.info({ config: this.configPath }, 'config reloaded');
+      warnAboutPolicy(loaded.config, this.deps.logger);
     } catch (err) {
       this.metrics.configReloads.inc({ result: 'error' });
       this.deps.logger.error({ config: this.configPath, error: err instanceof Error ? err.message : String(err) }, 'config reload rejected; the previous config keeps serving');
@@ -213,6 +215,14 @@ export class Tollgate {
   get registry(): Registry {
     return this.deps.registry;
   }
+}
+
+/** A config that is valid but decides every request the same way is almost always a mistake: say so. */
+function warnAboutPolicy(config: Config, logger: Logger): void {
+  if (config.rules.length === 0) {
+    logger.warn({ defaultDecision: config.defaultDecision }, `no rules configured: every request gets defaultDecision (${config.defaultDecision})`);
+  }
+  if (config.dryRun) logger.warn('dryRun is on: every request is allowed; denials are only logged and counted');
 }
 
 /** How often gRPC health is brought in line with readiness. */

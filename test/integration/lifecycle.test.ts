@@ -107,10 +107,16 @@ describe('config reload', () => {
 
     writeFileSync(configPath, stringify({ ...base, rules: [{ id: 'broken', match: { paths: ['/a/{x'] }, require: { anonymous: true } }] }));
     await tg.app.reload();
-    expect((await publicCheck()).status?.code).toBe(0);
+    expect((await publicCheck()).status?.code).toBe(0); // the last good config keeps serving
     expect(await metric(tg, /tollgate_config_reload_total\{result="success"\} (\d+)/)).toBe(1);
     expect(await metric(tg, /tollgate_config_reload_total\{result="error"\} (\d+)/)).toBe(1);
     expect(tg.logs.some((l) => l.msg === 'config reload rejected; the previous config keeps serving' && String(l.error).includes('rules[0].match.paths[0]'))).toBe(true);
+
+    // Valid but without rules: everything is denied, and the log says why.
+    writeFileSync(configPath, stringify(base));
+    await tg.app.reload();
+    expect(deniedBody(await publicCheck()).reason).toBe('no_matching_rule');
+    expect(tg.logs.some((l) => l.msg === 'no rules configured: every request gets defaultDecision (deny)')).toBe(true);
     await server.close();
   });
 });
