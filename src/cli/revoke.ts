@@ -1,15 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseRfc3339, RFC3339_HINT } from '../admin/time.js';
+import { EXIT_DENIED, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.js';
 
-export interface RevokeIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-}
-
-const EXIT_OK = 0;
-const EXIT_REFUSED = 1;
-const EXIT_USAGE = 2;
+/** The server refused or could not be reached. */
+const EXIT_REFUSED = EXIT_DENIED;
 const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9002';
 const REQUEST_TIMEOUT_MS = 10_000;
 const NO_REASON = 'no reason given (tollgate revoke)';
@@ -28,8 +23,6 @@ TIME is RFC 3339 with an offset, e.g. 2025-01-31T12:00:00Z. With --jti or --sid,
 whose token or session it is. --not-before (default now) applies to a subject: its tokens issued
 before it are revoked.`;
 
-class Usage extends Error {}
-
 interface Request {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
@@ -41,7 +34,7 @@ interface Request {
  * /admin/v1/subjects/{sub}/refresh). Exit 0 when the server accepted, 1 when it refused or could not
  * be reached, 2 for bad input. The server's answer is printed as JSON.
  */
-export async function runRevoke(argv: string[], io: RevokeIo): Promise<number> {
+export async function runRevoke(argv: string[], io: CliIo): Promise<number> {
   let request: Request;
   let adminUrl: URL;
   let secret: string;
@@ -75,7 +68,7 @@ export async function runRevoke(argv: string[], io: RevokeIo): Promise<number> {
     adminUrl = parseAdminUrl(values['admin-url']);
     secret = readSecret(values['admin-token-file'], values['admin-token-env']);
   } catch (err) {
-    if (err instanceof Usage || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`tollgate revoke: ${(err as Error).message}\n\n${REVOKE_USAGE}`);
       return EXIT_USAGE;
     }
@@ -99,12 +92,12 @@ interface Values {
 
 function buildRequest(values: Values): Request {
   const modes = (['refresh', 'remove', 'list'] as const).filter((mode) => values[mode]);
-  if (modes.length > 1) throw new Usage(`--${modes[0]} and --${modes[1]} cannot be combined`);
+  if (modes.length > 1) throw new UsageError(`--${modes[0]} and --${modes[1]} cannot be combined`);
   const mode = modes[0] ?? 'revoke';
-  if (values.jti !== undefined && values.sid !== undefined) throw new Usage('give --jti or --sid, not both');
+  if (values.jti !== undefined && values.sid !== undefined) throw new UsageError('give --jti or --sid, not both');
   const time = (option: 'not-before' | 'expires-at' | 'at'): string | undefined => {
     const text = values[option];
-    if (text !== undefined && parseRfc3339(text) === undefined) throw new Usage(`--${option}: ${RFC3339_HINT}`);
+    if (text !== undefined && parseRfc3339(text) === undefined) throw new UsageError(`--${option}: ${RFC3339_HINT}`);
     return text;
   };
   const notBefore = time('not-before');
@@ -113,7 +106,7 @@ function buildRequest(values: Values): Request {
   const only = (allowed: string[]): void => {
     for (const option of ['not-before', 'expires-at', 'at', 'reason'] as const) {
       if (values[option] !== undefined && !allowed.includes(option)) {
-        throw new Usage(`--${option} does not apply to ${mode === 'revoke' ? 'a revocation' : `--${mode}`}`);
+        throw new UsageError(`--${option} does not apply to ${mode === 'revoke' ? 'a revocation' : `--${mode}`}`);
       }
     }
   };
@@ -121,12 +114,12 @@ function buildRequest(values: Values): Request {
   switch (mode) {
     case 'list':
       only([]);
-      if (values.jti ?? values.sid ?? values.sub) throw new Usage('--list takes no --jti, --sid or --sub');
+      if (values.jti ?? values.sid ?? values.sub) throw new UsageError('--list takes no --jti, --sid or --sub');
       return { method: 'GET', path: '/admin/v1/revocations' };
     case 'refresh':
       only(['at', 'reason']);
-      if (values.sub === undefined) throw new Usage('--refresh needs --sub SUBJECT');
-      if (values.jti !== undefined || values.sid !== undefined) throw new Usage('--refresh applies to a --sub only');
+      if (values.sub === undefined) throw new UsageError('--refresh needs --sub SUBJECT');
+      if (values.jti !== undefined || values.sid !== undefined) throw new UsageError('--refresh applies to a --sub only');
       return {
         method: 'POST',
         path: `/admin/v1/subjects/${encodeURIComponent(values.sub)}/refresh`,
@@ -143,7 +136,7 @@ function buildRequest(values: Values): Request {
       // The admin API keeps a reason with every revocation (and in the audit log); say that none was given.
       const reason = values.reason?.trim() || NO_REASON;
       if (notBefore !== undefined && type !== 'sub') {
-        throw new Usage('--not-before applies to a --sub revocation (without --jti or --sid)');
+        throw new UsageError('--not-before applies to a --sub revocation (without --jti or --sid)');
       }
       return {
         method: 'POST',
@@ -159,11 +152,11 @@ function target(values: Values): ['jti' | 'sid' | 'sub', string] {
   if (values.jti !== undefined) return ['jti', nonEmpty('--jti', values.jti)];
   if (values.sid !== undefined) return ['sid', nonEmpty('--sid', values.sid)];
   if (values.sub !== undefined) return ['sub', nonEmpty('--sub', values.sub)];
-  throw new Usage('give --jti ID, --sid ID or --sub SUBJECT');
+  throw new UsageError('give --jti ID, --sid ID or --sub SUBJECT');
 }
 
 function nonEmpty(option: string, value: string): string {
-  if (value === '') throw new Usage(`${option}: must not be empty`);
+  if (value === '') throw new UsageError(`${option}: must not be empty`);
   return value;
 }
 
@@ -178,33 +171,33 @@ function parseAdminUrl(text: string | undefined): URL {
   try {
     url = new URL(text ?? DEFAULT_ADMIN_URL);
   } catch {
-    throw new Usage(`--admin-url: not a URL: ${JSON.stringify(text)}`);
+    throw new UsageError(`--admin-url: not a URL: ${JSON.stringify(text)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Usage('--admin-url: must be http:// or https://');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--admin-url: must be http:// or https://');
   return url;
 }
 
 function readSecret(file: string | undefined, envName: string | undefined): string {
-  if (file !== undefined && envName !== undefined) throw new Usage('give --admin-token-file or --admin-token-env, not both');
+  if (file !== undefined && envName !== undefined) throw new UsageError('give --admin-token-file or --admin-token-env, not both');
   let secret: string;
   if (file !== undefined) {
     try {
       secret = readFileSync(file, 'utf8').trim();
     } catch (err) {
-      throw new Usage(`--admin-token-file: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new UsageError(`--admin-token-file: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    if (secret === '') throw new Usage(`--admin-token-file: ${file} is empty`);
+    if (secret === '') throw new UsageError(`--admin-token-file: ${file} is empty`);
     return secret;
   }
   if (envName !== undefined) {
     secret = (process.env[envName] ?? '').trim();
-    if (secret === '') throw new Usage(`--admin-token-env: environment variable ${envName} is not set`);
+    if (secret === '') throw new UsageError(`--admin-token-env: environment variable ${envName} is not set`);
     return secret;
   }
-  throw new Usage('the admin secret is required: --admin-token-file FILE or --admin-token-env NAME');
+  throw new UsageError('the admin secret is required: --admin-token-file FILE or --admin-token-env NAME');
 }
 
-async function send(request: Request, base: URL, secret: string, io: RevokeIo): Promise<number> {
+async function send(request: Request, base: URL, secret: string, io: CliIo): Promise<number> {
   const url = new URL(base.pathname.replace(/\/$/, '') + request.path, base);
   let response: Response;
   try {
