@@ -8,16 +8,16 @@ export class ConfigError extends Error {
   }
 }
 
-/** Renders a zod path the way the README writes fields: `providers[0].jwks.uri`. */
+/** Renders a field path the way the README writes fields: `providers[0].jwks.uri` ('' for none). */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
     else out += out ? `.${String(part)}` : String(part);
   }
-  return out || '(top level)';
+  return out;
 }
 
 export function configErrorFromZod(error: z.ZodError): ConfigError {
-  return new ConfigError(error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
+  return new ConfigError(error.issues.map((issue) => `${formatPath(issue.path) || '(top level)'}: ${issue.message}`));
 }

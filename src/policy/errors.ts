@@ -1,13 +1,10 @@
 /** A path inside one rule, e.g. `['match', 'paths', 0]`, printed as `match.paths[0]`. */
 export type FieldPath = ReadonlyArray<string | number>;
 
-export function formatFieldPath(field: FieldPath): string {
-  let out = '';
-  for (const part of field) {
-    out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`;
-  }
-  return out;
-}
+import { formatPath } from '../config/errors.js';
+
+/** Printed like every config field (config/errors.ts). */
+export const formatFieldPath: (field: FieldPath) => string = formatPath;
 
 /**
  * A rule that cannot be compiled. Thrown at load time only, never per request. `field` is relative to
