@@ -1,7 +1,7 @@
+import { formatPath } from '../config/errors.js';
+
 /** A path inside one rule, e.g. `['match', 'paths', 0]`, printed as `match.paths[0]`. */
 export type FieldPath = ReadonlyArray<string | number>;
-
-import { formatPath } from '../config/errors.js';
 
 /** Printed like every config field (config/errors.ts). */
 export const formatFieldPath: (field: FieldPath) => string = formatPath;
