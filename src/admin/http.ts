@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -39,20 +39,4 @@ function tooLarge(): HttpError {
   return new HttpError(413, 'payload_too_large', `body: must be at most ${MAX_BODY_BYTES} bytes`, 'body', {
     connection: 'close',
   });
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(payload);
-}
-
-export function sendEmpty(res: ServerResponse, status: number): void {
-  res.writeHead(status, { 'cache-control': 'no-store' });
-  res.end();
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../observability/deps.js';
-import type { HttpHandler } from '../server/http.js';
+import { sendEmpty, sendJson, type HttpHandler } from '../server/http.js';
 import {
   errorMessage,
   isRevocationType,
@@ -11,7 +11,7 @@ import {
   type RevocationStore,
 } from '../revocation/index.js';
 import { adminConfigSchema, loadAdminCredential, type AdminConfig, type AdminCredential } from './credential.js';
-import { HttpError, readJsonBody, sendEmpty, sendJson } from './http.js';
+import { HttpError, readJsonBody } from './http.js';
 import { parseBody, refreshBodySchema, revokeBodySchema } from './requests.js';
 import { formatRfc3339 } from './time.js';
 

@@ -30,7 +30,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const server = createServer((req, res) => {
     route(req, res, options).catch((err: unknown) => {
       options.onError(err);
-      if (!res.headersSent) json(res, 500, { error: 'internal_error' });
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal_error' });
       else res.destroy();
     });
   });
@@ -63,22 +63,34 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
         return;
       }
       case '/healthz':
-        return json(res, 200, { status: 'ok' });
+        return sendJson(res, 200, { status: 'ok' });
       case '/readyz': {
         const readiness = options.readiness();
-        return json(res, readiness.ready ? 200 : 503, readiness);
+        return sendJson(res, readiness.ready ? 200 : 503, readiness);
       }
     }
   }
   for (const handler of options.handlers()) {
     if (await handler(req, res)) return;
   }
-  json(res, 404, { error: 'not_found' });
+  sendJson(res, 404, { error: 'not_found' });
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+/** JSON answers of the HTTP port (health, readiness, the admin API); never cached by a proxy. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(payload);
+}
+
+export function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'cache-control': 'no-store' });
+  res.end();
 }
 
 function splitHostPort(address: string): { host: string; port: number } {
