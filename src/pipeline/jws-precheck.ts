@@ -1,7 +1,7 @@
 /**
- * Cheap, strict checks before jose sees a token: the size limit, the exact compact-JWS shape (three
- * base64url segments, no padding, no whitespace: a JWE has five), and header and payload that are JSON
- * objects of bounded depth. They refuse hostile input early and let tollgate read `iss` to choose a
+ * Cheap, strict checks before jose sees a token whose size the caller already bounded: the exact
+ * compact-JWS shape (three base64url segments, no padding, no whitespace: a JWE has five), and header
+ * and payload that are JSON objects of bounded depth. They refuse hostile input early and let tollgate read `iss` to choose a
  * provider. Nothing read here is trusted until the signature is verified.
  */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -12,10 +12,9 @@ export interface DecodedJws {
   payload: Record<string, unknown>;
 }
 
-export type PrecheckResult = { ok: true; decoded: DecodedJws } | { ok: false; reason: 'token_too_large' | 'malformed_token' };
+export type PrecheckResult = { ok: true; decoded: DecodedJws } | { ok: false; reason: 'malformed_token' };
 
-export function precheckJws(token: string, maxBytes: number): PrecheckResult {
-  if (token.length > maxBytes) return { ok: false, reason: 'token_too_large' };
+export function precheckJws(token: string): PrecheckResult {
   if (!COMPACT_JWS.test(token)) return { ok: false, reason: 'malformed_token' };
   const [h, p] = token.split('.', 2) as [string, string];
   const header = decodeSegment(h);

@@ -53,6 +53,7 @@ export class TokenVerifier {
   }
 
   async verify(token: string, location: TokenLocation): Promise<VerifyOutcome> {
+    // Before anything else, hashing included: an oversized token costs nothing.
     if (token.length > this.options.maxTokenBytes) return { ok: false, reason: 'token_too_large' };
     const cacheKey = TokenCache.keyOf(token);
     const hit = this.cache.get(cacheKey);
@@ -71,7 +72,7 @@ export class TokenVerifier {
   }
 
   private async verifyUncached(token: string, location: TokenLocation): Promise<VerifyOutcome> {
-    const pre = precheckJws(token, this.options.maxTokenBytes);
+    const pre = precheckJws(token);
     if (!pre.ok) return { ok: false, reason: pre.reason };
     const { header, payload } = pre.decoded;
 

@@ -86,7 +86,7 @@ export async function decide(runtime: Runtime, view: RequestView, options: Decid
       host: view.host,
       path: view.path,
       headers: joinedHeaders(view),
-      principal: view.principal ?? principalFromPeer({ certificate: view.certificate }),
+      principal: principalFromPeer(view),
     },
     token ? { provider: token.provider.config.name, claims: token.claims } : null,
     { explain: options.explain },
