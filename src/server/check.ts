@@ -147,7 +147,6 @@ function labelsOf(outcome: Outcome): { decision: string; reason: string; provide
         rule: outcome.ruleId ?? '',
       };
     case 'unauthenticated':
-      return { decision: 'deny', reason: outcome.reason, provider: outcome.provider ?? '', rule: outcome.ruleId ?? '' };
     case 'forbidden':
       return { decision: 'deny', reason: outcome.reason, provider: outcome.provider ?? '', rule: outcome.ruleId ?? '' };
     case 'error':
