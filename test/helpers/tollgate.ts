@@ -63,7 +63,4 @@ export async function startTollgate(config: Record<string, unknown>, files: Reco
   };
 }
 
-/** Seconds since the epoch on the test clock. */
-export function nowSeconds(clock: ManualClock): number {
-  return Math.floor(clock.now() / 1000);
-}
+export { nowSeconds } from './time.js';

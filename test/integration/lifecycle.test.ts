@@ -6,6 +6,7 @@ import { fromStruct } from '../../src/server/envoy-types.js';
 import { checkRequest, deniedBody, HealthClient } from '../helpers/envoy-client.js';
 import { startHttpServer, startJwksServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey } from '../helpers/keys.js';
+import { waitFor } from '../helpers/time.js';
 import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
 
 const ISSUER = 'https://idp.example.com';
@@ -75,11 +76,7 @@ describe('key rotation through Check', () => {
     expect(deniedBody(denied).reason).toBe('keys_unavailable');
     // gRPC health follows readiness (for Kubernetes' readiness probe and Envoy's cluster health check);
     // liveness ("") stays SERVING: restarting would not bring the IdP back.
-    const deadline = Date.now() + 5000;
-    while ((await health.status('envoy.service.auth.v3.Authorization')) === 'SERVING' && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(await health.status('envoy.service.auth.v3.Authorization')).toBe('NOT_SERVING');
+    await waitFor('readiness to reach gRPC health', async () => (await health.status('envoy.service.auth.v3.Authorization')) === 'NOT_SERVING', { timeoutMs: 5000, intervalMs: 50 });
     expect(await health.status('')).toBe('SERVING');
     health.close();
     const ready = await fetch(`http://127.0.0.1:${tg.app.httpPort}/readyz`);
@@ -164,7 +161,7 @@ describe('shutdown', () => {
     const grpcPort = tg.app.grpcPort;
     const token = await mint(ISSUER, 'api', { key, header: { kid: 'rotated-in-later' }, now: nowSeconds(tg.clock) });
     const inflight = tg.client.check(checkRequest({ headers: { authorization: `Bearer ${token}` } }));
-    while (server.requests.length < 2) await new Promise((r) => setImmediate(r));
+    await waitFor('the unknown-kid refetch to reach the JWKS server', () => server.requests.length >= 2, { intervalMs: 0 });
 
     const health = new HealthClient(grpcPort);
     expect(await health.status('')).toBe('SERVING');

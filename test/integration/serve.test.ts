@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkRequest, EnvoyClient, healthStatus, injectedHeaders } from '../helpers/envoy-client.js';
+import { waitFor } from '../helpers/time.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli.js');
 
@@ -110,15 +111,6 @@ describe('config reload in a running tollgate serve', () => {
     child = undefined;
   });
 
-  /** Polls until `probe` holds or the deadline passes: waiting on an outcome, not on a clock. */
-  async function eventually(probe: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await probe())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
   it('follows a Kubernetes ConfigMap update (..data symlink swap) and reloads on SIGHUP', async () => {
     // The layout the kubelet makes: tollgate.yaml -> ..data/tollgate.yaml, ..data -> ..<timestamp>.
     const source = devConfigOnFreePorts();
@@ -141,7 +133,7 @@ describe('config reload in a running tollgate serve', () => {
     writeFileSync(join(dir, '..v2', 'tollgate.yaml'), opened);
     symlinkSync('..v2', join(dir, '..data_tmp'));
     renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
-    await eventually(async () => (await publicCode()) === 0, 'the swapped config to take effect');
+    await waitFor('the swapped config to take effect', async () => (await publicCode()) === 0, { intervalMs: 50 });
 
     const reloads = async () => {
       const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
@@ -149,7 +141,7 @@ describe('config reload in a running tollgate serve', () => {
     };
     const before = await reloads();
     child.kill('SIGHUP');
-    await eventually(async () => (await reloads()) === before + 1, 'SIGHUP to reload the config');
+    await waitFor('SIGHUP to reload the config', async () => (await reloads()) === before + 1, { intervalMs: 50 });
     client.close();
   });
 });

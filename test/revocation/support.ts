@@ -21,19 +21,4 @@ export function capturingDeps(clock: Clock = systemClock): { deps: Deps; lines: 
   return { deps: { logger: createLogger('debug', sink), registry: new Registry(), clock }, lines };
 }
 
-/** Poll `condition` every `intervalMs` until true; fail after `timeoutMs` naming what was awaited. */
-export async function waitFor(
-  what: string,
-  condition: () => boolean,
-  { timeoutMs = 10_000, intervalMs = 2 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<number> {
-  const started = performance.now();
-  while (!condition()) {
-    if (performance.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    // intervalMs 0 polls on every turn of the event loop, for sub-millisecond measurements.
-    await new Promise((resolve) => (intervalMs === 0 ? setImmediate(resolve) : setTimeout(resolve, intervalMs)));
-  }
-  return performance.now() - started;
-}
-
-export const nowSeconds = (clock: Clock = systemClock): number => Math.floor(clock.now() / 1000);
+export { nowSeconds, waitFor } from '../helpers/time.js';
