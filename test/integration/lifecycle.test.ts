@@ -118,6 +118,15 @@ describe('config reload', () => {
   });
 });
 
+describe('start-up warnings', () => {
+  it('says so when a global dry run lets every request through', async () => {
+    const tg = await startTollgate({ dryRun: true, rules: everything });
+    expect((await tg.client.check(checkRequest())).status?.code).toBe(0); // no token, allowed by the dry run
+    expect(tg.logs.some((l) => l.msg === 'dryRun is on: every request is allowed; denials are only logged and counted')).toBe(true);
+    await tg.close();
+  });
+});
+
 describe('config reload during an identity-provider outage', () => {
   let tg: RunningTollgate | undefined;
   afterEach(async () => tg?.close());
