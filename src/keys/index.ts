@@ -4,3 +4,4 @@ export { filterJwks, algorithmsFor, isSupportedAlgorithm, type AcceptedJwk, type
 export type { VerificationKey } from './key-set.js';
 export { createKeyManager, type KeyManager, type KeyManagerStatus, type KeyProvider } from './key-manager.js';
 export { createSource, fileSource, uriSource, discoverySource, fetchDocument, type JwksSource, type FetchLimits } from './sources/index.js';
+export { keyFitsAlgorithm, verifySignature } from './signature.js';

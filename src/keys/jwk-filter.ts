@@ -1,4 +1,5 @@
 import { JwksSourceError } from './errors.js';
+import { MIN_RSA_BITS } from './signature.js';
 
 /** The public parameters of a signature-verification key, nothing else (no private parts, no hints). */
 export type PublicJwk =
@@ -48,7 +49,6 @@ export function algorithmsFor(key: AcceptedJwk, allowed: readonly string[]): str
 }
 
 const PRIVATE_PARTS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
-const MIN_RSA_BITS = 2048;
 
 /**
  * Parses a JWKS document and keeps the keys fit for verifying signatures. Throws when the document

@@ -1,16 +1,18 @@
-import { calculateJwkThumbprint, importJWK, type CryptoKey, type KeyObject } from 'jose';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint } from 'jose';
 import { JwksSourceError } from './errors.js';
 import { algorithmsFor, filterJwks, type DroppedJwk } from './jwk-filter.js';
+import { keyFitsAlgorithm } from './signature.js';
 
 export interface VerificationKey {
   /** Stable for a key across loads: kid plus RFC 7638 thumbprint, so a kid reused for new material differs. */
   id: string;
-  key: CryptoKey | KeyObject;
+  key: KeyObject;
 }
 
 interface LoadedKey {
   kid?: string;
-  /** Imported once per allowed algorithm: a WebCrypto key is bound to one algorithm. Empty when none fits. */
+  /** The allowed algorithms this key verifies (the same key object for each). Empty when none fits. */
   byAlg: Map<string, VerificationKey>;
 }
 
@@ -43,14 +45,16 @@ export async function buildKeySet(
     try {
       const thumbprint = await calculateJwkThumbprint(candidate.jwk, 'sha256');
       const id = candidate.kid === undefined ? thumbprint : `${candidate.kid}#${thumbprint}`;
-      for (const alg of algs) loaded.byAlg.set(alg, { id, key: await importJWK(candidate.jwk, alg) });
+      const key = createPublicKey({ key: candidate.jwk, format: 'jwk' });
+      // The JWK's fields were checked by filterJwks; the imported key is checked again, as it will be used.
+      for (const alg of algs) if (keyFitsAlgorithm(alg, key)) loaded.byAlg.set(alg, { id, key });
     } catch {
       dropped.push({ kid: candidate.kid, reason: 'key material could not be imported' });
       continue;
     }
     // A kid whose key fits no allowed algorithm stays known, so its tokens get alg_mismatch, not a refetch.
     if (candidate.kid !== undefined) set.byKid.set(candidate.kid, loaded);
-    if (algs.length === 0) {
+    if (loaded.byAlg.size === 0) {
       dropped.push({ kid: candidate.kid, reason: "fits none of the provider's algorithms" });
       continue;
     }

@@ -1,11 +1,12 @@
-import { jwtVerify, errors, type JWTPayload, type JWSHeaderParameters, type CryptoKey, type KeyObject } from 'jose';
+import type { KeyObject } from 'node:crypto';
 import type { ProviderConfig } from '../config/providers.js';
 import type { KeyManager } from '../keys/index.js';
-import { KeyError } from '../keys/index.js';
+import { KeyError, verifySignature } from '../keys/index.js';
 import type { ClaimPath } from '../util/claim-path.js';
 import type { Clock } from '../util/clock.js';
 import type { TokenLocation } from './extract.js';
-import { precheckJws } from './jws-precheck.js';
+import { claimsFailure, timeFailure } from './claims.js';
+import { criticalExtensionsUnderstood, decodeJws } from './jws.js';
 import type { TokenFailure } from './reasons.js';
 import { TokenCache } from './token-cache.js';
 
@@ -24,7 +25,8 @@ export interface ProviderRuntime {
 
 export interface VerifiedToken {
   provider: ProviderRuntime;
-  claims: JWTPayload;
+  /** The verified payload: a JSON object whose claims passed the provider's checks. */
+  claims: Readonly<Record<string, unknown>>;
   /** Id of the key that verified the signature; `hmac` for a shared secret. */
   keyId: string;
   payloadBytes: number;
@@ -72,54 +74,45 @@ export class TokenVerifier {
   }
 
   private async verifyUncached(token: string, location: TokenLocation): Promise<VerifyOutcome> {
-    const pre = precheckJws(token);
-    if (!pre.ok) return { ok: false, reason: pre.reason };
-    const { header, payload } = pre.decoded;
+    const decoded = decodeJws(token);
+    if (!decoded.ok) return { ok: false, reason: decoded.reason };
+    const { header, payload, signingInput, signature } = decoded.jws;
 
     // `iss` only chooses which provider's keys and rules apply; the signature check decides.
     const provider = typeof payload.iss === 'string' ? this.byIssuer.get(payload.iss) : undefined;
     if (!provider) return { ok: false, reason: 'unknown_issuer' };
     if (!provider.locationKeys.has(location.key)) return { ok: false, reason: 'token_location', provider };
     const cfg = provider.config;
-    if (typeof header.alg !== 'string' || !(cfg.algorithms as readonly string[]).includes(header.alg)) {
+    const { alg, kid } = header;
+    if (typeof alg !== 'string' || !(cfg.algorithms as readonly string[]).includes(alg)) {
       return { ok: false, reason: 'unsupported_algorithm', provider };
     }
+    if (kid !== undefined && typeof kid !== 'string') return { ok: false, reason: 'malformed_token', provider };
     // A token whose own claims already fail the time checks is denied without paying for its
-    // signature: replaying an expired token must cost as little as possible. jose repeats every check.
-    const early = timeFailure(payload, cfg, this.nowSeconds());
+    // signature: replaying an expired token must cost as little as possible.
+    const now = this.nowSeconds();
+    const early = timeFailure(payload, cfg, now);
     if (early) return { ok: false, reason: early, provider };
+    if (!criticalExtensionsUnderstood(header)) return { ok: false, reason: 'malformed_token', provider };
 
-    let keyId: string | undefined;
+    const key = await this.keyFor(provider, alg, kid);
+    if (typeof key === 'string') return { ok: false, reason: key, provider };
+    if (!(await verifySignature(alg, key.key, signingInput, signature))) return { ok: false, reason: 'invalid_signature', provider };
+    // The clock is read again: fetching an unknown key can take seconds.
+    const failure = claimsFailure(header, payload, cfg, this.nowSeconds());
+    if (failure) return { ok: false, reason: failure, provider };
+    return { ok: true, token: { provider, claims: payload, keyId: key.id, payloadBytes: token.length }, cached: false };
+  }
+
+  /** The provider's key for this header, or why there is none. */
+  private async keyFor(provider: ProviderRuntime, alg: string, kid: string | undefined): Promise<{ id: string; key: KeyObject | Uint8Array } | TokenFailure> {
+    if (alg.startsWith('HS')) return provider.hmacKey ? { id: HMAC_KEY_ID, key: provider.hmacKey } : 'unsupported_algorithm';
+    if (!provider.keys) return 'unknown_key';
     try {
-      const { payload: claims } = await jwtVerify(
-        token,
-        async (protectedHeader: JWSHeaderParameters): Promise<CryptoKey | KeyObject | Uint8Array> => {
-          const alg = protectedHeader.alg ?? '';
-          if (alg.startsWith('HS')) {
-            if (!provider.hmacKey) throw new KeyError('alg_mismatch', 'no shared secret for this provider');
-            keyId = HMAC_KEY_ID;
-            return provider.hmacKey;
-          }
-          if (!provider.keys) throw new KeyError('unknown_key', 'provider has no key set');
-          const found = await provider.keys.getKey({ alg, kid: protectedHeader.kid });
-          keyId = found.id;
-          return found.key;
-        },
-        {
-          issuer: cfg.issuer,
-          audience: cfg.audiences,
-          algorithms: cfg.algorithms,
-          clockTolerance: cfg.clockSkewSeconds,
-          currentDate: new Date(this.options.clock.now()),
-          maxTokenAge: cfg.maxTokenAgeSeconds,
-          requiredClaims: cfg.requiredClaims,
-          typ: cfg.typ,
-        },
-      );
-      const token_: VerifiedToken = { provider, claims, keyId: keyId ?? HMAC_KEY_ID, payloadBytes: token.length };
-      return { ok: true, token: token_, cached: false };
+      return await provider.keys.getKey({ alg, kid });
     } catch (err) {
-      return { ok: false, reason: failureOf(err), provider };
+      if (!(err instanceof KeyError)) throw err;
+      return err.code === 'keys_unavailable' ? 'keys_unavailable' : err.code === 'alg_mismatch' ? 'unsupported_algorithm' : 'unknown_key';
     }
   }
 
@@ -135,40 +128,4 @@ export class TokenVerifier {
     if (hit.keyId !== HMAC_KEY_ID && !provider.keys?.isCurrent(hit.keyId)) return 'unknown_key';
     return timeFailure(hit.claims, provider.config, this.nowSeconds());
   }
-}
-
-/** `exp`, `nbf` and `maxTokenAgeSeconds` against `now` (seconds), with the provider's skew; jose's rules. */
-function timeFailure(claims: Readonly<Record<string, unknown>>, config: ProviderConfig, now: number): TokenFailure | undefined {
-  const skew = config.clockSkewSeconds;
-  if (typeof claims.exp === 'number' && claims.exp <= now - skew) return 'expired';
-  if (typeof claims.nbf === 'number' && claims.nbf > now + skew) return 'not_yet_valid';
-  const maxAge = config.maxTokenAgeSeconds;
-  if (maxAge !== undefined && typeof claims.iat === 'number' && claims.iat < now - maxAge - skew) return 'token_too_old';
-  return undefined;
-}
-
-/** Maps jose's and the key manager's error classes to tollgate's reasons. */
-function failureOf(err: unknown): TokenFailure {
-  if (err instanceof KeyError) return err.code === 'keys_unavailable' ? 'keys_unavailable' : err.code === 'alg_mismatch' ? 'unsupported_algorithm' : 'unknown_key';
-  // jose reports both an expired `exp` and a too-old `iat` (maxTokenAge) as JWTExpired.
-  if (err instanceof errors.JWTExpired) return err.claim === 'iat' ? 'token_too_old' : 'expired';
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    // 'invalid': the claim has the wrong type (`"exp": "1700000000"`), whichever claim it is.
-    if (err.reason === 'invalid') return 'invalid_claims';
-    switch (err.claim) {
-      case 'nbf':
-        return 'not_yet_valid';
-      case 'aud':
-        return 'invalid_audience';
-      case 'typ':
-        return 'invalid_type';
-      default:
-        return 'invalid_claims';
-    }
-  }
-  if (err instanceof errors.JWSSignatureVerificationFailed) return 'invalid_signature';
-  if (err instanceof errors.JOSEAlgNotAllowed) return 'unsupported_algorithm';
-  if (err instanceof errors.JWKSNoMatchingKey) return 'unknown_key';
-  // JWSInvalid, JWTInvalid, JOSENotSupported (unknown crit, b64:false), key import failures.
-  return 'malformed_token';
 }

@@ -1,0 +1,82 @@
+import { constants, createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { keyFitsAlgorithm, verifySignature } from '../../src/keys/index.js';
+
+const data = Buffer.from('eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0');
+const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ed = generateKeyPairSync('ed25519');
+
+describe('keyFitsAlgorithm', () => {
+  it('accepts a public key of the type, curve and size the algorithm names', () => {
+    expect(keyFitsAlgorithm('ES256', p256.publicKey)).toBe(true);
+    expect(keyFitsAlgorithm('ES384', p384.publicKey)).toBe(true);
+    for (const alg of ['RS256', 'RS512', 'PS256', 'PS384']) expect(keyFitsAlgorithm(alg, rsa.publicKey)).toBe(true);
+    expect(keyFitsAlgorithm('EdDSA', ed.publicKey)).toBe(true);
+    expect(keyFitsAlgorithm('Ed25519', ed.publicKey)).toBe(true);
+  });
+
+  it('refuses every other pairing, private keys, small RSA keys, HMAC and unknown algorithms', () => {
+    expect(keyFitsAlgorithm('ES256', p384.publicKey)).toBe(false);
+    expect(keyFitsAlgorithm('ES384', p256.publicKey)).toBe(false);
+    expect(keyFitsAlgorithm('ES256', rsa.publicKey)).toBe(false);
+    expect(keyFitsAlgorithm('RS256', p256.publicKey)).toBe(false);
+    expect(keyFitsAlgorithm('EdDSA', p256.publicKey)).toBe(false);
+    expect(keyFitsAlgorithm('ES256', p256.privateKey)).toBe(false);
+    expect(keyFitsAlgorithm('RS256', generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey)).toBe(false);
+    expect(keyFitsAlgorithm('HS256', rsa.publicKey)).toBe(false);
+    expect(keyFitsAlgorithm('none', rsa.publicKey)).toBe(false);
+    expect(keyFitsAlgorithm('toString', rsa.publicKey)).toBe(false);
+  });
+});
+
+describe('verifySignature', () => {
+  const es256 = sign('sha256', data, { key: p256.privateKey, dsaEncoding: 'ieee-p1363' });
+
+  it('verifies each family and refuses the same signature over other data', async () => {
+    const ps256 = sign('sha256', data, { key: rsa.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+    const cases: [string, Parameters<typeof verifySignature>[1], Buffer][] = [
+      ['ES256', p256.publicKey, es256],
+      ['RS256', rsa.publicKey, sign('sha256', data, rsa.privateKey)],
+      ['PS256', rsa.publicKey, ps256],
+      ['EdDSA', ed.publicKey, sign(null, data, ed.privateKey)],
+    ];
+    for (const [alg, key, signature] of cases) {
+      expect(await verifySignature(alg, key, data, signature), alg).toBe(true);
+      expect(await verifySignature(alg, key, Buffer.concat([data, Buffer.from('x')]), signature), alg).toBe(false);
+    }
+  });
+
+  it('refuses an ECDSA signature that is not exactly R || S, DER included, and the all-zero one', async () => {
+    const der = sign('sha256', data, p256.privateKey); // DER, the encoding JWS does not use
+    expect(await verifySignature('ES256', p256.publicKey, data, der)).toBe(false);
+    expect(await verifySignature('ES256', p256.publicKey, data, es256.subarray(0, 63))).toBe(false);
+    expect(await verifySignature('ES256', p256.publicKey, data, Buffer.concat([es256, Buffer.alloc(1)]))).toBe(false);
+    expect(await verifySignature('ES256', p256.publicKey, data, Buffer.alloc(64))).toBe(false);
+  });
+
+  it('refuses a PKCS#1 v1.5 signature as PS256 and a PSS one as RS256', async () => {
+    const pkcs1 = sign('sha256', data, rsa.privateKey);
+    const pss = sign('sha256', data, { key: rsa.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+    expect(await verifySignature('PS256', rsa.publicKey, data, pkcs1)).toBe(false);
+    expect(await verifySignature('RS256', rsa.publicKey, data, pss)).toBe(false);
+  });
+
+  it('compares HMACs in full: a prefix, a longer value or another secret fails', async () => {
+    const secret = new Uint8Array(32).fill(7);
+    const mac = createHmac('sha256', secret).update(data).digest();
+    expect(await verifySignature('HS256', secret, data, mac)).toBe(true);
+    expect(await verifySignature('HS256', secret, data, mac.subarray(0, 16))).toBe(false);
+    expect(await verifySignature('HS256', secret, data, Buffer.concat([mac, Buffer.alloc(1)]))).toBe(false);
+    expect(await verifySignature('HS256', new Uint8Array(32).fill(8), data, mac)).toBe(false);
+  });
+
+  it('never mixes secrets and public keys, and knows no other algorithm', async () => {
+    const mac = createHmac('sha256', Buffer.from('k')).update(data).digest();
+    expect(await verifySignature('HS256', rsa.publicKey, data, mac)).toBe(false);
+    expect(await verifySignature('ES256', new Uint8Array(32), data, es256)).toBe(false);
+    expect(await verifySignature('none', p256.publicKey, data, Buffer.alloc(0))).toBe(false);
+    expect(await verifySignature('ES256K', p256.publicKey, data, es256)).toBe(false);
+  });
+});

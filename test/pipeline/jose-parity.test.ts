@@ -1,0 +1,267 @@
+/**
+ * tollgate verifies JWS signatures with node:crypto and checks claims itself (src/keys/signature.ts,
+ * src/pipeline/claims.ts) because jose's WebCrypto path costs more CPU per check. jose stays the
+ * reference: here both decide the same generated tokens (right and wrong keys, flipped and truncated
+ * signatures, cross-algorithm signatures, crit/b64 headers, typ spellings, audiences of every shape,
+ * time claims on and around every boundary, claims of the wrong type) and must agree on the decision,
+ * the denial reason and the claims. The keys come from a JWKS file through a real key manager.
+ */
+import { constants, createHmac, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { errors, jwtVerify, type JWSHeaderParameters } from 'jose';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { providerSchema, type ProviderConfig } from '../../src/config/providers.js';
+import { createKeyManager, KeyError, jwksConfigSchema, type KeyManager } from '../../src/keys/index.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { timeFailure } from '../../src/pipeline/claims.js';
+import { tokenLocations, type TokenLocation } from '../../src/pipeline/extract.js';
+import { decodeJws } from '../../src/pipeline/jws.js';
+import type { TokenFailure } from '../../src/pipeline/reasons.js';
+import { TokenVerifier, type ProviderRuntime } from '../../src/pipeline/verify.js';
+import { ManualClock } from '../../src/util/clock.js';
+
+const NOW = 1_800_000_000; // seconds; the clock sits mid-second, as a real one does
+const RUNS = 2000;
+
+interface Signer {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+const ec = (namedCurve: string, kid: string): Signer => ({ kid, ...generateKeyPairSync('ec', { namedCurve }) });
+const rsaKey = { kid: 'rsa', ...generateKeyPairSync('rsa', { modulusLength: 2048 }) };
+/** The keys the JWKS publishes. RS256 and PS256 share one RSA key (no `alg` pinned), as IdPs do. */
+const PUBLISHED: Record<string, Signer> = {
+  ES256: ec('prime256v1', 'ec256'),
+  ES512: ec('secp521r1', 'ec521'),
+  RS256: rsaKey,
+  PS256: rsaKey,
+  EdDSA: { kid: 'ed', ...generateKeyPairSync('ed25519') },
+};
+/** Same types, never published: their signatures must not verify. */
+const IMPOSTORS: Record<string, Signer> = {
+  ES256: ec('prime256v1', 'ec256'),
+  ES512: ec('secp521r1', 'ec521'),
+  RS256: { kid: 'rsa', ...generateKeyPairSync('rsa', { modulusLength: 2048 }) },
+  PS256: { kid: 'rsa', ...generateKeyPairSync('rsa', { modulusLength: 2048 }) },
+  EdDSA: { kid: 'ed', ...generateKeyPairSync('ed25519') },
+};
+const HMAC_SECRET = randomBytes(32);
+const ISSUERS = ['https://a.example', 'https://b.example'];
+const ALLOWED = ['ES256', 'ES512', 'RS256', 'PS256', 'EdDSA', 'HS256'];
+
+/** Signs as each algorithm's spec says; a mistake here would show as a disagreement with jose. */
+function signature(alg: string, signer: Signer | 'hmac' | 'wrong-hmac', input: Buffer): Buffer {
+  if (signer === 'hmac' || signer === 'wrong-hmac') return createHmac('sha256', signer === 'hmac' ? HMAC_SECRET : randomBytes(32)).update(input).digest();
+  const key = signer.privateKey;
+  switch (alg) {
+    case 'PS256':
+      return sign('sha256', input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+    case 'ES256':
+      return sign('sha256', input, { key, dsaEncoding: 'ieee-p1363' });
+    case 'ES512':
+      return sign('sha512', input, { key, dsaEncoding: 'ieee-p1363' });
+    case 'EdDSA':
+      return sign(null, input, key);
+    default:
+      return sign('sha256', input, key); // RS256 (and any other header alg: a PKCS#1 v1.5 signature)
+  }
+}
+
+interface Case {
+  provider: number;
+  header: { alg: string; kid: string | number | undefined; typ: unknown; crit: unknown; b64: unknown };
+  claims: Record<string, unknown>;
+  signedWith: 'published' | 'impostor' | 'other-algorithm';
+  damage: 'none' | 'flip' | 'truncate' | 'extend';
+}
+
+/** Mostly the valid value, sometimes one of the others: most tokens then differ from a good one in a field or two. */
+const usually = <T,>(valid: T, ...others: T[]) =>
+  fc.oneof({ weight: 10, arbitrary: fc.constant(valid) }, { weight: 1, arbitrary: fc.constantFrom(...others) });
+
+const caseArb: fc.Arbitrary<Case> = fc.record({
+  provider: fc.constantFrom(0, 1),
+  header: fc.record({
+    alg: fc.constantFrom('ES256', 'ES512', 'RS256', 'PS256', 'EdDSA', 'HS256', 'ES256', 'RS256', 'none', 'RS512', 'ES384'),
+    kid: usually<string | number | undefined>('right', undefined, 'nope', 'ec256', 'rsa', 'ed', 7),
+    typ: usually<unknown>('at+jwt', undefined, 'JWT', 'application/at+JWT', 'AT+JWT', 'application/jwt', 5),
+    crit: usually<unknown>(undefined, ['b64'], ['b64', 'b64'], [], ['exp'], 'b64', [''], ['b64', 'exp']),
+    b64: usually<unknown>(undefined, true, false, 'true'),
+  }),
+  claims: fc.record({
+    iss: usually('own', 'other provider', 'https://unknown.example'),
+    aud: usually<unknown>('api', undefined, ['x', 'api'], 'web', 'x', [], ['x'], 5, ['api', 5], null),
+    sub: usually<unknown>('user-1', undefined, 42),
+    exp: usually<unknown>(NOW + 300, undefined, NOW - 29, NOW - 30, NOW - 31, NOW, NOW + 1, '1800000300', null, NOW + 0.5),
+    nbf: usually<unknown>(NOW - 10, undefined, NOW + 29, NOW + 30, NOW + 31, NOW + 1, 'soon'),
+    iat: usually<unknown>(NOW, undefined, NOW - 600, NOW - 630, NOW - 631, NOW - 601, NOW + 1, NOW + 30, NOW + 31, 'then', NOW - 0.5),
+    scope: fc.constantFrom<unknown>(undefined, 'read write', { nested: [1, 2, 3] }),
+  }),
+  signedWith: usually<Case['signedWith']>('published', 'impostor', 'other-algorithm'),
+  damage: usually<Case['damage']>('none', 'flip', 'truncate', 'extend'),
+});
+
+function tokenOf(c: Case): string {
+  const signerAlg = PUBLISHED[c.header.alg] || c.header.alg === 'HS256' ? c.header.alg : 'RS256';
+  const kid = c.header.kid === 'right' ? (PUBLISHED[signerAlg]?.kid ?? 'hmac') : c.header.kid;
+  const header = { ...c.header, kid };
+  const issuers = [ISSUERS[c.provider], ISSUERS[1 - c.provider]];
+  const claims = { ...c.claims, iss: c.claims.iss === 'own' ? issuers[0] : c.claims.iss === 'other provider' ? issuers[1] : c.claims.iss };
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${encode(header)}.${encode(claims)}`;
+  let sig: Buffer;
+  if (c.signedWith === 'other-algorithm') {
+    sig = signature(signerAlg === 'ES256' ? 'RS256' : 'ES256', signerAlg === 'ES256' ? PUBLISHED.RS256! : PUBLISHED.ES256!, Buffer.from(input));
+  } else if (signerAlg === 'HS256') {
+    sig = signature('HS256', c.signedWith === 'published' ? 'hmac' : 'wrong-hmac', Buffer.from(input));
+  } else {
+    sig = signature(signerAlg, (c.signedWith === 'published' ? PUBLISHED : IMPOSTORS)[signerAlg]!, Buffer.from(input));
+  }
+  if (c.damage === 'flip') sig.writeUInt8(sig.readUInt8(sig.length >> 1) ^ 0x01, sig.length >> 1);
+  if (c.damage === 'truncate') sig = sig.subarray(0, sig.length - 1);
+  if (c.damage === 'extend') sig = Buffer.concat([sig, Buffer.from([0])]);
+  return `${input}.${sig.toString('base64url')}`;
+}
+
+type Outcome = { ok: true; claims: unknown } | { ok: false; reason: TokenFailure };
+
+/**
+ * The reference: tollgate's own checks that run before any key is looked up (shared with the code under
+ * test), then jose.jwtVerify with the same key and options, its errors mapped to tollgate's reasons.
+ */
+async function joseOutcome(token: string, provider: ProviderRuntime, nowMs: number): Promise<Outcome> {
+  const cfg = provider.config;
+  const decoded = decodeJws(token);
+  if (!decoded.ok) return { ok: false, reason: 'malformed_token' };
+  const { header, payload } = decoded.jws;
+  if (payload.iss !== cfg.issuer) return { ok: false, reason: 'unknown_issuer' };
+  if (typeof header.alg !== 'string' || !(cfg.algorithms as string[]).includes(header.alg)) return { ok: false, reason: 'unsupported_algorithm' };
+  if (header.kid !== undefined && typeof header.kid !== 'string') return { ok: false, reason: 'malformed_token' };
+  const early = timeFailure(payload, cfg, Math.floor(nowMs / 1000));
+  if (early) return { ok: false, reason: early };
+  // The one intended difference: jose verifies a `b64: false` signature over the raw payload and only
+  // then refuses the JWT; tollgate refuses it before looking for a key. Both deny it.
+  if (Array.isArray(header.crit) && header.crit.includes('b64') && header.b64 === false) return { ok: false, reason: 'malformed_token' };
+  try {
+    const { payload: claims } = await jwtVerify(
+      token,
+      async (h: JWSHeaderParameters) => {
+        if (h.alg === 'HS256') return HMAC_SECRET;
+        return (await provider.keys!.getKey({ alg: h.alg!, kid: h.kid })).key;
+      },
+      {
+        issuer: cfg.issuer,
+        audience: cfg.audiences,
+        algorithms: cfg.algorithms,
+        clockTolerance: cfg.clockSkewSeconds,
+        currentDate: new Date(nowMs),
+        maxTokenAge: cfg.maxTokenAgeSeconds,
+        requiredClaims: cfg.requiredClaims,
+        typ: cfg.typ,
+      },
+    );
+    return { ok: true, claims };
+  } catch (err) {
+    return { ok: false, reason: reasonOf(err) };
+  }
+}
+
+function reasonOf(err: unknown): TokenFailure {
+  if (err instanceof KeyError) return err.code === 'keys_unavailable' ? 'keys_unavailable' : err.code === 'alg_mismatch' ? 'unsupported_algorithm' : 'unknown_key';
+  if (err instanceof errors.JWTExpired) return err.claim === 'iat' ? 'token_too_old' : 'expired';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.reason === 'invalid') return 'invalid_claims';
+    if (err.reason === 'missing') return err.claim === 'aud' ? 'invalid_audience' : 'invalid_claims';
+    return ({ nbf: 'not_yet_valid', aud: 'invalid_audience', typ: 'invalid_type' } as Record<string, TokenFailure>)[err.claim] ?? 'invalid_claims';
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'invalid_signature';
+  return 'malformed_token'; // JWSInvalid, JWTInvalid, JOSENotSupported (crit, b64)
+}
+
+describe('signature and claims checks agree with jose.jwtVerify', () => {
+  let dir: string;
+  const managers: KeyManager[] = [];
+  const providers: ProviderRuntime[] = [];
+  const verifiers: TokenVerifier[] = [];
+  const clock = new ManualClock(NOW * 1000 + 500);
+  let location: TokenLocation;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-parity-'));
+    const keys = [...new Set(Object.values(PUBLISHED))].map((s) => ({ ...s.publicKey.export({ format: 'jwk' }), kid: s.kid, use: 'sig' }));
+    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys }));
+    const configs: ProviderConfig[] = [
+      providerSchema.parse({
+        name: 'a',
+        issuer: ISSUERS[0],
+        audiences: ['api'],
+        algorithms: ALLOWED,
+        jwks: { file: path.join(dir, 'jwks.json') },
+        hmacSecret: { env: 'UNUSED' },
+      }),
+      providerSchema.parse({
+        name: 'b',
+        issuer: ISSUERS[1],
+        audiences: ['api', 'web'],
+        algorithms: ALLOWED,
+        jwks: { file: path.join(dir, 'jwks.json') },
+        hmacSecret: { env: 'UNUSED' },
+        requiredClaims: ['exp', 'sub', 'nbf'],
+        maxTokenAgeSeconds: 600,
+        typ: 'at+jwt',
+        clockSkewSeconds: 0,
+      }),
+    ];
+    location = tokenLocations(configs)[0]!;
+    for (const config of configs) {
+      const manager = createKeyManager(
+        { name: config.name, issuer: config.issuer, algorithms: config.algorithms, jwks: jwksConfigSchema.parse(config.jwks) },
+        { logger: silentLogger(), registry: new Registry(), clock: new ManualClock(NOW * 1000) },
+      );
+      await manager.start();
+      managers.push(manager);
+      const provider: ProviderRuntime = {
+        config,
+        keys: manager,
+        hmacKey: new Uint8Array(HMAC_SECRET),
+        locationKeys: new Set([location.key]),
+        claimHeaders: [],
+      };
+      providers.push(provider);
+      verifiers.push(new TokenVerifier([provider], { maxTokenBytes: 8192, clock, cacheEntries: 0 }));
+    }
+  });
+
+  afterAll(() => {
+    managers.forEach((m) => m.stop());
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`the same decision, reason and claims for ${RUNS} generated tokens`, async () => {
+    const seen = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (c) => {
+        const token = tokenOf(c);
+        const provider = providers[c.provider]!;
+        const expected = await joseOutcome(token, provider, clock.now());
+        const result = await verifiers[c.provider]!.verify(token, location);
+        const actual: Outcome = result.ok ? { ok: true, claims: result.token.claims } : { ok: false, reason: result.reason };
+        expect(actual).toEqual(expected);
+        const label = expected.ok ? 'accepted' : expected.reason;
+        seen.set(label, (seen.get(label) ?? 0) + 1);
+      }),
+      { numRuns: RUNS },
+    );
+    // The generator must reach acceptance and the interesting denials, or agreeing proves little.
+    expect(seen.get('accepted') ?? 0).toBeGreaterThan(RUNS / 50);
+    for (const reason of ['invalid_signature', 'malformed_token', 'invalid_audience', 'invalid_claims', 'expired', 'not_yet_valid', 'invalid_type', 'unsupported_algorithm', 'unknown_key', 'token_too_old']) {
+      expect(seen.get(reason) ?? 0, `${reason} never generated: ${JSON.stringify(Object.fromEntries(seen))}`).toBeGreaterThan(0);
+    }
+  });
+});
