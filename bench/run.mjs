@@ -39,7 +39,7 @@ const STREAMS = 32; // concurrent streams per connection: 128 checks in flight a
 // the burst, not the server. 8 × 1 leaves headroom: at half saturation ~1-4 checks are in flight.
 const HALF_CLIENTS = 8;
 const HALF_STREAMS = 1;
-const ROUNDS = 3; // baseline and cached-token runs alternate; the best of each counts (noisy machine)
+const ROUNDS = 5; // baseline and cached-token runs alternate; the median of their ratios counts (noisy machine)
 const REFERENCE_SECONDS = 3; // no-op server at a scenario's half rate
 const DISTINCT = 10_000;
 const MEMORY_TOKENS = 100_000;
