@@ -72,6 +72,12 @@ describe('verifySignature', () => {
     expect(await verifySignature('HS256', new Uint8Array(32).fill(8), data, mac)).toBe(false);
   });
 
+  it('resolves false, never rejects, when handed a key unfit for the algorithm', async () => {
+    expect(await verifySignature('ES256', ed.publicKey, data, es256)).toBe(false);
+    expect(await verifySignature('PS256', p256.publicKey, data, Buffer.alloc(256))).toBe(false);
+    expect(await verifySignature('EdDSA', rsa.publicKey, data, Buffer.alloc(64))).toBe(false);
+  });
+
   it('never mixes secrets and public keys, and knows no other algorithm', async () => {
     const mac = createHmac('sha256', Buffer.from('k')).update(data).digest();
     expect(await verifySignature('HS256', rsa.publicKey, data, mac)).toBe(false);
