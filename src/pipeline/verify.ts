@@ -1,7 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { ProviderConfig } from '../config/providers.js';
-import type { KeyManager } from '../keys/index.js';
-import { KeyError, verifySignature } from '../keys/index.js';
+import { KeyError, verifySignature, type KeyManager } from '../keys/index.js';
 import type { ClaimPath } from '../util/claim-path.js';
 import type { Clock } from '../util/clock.js';
 import type { TokenLocation } from './extract.js';
