@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Deps } from '../observability/deps.js';
 import { sendEmpty, sendJson, type HttpHandler } from '../server/http.js';
 import {

@@ -1,7 +1,7 @@
 export { jwksConfigSchema, type JwksConfig } from './schema.js';
 export { KeyError, JwksConfigError, JwksSourceError, type KeyErrorCode } from './errors.js';
-export { filterJwks, algorithmsFor, isSupportedAlgorithm, type AcceptedJwk, type DroppedJwk, type PublicJwk } from './jwk-filter.js';
+export { filterJwks, type AcceptedJwk, type DroppedJwk, type PublicJwk } from './jwk-filter.js';
 export type { VerificationKey } from './key-set.js';
 export { createKeyManager, type KeyManager, type KeyManagerStatus, type KeyProvider } from './key-manager.js';
 export { createSource, fileSource, uriSource, discoverySource, fetchDocument, type JwksSource, type FetchLimits } from './sources/index.js';
-export { keyFitsAlgorithm, verifySignature } from './signature.js';
+export { isSupportedAlgorithm, keyFitsAlgorithm, verifySignature } from './signature.js';

@@ -19,35 +19,6 @@ export interface DroppedJwk {
   reason: string;
 }
 
-/** Which key each supported JWS algorithm needs. HMAC is absent on purpose: a JWKS is public. */
-const algorithmKeys: Record<string, { kty: PublicJwk['kty']; crv?: string }> = {
-  RS256: { kty: 'RSA' },
-  RS384: { kty: 'RSA' },
-  RS512: { kty: 'RSA' },
-  PS256: { kty: 'RSA' },
-  PS384: { kty: 'RSA' },
-  PS512: { kty: 'RSA' },
-  ES256: { kty: 'EC', crv: 'P-256' },
-  ES384: { kty: 'EC', crv: 'P-384' },
-  ES512: { kty: 'EC', crv: 'P-521' },
-  EdDSA: { kty: 'OKP', crv: 'Ed25519' },
-  Ed25519: { kty: 'OKP', crv: 'Ed25519' },
-};
-
-export function isSupportedAlgorithm(alg: string): boolean {
-  return Object.hasOwn(algorithmKeys, alg);
-}
-
-/** The algorithms (from `allowed`, in order) this key may verify: type and curve fit, and the JWK's alg if set. */
-export function algorithmsFor(key: AcceptedJwk, allowed: readonly string[]): string[] {
-  return allowed.filter((alg) => {
-    const need = algorithmKeys[alg];
-    if (!need || need.kty !== key.jwk.kty) return false;
-    if (need.crv !== undefined && need.crv !== ('crv' in key.jwk ? key.jwk.crv : undefined)) return false;
-    return key.alg === undefined || key.alg === alg;
-  });
-}
-
 const PRIVATE_PARTS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
 
 /**

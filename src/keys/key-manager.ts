@@ -1,9 +1,9 @@
 import type { Deps } from '../observability/deps.js';
 import { JwksConfigError, KeyError } from './errors.js';
-import { isSupportedAlgorithm } from './jwk-filter.js';
 import { buildKeySet, lookup, type KeySet, type VerificationKey } from './key-set.js';
 import { keyMetrics } from './metrics.js';
 import { jwksConfigSchema, type JwksConfig } from './schema.js';
+import { isSupportedAlgorithm } from './signature.js';
 import { createSource } from './sources/index.js';
 import { transportProblem } from './transport.js';
 

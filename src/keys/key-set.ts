@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
 import { JwksSourceError } from './errors.js';
-import { algorithmsFor, filterJwks, type DroppedJwk } from './jwk-filter.js';
+import { filterJwks, type DroppedJwk } from './jwk-filter.js';
 import { keyFitsAlgorithm } from './signature.js';
 
 export interface VerificationKey {
@@ -40,13 +40,14 @@ export async function buildKeySet(
   const { accepted, dropped } = filterJwks(doc);
   const set: KeySet = { text, byKid: new Map(), byAlg: new Map(), ids: new Set() };
   for (const candidate of accepted) {
-    const algs = algorithmsFor(candidate, algorithms);
+    // The provider's algorithms the JWK's own `alg` (if it pins one) permits; type, curve and size are
+    // checked on the imported key.
+    const algs = candidate.alg === undefined ? algorithms : algorithms.filter((alg) => alg === candidate.alg);
     const loaded: LoadedKey = { kid: candidate.kid, byAlg: new Map() };
     try {
       const thumbprint = await calculateJwkThumbprint(candidate.jwk, 'sha256');
       const id = candidate.kid === undefined ? thumbprint : `${candidate.kid}#${thumbprint}`;
       const key = createPublicKey({ key: candidate.jwk, format: 'jwk' });
-      // The JWK's fields were checked by filterJwks; the imported key is checked again, as it will be used.
       for (const alg of algs) if (keyFitsAlgorithm(alg, key)) loaded.byAlg.set(alg, { id, key });
     } catch {
       dropped.push({ kid: candidate.kid, reason: 'key material could not be imported' });

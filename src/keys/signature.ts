@@ -34,6 +34,11 @@ const SCHEMES: Readonly<Record<string, Scheme>> = {
   Ed25519: { kind: 'ed25519' },
 };
 
+/** Whether keys from a JWKS can verify `alg` (every supported algorithm but HMAC: a JWKS is public). */
+export function isSupportedAlgorithm(alg: string): boolean {
+  return Object.hasOwn(SCHEMES, alg) && SCHEMES[alg]!.kind !== 'hmac';
+}
+
 /** RSA keys below this size are refused outright (RFC 7518 §3.3 requires 2048 bits). */
 export const MIN_RSA_BITS = 2048;
 
