@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { criticalExtensionsUnderstood, decodeJws } from '../../src/pipeline/jws.js';
+
+const b64 = (bytes: Buffer | string) => Buffer.from(bytes).toString('base64url');
+const json = (value: unknown) => b64(JSON.stringify(value));
+const HEADER = json({ alg: 'ES256', kid: 'k' });
+const PAYLOAD = json({ iss: 'https://idp.example', sub: 'u' });
+const SIG = b64(Buffer.alloc(64, 1));
+
+describe('decodeJws', () => {
+  it('returns header, payload, the signed bytes exactly as sent, and the signature', () => {
+    const result = decodeJws(`${HEADER}.${PAYLOAD}.${SIG}`);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.jws.header).toEqual({ alg: 'ES256', kid: 'k' });
+    expect(result.jws.payload).toEqual({ iss: 'https://idp.example', sub: 'u' });
+    expect(result.jws.signingInput.toString('latin1')).toBe(`${HEADER}.${PAYLOAD}`);
+    expect(result.jws.signature).toEqual(Buffer.alloc(64, 1));
+  });
+
+  it('refuses a payload or header that is not valid UTF-8, rather than replacing the bytes', () => {
+    const invalid = Buffer.concat([Buffer.from('{"sub":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    expect(decodeJws(`${HEADER}.${b64(invalid)}.${SIG}`)).toEqual({ ok: false, reason: 'malformed_token' });
+    expect(decodeJws(`${b64(invalid)}.${PAYLOAD}.${SIG}`)).toEqual({ ok: false, reason: 'malformed_token' });
+  });
+
+  it.each([
+    ['a JWE (five segments)', `${HEADER}.${PAYLOAD}.${SIG}.x.y`],
+    ['padding', `${HEADER}.${PAYLOAD}.${SIG}=`],
+    ['whitespace', `${HEADER}.${PAYLOAD} .${SIG}`],
+    ['a segment of 4n+1 characters', `${HEADER}.${PAYLOAD}.${SIG}AAA`],
+    ['a payload that is an array', `${HEADER}.${json([1])}.${SIG}`],
+    ['a payload that is not JSON', `${HEADER}.${b64('not json')}.${SIG}`],
+    ['nesting deeper than 16', `${HEADER}.${json({ a: JSON.parse('['.repeat(20) + ']'.repeat(20)) })}.${SIG}`],
+  ])('refuses %s', (_name, token) => {
+    expect(decodeJws(token)).toEqual({ ok: false, reason: 'malformed_token' });
+  });
+});
+
+describe('criticalExtensionsUnderstood', () => {
+  it('accepts no crit, and crit naming only b64 with b64: true', () => {
+    expect(criticalExtensionsUnderstood({ alg: 'ES256' })).toBe(true);
+    expect(criticalExtensionsUnderstood({ alg: 'ES256', crit: ['b64'], b64: true })).toBe(true);
+  });
+
+  it('refuses unknown extensions, an unencoded payload and malformed crit values', () => {
+    expect(criticalExtensionsUnderstood({ crit: ['exp'], exp: 1 })).toBe(false);
+    expect(criticalExtensionsUnderstood({ crit: ['b64'], b64: false })).toBe(false);
+    expect(criticalExtensionsUnderstood({ crit: ['b64'] })).toBe(false);
+    expect(criticalExtensionsUnderstood({ crit: [] })).toBe(false);
+    expect(criticalExtensionsUnderstood({ crit: 'b64', b64: true })).toBe(false);
+  });
+});
