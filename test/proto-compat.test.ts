@@ -20,7 +20,7 @@ import {
   toStruct,
   type CheckRequest,
   type CheckResponse,
-} from '../src/server/envoy-types.js';
+} from '../src/envoy/types.js';
 
 const ENTRY = 'envoy/service/auth/v3/external_auth.proto';
 const DEPS = fileURLToPath(new URL('../node_modules/@grpc/grpc-js-xds/deps/', import.meta.url));

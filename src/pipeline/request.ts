@@ -1,4 +1,4 @@
-import type { CheckRequest } from '../server/envoy-types.js';
+import type { CheckRequest } from '../envoy/types.js';
 
 /**
  * The HTTP request as tollgate's stages see it: plain values parsed once from Envoy's CheckRequest

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
-import type { CheckResponse, HeaderValueOption, Struct } from '../server/envoy-types.js';
-import { toStruct } from '../server/envoy-types.js';
+import type { CheckResponse, HeaderValueOption, Struct } from '../envoy/types.js';
+import { toStruct } from '../envoy/types.js';
 import { readClaim } from '../util/claim-path.js';
 import type { TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';

@@ -7,7 +7,7 @@ export const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url))
 export const AUTHORIZATION_SERVICE = 'envoy.service.auth.v3.Authorization';
 
 /**
- * How messages are mapped to plain objects (the shapes in envoy-types.ts):
+ * How messages are mapped to plain objects (the shapes in src/envoy/types.ts):
  * - keepCase: field names stay as in Envoy's protos and docs (header_map, raw_value,
  *   headers_to_remove). The well-known types (Struct, Value, Timestamp, wrappers) are the
  *   exception: protobufjs bundles them with camelCase names, e.g. Value.stringValue.

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import type { CheckRequest, CheckResponse } from '../../src/server/envoy-types.js';
+import type { CheckRequest, CheckResponse } from '../../src/envoy/types.js';
 import { LOADER_OPTIONS } from '../../src/server/proto.js';
 
 const require = createRequire(import.meta.url);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromStruct } from '../../src/server/envoy-types.js';
+import { fromStruct } from '../../src/envoy/types.js';
 import { checkRequest, deniedBody, deniedHeader, injectedHeaders } from '../helpers/envoy-client.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js';

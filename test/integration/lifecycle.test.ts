@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromStruct } from '../../src/server/envoy-types.js';
+import { fromStruct } from '../../src/envoy/types.js';
 import { checkRequest, deniedBody, HealthClient } from '../helpers/envoy-client.js';
 import { startHttpServer, startJwksServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey } from '../helpers/keys.js';

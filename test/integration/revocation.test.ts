@@ -4,7 +4,7 @@ import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js'
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
 import { RedisServer } from '../revocation/redis-server.js';
-import type { CheckResponse } from '../../src/server/envoy-types.js';
+import type { CheckResponse } from '../../src/envoy/types.js';
 import { waitFor } from '../helpers/time.js';
 
 const ISSUER = 'https://idp.example.com';

@@ -1,0 +1,88 @@
+import { principalFromPeer, type Decision, type HeaderLookup, type Policy } from '../policy/index.js';
+import type { RevocationStore } from '../revocation/index.js';
+import { extractToken, type TokenLocation } from './extract.js';
+import type { RequestView } from './request.js';
+import type { Outcome } from './respond.js';
+import type { TokenVerifier, VerifiedToken } from './verify.js';
+
+/**
+ * What `decide` needs from the running configuration. The server's Runtime is one; naming only these
+ * parts keeps the pipeline free of the server, so every transport (and `tollgate check`) shares it.
+ */
+export interface DecisionRuntime {
+  locations: readonly TokenLocation[];
+  verifier: Pick<TokenVerifier, 'verify'>;
+  policy: Pick<Policy, 'authorize'>;
+}
+
+export interface DecideOptions {
+  revocation?: Pick<RevocationStore, 'check'>;
+  /** Ask the policy for human sentences on why (tollgate check). */
+  explain?: boolean;
+  /** Claims taken as already verified (tollgate check --claims): extraction and verification are skipped. */
+  presetToken?: VerifiedToken;
+  /** Called for each token verification, for the cache metrics. */
+  onVerified?: (cached: boolean) => void;
+}
+
+/**
+ * The pipeline from a request to an Outcome: extract → verify → revocation → authorize. `decision` is
+ * the policy's, when it was consulted. Transports turn the Outcome into their own answer.
+ */
+export async function decide(
+  runtime: DecisionRuntime,
+  view: RequestView,
+  options: DecideOptions = {},
+): Promise<{ outcome: Outcome; decision?: Decision }> {
+  let token = options.presetToken;
+  let location: TokenLocation | undefined;
+  let refresh = false;
+  if (!token) {
+    const extraction = extractToken(view, runtime.locations);
+    if (extraction.kind === 'ambiguous') return { outcome: { kind: 'unauthenticated', reason: 'ambiguous_token' } };
+    if (extraction.kind === 'token') {
+      const verified = await runtime.verifier.verify(extraction.token, extraction.location);
+      options.onVerified?.(verified.ok && verified.cached);
+      if (!verified.ok) return { outcome: { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name } };
+      token = verified.token;
+      location = extraction.location;
+    }
+  }
+  if (token && options.revocation) {
+    const revocation = options.revocation.check(token.claims);
+    if (revocation.revoked !== null) {
+      const reason = revocation.revoked === 'store_unavailable' ? 'revocation_unavailable' : 'revoked';
+      return { outcome: { kind: 'unauthenticated', reason, provider: token.provider.config.name, sub: token.claims.sub } };
+    }
+    refresh = revocation.refresh;
+  }
+
+  const decision = runtime.policy.authorize(
+    {
+      method: view.method,
+      host: view.host,
+      path: view.path,
+      headers: joinedHeaders(view),
+      principal: principalFromPeer(view),
+    },
+    token ? { provider: token.provider.config.name, claims: token.claims } : null,
+    { explain: options.explain },
+  );
+  return { outcome: outcomeOf(decision, token, location, refresh), decision };
+}
+
+function outcomeOf(decision: Decision, token: VerifiedToken | undefined, location: TokenLocation | undefined, refresh: boolean): Outcome {
+  switch (decision.status) {
+    case 'ok':
+      return { kind: 'allow', ruleId: decision.ruleId, token, location, refresh, dryRunReason: decision.dryRun?.reason };
+    case 'unauthenticated':
+      return { kind: 'unauthenticated', reason: 'missing_token', ruleId: decision.ruleId };
+    case 'permission_denied':
+      return { kind: 'forbidden', reason: decision.reason, ruleId: decision.ruleId, provider: token?.provider.config.name, sub: token?.claims.sub };
+  }
+}
+
+/** Policy header conditions see one value per name, as Envoy's `headers` map does; joined on demand. */
+function joinedHeaders(view: RequestView): HeaderLookup {
+  return { get: (name) => view.headers.get(name)?.join(',') };
+}

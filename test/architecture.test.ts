@@ -1,0 +1,70 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The dependency rules of docs/architecture.md, checked on the source: a room (a directory of src/)
+ * may import only from the rooms listed for it. A new import across a forbidden arrow fails here.
+ */
+const SRC = resolve(import.meta.dirname, '../src');
+
+/** The rooms each room must never import from. */
+const FORBIDDEN: Record<string, readonly string[]> = {
+  util: ['envoy', 'config', 'keys', 'policy', 'revocation', 'observability', 'pipeline', 'server', 'cli', 'admin'],
+  envoy: ['util', 'config', 'keys', 'policy', 'revocation', 'observability', 'pipeline', 'server', 'cli', 'admin'],
+  keys: ['pipeline', 'server', 'cli', 'admin'],
+  policy: ['pipeline', 'server', 'cli', 'admin'],
+  revocation: ['pipeline', 'server', 'cli', 'admin'],
+  observability: ['pipeline', 'server', 'cli', 'admin'],
+  pipeline: ['server', 'cli', 'admin'],
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** Every relative module specifier in a file: static imports, re-exports and dynamic imports. */
+function relativeImports(source: string): string[] {
+  const found = source.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm);
+  return [...found].map((m) => m[1]!);
+}
+
+/** The room of a path under src/: its first directory, or the file itself at the top. */
+function roomOf(path: string): string {
+  return relative(SRC, path).split(/[\\/]/)[0]!;
+}
+
+function crossings(): { from: string; to: string; file: string }[] {
+  return sourceFiles(SRC).flatMap((file) =>
+    relativeImports(readFileSync(file, 'utf8')).map((specifier) => ({
+      from: roomOf(file),
+      to: roomOf(resolve(dirname(file), specifier)),
+      file: `${relative(SRC, file)} imports ${specifier}`,
+    })),
+  );
+}
+
+describe('dependency rules', () => {
+  const all = crossings();
+
+  it('finds the imports it checks', () => {
+    // Guards the scanner itself: a regex that matched nothing would make every rule pass.
+    expect(all.some((c) => c.from === 'server' && c.to === 'pipeline')).toBe(true);
+    expect(relativeImports("import type { A } from '../server/a.js';\nexport { b } from './b.js';\nawait import('../cli/c.js');")).toEqual([
+      '../server/a.js',
+      './b.js',
+      '../cli/c.js',
+    ]);
+  });
+
+  for (const [room, forbidden] of Object.entries(FORBIDDEN)) {
+    it(`src/${room} imports nothing from ${forbidden.map((r) => `src/${r}`).join(', ')}`, () => {
+      const violations = all.filter((c) => c.from === room && forbidden.includes(c.to)).map((c) => c.file);
+      expect(violations).toEqual([]);
+    });
+  }
+});
