@@ -1,5 +1,5 @@
 import type { ProviderConfig } from '../config/providers.js';
-import type { TokenFailure } from './reasons.js';
+import type { TokenFailure } from '../reasons.js';
 
 /**
  * The JWT checks made once the signature holds (RFC 7519 §7.2), in jose.jwtVerify's order and with

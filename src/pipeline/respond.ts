@@ -4,8 +4,7 @@ import { toStruct } from '../envoy/types.js';
 import { readClaim } from '../util/claim-path.js';
 import type { TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
-import type { TokenFailure } from './reasons.js';
-import { TOKEN_FAILURES } from './reasons.js';
+import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../reasons.js';
 import type { VerifiedToken } from './verify.js';
 
 /** google.rpc.Code values Envoy treats as a denial (envoy PR 34951). */
@@ -27,10 +26,10 @@ export type Outcome =
       /** Tell the client its token carries stale permissions. */
       refresh?: boolean;
       /** Set when a dry-run rule would have denied: the reason it would have given. */
-      dryRunReason?: string;
+      dryRunReason?: PolicyReason;
     }
   | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
-  | { kind: 'forbidden'; reason: string; ruleId: string | null; provider?: string; sub?: unknown }
+  | { kind: 'forbidden'; reason: PolicyReason; ruleId: string | null; provider?: string; sub?: unknown }
   /** Something inside tollgate failed: deny, never an RPC error that `failure_mode_allow` would pass. */
   | { kind: 'error' };
 
@@ -70,11 +69,10 @@ export function toCheckResponse(outcome: Outcome, request: RequestView, ctx: Res
     case 'allow':
       return allowResponse(outcome, request, ctx);
     case 'unauthenticated':
-      return unauthenticatedResponse(outcome.reason, ctx.realm, outcome.ruleId ?? null);
     case 'forbidden':
-      return denied(GRPC_PERMISSION_DENIED, 403, 'forbidden', outcome.reason, outcome.ruleId, []);
+      return denialResponse(outcome.reason, outcome.ruleId ?? null, ctx.realm);
     case 'error':
-      return denied(GRPC_PERMISSION_DENIED, 500, 'internal_error', 'internal_error', null, []);
+      return denialResponse('internal_error', null, ctx.realm);
   }
 }
 
@@ -135,23 +133,24 @@ function allowResponse(outcome: Extract<Outcome, { kind: 'allow' }>, request: Re
   };
 }
 
-function unauthenticatedResponse(reason: TokenFailure, realm: string, ruleId: string | null): CheckResponse {
-  // RFC 6750 §3.1: no error attribute when the request carried no token at all.
-  let challenge = `Bearer realm="${realm}"`;
-  if (reason !== 'missing_token') {
-    const error = reason === 'ambiguous_token' ? 'invalid_request' : 'invalid_token';
-    challenge += `, error="${error}", error_description="${TOKEN_FAILURES[reason]}"`;
-  }
-  return denied(GRPC_UNAUTHENTICATED, 401, 'unauthenticated', reason, ruleId, [overwrite('www-authenticate', challenge)]);
-}
+/** The denial body's `error`, by HTTP status. */
+const BODY_ERROR = { 401: 'unauthenticated', 403: 'forbidden', 500: 'internal_error' } as const;
 
-function denied(code: number, http: number, error: string, reason: string, ruleId: string | null | undefined, headers: HeaderValueOption[]): CheckResponse {
-  const body: Record<string, string> = { error, reason };
+/** A denial as the reason catalogue describes it: 401s carry a Bearer challenge, and gRPC code 16. */
+function denialResponse(reason: Reason, ruleId: string | null, realm: string): CheckResponse {
+  const { status, bearerError, description } = REASONS[reason];
+  const headers: HeaderValueOption[] = [];
+  if (status === 401) {
+    // RFC 6750 §3.1: no error attribute when the request carried no token at all.
+    const error = bearerError === null ? '' : `, error="${bearerError}", error_description="${description}"`;
+    headers.push(overwrite('www-authenticate', `Bearer realm="${realm}"${error}`));
+  }
+  const body: Record<string, string> = { error: BODY_ERROR[status], reason };
   if (ruleId) body.rule = ruleId;
   return {
-    status: { code, message: reason },
+    status: { code: status === 401 ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED, message: reason },
     denied_response: {
-      status: { code: http },
+      status: { code: status },
       headers: [...headers, overwrite('content-type', 'application/json')],
       body: JSON.stringify(body),
     },

@@ -6,7 +6,7 @@ import type { Clock } from '../util/clock.js';
 import type { TokenLocation } from './extract.js';
 import { claimsFailure, timeFailure } from './claims.js';
 import { criticalExtensionsUnderstood, decodeJws } from './jws.js';
-import type { TokenFailure } from './reasons.js';
+import type { TokenFailure } from '../reasons.js';
 import { TokenCache } from './token-cache.js';
 
 /** A provider ready to verify: its config, where its keys come from, and where its tokens travel. */

@@ -5,7 +5,8 @@
 import { PolicyError } from './errors.js';
 import { normalizeHost, type HeaderLookup, type PreparedRequest } from './match.js';
 import { normalizePath } from './path.js';
-import type { DenyReason, EvalContext, Failure, Identity } from './requirements.js';
+import type { PolicyReason } from '../reasons.js';
+import type { EvalContext, Failure, Identity } from './requirements.js';
 import { compileRule, type CompiledRule } from './rule.js';
 import type { RuleConfig } from './schema.js';
 
@@ -20,20 +21,21 @@ export interface AuthzRequest {
   principal?: string;
 }
 
-export type DecisionReason = 'allowed' | 'dry_run' | 'no_matching_rule' | 'invalid_path' | DenyReason;
+export type DecisionReason = 'allowed' | 'dry_run' | PolicyReason;
 
-export interface Decision {
+export type Decision = {
   /** The final answer; true also for dry-run would-denies. */
   allowed: boolean;
   /** The deciding rule; null when no rule matched or the path was rejected before any rule. */
   ruleId: string | null;
-  reason: DecisionReason;
-  status: 'ok' | 'unauthenticated' | 'permission_denied';
   /** Present when a dry-run rule (or global dry run) would have denied. */
-  dryRun?: { wouldDeny: true; reason: DecisionReason; status: 'unauthenticated' | 'permission_denied' };
+  dryRun?: { wouldDeny: true; reason: PolicyReason; status: 'unauthenticated' | 'permission_denied' };
   /** Only in explain mode: sentences on why, for `tollgate check`. */
   explanation?: string[];
-}
+} & (
+  | { status: 'ok'; reason: 'allowed' | 'dry_run' | 'no_matching_rule' }
+  | { status: 'unauthenticated' | 'permission_denied'; reason: PolicyReason }
+);
 
 export interface Policy {
   authorize(req: AuthzRequest, identity: Identity | null, opts?: { explain?: boolean }): Decision;

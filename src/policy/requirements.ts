@@ -3,6 +3,7 @@
  * failure with a short reason; when explaining, it also writes one sentence. Sentences name what was
  * required and what the path bound, never the token's claim values.
  */
+import type { PolicyReason } from '../reasons.js';
 import { asList, compileClaimPath, isObject, own, readClaim, type ClaimPath, type JsonObject } from '../util/claim-path.js';
 import { PolicyError, type FieldPath } from './errors.js';
 import { compilePrincipals } from './peer.js';
@@ -14,15 +15,8 @@ export interface Identity {
   claims: Record<string, unknown>;
 }
 
-export type DenyReason =
-  | 'authentication_required'
-  | 'provider_not_allowed'
-  | 'missing_scope'
-  | 'missing_role'
-  | 'claim_mismatch'
-  | 'context_role_mismatch'
-  | 'peer_not_allowed'
-  | 'no_alternative_satisfied';
+/** The reasons a requirement gives; the others of the catalogue's policy stage are the policy's own. */
+export type DenyReason = Exclude<PolicyReason, 'no_matching_rule' | 'invalid_path'>;
 
 export interface Failure {
   reason: DenyReason;

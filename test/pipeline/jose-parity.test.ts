@@ -20,7 +20,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { timeFailure } from '../../src/pipeline/claims.js';
 import { tokenLocations, type TokenLocation } from '../../src/pipeline/extract.js';
 import { decodeJws } from '../../src/pipeline/jws.js';
-import type { TokenFailure } from '../../src/pipeline/reasons.js';
+import type { TokenFailure } from '../../src/reasons.js';
 import { TokenVerifier, type ProviderRuntime } from '../../src/pipeline/verify.js';
 import { ManualClock } from '../../src/util/clock.js';
 

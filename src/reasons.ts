@@ -1,0 +1,96 @@
+/**
+ * Every reason tollgate gives for a denial, in one place. The name is public: it is the
+ * `tollgate_check_total` `reason` label and the denial body's `reason`. `status` is the HTTP status of
+ * the denial; `bearerError` the `WWW-Authenticate: Bearer error=...` code (null: no `error` attribute,
+ * RFC 6750 §3.1, or no challenge at all); `description` goes into `error_description` and logs.
+ * Descriptions are fixed text: nothing from the token or the key ever reaches a client or a log line
+ * through them. README.md lists these names; test/reasons.test.ts holds the two equal.
+ *
+ * To add a reason: add an entry here (its stage decides which union below it joins), use the name
+ * where the stage denies, and add it to the README's list for its stage.
+ */
+interface ReasonEntry {
+  /** Where in the pipeline the reason is given. */
+  stage: 'token' | 'revocation' | 'policy' | 'internal';
+  status: 401 | 403 | 500;
+  bearerError: 'invalid_token' | 'invalid_request' | null;
+  description: string;
+}
+
+export const REASONS = {
+  missing_token: { stage: 'token', status: 401, bearerError: null, description: 'no token in the request' },
+  ambiguous_token: { stage: 'token', status: 401, bearerError: 'invalid_request', description: 'more than one token in the request' },
+  token_too_large: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token exceeds the size limit' },
+  malformed_token: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token is not a well-formed signed JWT' },
+  unknown_issuer: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token issuer is not trusted' },
+  token_location: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_token',
+    description: 'token was sent where its issuer does not send tokens',
+  },
+  unsupported_algorithm: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token algorithm is not allowed' },
+  unknown_key: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token signing key is not known' },
+  keys_unavailable: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_token',
+    description: 'signing keys for this issuer are unavailable',
+  },
+  invalid_signature: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token signature is invalid' },
+  expired: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token expired' },
+  not_yet_valid: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token is not valid yet' },
+  token_too_old: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token was issued too long ago' },
+  invalid_audience: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token audience is not accepted' },
+  invalid_type: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token type is not accepted' },
+  invalid_claims: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token claims are invalid' },
+  revoked: { stage: 'revocation', status: 401, bearerError: 'invalid_token', description: 'token has been revoked' },
+  revocation_unavailable: {
+    stage: 'revocation',
+    status: 401,
+    bearerError: 'invalid_token',
+    description: 'revocation status is unavailable',
+  },
+  // A rule needs a user and the request has no token. The response says `missing_token`; this name is
+  // seen only as a dry run's would-deny reason.
+  authentication_required: {
+    stage: 'policy',
+    status: 401,
+    bearerError: null,
+    description: 'the rule requires a token and the request has none',
+  },
+  provider_not_allowed: {
+    stage: 'policy',
+    status: 403,
+    bearerError: null,
+    description: "the token's provider is not one the rule accepts",
+  },
+  missing_scope: { stage: 'policy', status: 403, bearerError: null, description: 'the token lacks a scope the rule requires' },
+  missing_role: { stage: 'policy', status: 403, bearerError: null, description: 'the token lacks a role the rule requires' },
+  claim_mismatch: { stage: 'policy', status: 403, bearerError: null, description: 'a claim condition of the rule does not hold' },
+  context_role_mismatch: {
+    stage: 'policy',
+    status: 403,
+    bearerError: null,
+    description: 'the token holds no required role for this context',
+  },
+  peer_not_allowed: { stage: 'policy', status: 403, bearerError: null, description: 'the calling workload is not allowed' },
+  no_alternative_satisfied: {
+    stage: 'policy',
+    status: 403,
+    bearerError: null,
+    description: "none of the rule's alternatives holds",
+  },
+  no_matching_rule: { stage: 'policy', status: 403, bearerError: null, description: 'no rule matches the request' },
+  invalid_path: { stage: 'policy', status: 403, bearerError: null, description: 'the path cannot be read unambiguously' },
+  internal_error: { stage: 'internal', status: 500, bearerError: null, description: 'tollgate failed to decide; denied' },
+} as const satisfies Record<string, ReasonEntry>;
+
+export type Reason = keyof typeof REASONS;
+
+type ReasonOfStage<S extends ReasonEntry['stage']> = { [R in Reason]: (typeof REASONS)[R]['stage'] extends S ? R : never }[Reason];
+
+/** Why a request's token was refused: the token stage's and the revocation stage's reasons. */
+export type TokenFailure = ReasonOfStage<'token' | 'revocation'>;
+/** Why the policy denied a request. */
+export type PolicyReason = ReasonOfStage<'policy'>;
