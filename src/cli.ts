@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError } from './config/errors.js';
+import { ConfigError } from './util/config-error.js';
 import { EXIT_USAGE, UsageError, processIo, type CliIo } from './cli/io.js';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;

@@ -1,21 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
-import { ConfigError } from '../config/errors.js';
-
-export const adminConfigSchema = z
-  .strictObject({
-    /** File holding the bearer secret (surrounding whitespace ignored). Read once at startup. */
-    tokenFile: z.string().min(1).optional(),
-    /** Environment variable holding the bearer secret. */
-    tokenEnv: z.string().min(1).optional(),
-  })
-  .refine((config) => config.tokenFile === undefined || config.tokenEnv === undefined, {
-    message: 'set tokenFile or tokenEnv, not both',
-    path: ['tokenEnv'],
-  });
-
-export type AdminConfig = z.output<typeof adminConfigSchema>;
+import { ConfigError } from '../util/config-error.js';
+import type { AdminConfig } from './config.js';
 
 /** A short secret can be guessed over the network; this is the floor, 32+ random bytes is the advice. */
 export const MIN_SECRET_LENGTH = 16;

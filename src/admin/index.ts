@@ -10,12 +10,14 @@ import {
   type RevocationEntry,
   type RevocationStore,
 } from '../revocation/index.js';
-import { adminConfigSchema, loadAdminCredential, type AdminConfig, type AdminCredential } from './credential.js';
+import type { AdminConfig } from './config.js';
+import { loadAdminCredential, type AdminCredential } from './credential.js';
 import { HttpError, readJsonBody } from './http.js';
 import { parseBody, refreshBodySchema, revokeBodySchema } from './requests.js';
 import { formatRfc3339 } from './time.js';
 
-export { adminConfigSchema, MIN_SECRET_LENGTH, type AdminConfig } from './credential.js';
+export { adminConfigSchema, type AdminConfig } from './config.js';
+export { MIN_SECRET_LENGTH } from './credential.js';
 
 export type { HttpHandler };
 
@@ -50,7 +52,7 @@ interface Audit {
  */
 export function createAdminHandler(options: AdminHandlerOptions): HttpHandler {
   const { store, deps } = options;
-  const credential = loadAdminCredential(adminConfigSchema.parse(options.admin), options.env ?? process.env);
+  const credential = loadAdminCredential(options.admin, options.env ?? process.env);
   const log = deps.logger.child({ component: 'admin' });
   if (credential === undefined) {
     log.info('admin API disabled: set admin.tokenFile or admin.tokenEnv to enable it');

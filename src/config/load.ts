@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.js';
-import { ConfigError, configErrorFromZod } from './errors.js';
+import { ConfigError, configErrorFromZod } from '../util/config-error.js';
 
 /** The config `npm start` runs: local-only example keys and policy, never for production. */
 export const EMBEDDED_CONFIG_PATH = fileURLToPath(new URL('../../examples/default/tollgate.yaml', import.meta.url));
@@ -12,18 +13,25 @@ export interface LoadedConfig {
   config: Config;
   /** Absolute path of the file, for reloads and for messages. */
   path: string;
+  /** `configHash` of the text this config was parsed from: a reload is due when the file's differs. */
+  hash: string;
+}
+
+/** The content hash that tells a changed config file from an unchanged one (an editor's touch, a rewrite). */
+export function configHash(text: Buffer): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Reads, parses and validates a config file; relative paths inside it are relative to the file. */
 export function loadConfigFile(path: string): LoadedConfig {
   const absolute = resolve(path);
-  let text: string;
+  let text: Buffer;
   try {
-    text = readFileSync(absolute, 'utf8');
+    text = readFileSync(absolute);
   } catch (err) {
     throw new ConfigError([`cannot read ${absolute}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
   }
-  return { config: parseConfig(text, dirname(absolute)), path: absolute };
+  return { config: parseConfig(text.toString('utf8'), dirname(absolute)), path: absolute, hash: configHash(text) };
 }
 
 /** Parses YAML text into a validated config. `baseDir` anchors relative file paths. */

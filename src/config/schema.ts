@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { providerSchema, headerNameSchema, type ProviderConfig } from './providers.js';
 import { rulesSchema, defaultDecisionSchema } from '../policy/index.js';
 import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index.js';
-import { adminConfigSchema } from '../admin/index.js';
+import { adminConfigSchema } from '../admin/config.js';
 
 const hostPortSchema = z
   .string()

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../util/config-error.js';
 /** Why getKey refused. Callers switch on `code`; the message is safe to log (no key material). */
 export type KeyErrorCode = 'unknown_key' | 'keys_unavailable' | 'alg_mismatch';
 

@@ -2,7 +2,7 @@ import type { Deps } from '../observability/deps.js';
 import { JwksConfigError, KeyError } from './errors.js';
 import { buildKeySet, lookup, type KeySet, type VerificationKey } from './key-set.js';
 import { keyMetrics } from './metrics.js';
-import { jwksConfigSchema, type JwksConfig } from './schema.js';
+import type { JwksConfig } from './schema.js';
 import { isSupportedAlgorithm } from './signature.js';
 import { createSource } from './sources/index.js';
 import { transportProblem } from './transport.js';
@@ -257,25 +257,25 @@ function quote(value: string): string {
 }
 
 /**
- * The checked config and the provider's algorithms a JWKS can serve. HS* may sit beside them (a
- * shared secret configured elsewhere verifies those); here they simply never match a key.
+ * The provider's algorithms a JWKS can serve, after the checks that need more than the `jwks:` section
+ * (which the config schema has parsed). HS* may sit beside them (a shared secret configured elsewhere
+ * verifies those); here they simply never match a key. The transport is checked again: a config built
+ * in code, without the schema, must not fetch keys over plain http either.
  */
 function validate(provider: KeyProvider): { config: JwksConfig; algorithms: string[] } {
   const where = `provider ${JSON.stringify(provider.name)}`;
-  const parsed = jwksConfigSchema.safeParse(provider.jwks);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${['jwks', ...i.path.map(String)].join('.')}: ${i.message}`);
-    throw new JwksConfigError(`${where}: ${issues.join('; ')}`);
-  }
+  const config = provider.jwks;
+  const uriProblem = config.uri === undefined ? undefined : transportProblem(config.uri, config.allowInsecureHttp);
+  if (uriProblem) throw new JwksConfigError(`${where}: jwks.uri: ${uriProblem}`);
   const algorithms = provider.algorithms.filter(isSupportedAlgorithm);
   if (algorithms.length === 0) {
     throw new JwksConfigError(
       `${where}: algorithms: none of [${provider.algorithms.join(', ')}] can be verified with JWKS keys (use RS*, PS*, ES*, EdDSA)`,
     );
   }
-  if (parsed.data.discovery) {
-    const problem = transportProblem(provider.issuer, parsed.data.allowInsecureHttp);
+  if (config.discovery) {
+    const problem = transportProblem(provider.issuer, config.allowInsecureHttp);
     if (problem) throw new JwksConfigError(`${where}: issuer (used for jwks discovery) ${problem}`);
   }
-  return { config: parsed.data, algorithms };
+  return { config, algorithms };
 }

@@ -1,9 +1,9 @@
-import { formatPath } from '../config/errors.js';
+import { formatPath } from '../util/config-error.js';
 
 /** A path inside one rule, e.g. `['match', 'paths', 0]`, printed as `match.paths[0]`. */
 export type FieldPath = ReadonlyArray<string | number>;
 
-/** Printed like every config field (config/errors.ts). */
+/** Printed like every config field (util/config-error.ts). */
 export const formatFieldPath: (field: FieldPath) => string = formatPath;
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, formatPath } from '../util/config-error.js';
 
 /** One week: a revocation must outlive every token it covers; set this to your longest token lifetime. */
 export const DEFAULT_TTL_SECONDS = 7 * 24 * 3600;
@@ -34,12 +34,21 @@ export const revocationConfigSchema = z
     }
   });
 
-export type RevocationConfig = z.output<typeof revocationConfigSchema>;
+/**
+ * The parsed section with its TTL settled: the top-level config schema fills an unset
+ * `defaultTtlSeconds` from the providers' token lifetimes, so the store never guesses one.
+ */
+export type RevocationConfig = Omit<z.output<typeof revocationConfigSchema>, 'defaultTtlSeconds'> & { defaultTtlSeconds: number };
 export type RevocationConfigInput = z.input<typeof revocationConfigSchema>;
 
-/** Parse, turning zod's issues into one readable error: `revocation.path: required when store is file`. */
-export function parseRevocationConfig(input: RevocationConfigInput): RevocationConfig {
+/**
+ * Parses the section alone (tests, tools; the config loader parses it with the rest), turning zod's
+ * issues into one readable error: `revocation.path: required when store is file`.
+ */
+export function parseRevocationConfig(input: RevocationConfigInput, defaultTtlSeconds = DEFAULT_TTL_SECONDS): RevocationConfig {
   const result = revocationConfigSchema.safeParse(input);
-  if (result.success) return result.data;
-  throw new ConfigError(result.error.issues.map((issue) => `${['revocation', ...issue.path.map(String)].join('.')}: ${issue.message}`));
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${formatPath(['revocation', ...issue.path])}: ${issue.message}`));
+  }
+  return { ...result.data, defaultTtlSeconds: result.data.defaultTtlSeconds ?? defaultTtlSeconds };
 }

@@ -1,7 +1,7 @@
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../util/config-error.js';
 import type { Deps } from '../observability/deps.js';
 import type { Backend } from './backend.js';
-import { parseRevocationConfig, type RevocationConfigInput } from './config.js';
+import type { RevocationConfig } from './config.js';
 import { FileBackend } from './file-backend.js';
 import { MemoryBackend } from './memory-backend.js';
 import { Mirror } from './mirror.js';
@@ -37,8 +37,7 @@ export { MAX_VALUE_LENGTH, MAX_REASON_LENGTH } from './entries.js';
  * revocation metrics on `deps.registry` (taking the names over from a store this one replaces).
  * Denials are counted inside check(): the caller only maps the verdict to a response.
  */
-export function createRevocationStore(input: RevocationConfigInput, deps: Deps): RevocationStore {
-  const config = parseRevocationConfig(input);
+export function createRevocationStore(config: RevocationConfig, deps: Deps): RevocationStore {
   const mirror = new Mirror();
   let backend: Backend;
   switch (config.store) {
@@ -46,7 +45,7 @@ export function createRevocationStore(input: RevocationConfigInput, deps: Deps):
       backend = new MemoryBackend(mirror, deps.clock);
       break;
     case 'file':
-      // parseRevocationConfig guarantees `path` for the file store.
+      // The section's schema requires `path` for the file store.
       backend = new FileBackend(config.path ?? '', mirror, deps.clock, deps.logger);
       break;
     case 'redis': {

@@ -1,6 +1,6 @@
 import type { Deps } from '../observability/deps.js';
 import type { Backend } from './backend.js';
-import { DEFAULT_TTL_SECONDS, type RevocationConfig } from './config.js';
+import type { RevocationConfig } from './config.js';
 import { buildEntry, buildRefreshMarker } from './entries.js';
 import { createRevocationMetrics, type RevocationMetrics } from './metrics.js';
 import type { Mirror } from './mirror.js';
@@ -69,7 +69,7 @@ export class MirroredStore implements RevocationStore {
 
   async revoke(input: RevocationInput): Promise<RevocationEntry> {
     if (!isRevocationType(input.type)) throw new RevocationInputError('type', 'must be jti, sid or sub');
-    const entry = buildEntry(input, this.deps.clock, this.config.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS);
+    const entry = buildEntry(input, this.deps.clock, this.config.defaultTtlSeconds);
     await this.backend.write({ op: 'revoke', entry });
     return { ...entry };
   }
@@ -88,7 +88,7 @@ export class MirroredStore implements RevocationStore {
   }
 
   async markRefresh(sub: string, at?: number): Promise<RefreshMarker> {
-    const marker = buildRefreshMarker(sub, at, this.deps.clock, this.config.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS);
+    const marker = buildRefreshMarker(sub, at, this.deps.clock, this.config.defaultTtlSeconds);
     await this.backend.write({ op: 'refresh', marker });
     return { ...marker };
   }

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { Registry } from 'prom-client';
 import { createAdminHandler } from '../admin/index.js';
-import { loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { configHash, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Deps } from '../observability/deps.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -68,7 +67,7 @@ export class Tollgate {
 
   private async init(loaded: LoadedConfig, watchConfig: boolean): Promise<void> {
     const { config } = loaded;
-    this.configHash = hashOf(readFileSync(loaded.path));
+    this.configHash = loaded.hash;
     this.runtime = buildRuntime(config, this.deps);
     await this.runtime.start();
     await this.swapRevocation(config);
@@ -107,7 +106,6 @@ export class Tollgate {
 
   private async reloadNow(): Promise<void> {
     try {
-      const text = readFileSync(this.configPath);
       const loaded = loadConfigFile(this.configPath);
       if (loaded.config.listen.grpc !== this.runtime.config.listen.grpc || loaded.config.listen.http !== this.runtime.config.listen.http) {
         this.deps.logger.warn('listen addresses changed: they take effect at the next restart');
@@ -122,7 +120,7 @@ export class Tollgate {
       }
       const previous = this.runtime;
       this.runtime = next;
-      this.configHash = hashOf(text);
+      this.configHash = loaded.hash;
       previous.stop(next);
       this.syncHealth();
       this.metrics.configReloads.inc({ result: 'success' });
@@ -185,7 +183,7 @@ export class Tollgate {
         } catch {
           return; // mid-swap; the next event brings the new file
         }
-        if (hashOf(text) !== this.configHash) void this.reload();
+        if (configHash(text) !== this.configHash) void this.reload();
       }, 100);
     });
     this.watcher.unref();
@@ -227,7 +225,3 @@ function warnAboutPolicy(config: Config, logger: Logger): void {
 
 /** How often gRPC health is brought in line with readiness. */
 const HEALTH_SYNC_MS = 1000;
-
-function hashOf(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}

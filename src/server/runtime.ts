@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import type { ProviderConfig, SecretSource } from '../config/providers.js';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../util/config-error.js';
 import { compileClaimPath, type ClaimPath } from '../util/claim-path.js';
 import { createKeyManager, type KeyManager } from '../keys/index.js';
 import type { Deps } from '../observability/deps.js';

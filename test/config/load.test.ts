@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { ConfigError } from '../../src/config/errors.js';
+import { ConfigError } from '../../src/util/config-error.js';
 import { EMBEDDED_CONFIG_PATH, loadConfigFile, parseConfig } from '../../src/config/load.js';
 
 const provider = { name: 'idp', issuer: 'https://idp.example.com', audiences: ['api'], algorithms: ['ES256'], jwks: { uri: 'https://idp.example.com/jwks' } };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCheck } from '../../src/cli/check.js';
-import { ConfigError } from '../../src/config/errors.js';
+import { ConfigError } from '../../src/util/config-error.js';
 import { UsageError } from '../../src/cli/io.js';
 import { EDTECH_CONFIG } from '../policy/helpers.js';
 import { jwks, mint, testKey } from '../helpers/keys.js';

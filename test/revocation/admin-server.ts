@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAdminHandler, type HttpHandler } from '../../src/admin/index.js';
-import { createRevocationStore, type RevocationStore } from '../../src/revocation/index.js';
+import { createRevocationStore, parseRevocationConfig, type RevocationStore } from '../../src/revocation/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { capturingDeps } from './support.js';
 
@@ -28,7 +28,7 @@ export async function startAdmin(wrap: (store: RevocationStore) => RevocationSto
   writeFileSync(tokenFile, `${SECRET}\n`);
   const clock = new ManualClock(T0);
   const { deps, lines } = capturingDeps(clock);
-  const store = createRevocationStore({ store: 'memory', defaultTtlSeconds: 3600 }, deps);
+  const store = createRevocationStore(parseRevocationConfig({ store: 'memory', defaultTtlSeconds: 3600 }), deps);
   await store.start();
   const handler: HttpHandler = createAdminHandler({ store: wrap(store), admin: { tokenFile }, deps });
   const server: Server = createServer((req, res) => {

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdminHandler } from '../../src/admin/index.js';
-import { createRevocationStore, RevocationStoreUnavailableError, type RevocationStore } from '../../src/revocation/index.js';
+import { adminConfigSchema, createAdminHandler } from '../../src/admin/index.js';
+import { createRevocationStore, parseRevocationConfig, RevocationStoreUnavailableError, type RevocationStore } from '../../src/revocation/index.js';
 import { SECRET, startAdmin, T0, type AdminFixture } from './admin-server.js';
 import { testDeps } from './support.js';
 
@@ -54,7 +54,7 @@ describe('admin API: credential', () => {
   });
 
   it('is off without a credential, and refuses to start on a missing, empty or short secret', async () => {
-    const store = createRevocationStore({ store: 'memory' }, testDeps());
+    const store = createRevocationStore(parseRevocationConfig({ store: 'memory' }), testDeps());
     const off = createAdminHandler({ store, admin: {}, deps: testDeps() });
     expect(await off({ url: '/admin/v1/revocations' } as never, {} as never)).toBe(false);
 
@@ -74,7 +74,7 @@ describe('admin API: credential', () => {
     );
     const fromEnv = createAdminHandler({ store, admin: { tokenEnv: 'T' }, deps: testDeps(), env: { T: SECRET } });
     expect(typeof fromEnv).toBe('function');
-    expect(() => createAdminHandler({ store, admin: { tokenFile: empty, tokenEnv: 'T' }, deps: testDeps() })).toThrow(
+    expect(adminConfigSchema.safeParse({ tokenFile: empty, tokenEnv: 'T' }).error?.issues[0]?.message).toBe(
       'set tokenFile or tokenEnv, not both',
     );
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRevocationStore, revocationConfigSchema, RevocationInputError } from '../../src/revocation/index.js';
+import { createRevocationStore, parseRevocationConfig, revocationConfigSchema, RevocationInputError } from '../../src/revocation/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { testDeps } from './support.js';
 
@@ -7,7 +7,7 @@ const T0 = Date.UTC(2025, 0, 31, 12, 0, 0);
 
 async function memoryStore(clock = new ManualClock(T0), extra: Record<string, unknown> = {}) {
   const deps = testDeps(clock);
-  const store = createRevocationStore({ store: 'memory', defaultTtlSeconds: 3600, ...extra }, deps);
+  const store = createRevocationStore(parseRevocationConfig({ store: 'memory', defaultTtlSeconds: 3600, ...extra }), deps);
   await store.start();
   return { store, clock, deps };
 }
@@ -141,7 +141,7 @@ describe('revocation check (memory store)', () => {
   it('a replacement store on the same registry takes the metric names over once started', async () => {
     const { store, deps } = await memoryStore();
     await store.revoke({ type: 'jti', value: 'a', reason: 'x' });
-    const next = createRevocationStore({ store: 'memory' }, deps);
+    const next = createRevocationStore(parseRevocationConfig({ store: 'memory' }), deps);
     expect(await deps.registry.metrics()).toContain('tollgate_revocations{type="jti"} 1');
     await next.start();
     expect(await deps.registry.metrics()).toContain('tollgate_revocations{type="jti"} 0');
@@ -179,7 +179,7 @@ describe('revocation config', () => {
     expect(revocationConfigSchema.safeParse({ store: 'redis' }).error?.issues[0]?.path).toEqual(['redis', 'url']);
     expect(revocationConfigSchema.safeParse({ store: 'redis', redis: { url: 'http://x' } }).success).toBe(false);
     expect(revocationConfigSchema.safeParse({ store: 'memory', ttl: 5 }).success).toBe(false);
-    expect(() => createRevocationStore({ store: 'file' }, testDeps())).toThrow(
+    expect(() => parseRevocationConfig({ store: 'file' })).toThrow(
       'config: revocation.path: required when store is file',
     );
   });

@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRevocationStore, type RevocationStore } from '../../src/revocation/index.js';
+import { createRevocationStore, parseRevocationConfig, type RevocationStore } from '../../src/revocation/index.js';
 import { ManualClock, systemClock, type Clock } from '../../src/util/clock.js';
 import { capturingDeps, testDeps } from './support.js';
 
@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 async function fileStore(clock: Clock = systemClock, deps = testDeps(clock)): Promise<RevocationStore> {
-  const store = createRevocationStore({ store: 'file', path, defaultTtlSeconds: 3600 }, deps);
+  const store = createRevocationStore(parseRevocationConfig({ store: 'file', path, defaultTtlSeconds: 3600 }), deps);
   await store.start();
   open.push(store);
   return store;
@@ -124,13 +124,13 @@ describe('file revocation store', () => {
     await first.stop();
     const [header, a, b] = logLines();
     writeFileSync(path, [header, a, 'garbage', b, ''].join('\n'));
-    const store = createRevocationStore({ store: 'file', path }, testDeps());
+    const store = createRevocationStore(parseRevocationConfig({ store: 'file', path }), testDeps());
     await expect(store.start()).rejects.toThrow(`${path} line 3: not a valid record`);
   });
 
   it('refuses to touch a file that is not a revocation log', async () => {
     writeFileSync(path.replace('data/revocations.log', 'notes.txt'), 'hello\nworld');
-    const store = createRevocationStore({ store: 'file', path: join(dir, 'notes.txt') }, testDeps());
+    const store = createRevocationStore(parseRevocationConfig({ store: 'file', path: join(dir, 'notes.txt') }), testDeps());
     await expect(store.start()).rejects.toThrow('is not a tollgate revocation log');
     expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('hello\nworld');
   });

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRevocationStore,
+  parseRevocationConfig,
   RevocationStoreUnavailableError,
   type RevocationConfigInput,
   type RevocationStore,
@@ -26,7 +27,7 @@ async function replica(
   const { keyPrefix, timeoutSeconds = 1, ...rest } = extra;
   const deps = testDeps(clock);
   const store = createRevocationStore(
-    { store: 'redis', redis: { url, keyPrefix: keyPrefix ?? 'tollgate:', timeoutSeconds }, defaultTtlSeconds: 3600, ...rest },
+    parseRevocationConfig({ store: 'redis', redis: { url, keyPrefix: keyPrefix ?? 'tollgate:', timeoutSeconds }, defaultTtlSeconds: 3600, ...rest }),
     deps,
   );
   open.push(store);
@@ -124,7 +125,7 @@ describe('redis revocation store: replicas on one Redis', () => {
   it('start() fails within the timeout with a clear error and no password in it', async () => {
     const port = await freePort();
     const store = createRevocationStore(
-      { store: 'redis', redis: { url: `redis://:s3cretpassw0rd@127.0.0.1:${port}`, timeoutSeconds: 0.5 } },
+      parseRevocationConfig({ store: 'redis', redis: { url: `redis://:s3cretpassw0rd@127.0.0.1:${port}`, timeoutSeconds: 0.5 } }),
       testDeps(),
     );
     const started = performance.now();
