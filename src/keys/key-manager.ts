@@ -6,6 +6,8 @@ import type { JwksConfig } from './schema.js';
 import { isSupportedAlgorithm } from './signature.js';
 import { createSource } from './sources/index.js';
 import { transportProblem } from './transport.js';
+import { RefreshScheduler } from './refresh-scheduler.js';
+import { UnknownKidLimiter } from './unknown-kid-limiter.js';
 
 export interface KeyProvider {
   name: string;
@@ -41,10 +43,6 @@ export interface KeyManager {
   refresh(): Promise<void>;
 }
 
-/** Bounds memory under a storm of random kids; losing the entries only loosens per-kid memory, not the fetch rate limit. */
-const NEGATIVE_CACHE_LIMIT = 10_000;
-/** setTimeout's ceiling (~24.8 days); longer delays would fire immediately. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const noop = (): void => {};
 
 export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager {
@@ -56,20 +54,14 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   const label = { provider: provider.name };
   const allowed = new Set(algorithms);
   const listeners = new Set<() => void>();
-  const unknownKids = new Map<string, number>(); // kid → remembered as unknown until (clock ms)
   const aborter = new AbortController();
-  const cooldownMs = config.unknownKidCooldownSeconds * 1000;
+  const scheduler = new RefreshScheduler(load);
+  const unknownKids = new UnknownKidLimiter(clock, config.unknownKidCooldownSeconds * 1000);
 
   let current: KeySet | undefined;
   let lastSuccessMs: number | undefined;
   let lastError: string | undefined;
   let failing = false;
-  let started = false;
-  let stopped = false;
-  let inflight: Promise<void> | undefined;
-  let queued: Promise<void> | undefined;
-  let nextUnknownFetchMs = 0;
-  let timer: NodeJS.Timeout | undefined;
   let unwatch: (() => void) | undefined;
 
   /** The set getKey may use: none before the first load, none once failures outlast maxStaleSeconds. */
@@ -80,33 +72,11 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
     return current;
   }
 
-  /** Single flight: joins the load in progress, if any (unknown kids, the timer). */
-  function join(): Promise<void> {
-    if (stopped) return Promise.resolve();
-    inflight ??= load().finally(() => {
-      inflight = undefined;
-    });
-    return inflight;
-  }
-
-  /**
-   * A load that starts after this call, so it sees whatever changed before it (a file just written).
-   * Calls made during a load share one follow-up load.
-   */
-  function refresh(): Promise<void> {
-    if (!inflight) return join();
-    queued ??= inflight.catch(noop).then(() => {
-      queued = undefined;
-      return join();
-    });
-    return queued;
-  }
-
   async function load(): Promise<void> {
     let nextSeconds = config.minRefreshSeconds; // retry delay after a failure
     try {
       const doc = await source.load(aborter.signal);
-      if (stopped) return;
+      if (scheduler.isStopped) return;
       const unchanged = current?.text === doc.text;
       if (!unchanged) install(await buildKeySet(doc.text, algorithms));
       failing = false;
@@ -119,7 +89,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
         config.maxRefreshSeconds,
       );
     } catch (err) {
-      if (stopped) return;
+      if (scheduler.isStopped) return;
       failing = true;
       lastError = err instanceof Error ? err.message : String(err);
       metrics.refreshes.inc({ ...label, result: 'error' });
@@ -127,7 +97,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       throw err;
     } finally {
       metrics.stale.set(label, failing && current ? 1 : 0);
-      schedule(nextSeconds);
+      scheduler.schedule(nextSeconds);
     }
   }
 
@@ -148,32 +118,19 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
     }
   }
 
-  function schedule(seconds: number): void {
-    if (!started || stopped) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => join().catch(noop), Math.min(seconds * 1000, MAX_TIMER_MS));
-    timer.unref();
-  }
-
   /**
-   * An unknown kid may mean the issuer rotated: refetch, but at most once per cooldown across all
-   * callers (a storm of random kids joins the one in-flight load), and remember kids still unknown
-   * afterwards. A file source never refetches: its directory watch already reports every change.
+   * An unknown kid may mean the issuer rotated: refetch, as far as the limiter allows. A file source
+   * never refetches: its directory watch already reports every change.
    */
   async function refetchFor(kid: string, alg: string): Promise<VerificationKey> {
-    const now = clock.now();
-    const rememberedUntil = unknownKids.get(kid);
-    const remembered = rememberedUntil !== undefined && now < rememberedUntil;
-    if (source.remote && !remembered && (inflight || now >= nextUnknownFetchMs)) {
-      if (!inflight) nextUnknownFetchMs = now + cooldownMs;
-      await join().catch(noop); // a failure is recorded by load(); the lookup below decides
+    if (source.remote && unknownKids.admit(kid, scheduler.isLoading)) {
+      await scheduler.join().catch(noop); // a failure is recorded by load(); the lookup below decides
       const set = usable();
       if (!set) throw unavailable();
       const hit = lookup(set, alg, kid);
       if (hit === 'alg_mismatch') throw mismatch(alg, kid);
       if (hit) return hit;
-      if (unknownKids.size >= NEGATIVE_CACHE_LIMIT) unknownKids.clear();
-      unknownKids.set(kid, clock.now() + cooldownMs);
+      unknownKids.remember(kid);
     }
     throw new KeyError('unknown_key', `${provider.name}: no key with kid ${quote(kid)}`);
   }
@@ -185,24 +142,21 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
 
   return {
     async start() {
-      if (started || stopped) return;
-      started = true;
+      if (!scheduler.start()) return;
       if (source.watch) {
         try {
-          unwatch = source.watch(() => void refresh().catch(noop), (err) =>
+          unwatch = source.watch(() => void scheduler.refresh().catch(noop), (err) =>
             log.warn({ error: err.message }, 'jwks: file watch failed; relying on the refresh interval'),
           );
         } catch (err) {
           log.warn({ error: err instanceof Error ? err.message : String(err) }, 'jwks: cannot watch the key file; relying on the refresh interval');
         }
       }
-      await refresh().catch(noop);
+      await scheduler.refresh().catch(noop);
     },
 
     stop() {
-      if (stopped) return;
-      stopped = true;
-      clearTimeout(timer);
+      if (!scheduler.stop()) return;
       unwatch?.();
       aborter.abort();
     },
@@ -247,7 +201,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       return () => listeners.delete(listener);
     },
 
-    refresh,
+    refresh: () => scheduler.refresh(),
   };
 }
 
