@@ -47,7 +47,7 @@ export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Ru
       keys = previous?.keyManagers.get(identity) ?? createKeyManager({ name: p.name, issuer: p.issuer, algorithms: p.algorithms, jwks: p.jwks }, deps);
       keyManagers.set(identity, keys);
     }
-    return providerRuntime(p, i, keys);
+    return buildProviderRuntime(p, i, keys);
   });
   const verifier = new TokenVerifier(providers, {
     maxTokenBytes: config.limits.maxTokenBytes,
@@ -78,7 +78,8 @@ function keySourceIdentity(p: ProviderConfig): string | undefined {
   return p.jwks && JSON.stringify([p.name, p.issuer, p.algorithms, p.jwks]);
 }
 
-function providerRuntime(config: ProviderConfig, index: number, keys: KeyManager | undefined): ProviderRuntime {
+/** One provider's part of a Runtime: its keys, its HMAC secret (read now), where its tokens may come from. */
+export function buildProviderRuntime(config: ProviderConfig, index: number, keys: KeyManager | undefined): ProviderRuntime {
   return {
     config,
     keys,

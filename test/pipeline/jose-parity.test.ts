@@ -22,6 +22,7 @@ import { tokenLocations, type TokenLocation } from '../../src/pipeline/extract.j
 import { decodeJws } from '../../src/pipeline/jws.js';
 import type { TokenFailure } from '../../src/reasons.js';
 import { TokenVerifier, type ProviderRuntime } from '../../src/pipeline/verify.js';
+import { buildProviderRuntime } from '../../src/server/runtime.js';
 import { ManualClock } from '../../src/util/clock.js';
 
 const NOW = 1_800_000_000; // seconds; the clock sits mid-second, as a real one does
@@ -51,7 +52,8 @@ const IMPOSTORS: Record<string, Signer> = {
   PS256: { kid: 'rsa', ...generateKeyPairSync('rsa', { modulusLength: 2048 }) },
   EdDSA: { kid: 'ed', ...generateKeyPairSync('ed25519') },
 };
-const HMAC_SECRET = randomBytes(32);
+/** Text, so it travels through the secret file the provider reads like any configured secret. */
+const HMAC_SECRET = Buffer.from(randomBytes(32).toString('hex'));
 const ISSUERS = ['https://a.example', 'https://b.example'];
 const ALLOWED = ['ES256', 'ES512', 'RS256', 'PS256', 'EdDSA', 'HS256'];
 
@@ -196,6 +198,7 @@ describe('signature and claims checks agree with jose.jwtVerify', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-parity-'));
     const keys = [...new Set(Object.values(PUBLISHED))].map((s) => ({ ...s.publicKey.export({ format: 'jwk' }), kid: s.kid, use: 'sig' }));
     writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys }));
+    writeFileSync(path.join(dir, 'hmac-secret'), HMAC_SECRET);
     const configs: ProviderConfig[] = [
       providerSchema.parse({
         name: 'a',
@@ -203,7 +206,7 @@ describe('signature and claims checks agree with jose.jwtVerify', () => {
         audiences: ['api'],
         algorithms: ALLOWED,
         jwks: { file: path.join(dir, 'jwks.json') },
-        hmacSecret: { env: 'UNUSED' },
+        hmacSecret: { file: path.join(dir, 'hmac-secret') },
       }),
       providerSchema.parse({
         name: 'b',
@@ -211,7 +214,7 @@ describe('signature and claims checks agree with jose.jwtVerify', () => {
         audiences: ['api', 'web'],
         algorithms: ALLOWED,
         jwks: { file: path.join(dir, 'jwks.json') },
-        hmacSecret: { env: 'UNUSED' },
+        hmacSecret: { file: path.join(dir, 'hmac-secret') },
         requiredClaims: ['exp', 'sub', 'nbf'],
         maxTokenAgeSeconds: 600,
         typ: 'at+jwt',
@@ -219,20 +222,14 @@ describe('signature and claims checks agree with jose.jwtVerify', () => {
       }),
     ];
     location = tokenLocations(configs)[0]!;
-    for (const config of configs) {
+    for (const [index, config] of configs.entries()) {
       const manager = createKeyManager(
         { name: config.name, issuer: config.issuer, algorithms: config.algorithms, jwks: jwksConfigSchema.parse(config.jwks) },
         { logger: silentLogger(), registry: new Registry(), clock: new ManualClock(NOW * 1000) },
       );
       await manager.start();
       managers.push(manager);
-      const provider: ProviderRuntime = {
-        config,
-        keys: manager,
-        hmacKey: new Uint8Array(HMAC_SECRET),
-        locationKeys: new Set([location.key]),
-        claimHeaders: [],
-      };
+      const provider = buildProviderRuntime(config, index, manager);
       providers.push(provider);
       verifiers.push(new TokenVerifier([provider], { maxTokenBytes: 8192, clock, cacheEntries: 0 }));
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRevocationStore, parseRevocationConfig, revocationConfigSchema, RevocationInputError } from '../../src/revocation/index.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { testDeps } from './support.js';
+import { testDeps } from './helpers.js';
 
 const T0 = Date.UTC(2025, 0, 31, 12, 0, 0);
 

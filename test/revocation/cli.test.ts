@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRevoke } from '../../src/cli/revoke.js';
-import { SECRET, startAdmin, T0, type AdminFixture } from './admin-server.js';
+import { SECRET, startAdmin, T0, type AdminFixture } from '../admin/admin-server.js';
 import { freePort } from './redis-server.js';
 
 let admin: AdminFixture;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRevocationStore, parseRevocationConfig, type RevocationStore } from '../../src/revocation/index.js';
 import { ManualClock, systemClock, type Clock } from '../../src/util/clock.js';
-import { capturingDeps, testDeps } from './support.js';
+import { capturingDeps, testDeps } from './helpers.js';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);
 let dir: string;

@@ -9,7 +9,7 @@ import {
 } from '../../src/revocation/index.js';
 import { ManualClock, type Clock } from '../../src/util/clock.js';
 import { freePort, RedisServer } from './redis-server.js';
-import { testDeps, waitFor } from './support.js';
+import { testDeps, waitFor } from './helpers.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const open: RevocationStore[] = [];

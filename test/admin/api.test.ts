@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminConfigSchema, createAdminHandler } from '../../src/admin/index.js';
 import { createRevocationStore, parseRevocationConfig, RevocationStoreUnavailableError, type RevocationStore } from '../../src/revocation/index.js';
 import { SECRET, startAdmin, T0, type AdminFixture } from './admin-server.js';
-import { testDeps } from './support.js';
+import { testDeps } from '../revocation/helpers.js';
 
 let admin: AdminFixture;
 beforeAll(async () => {

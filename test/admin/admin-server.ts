@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createAdminHandler, type HttpHandler } from '../../src/admin/index.js';
 import { createRevocationStore, parseRevocationConfig, type RevocationStore } from '../../src/revocation/index.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { capturingDeps } from './support.js';
+import { capturingDeps } from '../revocation/helpers.js';
 
 export const SECRET = 'correct-horse-battery-staple-7f3a9c';
 export const T0 = Date.UTC(2025, 0, 31, 12, 0, 0);

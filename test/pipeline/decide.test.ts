@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../src/pipeline/decide.js';
+import { createRevocationStore, parseRevocationConfig } from '../../src/revocation/index.js';
+import { requestView, testRuntime, token } from './fixture.js';
+
+describe('decide', () => {
+  const { runtime, deps } = testRuntime();
+
+  it('allows an anonymous route without a token, naming the rule', async () => {
+    const { outcome, decision } = await decide(runtime, requestView('/healthz'));
+    expect(outcome).toMatchObject({ kind: 'allow', ruleId: 'health' });
+    expect(decision?.status).toBe('ok');
+  });
+
+  it('asks for a token where the rule needs a user', async () => {
+    const { outcome } = await decide(runtime, requestView('/courses/1'));
+    expect(outcome).toEqual({ kind: 'unauthenticated', reason: 'missing_token', ruleId: 'courses' });
+  });
+
+  it('allows a verified token, keeping where it came from', async () => {
+    const verified: boolean[] = [];
+    const bearer = `Bearer ${await token()}`;
+    const { outcome } = await decide(runtime, requestView('/courses/1', { authorization: bearer }), { onVerified: (c) => verified.push(c) });
+    expect(outcome).toMatchObject({ kind: 'allow', ruleId: 'courses', location: { kind: 'header', name: 'authorization' }, refresh: false });
+    expect(outcome.kind === 'allow' && outcome.token?.claims.sub).toBe('alice');
+    await decide(runtime, requestView('/courses/1', { authorization: bearer }), { onVerified: (c) => verified.push(c) });
+    expect(verified).toEqual([false, true]); // the second verification came from the cache
+  });
+
+  it('denies a bad token before the policy is consulted', async () => {
+    const { outcome, decision } = await decide(runtime, requestView('/healthz', { authorization: 'Bearer not-a-jwt' }));
+    expect(outcome).toMatchObject({ kind: 'unauthenticated', reason: 'malformed_token' });
+    expect(decision).toBeUndefined();
+  });
+
+  it('denies two tokens as ambiguous', async () => {
+    const t = await token();
+    const view = { ...requestView('/courses/1'), headers: new Map([['authorization', [`Bearer ${t}`, `Bearer ${t}`]]]) };
+    expect((await decide(runtime, view)).outcome).toEqual({ kind: 'unauthenticated', reason: 'ambiguous_token' });
+  });
+
+  it('gives the policy reason for a forbidden request', async () => {
+    const { outcome } = await decide(runtime, requestView('/reports/q1', { authorization: `Bearer ${await token()}` }));
+    expect(outcome).toMatchObject({ kind: 'forbidden', reason: 'missing_scope', ruleId: 'reports', provider: 'idp', sub: 'alice' });
+    const scoped = await token({ scope: 'reports:read' });
+    expect((await decide(runtime, requestView('/reports/q1', { authorization: `Bearer ${scoped}` }))).outcome.kind).toBe('allow');
+  });
+
+  it('denies a revoked token as revoked, from a real store', async () => {
+    const store = createRevocationStore(parseRevocationConfig({ store: 'memory' }), deps);
+    await store.start();
+    try {
+      await store.revoke({ type: 'jti', value: 'token-1', reason: 'unit test' });
+      const view = requestView('/healthz', { authorization: `Bearer ${await token()}` });
+      expect((await decide(runtime, view, { revocation: store })).outcome).toMatchObject({ kind: 'unauthenticated', reason: 'revoked', sub: 'alice' });
+      const other = requestView('/healthz', { authorization: `Bearer ${await token({ jti: 'token-2' })}` });
+      expect((await decide(runtime, other, { revocation: store })).outcome.kind).toBe('allow');
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('takes preset claims as verified and explains on request', async () => {
+    const [provider] = runtime.providers;
+    const { outcome, decision } = await decide(runtime, requestView('/reports/q1'), {
+      explain: true,
+      presetToken: { provider: provider!, claims: { sub: 'bob', scope: 'reports:read' }, keyId: 'preset', payloadBytes: 0 },
+    });
+    expect(outcome).toMatchObject({ kind: 'allow', ruleId: 'reports' });
+    expect(decision?.explanation?.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { fromStruct } from '../../src/envoy/types.js';
+import { decide } from '../../src/pipeline/decide.js';
+import { IdentityHeaders, toCheckResponse, type Outcome, type ResponseContext } from '../../src/pipeline/respond.js';
+import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../../src/reasons.js';
+import { requestView, testConfig, testRuntime, token } from './fixture.js';
+
+const unsafe: string[] = [];
+const ctx: ResponseContext = { identity: new IdentityHeaders(testConfig()), realm: 'unit', onUnsafeClaim: (header) => unsafe.push(header) };
+
+function outcomeFor(reason: Reason): Outcome {
+  const { stage } = REASONS[reason];
+  if (stage === 'internal') return { kind: 'error' };
+  if (stage === 'policy') return { kind: 'forbidden', reason: reason as PolicyReason, ruleId: 'r1' };
+  return { kind: 'unauthenticated', reason: reason as TokenFailure };
+}
+
+describe('toCheckResponse', () => {
+  it.each(Object.keys(REASONS) as Reason[])('denies %s as the reason catalogue says', (reason) => {
+    const entry = REASONS[reason];
+    const response = toCheckResponse(outcomeFor(reason), requestView('/x'), ctx);
+    expect(response.status).toEqual({ code: entry.status === 401 ? 16 : 7, message: reason });
+    expect(response.denied_response?.status).toEqual({ code: entry.status });
+    const body = JSON.parse(response.denied_response?.body ?? '{}') as Record<string, unknown>;
+    expect(body.error).toBe({ 401: 'unauthenticated', 403: 'forbidden', 500: 'internal_error' }[entry.status]);
+    expect(body.reason).toBe(reason);
+    const headers = Object.fromEntries((response.denied_response?.headers ?? []).map((h) => [h.header?.key, h.header?.value]));
+    expect(headers['content-type']).toBe('application/json');
+    if (entry.status !== 401) expect(headers['www-authenticate']).toBeUndefined();
+    else if (entry.bearerError === null) expect(headers['www-authenticate']).toBe('Bearer realm="unit"');
+    else expect(headers['www-authenticate']).toBe(`Bearer realm="unit", error="${entry.bearerError}", error_description="${entry.description}"`);
+  });
+
+  it('names the deciding rule in the body, and no rule when none decided', () => {
+    const forbidden = toCheckResponse({ kind: 'forbidden', reason: 'missing_scope', ruleId: 'reports' }, requestView('/x'), ctx);
+    expect(JSON.parse(forbidden.denied_response?.body ?? '')).toEqual({ error: 'forbidden', reason: 'missing_scope', rule: 'reports' });
+    const error = toCheckResponse({ kind: 'error' }, requestView('/x'), ctx);
+    expect(JSON.parse(error.denied_response?.body ?? '')).toEqual({ error: 'internal_error', reason: 'internal_error' });
+  });
+
+  it('allows with identity headers set, spoofed ones and the token header removed, metadata filled', async () => {
+    const { runtime } = testRuntime();
+    const bearer = `Bearer ${await token()}`;
+    const view = requestView('/courses/1', { authorization: bearer, 'x-user-id': 'mallory', 'x-user-roles': 'admin', 'x-auth-level': '9', accept: '*/*' });
+    const { outcome } = await decide(runtime, view);
+    const response = toCheckResponse(outcome, view, ctx);
+    expect(response.status).toEqual({ code: 0 });
+    expect(response.ok_response?.headers).toEqual([
+      { header: { key: 'x-user-id', value: 'alice' }, append: { value: false }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+    ]);
+    // x-user-id is overwritten rather than removed; the token's header goes unless forwardToken is set.
+    expect(response.ok_response?.headers_to_remove?.sort()).toEqual(['authorization', 'x-auth-level', 'x-user-roles']);
+    expect(fromStruct(response.dynamic_metadata)).toEqual({ rule: 'courses', provider: 'idp', iss: 'https://idp.example.com', sub: 'alice', claims: { sub: 'alice' } });
+  });
+
+  it('leaves out a claim that cannot travel as a header value, and reports it', async () => {
+    const { runtime } = testRuntime();
+    const view = requestView('/courses/1', { authorization: `Bearer ${await token({ sub: 'bad\r\nvalue' })}` });
+    const { outcome } = await decide(runtime, view);
+    unsafe.length = 0;
+    const response = toCheckResponse(outcome, view, ctx);
+    expect(response.ok_response?.headers).toEqual([]);
+    expect(unsafe).toEqual(['x-user-id']);
+  });
+
+  it('asks the client to refresh a token with stale permissions', () => {
+    const response = toCheckResponse({ kind: 'allow', ruleId: null, refresh: true }, requestView('/x'), ctx);
+    expect(response.ok_response?.response_headers_to_add).toEqual([
+      { header: { key: 'tollgate-token-refresh', value: 'required' }, append: { value: false }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+    ]);
+    expect(fromStruct(response.dynamic_metadata)).toEqual({ rule: null });
+  });
+});
