@@ -64,7 +64,6 @@ function categoryOf(name, location) {
  */
 export function summarizeProfile(file, top = 20) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
-  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
   const keyOf = new Map(profile.nodes.map((n) => [n.id, `${n.callFrame.functionName || '(anonymous)'}\t${locate(n.callFrame)}`]));

@@ -29,7 +29,7 @@ export async function startTollgate(dir, name, configOptions, { nodeArgs = [], e
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, `tollgate (${name}) /readyz`, { child, timeoutMs: 30_000 });
   } catch (err) {
     await stop(child);
-    throw new Error(`${err.message}; see its log ${logFile}`);
+    throw new Error(`${err.message}; see its log ${logFile}`, { cause: err });
   }
   return { name, child, pid: child.pid, grpcPort, httpPort, logFile, stop: () => stop(child) };
 }

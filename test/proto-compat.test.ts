@@ -369,5 +369,5 @@ describe('Check over a loopback gRPC connection', () => {
 function serviceOf(pkg: PackageDefinition): grpc.ServiceDefinition {
   const service = pkg[AUTHORIZATION_SERVICE];
   if (!service || !('Check' in service)) throw new Error(`${AUTHORIZATION_SERVICE} not loaded`);
-  return service as grpc.ServiceDefinition;
+  return service;
 }

@@ -19,7 +19,7 @@ export async function runKeys(argv: string[], io: CliIo): Promise<number> {
     strict: true,
   });
   if (positionals[0] !== 'generate' || positionals.length !== 1) throw new UsageError('usage: tollgate keys generate --alg ES256 --out DIR');
-  const alg = values.alg as string;
+  const alg = values.alg;
   if (!(GENERATABLE as readonly string[]).includes(alg)) throw new UsageError(`--alg: one of ${GENERATABLE.join(', ')}`);
   if (!values.out) throw new UsageError('--out: the directory to write private.jwk.json and jwks.json into');
 

@@ -33,17 +33,17 @@ export async function runToken(argv: string[], io: CliIo): Promise<number> {
   if (!jwk.alg) throw new UsageError(`--key: ${values.key} has no "alg"; regenerate it with tollgate keys generate`);
 
   const claims: Record<string, unknown> = {};
-  for (const pair of values.claim as string[]) {
+  for (const pair of values.claim) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new UsageError(`--claim ${JSON.stringify(pair)}: use name=value`);
     claims[pair.slice(0, eq)] = parseValue(pair.slice(eq + 1));
   }
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: jwk.alg, kid: values.kid ?? jwk.kid, ...(values.typ ? { typ: values.typ } : {}) })
-    .setIssuer(values.iss as string)
+    .setIssuer(values.iss)
     .setAudience(values.aud ?? [DEV_AUDIENCE])
     .setIssuedAt()
-    .setExpirationTime(ttl(values.ttl as string))
+    .setExpirationTime(ttl(values.ttl))
     .setJti(crypto.randomUUID());
   if (values.sub) jwt.setSubject(values.sub);
   io.stdout(await jwt.sign(await importJWK(jwk, jwk.alg)));

@@ -65,7 +65,7 @@ export class RefreshScheduler {
   schedule(seconds: number): void {
     if (!this.started || this.stopped) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.join().catch(noop), Math.min(seconds * 1000, MAX_TIMER_MS));
+    this.timer = setTimeout(() => void this.join().catch(noop), Math.min(seconds * 1000, MAX_TIMER_MS));
     this.timer.unref();
   }
 }

@@ -63,7 +63,7 @@ export function parseDockerfile(text: string): Stage[] {
 function execForm(args: string): string[] {
   const value: unknown = JSON.parse(args);
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new Error(`not an exec-form list: ${args}`);
-  return value as string[];
+  return value;
 }
 
 interface Copy {

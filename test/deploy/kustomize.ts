@@ -30,7 +30,7 @@ export function requireKubectl(): void {
     out = execFileSync('kubectl', ['version', '--client'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`kubectl is not available (${code ?? String(err)}). ${INSTALL_HINT}`);
+    throw new Error(`kubectl is not available (${code ?? String(err)}). ${INSTALL_HINT}`, { cause: err });
   }
   const match = /Kustomize Version: v?(\d+)\./.exec(out);
   if (!match || Number(match[1]) < MIN_KUSTOMIZE_MAJOR) {

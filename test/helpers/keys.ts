@@ -33,6 +33,6 @@ export async function mint(issuer: string, audience: string | string[], options:
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const claims: JWTPayload = { iss: issuer, aud: audience, sub: 'user-123', iat: now, exp: now + (options.ttlSeconds ?? 300), ...options.claims };
   return new SignJWT(claims)
-    .setProtectedHeader({ alg: options.key.alg, kid: options.key.kid, ...options.header } as JWTHeaderParameters)
+    .setProtectedHeader({ alg: options.key.alg, kid: options.key.kid, ...options.header })
     .sign(options.key.privateKey);
 }

@@ -50,7 +50,9 @@ function mintWithPyJwt(requests: MintRequest[]): string[] {
   try {
     return JSON.parse(execFileSync(PYTHON, [MINT], { input: JSON.stringify(requests), encoding: 'utf8' })) as string[];
   } catch (err) {
-    throw new Error(`minting with PyJWT failed: ${PYTHON} needs PyJWT and cryptography (apt-get install python3-jwt python3-cryptography; .ci/run does)\n${String(err)}`);
+    throw new Error(`minting with PyJWT failed: ${PYTHON} needs PyJWT and cryptography (apt-get install python3-jwt python3-cryptography; .ci/run does)\n${String(err)}`, {
+      cause: err,
+    });
   }
 }
 
