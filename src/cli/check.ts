@@ -127,7 +127,7 @@ export async function runCheck(argv: string[], io: CliIo): Promise<number> {
     const preset = input.claims ? presetToken(runtime, input.claims, input.provider) : undefined;
     const { outcome, decision } = await decide(runtime, view, { explain: true, presetToken: preset });
     const response = toCheckResponse(outcome, view, {
-      identity: runtime.identity,
+      identityHeaders: runtime.identityHeaders,
       realm: config.realm,
       onUnsafeClaim: (header, claim) => io.stderr(`warning: claim ${claim} is not a safe value for header ${header}; it would not be injected`),
     });

@@ -93,7 +93,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       failing = true;
       lastError = err instanceof Error ? err.message : String(err);
       metrics.refreshes.inc({ ...label, result: 'error' });
-      log.warn({ source: source.description, error: lastError }, 'jwks: refresh failed; keeping the last good key set');
+      log.warn({ source: source.description, err: lastError }, 'jwks: refresh failed; keeping the last good key set');
       throw err;
     } finally {
       metrics.stale.set(label, failing && current ? 1 : 0);
@@ -113,7 +113,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       try {
         listener();
       } catch (err) {
-        log.error({ error: err instanceof Error ? err.message : String(err) }, 'jwks: onChange listener threw');
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'jwks: onChange listener threw');
       }
     }
   }
@@ -146,10 +146,10 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       if (source.watch) {
         try {
           unwatch = source.watch(() => void scheduler.refresh().catch(noop), (err) =>
-            log.warn({ error: err.message }, 'jwks: file watch failed; relying on the refresh interval'),
+            log.warn({ err: err.message }, 'jwks: file watch failed; relying on the refresh interval'),
           );
         } catch (err) {
-          log.warn({ error: err instanceof Error ? err.message : String(err) }, 'jwks: cannot watch the key file; relying on the refresh interval');
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'jwks: cannot watch the key file; relying on the refresh interval');
         }
       }
       await scheduler.refresh().catch(noop);

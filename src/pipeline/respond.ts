@@ -58,7 +58,7 @@ export class IdentityHeaders {
 }
 
 export interface ResponseContext {
-  identity: IdentityHeaders;
+  identityHeaders: IdentityHeaders;
   realm: string;
   /** Called for a claim that cannot travel as a header value; the value itself is never logged. */
   onUnsafeClaim: (header: string, claim: string) => void;
@@ -112,10 +112,10 @@ function allowResponse(outcome: Extract<Outcome, { kind: 'allow' }>, request: Re
   const parts = token && tokenResponseParts(token, ctx.onUnsafeClaim);
 
   const remove: string[] = [];
-  const tokenHeader = outcome.location?.kind === 'header' && !ctx.identity.forwardToken ? outcome.location.name : undefined;
+  const tokenHeader = outcome.location?.kind === 'header' && !ctx.identityHeaders.forwardToken ? outcome.location.name : undefined;
   for (const name of request.headers.keys()) {
     if (name.startsWith(':') || name === 'host' || parts?.headerNames.has(name)) continue;
-    if (name === tokenHeader || ctx.identity.isIdentity(name)) remove.push(name);
+    if (name === tokenHeader || ctx.identityHeaders.isIdentity(name)) remove.push(name);
   }
 
   return {
@@ -125,7 +125,7 @@ function allowResponse(outcome: Extract<Outcome, { kind: 'allow' }>, request: Re
       headers_to_remove: remove,
       response_headers_to_add: outcome.refresh ? [REFRESH_REQUIRED] : [],
       query_parameters_to_remove:
-        outcome.location?.kind === 'param' && !ctx.identity.forwardToken ? [outcome.location.name] : [],
+        outcome.location?.kind === 'param' && !ctx.identityHeaders.forwardToken ? [outcome.location.name] : [],
     },
     dynamic_metadata: {
       fields: { ...parts?.metadata, rule: outcome.ruleId === null ? { nullValue: 'NULL_VALUE' } : { stringValue: outcome.ruleId } },

@@ -128,7 +128,7 @@ export class Tollgate {
       warnAboutPolicy(loaded.config, this.deps.logger);
     } catch (err) {
       this.metrics.configReloads.inc({ result: 'error' });
-      this.deps.logger.error({ config: this.configPath, error: err instanceof Error ? err.message : String(err) }, 'config reload rejected; the previous config keeps serving');
+      this.deps.logger.error({ config: this.configPath, err: err instanceof Error ? err.message : String(err) }, 'config reload rejected; the previous config keeps serving');
     }
   }
 

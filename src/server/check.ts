@@ -36,7 +36,7 @@ export function createCheckHandler(ctx: CheckContext): (request: CheckRequest) =
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
       outcome = { kind: 'error' };
     }
-    const response = toCheckResponse(outcome, view ?? emptyView, { identity: runtime.identity, realm: runtime.config.realm, onUnsafeClaim });
+    const response = toCheckResponse(outcome, view ?? emptyView, { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim });
     record(ctx, outcome, view);
     ctx.metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return response;

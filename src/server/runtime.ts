@@ -20,7 +20,7 @@ export interface Runtime {
   locations: TokenLocation[];
   verifier: TokenVerifier;
   policy: Policy;
-  identity: IdentityHeaders;
+  identityHeaders: IdentityHeaders;
   /** The key managers, by what they fetch: a reload keeps the ones whose key source is unchanged. */
   keyManagers: ReadonlyMap<string, KeyManager>;
   /** Starts new key managers; resolves when each made its first attempt. */
@@ -60,7 +60,7 @@ export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Ru
     locations: tokenLocations(config.providers),
     verifier,
     policy,
-    identity: new IdentityHeaders(config),
+    identityHeaders: new IdentityHeaders(config),
     keyManagers,
     start: async () => {
       // start() is idempotent: managers carried over from the previous runtime return at once.

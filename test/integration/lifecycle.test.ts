@@ -107,7 +107,7 @@ describe('config reload', () => {
     expect((await publicCheck()).status?.code).toBe(0); // the last good config keeps serving
     expect(await metric(tg, /tollgate_config_reload_total\{result="success"\} (\d+)/)).toBe(1);
     expect(await metric(tg, /tollgate_config_reload_total\{result="error"\} (\d+)/)).toBe(1);
-    expect(tg.logs.some((l) => l.msg === 'config reload rejected; the previous config keeps serving' && String(l.error).includes('rules[0].match.paths[0]'))).toBe(true);
+    expect(tg.logs.some((l) => l.msg === 'config reload rejected; the previous config keeps serving' && String(l.err).includes('rules[0].match.paths[0]'))).toBe(true);
 
     // Valid but without rules: everything is denied, and the log says why.
     writeFileSync(configPath, stringify(base));

@@ -6,7 +6,11 @@ import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../.
 import { requestView, testConfig, testRuntime, token } from './fixture.js';
 
 const unsafe: string[] = [];
-const ctx: ResponseContext = { identity: new IdentityHeaders(testConfig()), realm: 'unit', onUnsafeClaim: (header) => unsafe.push(header) };
+const ctx: ResponseContext = {
+  identityHeaders: new IdentityHeaders(testConfig()),
+  realm: 'unit',
+  onUnsafeClaim: (header) => unsafe.push(header),
+};
 
 function outcomeFor(reason: Reason): Outcome {
   const { stage } = REASONS[reason];
