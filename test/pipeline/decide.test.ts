@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/pipeline/decide.js';
 import { createRevocationStore, parseRevocationConfig } from '../../src/revocation/index.js';
-import { requestView, testRuntime, token } from './fixture.js';
+import { requestView, testRuntime, token } from './helpers.js';
 
 describe('decide', () => {
   const { runtime, deps } = testRuntime();

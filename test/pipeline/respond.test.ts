@@ -3,7 +3,7 @@ import { fromStruct } from '../../src/envoy/types.js';
 import { decide } from '../../src/pipeline/decide.js';
 import { IdentityHeaders, toCheckResponse, type Outcome, type ResponseContext } from '../../src/pipeline/respond.js';
 import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../../src/reasons.js';
-import { requestView, testConfig, testRuntime, token } from './fixture.js';
+import { requestView, testConfig, testRuntime, token } from './helpers.js';
 
 const unsafe: string[] = [];
 const ctx: ResponseContext = {
