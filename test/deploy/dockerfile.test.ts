@@ -8,7 +8,8 @@
  * devDependency, or a file the runtime needs but the Dockerfile does not copy, fails here.
  *
  * The `build` stage is not replayed: its output, dist/, is the repository's own build (`npm test` runs
- * `npm run build` first, the same command the stage runs).
+ * `npm run build` first, the same command the stage runs). The replay starts the image's entrypoint
+ * with a node of the image's major version: this process's, or the one .ci/install-node installed.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { REPO } from './kustomize.js';
+import { nodeBinary, pinnedNodeLines } from './node-lines.js';
 
 interface Instruction {
   op: string;
@@ -91,14 +93,26 @@ function ignoredBy(patterns: string[], path: string): string | undefined {
   return patterns.find((p) => !p.startsWith('!') && !p.includes('*') && (clean === p || clean.startsWith(`${p}/`)));
 }
 
+/** LABEL arguments → key/value map: `key="value"` pairs (double-quoted or bare values). */
+function parseLabels(args: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const match of args.matchAll(/([\w.-]+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))/g)) labels[match[1]!] = match[2] ?? match[3]!;
+  return labels;
+}
+
 const dockerfile = parseDockerfile(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
 const runtime = dockerfile.at(-1)!;
+/** The runtime image's Node.js major, from `gcr.io/distroless/nodejs<major>-…`. */
+const IMAGE_NODE_MAJOR = /\/nodejs(\d+)-/.exec(runtime.from)?.[1] ?? 'none';
 const ops = (stage: Stage, op: string) => stage.instructions.filter((i) => i.op === op);
 
 describe('Dockerfile', () => {
-  it('builds in stages and runs on a distroless Node.js 20 image as a numeric non-root user', () => {
+  it('builds in stages and runs on a distroless image of a supported Node.js line as a numeric non-root user', () => {
     expect(dockerfile.length).toBeGreaterThanOrEqual(2);
-    expect(runtime.from).toMatch(/^gcr\.io\/distroless\/nodejs20-debian12(:|@)/);
+    expect(runtime.from).toMatch(/^gcr\.io\/distroless\/nodejs\d+-debian13:nonroot(@sha256:[0-9a-f]{64})?$/);
+    expect(Object.keys(pinnedNodeLines())).toContain(IMAGE_NODE_MAJOR);
+    // Dependencies are installed and dist/ is built by the same Node.js major that runs them.
+    for (const stage of dockerfile.slice(0, -1)) expect(stage.from, stage.name).toMatch(new RegExp(`^node:${IMAGE_NODE_MAJOR}-trixie-slim(@sha256:[0-9a-f]{64})?$`));
     // No shell at run time: the runtime stage runs nothing, and starts node directly (exec form).
     expect(ops(runtime, 'RUN')).toEqual([]);
     const user = ops(runtime, 'USER').at(-1)?.args ?? '';
@@ -108,6 +122,20 @@ describe('Dockerfile', () => {
     expect(entrypoint).toEqual(['/nodejs/bin/node', 'dist/cli.js', 'serve']);
     expect(execForm(ops(runtime, 'CMD').at(-1)?.args ?? '')).toEqual(['--config', '/etc/tollgate/tollgate.yaml']);
     expect(ops(runtime, 'EXPOSE').map((i) => i.args).join(' ').split(/\s+/).sort()).toEqual(['9001', '9002']);
+  });
+
+  it('labels the image with OCI annotations: version and source revision from build args, licence, base image', () => {
+    const labels = parseLabels(ops(runtime, 'LABEL').map((l) => l.args).join(' '));
+    const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string; license: string };
+    expect(labels['org.opencontainers.image.title']).toBe('tollgate');
+    expect(labels['org.opencontainers.image.licenses']).toBe(manifest.license);
+    expect(labels['org.opencontainers.image.version']).toBe('${VERSION}');
+    expect(labels['org.opencontainers.image.revision']).toBe('${REVISION}');
+    expect(labels['org.opencontainers.image.base.name']).toBe(runtime.from.replace(/@sha256:.*$/, ''));
+    // Declared in the runtime stage (an ARG's scope is its stage); the default version is package.json's.
+    const args = Object.fromEntries(ops(runtime, 'ARG').map((a) => [a.args.split('=')[0], a.args.split('=')[1]]));
+    expect(args.VERSION).toBe(manifest.version);
+    expect(Object.keys(args)).toContain('REVISION');
   });
 
   it('installs production dependencies only, without scripts, and builds with npm run build', () => {
@@ -231,9 +259,8 @@ describe('the image, replayed', () => {
         const [key, ...value] = step.args.split('=');
         env[key!] = value.join('=');
       }
-      // /nodejs/bin/node in the image; this machine's node here (the same major version is required).
-      expect(process.versions.node.split('.')[0]).toBe('20');
-      child = spawn(process.execPath, [...entrypoint.slice(1), '--config', join(configDir, 'tollgate.yaml')], {
+      // /nodejs/bin/node in the image; a node of the same major version here.
+      child = spawn(nodeBinary(IMAGE_NODE_MAJOR), [...entrypoint.slice(1), '--config', join(configDir, 'tollgate.yaml')], {
         cwd: app,
         env,
         stdio: ['ignore', 'ignore', 'pipe'],
