@@ -1,13 +1,30 @@
 // Child processes for the bench: every one is tracked and killed when the bench exits, node
 // children also carry bench/guard.mjs (they end themselves if the bench dies), and h2load runs
 // get a hard timeout. Plus /proc readings (CPU time, RSS) and small waiting helpers.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const GUARD = fileURLToPath(new URL('./guard.mjs', import.meta.url));
 const children = new Set();
+
+/**
+ * The node the measured processes run on (tollgate, the no-op baseline, the verification ceiling):
+ * `--node PATH`, else the bench's own. The load generators stay on the bench's node, so two runs that
+ * differ only in --node differ only in the runtime under test.
+ */
+export const serverNode = { path: process.execPath, version: process.version };
+
+/** Makes `path` the servers' node (bench `--node`); fails unless it runs and reports a version. */
+export function useServerNode(path) {
+  const probe = spawnSync(path, ['--version'], { encoding: 'utf8' });
+  const version = probe.stdout?.trim();
+  if (probe.status !== 0 || !/^v\d+\.\d+\.\d+/.test(version ?? '')) {
+    throw new Error(`--node ${path}: not a working node binary (${probe.error?.message ?? (probe.stderr?.trim() || `exit ${probe.status}`)})`);
+  }
+  Object.assign(serverNode, { path, version });
+}
 
 function killAll() {
   for (const child of children) {
@@ -34,12 +51,12 @@ function track(child) {
 }
 
 /**
- * Starts `node [nodeArgs] script args` with the guard preloaded. stdout/stderr go to `logFile`
+ * Starts `node [nodeArgs] script args` on the servers' node with the guard preloaded. stdout/stderr go to `logFile`
  * (appended), never to a pipe the bench would have to drain.
  */
 export function spawnNode(script, args, { nodeArgs = [], logFile, maxSeconds = 600, cwd, env = {} } = {}) {
   const fd = logFile ? openSync(logFile, 'a') : 'ignore';
-  const child = spawn(process.execPath, ['--import', GUARD, ...nodeArgs, script, ...args], {
+  const child = spawn(serverNode.path, ['--import', GUARD, ...nodeArgs, script, ...args], {
     stdio: ['ignore', fd, fd],
     cwd,
     env: { ...process.env, ...env, BENCH_GUARD_PARENT: String(process.pid), BENCH_GUARD_MAX_S: String(maxSeconds) },
@@ -73,9 +90,9 @@ export function run(command, args, { timeoutMs = 120_000, nodeGuard = false } = 
   });
 }
 
-/** Runs a node script (guarded) and parses the last line of its stdout as JSON. */
-export async function runNodeJson(script, args, timeoutMs) {
-  const result = await run(process.execPath, [script, ...args], { timeoutMs, nodeGuard: true });
+/** Runs a node script (guarded; on the bench's node unless `node` says otherwise) and parses the last line of its stdout as JSON. */
+export async function runNodeJson(script, args, timeoutMs, { node = process.execPath } = {}) {
+  const result = await run(node, [script, ...args], { timeoutMs, nodeGuard: true });
   const line = result.stdout.trim().split('\n').at(-1);
   if (result.code !== 0 || !line) throw new Error(`${script} failed (exit ${result.code ?? result.signal}): ${result.stderr.trim().slice(0, 800)}`);
   return JSON.parse(line);

@@ -1,6 +1,7 @@
 // The bench's output: machine description, figures table, PASS/FAIL lines, RESULTS.md.
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { serverNode } from './proc.mjs';
 import { profileTable } from './profile.mjs';
 import { DEPLOYED_NODE_ARGS } from './servers.mjs';
 
@@ -12,6 +13,7 @@ export function machineInfo(h2loadVersion) {
     memTotalGB: os.totalmem() / 2 ** 30,
     kernel: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
+    serverNode: serverNode.version,
     h2load: h2loadVersion,
     date: new Date().toISOString(),
     loadStart: os.loadavg().map((l) => l.toFixed(2)).join(' '),
@@ -68,6 +70,11 @@ export function targets(results) {
   return out;
 }
 
+/** Which node ran what: the servers under test (bench --node) and the bench with its node load generator. */
+function nodeText(m) {
+  return `servers (tollgate, no-op baseline, verification ceiling) on node ${m.serverNode}; bench and node load generator on node ${m.node}`;
+}
+
 /** How a memory variant was started: `node` defaults, or the deployment's V8 flags. */
 function flagsText(nodeArgs) {
   return nodeArgs.length ? `node ${nodeArgs.join(' ')}, as deployed` : 'node defaults';
@@ -100,7 +107,7 @@ function figuresTable(results) {
 
 export function printSummary(results) {
   const m = results.machine;
-  console.log(`\n== tollgate bench — ${m.date} — ${m.nproc} CPUs ${m.cpuModel}, node ${m.node}, load ${m.loadStart} → ${m.loadEnd}`);
+  console.log(`\n== tollgate bench — ${m.date} — ${m.nproc} CPUs ${m.cpuModel}, ${nodeText(m)}, load ${m.loadStart} → ${m.loadEnd}`);
   const c = results.ceiling;
   console.log(`signature ceiling (crypto.verify, one core): ES256 ${n0(c.ES256)}/s, RS256 ${n0(c.RS256)}/s; jose.jwtVerify ES256 ${n0(c.jose_ES256)}/s, RS256 ${n0(c.jose_RS256)}/s`);
   const rows = [results.baseline, ...results.scenarios].filter(Boolean);
@@ -139,7 +146,7 @@ export function writeResults(results, file) {
   out.push('## Machine', '');
   out.push(`- date: ${m.date}`);
   out.push(`- \`nproc\`: ${m.nproc}; CPU: ${m.cpuModel}; memory ${m.memTotalGB.toFixed(1)} GiB; ${m.kernel}`);
-  out.push(`- node ${m.node}; ${m.h2load}`);
+  out.push(`- ${nodeText(m)}; ${m.h2load}`);
   out.push(`- load average (1/5/15 min) at start: ${m.loadStart}; at end: ${m.loadEnd}`);
   out.push(
     `- **Shared and noisy**: other engineers run test suites on the same 2 cores during the run, and load generator and server share them too (h2load takes most of one core). Expect ±30% between runs; ratios measured seconds apart (baseline vs cached, alternating, best of ${results.rounds}) are more stable than absolute figures.`,

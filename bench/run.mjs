@@ -2,7 +2,9 @@
 // Writes bench/RESULTS.md and prints the figures and the PASS/FAIL lines of the targets.
 //
 // usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,...] [--no-write] [--skip-memory]
-//        [--skip-scaling] [--skip-profile]
+//        [--skip-scaling] [--skip-profile] [--node PATH]
+// --node PATH runs the measured servers (and the verification ceiling) on another node binary, e.g. a
+// line from .ci/install-node, so two runs show what a runtime upgrade buys; RESULTS.md records both.
 // Needs `npm run build` first (npm run bench does it) and h2load (apt-get install nghttp2-client).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +15,7 @@ import { checkOnce, decisionCounts, diffCounts } from './client.mjs';
 import { REVOKED_JTI, writeRevocationLog } from './config/generate.mjs';
 import { checkRequestFrame } from './encode.mjs';
 import { h2load, requireH2load } from './h2load.mjs';
-import { cpuMicros, memory, memoryAfterGc, runNodeJson, sleep } from './proc.mjs';
+import { cpuMicros, memory, memoryAfterGc, runNodeJson, serverNode, sleep, useServerNode } from './proc.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, writeResults } from './report.mjs';
 import { DEPLOYED_NODE_ARGS, startNoop, startTollgate } from './servers.mjs';
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     'skip-memory': { type: 'boolean', default: false },
     'skip-scaling': { type: 'boolean', default: false },
     'skip-profile': { type: 'boolean', default: false },
+    node: { type: 'string' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -56,12 +59,13 @@ async function main() {
     console.error(`bench: still running after ${MAX_RUN_MINUTES} minutes; giving up`);
     process.exit(1);
   }, MAX_RUN_MINUTES * 60_000).unref();
+  if (args.node) useServerNode(args.node);
   const h2loadVersion = requireH2load();
   if (!existsSync(path.join(BENCH, '../dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first (npm run bench does)');
   const machine = machineInfo(h2loadVersion);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  log(`work dir ${dir}; ${machine.nproc} CPUs, ${machine.cpuModel}, node ${machine.node}, load ${machine.loadStart}`);
+  log(`work dir ${dir}; ${machine.nproc} CPUs, ${machine.cpuModel}, servers on node ${machine.serverNode} (${serverNode.path}), bench on node ${machine.node}, load ${machine.loadStart}`);
 
   // ---- keys, tokens, frames --------------------------------------------------------------------
   const keys = generateKeys();
@@ -104,7 +108,7 @@ async function main() {
 
   // ---- signature-verification ceiling (own process, one core) ---------------------------------------
   log('verification ceiling: crypto.verify ES256 and RS256, 2 s each, one core');
-  const ceiling = await runNodeJson(path.join(BENCH, 'verify-ceiling.mjs'), ['2'], 60_000);
+  const ceiling = await runNodeJson(path.join(BENCH, 'verify-ceiling.mjs'), ['2'], 60_000, { node: serverNode.path });
   log(`ceiling: ES256 ${ceiling.ES256.toFixed(0)}/s, RS256 ${ceiling.RS256.toFixed(0)}/s (jose.jwtVerify: ${ceiling.jose_ES256.toFixed(0)}, ${ceiling.jose_RS256.toFixed(0)})`);
 
   // ---- scenarios -----------------------------------------------------------------------------
