@@ -133,9 +133,9 @@ describe('Dockerfile', () => {
     expect(labels['org.opencontainers.image.revision']).toBe('${REVISION}');
     expect(labels['org.opencontainers.image.base.name']).toBe(runtime.from.replace(/@sha256:.*$/, ''));
     // Declared in the runtime stage (an ARG's scope is its stage); the default version is package.json's.
-    const args = Object.fromEntries(ops(runtime, 'ARG').map((a) => [a.args.split('=')[0], a.args.split('=')[1]]));
-    expect(args.VERSION).toBe(manifest.version);
-    expect(Object.keys(args)).toContain('REVISION');
+    const args = new Map(ops(runtime, 'ARG').map((a) => [a.args.split('=')[0], a.args.split('=')[1]] as const));
+    expect(args.get('VERSION')).toBe(manifest.version);
+    expect(args.has('REVISION')).toBe(true);
   });
 
   it('installs production dependencies only, without scripts, and builds with npm run build', () => {

@@ -1,5 +1,5 @@
 import { KeyObject, createHmac, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
-import { CompactEncrypt, SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK } from 'jose';
+import { CompactEncrypt, SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequest, deniedBody } from '../helpers/envoy-client.js';
 import { startHttpServer, startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
@@ -117,7 +117,7 @@ describe('JWT attacks', () => {
       }
     });
     it('HS256 signed with the RSA public key as the secret', async () => {
-      const pem = await exportSPKI(createPublicKey({ key: keys.RS256!.publicJwk as JWK & { kty: string }, format: 'jwk' }));
+      const pem = await exportSPKI(createPublicKey({ key: keys.RS256!.publicJwk, format: 'jwk' }));
       for (const secret of [pem, JSON.stringify(keys.RS256!.publicJwk)]) {
         const input = `${b64({ alg: 'HS256', kid: keys.RS256!.kid })}.${b64(claims())}`;
         const sig = createHmac('sha256', secret).update(input).digest('base64url');
@@ -183,7 +183,7 @@ describe('JWT attacks', () => {
       await expectDenied(`${h}.${p}.${s}.${s}`, 'malformed_token');
       const jwe = await new CompactEncrypt(Buffer.from(JSON.stringify(claims())))
         .setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid: encKey.kid })
-        .encrypt(createPublicKey({ key: encKey.publicJwk as JWK & { kty: string }, format: 'jwk' }));
+        .encrypt(createPublicKey({ key: encKey.publicJwk, format: 'jwk' }));
       expect(jwe.split('.')).toHaveLength(5);
       await expectDenied(jwe, 'malformed_token');
     });
