@@ -24,15 +24,16 @@ export function pinnedNodeLines(): Record<string, string> {
 
 /**
  * A node binary of the given major: this process's own when it is that major, otherwise the one
- * .ci/install-node put in its cache. Fails (never skips) with the command that installs it.
+ * .ci/install-node keeps in its cache, installed from the npm registry on first use so that
+ * `npm ci && npm test` needs no other set-up. Fails (never skips) when the binary still is not there.
  */
 export function nodeBinary(major: string): string {
   if (process.versions.node.split('.')[0] === major) return process.execPath;
-  const cache = execFileSync(INSTALLER, ['--where'], { encoding: 'utf8' }).trim();
+  const cache = execFileSync(INSTALLER, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   const binary = join(cache, 'node_modules', `node${major}`, 'bin', 'node');
   const version = existsSync(binary) ? execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim() : undefined;
   if (!version?.startsWith(`v${major}.`)) {
-    throw new Error(`this test needs Node.js ${major} (running ${process.version}, and ${binary} is ${version ?? 'missing'}): run .ci/install-node`);
+    throw new Error(`this test needs Node.js ${major} (running ${process.version}, and ${binary} is ${version ?? 'missing'} after .ci/install-node)`);
   }
   return binary;
 }
