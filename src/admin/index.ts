@@ -5,6 +5,7 @@ import {
   errorMessage,
   isRevocationType,
   RevocationInputError,
+  RevocationOutcomeUnknownError,
   RevocationStoreUnavailableError,
   type RefreshMarker,
   type RevocationEntry,
@@ -171,6 +172,8 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof RevocationInputError) return new HttpError(400, 'bad_request', err.message, err.field);
   if (err instanceof RevocationStoreUnavailableError) return new HttpError(503, 'store_unavailable', err.message);
+  // Never 503 here: 503 promises the change was not applied.
+  if (err instanceof RevocationOutcomeUnknownError) return new HttpError(504, 'outcome_unknown', err.message);
   return new HttpError(500, 'internal', 'internal error; see the server log');
 }
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError, configErrorFromZod } from '../util/config-error.js';
+import { resolveRedisPaths } from '../revocation/index.js';
 
 /** The config `npm start` runs: local-only example keys and policy, never for production. */
 export const EMBEDDED_CONFIG_PATH = fileURLToPath(new URL('../../examples/default/tollgate.yaml', import.meta.url));
@@ -54,7 +55,11 @@ function resolvePaths(config: Config, baseDir: string): Config {
       jwks: p.jwks && { ...p.jwks, file: at(p.jwks.file) },
       hmacSecret: p.hmacSecret && { ...p.hmacSecret, file: at(p.hmacSecret.file) },
     })),
-    revocation: config.revocation && { ...config.revocation, path: at(config.revocation.path) },
+    revocation: config.revocation && {
+      ...config.revocation,
+      path: at(config.revocation.path),
+      redis: config.revocation.redis && resolveRedisPaths(config.revocation.redis, (p) => resolve(baseDir, p)),
+    },
     admin: config.admin && { ...config.admin, tokenFile: at(config.admin.tokenFile) },
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jwksConfigSchema } from '../keys/index.js';
 import { compileClaimPath } from '../util/claim-path.js';
+import { secretSourceSchema } from '../util/secret.js';
 
 /**
  * Signature algorithms tollgate accepts in a provider's allow-list. `none` is never one of them;
@@ -29,10 +30,6 @@ const fromHeaderSchema = z.strictObject({
   /** Text before the token, e.g. "Bearer ". Matched case-insensitively (auth schemes are). */
   prefix: z.string().default(''),
 });
-
-const secretSourceSchema = z
-  .strictObject({ file: z.string().min(1).optional(), env: z.string().min(1).optional() })
-  .refine((s) => (s.file === undefined) !== (s.env === undefined), 'set exactly one of file or env');
 
 const claimToHeaderSchema = z.strictObject({
   header: headerNameSchema,
@@ -80,4 +77,4 @@ export const providerSchema = z
   });
 
 export type ProviderConfig = z.infer<typeof providerSchema>;
-export type SecretSource = z.infer<typeof secretSourceSchema>;
+export type { SecretSource } from '../util/secret.js';

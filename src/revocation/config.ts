@@ -1,25 +1,15 @@
 import { z } from 'zod';
 import { ConfigError, formatPath } from '../util/config-error.js';
+import { redisConfigSchema } from './redis-config.js';
 
 /** One week: a revocation must outlive every token it covers; set this to your longest token lifetime. */
 export const DEFAULT_TTL_SECONDS = 7 * 24 * 3600;
-
-const redisSchema = z.strictObject({
-  url: z
-    .string()
-    .refine((url) => /^rediss?:\/\/./.test(url), { message: 'must be a redis:// or rediss:// URL' }),
-  keyPrefix: z.string().default('tollgate:'),
-  /** Pub/sub channel for change notifications; default `<keyPrefix>revocations`. */
-  channel: z.string().min(1).optional(),
-  /** Bound for connecting at start, for each command, and for the heartbeat that detects silent partitions. */
-  timeoutSeconds: z.number().positive().max(300).default(5),
-});
 
 export const revocationConfigSchema = z
   .strictObject({
     store: z.enum(['memory', 'file', 'redis']).default('file'),
     path: z.string().min(1).optional(),
-    redis: redisSchema.optional(),
+    redis: redisConfigSchema.optional(),
     /** Unset: the longest token lifetime the config allows (see the top-level config schema), else one week. */
     defaultTtlSeconds: z.number().int().positive().optional(),
     maxStalenessSeconds: z.number().nonnegative().default(30),
@@ -30,7 +20,7 @@ export const revocationConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['path'], message: 'required when store is file' });
     }
     if (config.store === 'redis' && config.redis === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: 'required when store is redis' });
+      ctx.addIssue({ code: 'custom', path: ['redis'], message: 'required when store is redis (url, sentinel or cluster)' });
     }
   });
 

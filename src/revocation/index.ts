@@ -20,6 +20,7 @@ export {
   errorMessage,
   RevocationInputError,
   RevocationStoreUnavailableError,
+  RevocationOutcomeUnknownError,
   isRevocationType,
   type RefreshMarker,
   type RevocationClaims,
@@ -31,6 +32,7 @@ export {
   type RevocationVerdict,
 } from './types.js';
 export { MAX_VALUE_LENGTH, MAX_REASON_LENGTH } from './entries.js';
+export { resolveRedisPaths } from './redis-config.js';
 
 /**
  * Build the configured store. Nothing is read or connected until start(), which also registers the
@@ -50,14 +52,9 @@ export function createRevocationStore(config: RevocationConfig, deps: Deps): Rev
       break;
     case 'redis': {
       const redis = config.redis;
-      if (redis === undefined) throw new ConfigError(['revocation.redis.url: required when store is redis']);
+      if (redis === undefined) throw new ConfigError(['revocation.redis: required when store is redis']);
       backend = new RedisBackend(
-        {
-          url: redis.url,
-          keyPrefix: redis.keyPrefix,
-          channel: redis.channel ?? `${redis.keyPrefix}revocations`,
-          timeoutSeconds: redis.timeoutSeconds,
-        },
+        { ...redis, channel: redis.channel ?? `${redis.keyPrefix}revocations` },
         mirror,
         deps.clock,
         deps.logger,

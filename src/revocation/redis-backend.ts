@@ -1,24 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Backend } from './backend.js';
 import { entrySchema, refreshMarkerSchema, storeOpSchema, type StoreOp } from './entries.js';
 import type { Mirror } from './mirror.js';
-import { errorMessage, RevocationStoreUnavailableError, type RefreshMarker, type RevocationEntry } from './types.js';
+import type { RedisConfig } from './redis-config.js';
+import { createRedisTopology, type RedisTopology } from './redis-topology.js';
+import { writeKey, type KeyWrite } from './redis-write.js';
+import { errorMessage, type RefreshMarker, type RevocationEntry } from './types.js';
 
-export interface RedisBackendOptions {
-  url: string;
-  keyPrefix: string;
-  channel: string;
-  timeoutSeconds: number;
-}
+export type RedisBackendOptions = RedisConfig & { channel: string };
 
-/** A change as published on the channel; `id` lets the writer recognise its own change coming back. */
-const messageSchema = z.object({ id: z.string(), change: storeOpSchema });
+/**
+ * A message on the channel: a change (`id` lets the writer recognise its own change coming back), or
+ * after a rolled-back write, a request that every replica resynchronises.
+ */
+const messageSchema = z.union([
+  z.object({ id: z.string(), change: storeOpSchema }),
+  z.object({ id: z.string(), resync: z.literal(true) }),
+]);
+type Message = z.output<typeof messageSchema>;
+type ChangeMessage = Extract<Message, { change: StoreOp }>;
 const SCAN_COUNT = 1000;
 const RESYNC_RETRY_MS = 1000;
+/** A cluster subscriber whose node went away is replaced by one to another node after this pause. */
+const RESUBSCRIBE_MS = 200;
 
 /**
  * Entries live in Redis as one key each (`<prefix>rev:<type>:<value>`, `<prefix>refresh:<sub>`) with
@@ -31,24 +39,29 @@ const RESYNC_RETRY_MS = 1000;
  * concurrent writes from several replicas land in every mirror in the same order as in Redis.
  *
  * Redis must persist (AOF or RDB) for revocations to survive a Redis restart: a restarted, empty
- * Redis is the truth every replica resynchronises to.
+ * Redis is the truth every replica resynchronises to. Sentinel and Cluster (redis-topology.ts): a
+ * failover closes the connection and ioredis reconnects to the new primary, which triggers the same
+ * full resync; a cluster resync scans every primary. Writes are made durable by redis-write.ts.
  */
 export class RedisBackend implements Backend {
-  private readonly command: Redis;
-  private readonly subscriber: Redis;
+  private readonly topology: RedisTopology;
+  private readonly command: Redis | Cluster;
+  private subscriber: Redis;
+  private readonly subscriberOptions: RedisOptions;
+  private resubscribeTimer: NodeJS.Timeout | undefined;
   private readonly timeoutMs: number;
   private inSync = false;
   private staleSinceMs: number;
   /** Bumped on every disconnect: a snapshot taken across one may be missing changes and is discarded. */
   private epoch = 0;
   /** Changes received while a snapshot is taken; replayed on top of it. */
-  private buffered: Array<z.output<typeof messageSchema>> | undefined;
-  /** Own writes waiting for their echo on the channel; `committed` once EXEC succeeded. */
+  private buffered: Message[] | undefined;
+  /** Own writes waiting for their echo on the channel; `committed` once the write is durable. */
   private readonly pending = new Map<string, { change: StoreOp; committed: boolean; done: () => void }>();
   private syncRunning = false;
   private syncAgain = false;
   private heartbeat: NodeJS.Timeout | undefined;
-  private readonly pinging = new Set<Redis>();
+  private readonly pinging = new Set<Redis | Cluster>();
   private retryTimer: NodeJS.Timeout | undefined;
   private firstSync: { resolve(): void } | undefined;
   private lastError = 'none';
@@ -76,17 +89,40 @@ export class RedisBackend implements Backend {
       disconnectTimeout: 100,
       retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000),
     };
-    this.command = new Redis(options.url, { ...base, connectionName: 'tollgate-revocation' });
-    this.subscriber = new Redis(options.url, { ...base, connectionName: 'tollgate-revocation-sub' });
-    for (const connection of [this.command, this.subscriber]) {
-      connection.on('error', (err: Error) => {
-        this.lastError = err.message;
-        this.logger.debug({ err: err.message }, 'revocation: redis connection error');
-      });
-      connection.on('close', () => this.onDisconnect());
-      connection.on('ready', () => this.requestSync());
-    }
-    this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    this.topology = createRedisTopology(options, base);
+    this.command = this.topology.client;
+    this.subscriberOptions = { ...base, connectionName: 'tollgate-revocation-sub' };
+    this.watch(this.command);
+    // Cluster: a primary added or removed (failover, resharding) may hold keys the mirror lacks.
+    this.command.on('+node', () => this.requestSync());
+    this.command.on('-node', () => this.requestSync());
+    this.subscriber = this.newSubscriber();
+  }
+
+  private watch(connection: Redis | Cluster): void {
+    connection.on('error', (err: Error) => {
+      this.lastError = err.message;
+      this.logger.debug({ err: err.message }, 'revocation: redis connection error');
+    });
+    connection.on('close', () => this.onDisconnect());
+    connection.on('ready', () => this.requestSync());
+  }
+
+  /** Subscribes itself on every resync; a cluster subscriber that gives up (`end`) is replaced. */
+  private newSubscriber(): Redis {
+    const subscriber = this.topology.createSubscriber(this.subscriberOptions);
+    this.watch(subscriber);
+    subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    subscriber.once('end', () => {
+      if (this.stopped || subscriber !== this.subscriber) return;
+      this.resubscribeTimer = setTimeout(() => {
+        if (this.stopped) return;
+        this.subscriber = this.newSubscriber();
+        this.subscriber.connect().catch(() => undefined);
+      }, RESUBSCRIBE_MS);
+      this.resubscribeTimer.unref();
+    });
+    return subscriber;
   }
 
   async start(): Promise<void> {
@@ -97,8 +133,8 @@ export class RedisBackend implements Backend {
         () =>
           reject(
             new Error(
-              `revocation: redis at ${redactUrl(this.options.url)} not reachable and synchronised within ` +
-                `${this.options.timeoutSeconds}s (last error: ${this.lastError}); check revocation.redis.url`,
+              `revocation: ${this.topology.description} not reachable and synchronised within ` +
+                `${this.options.timeoutSeconds}s (last error: ${this.lastError}); check revocation.redis`,
             ),
           ),
         this.timeoutMs,
@@ -122,6 +158,7 @@ export class RedisBackend implements Backend {
     this.stopped = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.resubscribeTimer);
     this.settlePending();
     this.command.disconnect();
     this.subscriber.disconnect();
@@ -129,39 +166,40 @@ export class RedisBackend implements Backend {
 
   async write(change: StoreOp): Promise<boolean> {
     const id = randomUUID();
-    // Registered before sending: the echo can overtake EXEC's reply, which comes on another connection.
+    // Registered before sending: the echo can overtake the script's reply, which comes on another connection.
     const echoed = new Promise<void>((resolve) => this.pending.set(id, { change, committed: false, done: resolve }));
-    const transaction = this.command.multi();
-    switch (change.op) {
-      case 'revoke':
-        transaction.set(this.entryKey(change.entry), JSON.stringify(change.entry), 'EXAT', Math.ceil(change.entry.expiresAt));
-        break;
-      case 'unrevoke':
-        transaction.del(this.entryKey(change));
-        break;
-      case 'refresh':
-        transaction.set(this.markerKey(change.marker), JSON.stringify(change.marker), 'EXAT', Math.ceil(change.marker.expiresAt));
-        break;
-    }
-    transaction.publish(this.options.channel, JSON.stringify({ id, change }));
-    let results: Array<[Error | null, unknown]> | null;
+    const write = this.keyWrite(change, id);
+    let changed: boolean;
     try {
-      results = await transaction.exec();
+      ({ changed } = await writeKey(this.topology.primaryFor(write.key), write));
     } catch (err) {
-      results = null;
-      this.lastError = errorMessage(err);
-    }
-    const failure = results === null ? this.lastError : results.find(([err]) => err !== null)?.[0]?.message;
-    if (failure !== undefined) {
       this.pending.delete(id);
-      throw new RevocationStoreUnavailableError(
-        `revocation: redis write failed (${failure}); the change was not stored, retry when redis is reachable`,
-      );
+      this.lastError = errorMessage(err);
+      throw err;
     }
     const own = this.pending.get(id);
     if (own !== undefined) own.committed = true;
     await this.awaitEcho(id, echoed);
-    return change.op === 'unrevoke' ? results?.[0]?.[1] === 1 : true;
+    return change.op === 'unrevoke' ? changed : true;
+  }
+
+  private keyWrite(change: StoreOp, id: string): KeyWrite {
+    const common = {
+      channel: this.options.channel,
+      message: JSON.stringify({ id, change }),
+      resyncMessage: JSON.stringify({ id, resync: true }),
+      minReplicasAcked: this.options.minReplicasAcked,
+      timeoutMs: this.timeoutMs,
+    };
+    // The stored value carries the write's id, so a rollback reverts only its own write.
+    switch (change.op) {
+      case 'revoke':
+        return { ...common, key: this.entryKey(change.entry), kind: 'set', value: JSON.stringify({ ...change.entry, writeId: id }), expireAtSeconds: Math.ceil(change.entry.expiresAt) };
+      case 'unrevoke':
+        return { ...common, key: this.entryKey(change), kind: 'del', value: '', expireAtSeconds: 0 };
+      case 'refresh':
+        return { ...common, key: this.markerKey(change.marker), kind: 'set', value: JSON.stringify({ ...change.marker, writeId: id }), expireAtSeconds: Math.ceil(change.marker.expiresAt) };
+    }
   }
 
   health(): { up: boolean; staleSinceMs: number | null } {
@@ -201,7 +239,7 @@ export class RedisBackend implements Backend {
 
   private onMessage(channel: string, raw: string): void {
     if (channel !== this.options.channel) return;
-    let parsed: z.output<typeof messageSchema> | undefined;
+    let parsed: Message | undefined;
     try {
       const result = messageSchema.safeParse(JSON.parse(raw));
       if (result.success) parsed = result.data;
@@ -213,10 +251,11 @@ export class RedisBackend implements Backend {
       return;
     }
     if (this.buffered !== undefined) this.buffered.push(parsed);
+    else if ('resync' in parsed) this.requestSync();
     else this.applyMessage(parsed);
   }
 
-  private applyMessage(message: z.output<typeof messageSchema>): void {
+  private applyMessage(message: ChangeMessage): void {
     this.mirror.apply(message.change, this.clock.now());
     const own = this.pending.get(message.id);
     if (own !== undefined) {
@@ -227,13 +266,17 @@ export class RedisBackend implements Backend {
 
   private onDisconnect(): void {
     this.epoch++;
-    if (this.inSync) {
-      this.inSync = false;
-      this.staleSinceMs = this.clock.now();
-      if (!this.stopped) this.logger.warn('revocation: lost redis; serving from the in-memory mirror until it is back');
-    }
+    this.markStale('revocation: lost redis; serving from the in-memory mirror until it is back');
     // Echoes of own writes may have been lost with the connection; the resync on reconnect fixes order.
     this.settlePending();
+  }
+
+  /** From now on the mirror may miss changes: the staleness gauge and /readyz count from here. */
+  private markStale(message: string): void {
+    if (!this.inSync) return;
+    this.inSync = false;
+    this.staleSinceMs = this.clock.now();
+    if (!this.stopped) this.logger.warn(message);
   }
 
   /** Coalesces resync requests: one runs at a time, and one more runs if asked during it. */
@@ -268,6 +311,8 @@ export class RedisBackend implements Backend {
       snapshot = await this.snapshot();
     } catch (err) {
       this.lastError = errorMessage(err);
+      // A resync is asked for when the mirror may have missed changes (a topology change, a rollback).
+      this.markStale('revocation: redis resync failed; serving from the in-memory mirror until it succeeds');
       this.logger.warn({ err: this.lastError }, 'revocation: redis resync failed; retrying');
       this.retryTimer = setTimeout(() => this.requestSync(), RESYNC_RETRY_MS);
       this.retryTimer.unref();
@@ -277,7 +322,10 @@ export class RedisBackend implements Backend {
     if (snapshot !== undefined && epoch === this.epoch) {
       this.mirror.replaceAll(snapshot.entries, snapshot.markers);
     }
-    for (const message of buffered) this.applyMessage(message);
+    for (const message of buffered) {
+      if ('resync' in message) this.syncAgain = true;
+      else this.applyMessage(message);
+    }
     if (snapshot === undefined || epoch !== this.epoch) return;
     this.inSync = true;
     if (snapshot.skipped > 0) {
@@ -297,26 +345,32 @@ export class RedisBackend implements Backend {
     let skipped = 0;
     const entryPrefix = `${this.options.keyPrefix}rev:`;
     const markerPrefix = `${this.options.keyPrefix}refresh:`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.command.scan(cursor, 'MATCH', `${escapeGlob(this.options.keyPrefix)}*`, 'COUNT', SCAN_COUNT);
-      cursor = next;
-      if (keys.length === 0) continue;
-      const values = await this.command.mget(...keys);
-      keys.forEach((key, index) => {
-        const raw = values[index];
-        if (raw === null || raw === undefined) return; // expired between SCAN and MGET
-        if (key.startsWith(entryPrefix)) {
-          const entry = parseJson(raw, entrySchema);
-          if (entry === undefined) skipped++;
-          else entries.push(entry);
-        } else if (key.startsWith(markerPrefix)) {
-          const marker = parseJson(raw, refreshMarkerSchema);
-          if (marker === undefined) skipped++;
-          else markers.push(marker);
-        }
-      });
-    } while (cursor !== '0');
+    for (const primary of this.topology.primaries()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await primary.scan(cursor, 'MATCH', `${escapeGlob(this.options.keyPrefix)}*`, 'COUNT', SCAN_COUNT);
+        cursor = next;
+        if (keys.length === 0) continue;
+        // One GET per key, pipelined: MGET would need every key in one cluster slot.
+        const pipeline = primary.pipeline();
+        for (const key of keys) pipeline.get(key);
+        const values = (await pipeline.exec()) ?? [];
+        keys.forEach((key, index) => {
+          const [err, raw] = values[index] ?? [null, null];
+          if (err !== null) throw err;
+          if (typeof raw !== 'string') return; // expired between SCAN and GET
+          if (key.startsWith(entryPrefix)) {
+            const entry = parseJson(raw, entrySchema);
+            if (entry === undefined) skipped++;
+            else entries.push(entry);
+          } else if (key.startsWith(markerPrefix)) {
+            const marker = parseJson(raw, refreshMarkerSchema);
+            if (marker === undefined) skipped++;
+            else markers.push(marker);
+          }
+        });
+      } while (cursor !== '0');
+    }
     return { entries, markers, skipped };
   }
 
@@ -361,15 +415,4 @@ function parseJson<T>(raw: string, schema: z.ZodType<T>): T | undefined {
 
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
-/** Connection URLs may carry a password; error messages and logs get the URL without it. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = 'redacted';
-    return parsed.toString();
-  } catch {
-    return 'redis (unparseable url)';
-  }
 }

@@ -54,7 +54,10 @@ export interface RevocationStore {
   stop(): Promise<void>;
   /** Synchronous, from the in-memory mirror. Non-string claim values are ignored. */
   check(claims: RevocationClaims): RevocationVerdict;
-  /** Resolves only once the entry is durable in the store (and applied to this replica's mirror). */
+  /**
+   * Resolves only once the entry is durable in the store (and applied to this replica's mirror).
+   * RevocationStoreUnavailableError: not applied, ever. RevocationOutcomeUnknownError: may be applied.
+   */
   revoke(entry: RevocationInput): Promise<RevocationEntry>;
   /** True if an entry existed and was removed. */
   unrevoke(type: RevocationType, value: string): Promise<boolean>;
@@ -70,6 +73,14 @@ export interface RevocationStore {
 /** The store could not make a change durable; the change was not applied. */
 export class RevocationStoreUnavailableError extends Error {
   override readonly name = 'RevocationStoreUnavailableError';
+}
+
+/**
+ * The store did not answer in time after the change was sent: it may have been stored (before its
+ * deadline; never later). Not "unavailable": that answer promises nothing was applied.
+ */
+export class RevocationOutcomeUnknownError extends Error {
+  override readonly name = 'RevocationOutcomeUnknownError';
 }
 
 /** The caller asked for something the store refuses (empty value, expiry in the past...). */

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { splitHostPort } from '../util/host-port.js';
 
 /** Returns true when it answered the request; the server tries handlers in order. */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -91,10 +92,4 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export function sendEmpty(res: ServerResponse, status: number): void {
   res.writeHead(status, { 'cache-control': 'no-store' });
   res.end();
-}
-
-function splitHostPort(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(address.slice(colon + 1)) };
 }

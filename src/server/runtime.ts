@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import type { ProviderConfig, SecretSource } from '../config/providers.js';
+import { readSecretSource } from '../util/secret.js';
 import { ConfigError } from '../util/config-error.js';
 import { compileClaimPath, type ClaimPath } from '../util/claim-path.js';
 import { createKeyManager, type KeyManager } from '../keys/index.js';
@@ -90,18 +90,7 @@ export function buildProviderRuntime(config: ProviderConfig, index: number, keys
 }
 
 function readSecret(source: SecretSource, field: string): Uint8Array {
-  let value: string | undefined;
-  if (source.file !== undefined) {
-    try {
-      value = readFileSync(source.file, 'utf8');
-    } catch (err) {
-      throw new ConfigError([`${field}.file: cannot read ${source.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`]);
-    }
-  } else if (source.env !== undefined) {
-    value = process.env[source.env];
-    if (value === undefined) throw new ConfigError([`${field}.env: environment variable ${source.env} is not set`]);
-  }
-  const bytes = Buffer.from((value ?? '').trim(), 'utf8');
+  const bytes = Buffer.from(readSecretSource(source, field), 'utf8');
   if (bytes.length < MIN_HMAC_SECRET_BYTES) {
     throw new ConfigError([`${field}: the secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`]);
   }

@@ -176,7 +176,7 @@ describe('revocation config', () => {
       path: ['path'],
       message: 'required when store is file',
     });
-    expect(revocationConfigSchema.safeParse({ store: 'redis' }).error?.issues[0]?.path).toEqual(['redis', 'url']);
+    expect(revocationConfigSchema.safeParse({ store: 'redis' }).error?.issues[0]?.path).toEqual(['redis']);
     expect(revocationConfigSchema.safeParse({ store: 'redis', redis: { url: 'http://x' } }).success).toBe(false);
     expect(revocationConfigSchema.safeParse({ store: 'memory', ttl: 5 }).success).toBe(false);
     expect(() => parseRevocationConfig({ store: 'file' })).toThrow(

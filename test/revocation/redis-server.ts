@@ -1,8 +1,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+const BIND_ATTEMPTS = 5;
+
+export function isBindFailure(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('Address already in use');
+}
 
 const INSTALL_HINT = 'redis-server is required by the revocation tests: install it with `apt-get install redis-server`';
 
@@ -19,6 +25,10 @@ export async function freePort(): Promise<number> {
 export interface RedisServerOptions {
   /** Keep data across stop()/start() with an fsync'd append-only file (a Redis that persists). */
   persistent?: boolean;
+  /** More command-line options, given the server's own directory (e.g. `--replicaof`, cluster mode). */
+  args?: (dir: string) => string[];
+  /** Run as a sentinel: the lines of its config file (written to its directory, which it rewrites). */
+  sentinel?: string[];
 }
 
 /**
@@ -27,7 +37,7 @@ export interface RedisServerOptions {
  */
 export class RedisServer {
   private child: ChildProcess | undefined;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'tollgate-redis-'));
+  readonly dir = mkdtempSync(join(tmpdir(), 'tollgate-redis-'));
 
   private constructor(
     readonly port: number,
@@ -37,24 +47,40 @@ export class RedisServer {
   static async launch(options: RedisServerOptions = {}): Promise<RedisServer> {
     const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
     if (probe.error !== undefined) throw new Error(`${INSTALL_HINT} (${probe.error.message})`);
-    const server = new RedisServer(await freePort(), options);
-    await server.start();
-    return server;
+    // The port is free when picked and bound by redis-server a moment later; on this shared machine
+    // another process may take it in between, so a bind failure picks another port.
+    for (let attempt = 1; ; attempt++) {
+      const server = new RedisServer(await freePort(), options);
+      try {
+        await server.start();
+        return server;
+      } catch (err) {
+        await server.dispose();
+        if (attempt >= BIND_ATTEMPTS || !isBindFailure(err)) throw err;
+      }
+    }
   }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
   async start(): Promise<void> {
     const persistence = this.options.persistent
       ? ['--appendonly', 'yes', '--appendfsync', 'always']
       : ['--appendonly', 'no'];
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, ...persistence],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const common = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir];
+    let args = [...common, '--save', '', ...persistence, ...(this.options.args?.(this.dir) ?? [])];
+    if (this.options.sentinel !== undefined) {
+      const conf = join(this.dir, 'sentinel.conf');
+      writeFileSync(conf, `${this.options.sentinel.join('\n')}\n`);
+      args = [conf, '--sentinel', ...common];
+    }
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -79,7 +105,17 @@ export class RedisServer {
     await exited;
   }
 
+  /** SIGSTOP: the process holds its sockets open and answers nothing, as a stalled VM would. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async dispose(): Promise<void> {
+    this.resume();
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -96,6 +132,7 @@ function ping(port: number): Promise<boolean> {
     socket.setTimeout(500, () => done(false));
     socket.once('error', () => done(false));
     socket.once('connect', () => socket.write('*1\r\n$4\r\nPING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    // A server that requires a password answers too, with NOAUTH.
+    socket.once('data', (data) => done(/^(\+PONG|-NOAUTH)/.test(data.toString())));
   });
 }

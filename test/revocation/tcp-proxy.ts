@@ -4,11 +4,16 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  * A TCP proxy in front of Redis that plays the network between one replica and the store:
  * `cut()` drops every connection and refuses new ones (an outage the client notices at once),
  * `freeze()` keeps sockets open but moves no bytes (a silent partition: no RST, no FIN),
- * `heal()` restores normal service.
+ * `holdFrom(text)` freezes as soon as the client sends `text`, holding those bytes back,
+ * `heal()` restores normal service and delivers what was held, late, as a stalled network would
+ * (a client that hung up meanwhile has its FIN delivered after them, as TCP does).
  */
 export class TcpProxy {
   private mode: 'open' | 'cut' | 'frozen' = 'open';
   private readonly pairs = new Set<[Socket, Socket]>();
+  private trigger: string | undefined;
+  /** Client bytes held back while frozen, per connection, and whether the client hung up after them. */
+  private readonly held = new Map<Socket, { chunks: Buffer[]; ended: boolean }>();
 
   private constructor(
     private readonly server: Server,
@@ -46,15 +51,38 @@ export class TcpProxy {
     }
   }
 
-  heal(): void {
+  /** `text` is matched case-insensitively (clients send command names in either case). */
+  holdFrom(text: string): void {
+    this.trigger = text.toLowerCase();
+  }
+
+  /** Resolves once every held connection whose client hung up has been closed by the server. */
+  async heal(): Promise<void> {
     this.mode = 'open';
+    const closing: Array<Promise<unknown>> = [];
+    for (const [upstream, { chunks, ended }] of this.held) {
+      for (const chunk of chunks) upstream.write(chunk);
+      if (ended) {
+        closing.push(new Promise((resolve) => upstream.once('close', resolve)));
+        upstream.end();
+      }
+    }
+    this.held.clear();
     for (const [client, upstream] of this.pairs) {
       client.resume();
       upstream.resume();
     }
+    await Promise.all(closing);
+  }
+
+  private heldFor(upstream: Socket): { chunks: Buffer[]; ended: boolean } {
+    let held = this.held.get(upstream);
+    if (held === undefined) this.held.set(upstream, (held = { chunks: [], ended: false }));
+    return held;
   }
 
   async close(): Promise<void> {
+    this.held.clear();
     this.cut();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -67,14 +95,27 @@ export class TcpProxy {
     const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
     const pair: [Socket, Socket] = [client, upstream];
     this.pairs.add(pair);
-    client.pipe(upstream);
+    client.on('data', (chunk: Buffer) => {
+      if (this.trigger !== undefined && chunk.toString('latin1').toLowerCase().includes(this.trigger)) {
+        this.trigger = undefined;
+        this.freeze();
+      }
+      if (this.mode === 'frozen') this.heldFor(upstream).chunks.push(chunk);
+      else upstream.write(chunk);
+    });
     upstream.pipe(client);
     const drop = (): void => {
       client.destroy();
       upstream.destroy();
       this.pairs.delete(pair);
     };
-    client.on('error', drop).on('close', drop);
+    client.on('error', drop).on('close', () => {
+      const held = this.held.get(upstream);
+      if (held === undefined) return drop();
+      // The client is gone but its bytes are still "in the network": deliver them on heal().
+      held.ended = true;
+      this.pairs.delete(pair);
+    });
     upstream.on('error', drop).on('close', drop);
     if (this.mode === 'frozen') {
       client.pause();
