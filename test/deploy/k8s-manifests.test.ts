@@ -25,7 +25,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { REPO, find, render, requireKubectl, selects, type K8sObject } from './kustomize.js';
 
-const OVERLAYS = ['k8s/overlays/sidecar', 'k8s/overlays/gateway'] as const;
+const OVERLAYS = ['k8s/overlays/sidecar', 'k8s/overlays/gateway', 'k8s/overlays/gateway-sentinel'] as const;
 const CONFIG_DIR = '/etc/tollgate';
 const CONFIG_FILE = `${CONFIG_DIR}/tollgate.yaml`;
 const POLICY_FILE = join(REPO, 'k8s/base/tollgate.yaml');
@@ -67,7 +67,7 @@ function container(spec: IPodSpec, name: string): IContainer {
 }
 
 /** The Deployment whose pods run the tollgate container, per overlay. */
-const TOLLGATE_POD = { 'k8s/overlays/sidecar': 'example-app', 'k8s/overlays/gateway': 'tollgate' } as const;
+const TOLLGATE_POD = { 'k8s/overlays/sidecar': 'example-app', 'k8s/overlays/gateway': 'tollgate', 'k8s/overlays/gateway-sentinel': 'tollgate' } as const;
 
 function renderedConfigText(overlay: string): string {
   const cm = find(objects(overlay), 'ConfigMap', 'tollgate-config') as unknown as IConfigMap;
