@@ -5,7 +5,10 @@
 //        [--skip-scaling] [--skip-profile] [--node PATH]
 // --node PATH runs the measured servers (and the verification ceiling) on another node binary, e.g. a
 // line from .ci/install-node, so two runs show what a runtime upgrade buys; RESULTS.md records both.
+//        node bench/run.mjs --revocation-ha: only revocation propagation through single Redis, Sentinel and
+//        Cluster (bench/revocation-ha/, writes bench/RESULTS-revocation-ha.md)
 // Needs `npm run build` first (npm run bench does it) and h2load (apt-get install nghttp2-client).
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     'skip-scaling': { type: 'boolean', default: false },
     'skip-profile': { type: 'boolean', default: false },
     node: { type: 'string' },
+    'revocation-ha': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -53,7 +57,15 @@ const log = (line) => console.log(`[bench ${new Date().toISOString().slice(11, 1
 
 const MAX_RUN_MINUTES = 10; // the whole bench gives up (and its children die with it) after this
 
+/** The Redis topology bench reuses the tests' Redis launchers, so vitest runs it (TypeScript). */
+function revocationHa() {
+  const env = { ...process.env, ...(args['no-write'] ? { REVOCATION_BENCH_WRITE: '0' } : {}) };
+  const run = spawnSync('npx', ['vitest', 'run', '--config', path.join(BENCH, 'revocation-ha/vitest.config.ts')], { stdio: 'inherit', env });
+  process.exit(run.status ?? 1);
+}
+
 async function main() {
+  if (args['revocation-ha']) return revocationHa();
   const started = Date.now();
   setTimeout(() => {
     console.error(`bench: still running after ${MAX_RUN_MINUTES} minutes; giving up`);
