@@ -60,13 +60,16 @@ describe('revocation on Redis Sentinel: a failover right after a 2xx', () => {
     delete process.env.TOLLGATE_TEST_SENTINEL_REDIS_PASSWORD;
   });
 
+  /** Why writes were refused, for the failure message. */
+  const refusals = new Set<string>();
   const revoke = async (value: string): Promise<number> => {
     const response = await fetch(`http://127.0.0.1:${a.app.httpPort}/admin/v1/revocations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_SECRET}`, 'content-type': 'application/json' },
       body: JSON.stringify({ type: 'jti', value, reason: 'failover test' }),
     });
-    await response.arrayBuffer();
+    const body = (await response.json()) as { message?: string };
+    if (response.status !== 201) refusals.add(`${response.status} ${body.message}`);
     return response.status;
   };
   const token = (jti: string) => mint(ISSUER, 'api', { key, claims: { jti, sub: 'user' }, now: nowSeconds(b.clock) });
@@ -100,7 +103,7 @@ describe('revocation on Redis Sentinel: a failover right after a 2xx', () => {
       if (promotedAtMs !== undefined && status === 201) break;
       await new Promise((resolve) => setTimeout(resolve, WRITE_EVERY_MS)); // pacing the load, not synchronising
     }
-    const summary = answers.map((answer) => answer.status).join(',');
+    const summary = `${answers.length} answers, last ${answers.at(-1)?.status}; refusals: ${[...refusals].join(' | ')}`;
     expect(promotedAtMs, `the sentinels promoted the replica (answers: ${summary})`).toBeDefined();
     expect(answers.at(-1)?.status, `answers: ${summary}`).toBe(201);
     const refused = answers.filter((answer) => answer.status !== 201);
