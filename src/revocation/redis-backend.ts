@@ -25,8 +25,8 @@ type Message = z.output<typeof messageSchema>;
 type ChangeMessage = Extract<Message, { change: StoreOp }>;
 const SCAN_COUNT = 1000;
 const RESYNC_RETRY_MS = 1000;
-/** A cluster subscriber whose node went away is replaced by one to another node after this pause. */
-const RESUBSCRIBE_MS = 200;
+/** A connection that gave up (`end`) is started again after this pause (a subscriber: possibly to another node). */
+const RESTART_AFTER_END_MS = 200;
 
 /**
  * Entries live in Redis as one key each (`<prefix>rev:<type>:<value>`, `<prefix>refresh:<sub>`) with
@@ -48,7 +48,7 @@ export class RedisBackend implements Backend {
   private readonly command: Redis | Cluster;
   private subscriber: Redis;
   private readonly subscriberOptions: RedisOptions;
-  private resubscribeTimer: NodeJS.Timeout | undefined;
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
   private readonly timeoutMs: number;
   private inSync = false;
   private staleSinceMs: number;
@@ -93,6 +93,9 @@ export class RedisBackend implements Backend {
     this.command = this.topology.client;
     this.subscriberOptions = { ...base, connectionName: 'tollgate-revocation-sub' };
     this.watch(this.command);
+    // ioredis gives a connection up for good when its connector fails outright, e.g. Sentinel's failover
+    // detector closing it while it was still asking the sentinels for the primary: start it again.
+    this.command.on('end', () => this.afterEnd(() => void this.command.connect().catch(() => undefined)));
     // Cluster: a primary added or removed (failover, resharding) may hold keys the mirror lacks.
     this.command.on('+node', () => this.requestSync());
     this.command.on('-node', () => this.requestSync());
@@ -114,15 +117,23 @@ export class RedisBackend implements Backend {
     this.watch(subscriber);
     subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     subscriber.once('end', () => {
-      if (this.stopped || subscriber !== this.subscriber) return;
-      this.resubscribeTimer = setTimeout(() => {
-        if (this.stopped) return;
+      if (subscriber !== this.subscriber) return;
+      this.afterEnd(() => {
         this.subscriber = this.newSubscriber();
         this.subscriber.connect().catch(() => undefined);
-      }, RESUBSCRIBE_MS);
-      this.resubscribeTimer.unref();
+      });
     });
     return subscriber;
+  }
+
+  private afterEnd(restart: () => void): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (!this.stopped) restart();
+    }, RESTART_AFTER_END_MS);
+    timer.unref();
+    this.restartTimers.add(timer);
   }
 
   async start(): Promise<void> {
@@ -158,7 +169,7 @@ export class RedisBackend implements Backend {
     this.stopped = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.retryTimer);
-    clearTimeout(this.resubscribeTimer);
+    for (const timer of this.restartTimers) clearTimeout(timer);
     this.settlePending();
     this.command.disconnect();
     this.subscriber.disconnect();
