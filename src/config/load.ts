@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError, configErrorFromZod } from '../util/config-error.js';
+import { resolveTlsPaths } from '../tls/schema.js';
 
 /** The config `npm start` runs: local-only example keys and policy, never for production. */
 export const EMBEDDED_CONFIG_PATH = fileURLToPath(new URL('../../examples/default/tollgate.yaml', import.meta.url));
@@ -47,8 +48,10 @@ export function parseConfig(text: string, baseDir: string): Config {
 
 function resolvePaths(config: Config, baseDir: string): Config {
   const at = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
+  const file = (p: string) => resolve(baseDir, p);
   return {
     ...config,
+    listen: { ...config.listen, tls: resolveTlsPaths(config.listen.tls, file), httpTls: resolveTlsPaths(config.listen.httpTls, file) },
     providers: config.providers.map((p) => ({
       ...p,
       jwks: p.jwks && { ...p.jwks, file: at(p.jwks.file) },

@@ -3,6 +3,7 @@ import { providerSchema, headerNameSchema, type ProviderConfig } from './provide
 import { rulesSchema, defaultDecisionSchema } from '../policy/index.js';
 import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index.js';
 import { adminConfigSchema } from '../admin/config.js';
+import { tlsListenerSchema } from '../tls/schema.js';
 
 const hostPortSchema = z
   .string()
@@ -25,7 +26,12 @@ const identityHeadersSchema = z.strictObject({
 export const configSchema = z
   .strictObject({
     listen: z
-      .strictObject({ grpc: hostPortSchema.default('0.0.0.0:9001'), http: hostPortSchema.default('0.0.0.0:9002') })
+      .strictObject({
+        grpc: hostPortSchema.default('0.0.0.0:9001'),
+        http: hostPortSchema.default('0.0.0.0:9002'),
+        tls: tlsListenerSchema.optional(),
+        httpTls: tlsListenerSchema.optional(),
+      })
       .default({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002' }),
     providers: z.array(providerSchema).default([]),
     identityHeaders: identityHeadersSchema.default({ strip: ['x-user-', 'x-auth-'], forwardToken: false }),

@@ -8,6 +8,7 @@ import type { Deps } from '../observability/deps.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createCheckMetrics, type CheckMetrics } from '../observability/metrics.js';
 import { createRevocationStore, type RevocationStore } from '../revocation/index.js';
+import { startListenersTls, type ListenersTls } from '../tls/index.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createCheckHandler } from './check.js';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
@@ -20,6 +21,8 @@ export interface TollgateOptions {
   logger?: Logger;
   /** Reload when the config file (or a ConfigMap's symlink) changes. Default true. */
   watchConfig?: boolean;
+  /** How often TLS certificate files are compared with what serves (ms). Default 1000. */
+  tlsPollMs?: number;
 }
 
 /**
@@ -32,6 +35,7 @@ export class Tollgate {
   private admin: HttpHandler | undefined;
   private grpc!: GrpcServer;
   private http!: HttpServer;
+  private tls: ListenersTls = { all: [] };
   private watcher: FSWatcher | undefined;
   private configHash = '';
   private draining = false;
@@ -49,7 +53,7 @@ export class Tollgate {
     const registry = new Registry();
     const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level), registry, clock: options.clock ?? systemClock };
     const app: Tollgate = new Tollgate(loaded.path, deps, createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }));
-    await app.init(loaded, options.watchConfig ?? true);
+    await app.init(loaded, options.watchConfig ?? true, options.tlsPollMs);
     return app;
   }
 
@@ -65,9 +69,11 @@ export class Tollgate {
     return this.runtime.config;
   }
 
-  private async init(loaded: LoadedConfig, watchConfig: boolean): Promise<void> {
+  private async init(loaded: LoadedConfig, watchConfig: boolean, tlsPollMs: number | undefined): Promise<void> {
     const { config } = loaded;
     this.configHash = loaded.hash;
+    // First: a bad certificate pair fails startup before anything else is started.
+    this.tls = startListenersTls(config.listen, this.deps, tlsPollMs);
     this.runtime = buildRuntime(config, this.deps);
     await this.runtime.start();
     await this.swapRevocation(config);
@@ -78,13 +84,14 @@ export class Tollgate {
       metrics: this.metrics,
       logger: this.deps.logger,
     });
-    this.grpc = await startGrpcServer(config.listen.grpc, check, onError);
+    this.grpc = await startGrpcServer(config.listen.grpc, check, onError, { tls: this.tls.grpc });
     this.http = await startHttpServer({
       address: config.listen.http,
       registry: () => this.deps.registry,
       readiness: () => this.readiness(),
       handlers: () => (this.admin ? [this.admin] : []),
       onError,
+      tls: this.tls.http,
     });
     if (watchConfig) this.watchConfigFile();
     warnAboutPolicy(config, this.deps.logger);
@@ -107,8 +114,8 @@ export class Tollgate {
   private async reloadNow(): Promise<void> {
     try {
       const loaded = loadConfigFile(this.configPath);
-      if (loaded.config.listen.grpc !== this.runtime.config.listen.grpc || loaded.config.listen.http !== this.runtime.config.listen.http) {
-        this.deps.logger.warn('listen addresses changed: they take effect at the next restart');
+      if (JSON.stringify(loaded.config.listen) !== JSON.stringify(this.runtime.config.listen)) {
+        this.deps.logger.warn('listen settings changed: they take effect at the next restart (certificate files themselves reload on change)');
       }
       const next = buildRuntime(loaded.config, this.deps, this.runtime);
       try {
@@ -160,6 +167,7 @@ export class Tollgate {
       const status = p.keys?.status();
       if (status) checks[`provider:${p.config.name}`] = { ready: status.ready, detail: status.stale ? 'keys are stale' : status.lastError };
     }
+    for (const tls of this.tls.all) checks[`tls:${tls.name}`] = tls.status();
     if (this.revocation) {
       const status = this.revocation.status();
       checks.revocation = { ready: status.ready, detail: status.up ? undefined : `store unreachable for ${Math.round(status.stalenessSeconds)}s` };
@@ -204,6 +212,7 @@ export class Tollgate {
     if (notServingSeconds > 0) await new Promise((resolve) => setTimeout(resolve, notServingSeconds * 1000));
     await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
     await this.http.close();
+    for (const tls of this.tls.all) tls.stop();
     this.runtime.stop();
     await this.revocation?.stop();
     this.deps.logger.info('tollgate stopped');

@@ -6,6 +6,8 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { CheckRequest, CheckResponse } from '../envoy/types.js';
 import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
+import { allowedClientsInterceptor, grpcServerCredentials } from '../tls/grpc.js';
+import type { ListenerTls } from '../tls/listener-tls.js';
 
 const require = createRequire(import.meta.url);
 const REFLECTION_PROTO = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
@@ -28,14 +30,22 @@ export interface GrpcServer {
  * Serves envoy.service.auth.v3.Authorization/Check, grpc.health.v1 (service names "" and the
  * Authorization service) and server reflection, so `grpcurl -plaintext host:9001 list` shows all three.
  */
-export async function startGrpcServer(address: string, check: CheckHandler, onError: (err: unknown) => void): Promise<GrpcServer> {
+export interface GrpcServerOptions {
+  /** Plaintext when absent. */
+  tls?: ListenerTls;
+}
+
+export async function startGrpcServer(address: string, check: CheckHandler, onError: (err: unknown) => void, options: GrpcServerOptions = {}): Promise<GrpcServer> {
   // One package definition holding every served service, so reflection describes them all.
   const pkg = loadSync(['envoy/service/auth/v3/external_auth.proto', healthProtoPath, REFLECTION_PROTO], {
     ...LOADER_OPTIONS,
     includeDirs: [PROTO_ROOT],
   });
   const authorization = pkg[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition;
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    interceptors: options.tls ? [allowedClientsInterceptor(options.tls)] : [],
+  });
 
   server.addService(authorization, {
     Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) => {
@@ -57,7 +67,7 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
   new ReflectionService(pkg).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync(address, options.tls ? grpcServerCredentials(options.tls) : grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
 
   return {
