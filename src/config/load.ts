@@ -59,5 +59,6 @@ function resolvePaths(config: Config, baseDir: string): Config {
     })),
     revocation: config.revocation && { ...config.revocation, path: at(config.revocation.path) },
     admin: config.admin && { ...config.admin, tokenFile: at(config.admin.tokenFile) },
+    internalTokens: config.internalTokens && { ...config.internalTokens, keysDir: file(config.internalTokens.keysDir) },
   };
 }

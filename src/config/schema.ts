@@ -4,6 +4,7 @@ import { rulesSchema, defaultDecisionSchema } from '../policy/index.js';
 import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index.js';
 import { adminConfigSchema } from '../admin/config.js';
 import { tlsListenerSchema } from '../tls/schema.js';
+import { internalTokensSchema } from '../internal-tokens/schema.js';
 
 const hostPortSchema = z
   .string()
@@ -55,6 +56,7 @@ export const configSchema = z
       .default({ maxEntries: 10000 }),
     revocation: revocationConfigSchema.optional(),
     admin: adminConfigSchema.optional(),
+    internalTokens: internalTokensSchema.optional(),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
     shutdown: z
       .strictObject({
@@ -78,6 +80,12 @@ export const configSchema = z
       names.add(p.name);
       issuers.add(p.issuer);
     });
+    config.rules.forEach((rule, i) => {
+      if (rule.internalToken && !config.internalTokens) ctx.addIssue({ code: 'custom', path: ['rules', i, 'internalToken'], message: 'configure internalTokens (issuer, keysDir) to mint internal tokens' });
+    });
+    if (config.internalTokens && !config.listen.tls?.clientCaFile) {
+      ctx.addIssue({ code: 'custom', path: ['internalTokens'], message: 'minted tokens name the calling workload in act.sub, taken from its client certificate: configure listen.tls with clientCaFile' });
+    }
     if (config.admin && !config.revocation) {
       ctx.addIssue({ code: 'custom', path: ['admin'], message: 'the admin API manages revocations: configure `revocation` too (store: memory, file or redis)' });
     }

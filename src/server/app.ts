@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { createCheckMetrics, type CheckMetrics } from '../observability/metrics.js';
 import { createRevocationStore, type RevocationStore } from '../revocation/index.js';
 import { startListenersTls, type ListenersTls } from '../tls/index.js';
+import { InternalTokens } from '../internal-tokens/index.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createCheckHandler } from './check.js';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
@@ -21,7 +22,7 @@ export interface TollgateOptions {
   logger?: Logger;
   /** Reload when the config file (or a ConfigMap's symlink) changes. Default true. */
   watchConfig?: boolean;
-  /** How often TLS certificate files are compared with what serves (ms). Default 1000. */
+  /** How often TLS certificate files and internalTokens.keysDir are compared with what is in use (ms). Default 1000. */
   tlsPollMs?: number;
 }
 
@@ -36,6 +37,7 @@ export class Tollgate {
   private grpc!: GrpcServer;
   private http!: HttpServer;
   private tls: ListenersTls = { all: [] };
+  private internalTokens: InternalTokens | undefined;
   private watcher: FSWatcher | undefined;
   private configHash = '';
   private draining = false;
@@ -74,6 +76,12 @@ export class Tollgate {
     this.configHash = loaded.hash;
     // First: a bad certificate pair fails startup before anything else is started.
     this.tls = startListenersTls(config.listen, this.deps, tlsPollMs);
+    try {
+      this.internalTokens = config.internalTokens && new InternalTokens(config.internalTokens, this.deps).start(tlsPollMs);
+    } catch (err) {
+      for (const tls of this.tls.all) tls.stop();
+      throw err;
+    }
     this.runtime = buildRuntime(config, this.deps);
     await this.runtime.start();
     await this.swapRevocation(config);
@@ -83,13 +91,14 @@ export class Tollgate {
       revocation: () => this.revocation,
       metrics: this.metrics,
       logger: this.deps.logger,
+      internalTokens: () => this.internalTokens,
     });
     this.grpc = await startGrpcServer(config.listen.grpc, check, onError, { tls: this.tls.grpc });
     this.http = await startHttpServer({
       address: config.listen.http,
       registry: () => this.deps.registry,
       readiness: () => this.readiness(),
-      handlers: () => (this.admin ? [this.admin] : []),
+      handlers: () => [this.internalTokens?.handle, this.admin].filter((h) => h !== undefined),
       onError,
       tls: this.tls.http,
     });
@@ -116,6 +125,9 @@ export class Tollgate {
       const loaded = loadConfigFile(this.configPath);
       if (JSON.stringify(loaded.config.listen) !== JSON.stringify(this.runtime.config.listen)) {
         this.deps.logger.warn('listen settings changed: they take effect at the next restart (certificate files themselves reload on change)');
+      }
+      if (JSON.stringify(loaded.config.internalTokens) !== JSON.stringify(this.runtime.config.internalTokens)) {
+        this.deps.logger.warn('internalTokens changed: it takes effect at the next restart (keysDir itself is followed)');
       }
       const next = buildRuntime(loaded.config, this.deps, this.runtime);
       try {
@@ -213,6 +225,7 @@ export class Tollgate {
     await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
     await this.http.close();
     for (const tls of this.tls.all) tls.stop();
+    this.internalTokens?.stop();
     this.runtime.stop();
     await this.revocation?.stop();
     this.deps.logger.info('tollgate stopped');

@@ -8,11 +8,13 @@ import type { CheckRequest, CheckResponse } from '../envoy/types.js';
 import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
 import { allowedClientsInterceptor, grpcServerCredentials } from '../tls/grpc.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
+import { firstUriSan } from '../policy/peer.js';
 
 const require = createRequire(import.meta.url);
 const REFLECTION_PROTO = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
 
-export type CheckHandler = (request: CheckRequest) => Promise<CheckResponse>;
+/** `caller`: the SPIFFE ID of the client certificate on the Check RPC (mTLS on listen.tls), if any. */
+export type CheckHandler = (request: CheckRequest, caller?: string) => Promise<CheckResponse>;
 
 export interface GrpcServer {
   port: number;
@@ -49,7 +51,7 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
 
   server.addService(authorization, {
     Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) => {
-      check(call.request).then(
+      check(call.request, callerOf(call)).then(
         (response) => callback(null, response),
         (err: unknown) => {
           // The handler turns every failure into a deny; reaching here is a bug, and an RPC error
@@ -89,4 +91,10 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
       });
     },
   };
+}
+
+/** The URI SAN of the client certificate the Check RPC came with; none on a plaintext listener. */
+function callerOf(call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>): string | undefined {
+  const san = call.getAuthContext().sslPeerCertificate?.subjectaltname;
+  return san ? firstUriSan(san) : undefined;
 }
