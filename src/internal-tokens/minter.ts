@@ -1,4 +1,4 @@
-import { createHash, randomBytes, sign } from 'node:crypto';
+import { randomBytes, sign } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../util/clock.js';
 import type { ActorClaim } from './actor.js';
@@ -31,8 +31,8 @@ interface CachedToken {
 const CACHE_ENTRIES = 10_000;
 
 /**
- * Signs internal tokens and reuses them. A token is cached per (subject, audience, hash of copied
- * claims and actor chain, signing key id) and handed out again until less than a fifth of its
+ * Signs internal tokens and reuses them. A token is cached per (subject, audience, copied claims and
+ * actor chain as JSON, signing key id) and handed out again until less than a fifth of its
  * lifetime remains. The actor chain is part of the key: two gateways asking for one user must not get
  * each other's `act`. When the signing keys change, entries of any other key are dropped at once;
  * `forgetSubject` drops a revoked subject's entries (the bug Oathkeeper #763 describes is a cache
@@ -63,7 +63,7 @@ export class TokenMinter {
       this.metrics.mintError.inc();
       return undefined;
     }
-    const cacheKey = `${key.kid}\u0000${request.audience}\u0000${request.sub}\u0000${digestOf(request)}`;
+    const cacheKey = `${key.kid}\u0000${request.audience}\u0000${request.sub}\u0000${JSON.stringify([request.claims, request.act])}`;
     const cached = this.cache.get(cacheKey);
     // Reused only while it does not outlive the token this request came with.
     if (cached && nowMs < cached.reuseUntilMs && cached.exp <= (request.notAfter ?? Infinity)) {
@@ -119,9 +119,4 @@ export class TokenMinter {
 
 function base64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
-}
-
-/** The copied claims and the actor chain, hashed so cache keys stay short whatever the claims hold. */
-function digestOf(request: MintRequest): string {
-  return createHash('sha256').update(JSON.stringify([request.claims, request.act])).digest('base64url');
 }
