@@ -123,7 +123,7 @@ export class SigningKeys {
     if (!this.firstSeen.has(kid)) this.firstSeen.set(kid, this.started ? now : -Infinity);
     const seen = this.firstSeen.get(kid)!;
     const publishedAtMs = typeof created === 'number' ? Math.max(created * 1000, seen) : seen;
-    const publicJwk = { ...(createPublicKey(privateKey).export({ format: 'jwk' }) as JsonWebKey), kid, alg: this.algorithm, use: 'sig' as const };
+    const publicJwk = { ...createPublicKey(privateKey).export({ format: 'jwk' }), kid, alg: this.algorithm, use: 'sig' as const };
     return { kid, privateKey, publicJwk, publishedAtMs };
   }
 

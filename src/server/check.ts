@@ -7,7 +7,6 @@ import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
 import { withInternalToken } from '../internal-tokens/outcome.js';
 import type { InternalTokens } from '../internal-tokens/index.js';
 import type { CheckHandler } from './grpc.js';
-import type { CheckResponse } from '../envoy/types.js';
 import type { Runtime } from './runtime.js';
 
 export interface CheckContext {

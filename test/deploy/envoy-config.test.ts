@@ -211,7 +211,7 @@ describe('examples/envoy/sidecar-mtls.yaml', () => {
     expect(extAuthzOf(egress.hcm)?.grpc_service?.envoy_grpc?.cluster_name).toBe('tollgate');
     const routes = (egress.hcm.route_config.virtual_hosts as Obj[]).flatMap((vh) => vh.routes as Obj[]);
     expect(routes.every((r) => !r.typed_per_filter_config)).toBe(true); // no route skips the exchange
-    for (const route of routes) expect(upstreamTls(bootstrap, route.route.cluster)).toBeDefined();
+    for (const route of routes) expect(upstreamTls(bootstrap, String(route.route.cluster))).toBeDefined();
     const inbound = connectionManagers(bootstrap).find((s) => s.listener.name === 'inbound')!;
     expect(inbound.chain.transport_socket.typed_config.require_client_certificate).toBe(true);
     expect(extAuthzOf(inbound.hcm)!.include_peer_certificate).toBe(true);

@@ -16,7 +16,7 @@ import { Registry } from 'prom-client';
 import { InternalTokens } from '../../src/internal-tokens/index.js';
 import { rotateKeys } from '../../src/internal-tokens/rotate.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { checkRequest, deniedBody, EnvoyClient, injectedHeaders } from '../helpers/envoy-client.js';
+import { checkRequest, deniedBody, injectedHeaders } from '../helpers/envoy-client.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { TestCa, type IssuedPair } from '../helpers/pki.js';
 import { waitFor } from '../helpers/time.js';
@@ -196,7 +196,7 @@ describe('gateway mints, sidecar verifies through the served JWKS', () => {
     const tokens = [(await throughGateway('carol')).token, (await throughGateway('dave')).token];
     // Asynchronously: PyJWT fetches the JWKS from the gateway, which serves from this process.
     const output = await new Promise<string>((resolve, reject) => {
-      const child = execFile(PYTHON, [VERIFY], (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      const child = execFile(PYTHON, [VERIFY], (err: Error | null, stdout: string) => (err ? reject(err) : resolve(stdout)));
       child.stdin!.end(JSON.stringify({ jwks_uri: `http://127.0.0.1:${gateway.app.httpPort}/.well-known/jwks.json`, issuer: GATEWAY_ISSUER, now: nowS(), tokens: tokens.map((token) => ({ token, audience: 'orders.shop.svc' })) }));
     });
     const results = JSON.parse(output) as Array<{ header?: Record<string, unknown>; claims?: Record<string, unknown>; error?: string }>;
