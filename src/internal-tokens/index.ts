@@ -1,14 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../observability/deps.js';
 import { sendJson } from '../server/http.js';
-import { readActorChain, type ActorClaim } from './actor.js';
+import { readActorChain, type ActorClaim } from '../util/actor-chain.js';
 import { createInternalTokenMetrics } from './metrics.js';
 import { TokenMinter } from './minter.js';
 import type { InternalTokensConfig } from './schema.js';
 import { KEYS_POLL_MS, SigningKeys } from './signing-keys.js';
 
-export { internalTokensSchema, ruleInternalTokenSchema, INTERNAL_TOKEN_TYP, type InternalTokensConfig, type RuleInternalTokenConfig } from './schema.js';
-export { readActorChain, DEFAULT_MAX_CHAIN_DEPTH } from './actor.js';
+export { internalTokensSchema, INTERNAL_TOKEN_TYP, type InternalTokensConfig } from './schema.js';
 
 /** What a rule asks for, its audience already resolved for this request. */
 export interface InternalTokenSpec {

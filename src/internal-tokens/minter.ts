@@ -1,7 +1,7 @@
 import { randomBytes, sign } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../util/clock.js';
-import type { ActorClaim } from './actor.js';
+import type { ActorClaim } from '../util/actor-chain.js';
 import type { InternalTokenMetrics } from './metrics.js';
 import { INTERNAL_TOKEN_TYP, type InternalTokensConfig } from './schema.js';
 import type { SigningKey, SigningKeys } from './signing-keys.js';

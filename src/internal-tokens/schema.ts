@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_CHAIN_DEPTH } from './actor.js';
+import { DEFAULT_MAX_CHAIN_DEPTH } from '../util/actor-chain.js';
 
 /**
  * The JWT `typ` of minted tokens: the media type `application/tollgate-internal+jwt`, written without
@@ -38,11 +38,3 @@ export const internalTokensSchema = z.strictObject({
 });
 
 export type InternalTokensConfig = z.infer<typeof internalTokensSchema>;
-
-/** A rule's `internalToken:`. `audience` is a literal or a template of `{host}` and path parameters. */
-export const ruleInternalTokenSchema = z.strictObject({
-  audience: z.string().min(1),
-  exchange: z.literal(true).optional(),
-});
-
-export type RuleInternalTokenConfig = z.infer<typeof ruleInternalTokenSchema>;

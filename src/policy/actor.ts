@@ -3,7 +3,7 @@
  * that minted it, or a service that exchanged it on the way. The chain is read to `maxChainDepth`
  * actors at most; a longer one is refused whatever it contains.
  */
-import { DEFAULT_MAX_CHAIN_DEPTH, readActorChain } from '../internal-tokens/actor.js';
+import { DEFAULT_MAX_CHAIN_DEPTH, readActorChain } from '../util/actor-chain.js';
 import { PolicyError, type FieldPath } from './errors.js';
 import { compilePrincipals } from './peer.js';
 import type { Failure, Identity } from './requirements.js';

@@ -64,7 +64,7 @@
 import { z } from 'zod';
 import { compileRule } from './rule.js';
 import { PolicyError } from './errors.js';
-import { ruleInternalTokenSchema } from '../internal-tokens/schema.js';
+import { ruleInternalTokenSchema } from './internal-token.js';
 
 /**
  * A strict object whose errors say which keys are allowed, and what to write when it is missing or is
