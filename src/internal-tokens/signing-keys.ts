@@ -114,7 +114,7 @@ export class SigningKeys {
     }
     let privateKey: KeyObject;
     try {
-      privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+      privateKey = createPrivateKey({ key: jwk, format: 'jwk' });
     } catch {
       this.deps.logger.error({ file: name, kid }, 'internal token key is not a usable private JWK; skipped');
       return undefined;
