@@ -1,8 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import type { ChannelOptions } from '@grpc/grpc-js';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/**
+ * Channel options of a gRPC client over TLS to a test server on 127.0.0.1: the server name is
+ * `localhost` (every test leaf names it), because Node 26 refuses an IP address as TLS server name.
+ */
+export const TLS_CHANNEL_OPTIONS: ChannelOptions = { 'grpc.ssl_target_name_override': 'localhost' };
 
 export interface IssuedPair {
   cert: string;

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { Tollgate } from '../../src/server/app.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { EnvoyClient } from './envoy-client.js';
+import { TLS_CHANNEL_OPTIONS } from './pki.js';
 
 export interface RunningTollgate {
   app: Tollgate;
@@ -53,7 +54,7 @@ export async function startTollgate(config: Record<string, unknown>, files: Reco
   });
   const clock = new ManualClock(options.clockStart ?? Date.UTC(2026, 10, 23, 12, 0, 0));
   const app = await Tollgate.start({ configPath, clock, logger: createLogger('debug', sink), watchConfig: false, tlsPollMs: options.tlsPollMs });
-  const client = new EnvoyClient(app.grpcPort, options.clientCredentials);
+  const client = new EnvoyClient(app.grpcPort, options.clientCredentials, options.clientCredentials ? TLS_CHANNEL_OPTIONS : {});
   return {
     app,
     client,

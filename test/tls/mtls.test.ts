@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { checkRequest, EnvoyClient } from '../helpers/envoy-client.js';
-import { SecretDir, TestCa, type IssuedPair } from '../helpers/pki.js';
+import { SecretDir, TestCa, TLS_CHANNEL_OPTIONS, type IssuedPair } from '../helpers/pki.js';
 import { waitFor } from '../helpers/time.js';
 import { startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
 
@@ -85,7 +85,7 @@ describe('mTLS on the gRPC listener', () => {
 
   it('refuses the handshake without a client certificate, or with one from another CA', async () => {
     for (const credentials of [clientCredentials(), grpc.credentials.createSsl(Buffer.from(ca.cert), Buffer.from(stranger.key), Buffer.from(stranger.cert))]) {
-      const client = new EnvoyClient(tg.app.grpcPort, credentials);
+      const client = new EnvoyClient(tg.app.grpcPort, credentials, TLS_CHANNEL_OPTIONS);
       await expect(client.check(checkRequest())).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
       client.close();
     }
@@ -93,7 +93,7 @@ describe('mTLS on the gRPC listener', () => {
 
   it('answers UNAUTHENTICATED, logs and counts a CA-signed client outside allowedClients; no decision is made', async () => {
     const before = await metric('tollgate_check_total');
-    const client = new EnvoyClient(tg.app.grpcPort, clientCredentials(other));
+    const client = new EnvoyClient(tg.app.grpcPort, clientCredentials(other), TLS_CHANNEL_OPTIONS);
     await expect(client.check(checkRequest())).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: 'client certificate not allowed' });
     client.close();
     expect(await metric('tollgate_check_total')).toBe(before);
@@ -147,7 +147,7 @@ describe('certificate reload', () => {
       await waitFor('the new certificate on new gRPC connections', async () => (await servedSerial(tg.app.grpcPort)) === pair.serial, { timeoutMs: 5000, intervalMs: 20 });
       await waitFor('the new certificate on the HTTP port', async () => (await servedSerial(tg.app.httpPort, 'http/1.1')) === pair.serial, { timeoutMs: 5000, intervalMs: 20 });
       // A check on a fresh connection, handshaking with the new pair.
-      const fresh = new EnvoyClient(tg.app.grpcPort, clientCredentials(gateway));
+      const fresh = new EnvoyClient(tg.app.grpcPort, clientCredentials(gateway), TLS_CHANNEL_OPTIONS);
       try {
         expect((await fresh.check(checkRequest())).status?.code ?? 0).toBe(0);
       } finally {
