@@ -75,6 +75,18 @@ export const REASONS = {
     description: 'the token holds no required role for this context',
   },
   peer_not_allowed: { stage: 'policy', status: 403, bearerError: null, description: 'the calling workload is not allowed' },
+  actor_not_allowed: {
+    stage: 'policy',
+    status: 403,
+    bearerError: null,
+    description: "no workload the rule accepts is in the token's act chain",
+  },
+  actor_chain_too_long: {
+    stage: 'policy',
+    status: 403,
+    bearerError: null,
+    description: "the token's act chain is longer than allowed",
+  },
   no_alternative_satisfied: {
     stage: 'policy',
     status: 403,

@@ -15,11 +15,15 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   // Domain rooms get their config section already parsed: they own their section's schema, and never
   // import the top-level config.
   keys: ['config', 'pipeline', 'server', 'cli', 'admin'],
-  policy: ['config', 'pipeline', 'server', 'cli', 'admin'],
+  policy: ['config', 'pipeline', 'server', 'cli', 'admin', 'internal-tokens', 'tls'],
   revocation: ['config', 'pipeline', 'server', 'cli', 'admin'],
   observability: ['config', 'pipeline', 'server', 'cli', 'admin'],
   pipeline: ['server', 'cli', 'admin'],
   config: ['pipeline', 'server', 'cli'],
+  tls: ['config', 'pipeline', 'server', 'cli', 'admin', 'internal-tokens'],
+  // Mints on the pipeline's allow (outcome.ts) and answers on the HTTP port: it may use both, never the
+  // top-level config or the CLI.
+  'internal-tokens': ['config', 'cli', 'admin', 'tls'],
 };
 
 function sourceFiles(dir: string): string[] {

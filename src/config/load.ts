@@ -6,6 +6,7 @@ import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError, configErrorFromZod } from '../util/config-error.js';
 import { resolveRedisPaths } from '../revocation/index.js';
+import { resolveTlsPaths } from '../tls/schema.js';
 
 /** The config `npm start` runs: local-only example keys and policy, never for production. */
 export const EMBEDDED_CONFIG_PATH = fileURLToPath(new URL('../../examples/default/tollgate.yaml', import.meta.url));
@@ -48,8 +49,10 @@ export function parseConfig(text: string, baseDir: string): Config {
 
 function resolvePaths(config: Config, baseDir: string): Config {
   const at = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
+  const file = (p: string) => resolve(baseDir, p);
   return {
     ...config,
+    listen: { ...config.listen, tls: resolveTlsPaths(config.listen.tls, file), httpTls: resolveTlsPaths(config.listen.httpTls, file) },
     providers: config.providers.map((p) => ({
       ...p,
       jwks: p.jwks && { ...p.jwks, file: at(p.jwks.file) },
@@ -58,8 +61,9 @@ function resolvePaths(config: Config, baseDir: string): Config {
     revocation: config.revocation && {
       ...config.revocation,
       path: at(config.revocation.path),
-      redis: config.revocation.redis && resolveRedisPaths(config.revocation.redis, (p) => resolve(baseDir, p)),
+      redis: config.revocation.redis && resolveRedisPaths(config.revocation.redis, file),
     },
     admin: config.admin && { ...config.admin, tokenFile: at(config.admin.tokenFile) },
+    internalTokens: config.internalTokens && { ...config.internalTokens, keysDir: file(config.internalTokens.keysDir) },
   };
 }

@@ -3,6 +3,8 @@ import { providerSchema, headerNameSchema, type ProviderConfig } from './provide
 import { rulesSchema, defaultDecisionSchema } from '../policy/index.js';
 import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index.js';
 import { adminConfigSchema } from '../admin/config.js';
+import { tlsListenerSchema } from '../tls/schema.js';
+import { internalTokensSchema } from '../internal-tokens/schema.js';
 
 const hostPortSchema = z
   .string()
@@ -25,7 +27,12 @@ const identityHeadersSchema = z.strictObject({
 export const configSchema = z
   .strictObject({
     listen: z
-      .strictObject({ grpc: hostPortSchema.default('0.0.0.0:9001'), http: hostPortSchema.default('0.0.0.0:9002') })
+      .strictObject({
+        grpc: hostPortSchema.default('0.0.0.0:9001'),
+        http: hostPortSchema.default('0.0.0.0:9002'),
+        tls: tlsListenerSchema.optional(),
+        httpTls: tlsListenerSchema.optional(),
+      })
       .default({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002' }),
     providers: z.array(providerSchema).default([]),
     identityHeaders: identityHeadersSchema.default({ strip: ['x-user-', 'x-auth-'], forwardToken: false }),
@@ -49,6 +56,7 @@ export const configSchema = z
       .default({ maxEntries: 10000 }),
     revocation: revocationConfigSchema.optional(),
     admin: adminConfigSchema.optional(),
+    internalTokens: internalTokensSchema.optional(),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
     shutdown: z
       .strictObject({
@@ -72,6 +80,12 @@ export const configSchema = z
       names.add(p.name);
       issuers.add(p.issuer);
     });
+    config.rules.forEach((rule, i) => {
+      if (rule.internalToken && !config.internalTokens) ctx.addIssue({ code: 'custom', path: ['rules', i, 'internalToken'], message: 'configure internalTokens (issuer, keysDir) to mint internal tokens' });
+    });
+    if (config.internalTokens && !config.listen.tls?.clientCaFile) {
+      ctx.addIssue({ code: 'custom', path: ['internalTokens'], message: 'minted tokens name the calling workload in act.sub, taken from its client certificate: configure listen.tls with clientCaFile' });
+    }
     if (config.admin && !config.revocation) {
       ctx.addIssue({ code: 'custom', path: ['admin'], message: 'the admin API manages revocations: configure `revocation` too (store: memory, file or redis)' });
     }

@@ -27,6 +27,10 @@ export type Outcome =
       refresh?: boolean;
       /** Set when a dry-run rule would have denied: the reason it would have given. */
       dryRunReason?: PolicyReason;
+      /** The rule's internalToken, audience resolved: a token to mint for the upstream. */
+      internalToken?: { audience: string; exchange: boolean };
+      /** The minted internal token: it goes upstream and the external token never does. */
+      minted?: { header: string; value: string };
     }
   | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
   | { kind: 'forbidden'; reason: PolicyReason; ruleId: string | null; provider?: string; sub?: unknown }
@@ -111,21 +115,28 @@ function allowResponse(outcome: Extract<Outcome, { kind: 'allow' }>, request: Re
   const token = outcome.token;
   const parts = token && tokenResponseParts(token, ctx.onUnsafeClaim);
 
+  const headers = parts?.headers ?? [];
+  const minted = outcome.minted;
+  if (minted) {
+    headers.push(overwrite(minted.header, minted.value));
+  }
+  // With a minted token the external one never travels on, whatever forwardToken says. A cookie
+  // cannot be removed alone, so the whole cookie header goes.
+  const dropToken = minted !== undefined || !ctx.identityHeaders.forwardToken;
+  const tokenHeader = outcome.location && dropToken ? (outcome.location.kind === 'header' ? outcome.location.name : outcome.location.kind === 'cookie' && minted ? 'cookie' : undefined) : undefined;
   const remove: string[] = [];
-  const tokenHeader = outcome.location?.kind === 'header' && !ctx.identityHeaders.forwardToken ? outcome.location.name : undefined;
   for (const name of request.headers.keys()) {
-    if (name.startsWith(':') || name === 'host' || parts?.headerNames.has(name)) continue;
+    if (name.startsWith(':') || name === 'host' || parts?.headerNames.has(name) || name === minted?.header) continue;
     if (name === tokenHeader || ctx.identityHeaders.isIdentity(name)) remove.push(name);
   }
 
   return {
     status: { code: GRPC_OK },
     ok_response: {
-      headers: parts?.headers ?? [],
+      headers,
       headers_to_remove: remove,
       response_headers_to_add: outcome.refresh ? [REFRESH_REQUIRED] : [],
-      query_parameters_to_remove:
-        outcome.location?.kind === 'param' && !ctx.identityHeaders.forwardToken ? [outcome.location.name] : [],
+      query_parameters_to_remove: outcome.location?.kind === 'param' && dropToken ? [outcome.location.name] : [],
     },
     dynamic_metadata: {
       fields: { ...parts?.metadata, rule: outcome.ruleId === null ? { nullValue: 'NULL_VALUE' } : { stringValue: outcome.ruleId } },

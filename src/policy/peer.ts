@@ -27,7 +27,7 @@ export function principalFromPeer(peer: { principal?: string; certificate?: stri
  * Node renders SANs as `DNS:a, URI:spiffe://x/y`; a value containing a separator is JSON-quoted
  * (`URI:"spiffe://x,y"`), so quoted values are read as JSON strings rather than split on commas.
  */
-function firstUriSan(san: string): string | undefined {
+export function firstUriSan(san: string): string | undefined {
   let i = 0;
   while (i < san.length) {
     const colon = san.indexOf(':', i);

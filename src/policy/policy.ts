@@ -32,6 +32,8 @@ export type Decision = {
   dryRun?: { wouldDeny: true; reason: PolicyReason; status: 'unauthenticated' | 'permission_denied' };
   /** Only in explain mode: sentences on why, for `tollgate check`. */
   explanation?: string[];
+  /** On an allow by a rule with `internalToken`: the token to mint for the upstream. */
+  internalToken?: { audience: string; exchange: boolean };
 } & (
   | { status: 'ok'; reason: 'allowed' | 'dry_run' | 'no_matching_rule' }
   | { status: 'unauthenticated' | 'permission_denied'; reason: PolicyReason }
@@ -108,7 +110,9 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
         const failure = rule.require.evaluate(ctx);
         if (failure) return deny(rule.id, failure, rule.dryRun || globalDryRun, explain);
         explain?.push(`allowed by rule '${rule.id}'`);
-        return withExplanation({ allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' }, explain);
+        const allowed: Decision = { allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' };
+        if (rule.internalToken) allowed.internalToken = { audience: rule.internalToken.audience(params, prepared.host), exchange: rule.internalToken.exchange };
+        return withExplanation(allowed, explain);
       }
 
       explain?.push(`no rule matches; defaultDecision is ${allowByDefault ? 'allow' : 'deny'}`);

@@ -7,6 +7,7 @@ import type { PolicyReason } from '../reasons.js';
 import { asList, compileClaimPath, isObject, own, readClaim, type ClaimPath, type JsonObject } from '../util/claim-path.js';
 import { PolicyError, type FieldPath } from './errors.js';
 import { compilePrincipals } from './peer.js';
+import { compileActorCheck } from './actor.js';
 import type { ClaimConditionConfig, RequireConfig, RequirementSetConfig } from './schema.js';
 
 /** Verified token claims; the pipeline has checked signature, issuer, audience and expiry. */
@@ -40,7 +41,7 @@ const AUTHENTICATION_REQUIRED: Failure = { reason: 'authentication_required', st
 /** A check on a verified identity (user requirements); peer checks take the context instead. */
 type UserCheck = (identity: Identity, ctx: EvalContext) => Failure | null;
 
-interface Scope {
+export interface Scope {
   readonly ruleId: string;
   /** Parameters every path of the rule binds, or null when the rule has no paths. */
   readonly params: ReadonlySet<string> | null;
@@ -135,7 +136,7 @@ function compileClaimCondition(scope: Scope, field: FieldPath, condition: ClaimC
 /** `"{courseId}"` or `"course-{courseId}"` or a literal, resolved against the bound parameters. */
 type IdPart = { literal: string } | { param: string };
 
-function compileIdTemplate(scope: Scope, field: FieldPath, source: string): (params: Readonly<Record<string, string>>) => string {
+export function compileIdTemplate(scope: Scope, field: FieldPath, source: string): (params: Readonly<Record<string, string>>) => string {
   const parts: IdPart[] = [];
   const pattern = /\{([^{}]*)\}|[^{}]+|[{}]/g;
   for (const [token, name] of source.matchAll(pattern)) {
@@ -223,6 +224,10 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
   if (set.contextRole) {
     userChecks.push(compileContextRole(scope, [...field, 'contextRole'], set.contextRole));
   }
+  if (set.actor) {
+    const check = compileActorCheck(scope.ruleId, [...field, 'actor'], set.actor);
+    userChecks.push((identity, ctx) => check(identity, ctx.explain));
+  }
 
   const needsUser = set.authenticated === true || userChecks.length > 0;
   let peer: ((principal: string) => boolean) | null = null;
@@ -261,7 +266,7 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
   };
 }
 
-const USER_KEYS = ['authenticated', 'providers', 'scopes', 'roles', 'claims', 'contextRole'] as const;
+const USER_KEYS = ['authenticated', 'providers', 'scopes', 'roles', 'claims', 'contextRole', 'actor'] as const;
 
 /**
  * Compiles `require`. Semantics: every key beside `anyOf` must hold, then at least one alternative.

@@ -1,6 +1,6 @@
 /** One rule compiled: its match and its requirements, both validated against each other. */
 import { compileMatch, type CompiledMatch } from './match.js';
-import { compileRequirement, type CompiledRequirement } from './requirements.js';
+import { compileIdTemplate, compileRequirement, type CompiledRequirement } from './requirements.js';
 import type { RuleConfig } from './schema.js';
 
 export interface CompiledRule {
@@ -8,6 +8,8 @@ export interface CompiledRule {
   readonly dryRun: boolean;
   readonly match: CompiledMatch;
   readonly require: CompiledRequirement;
+  /** `internalToken`: the audience for this request (path parameters and `host` bound) and whether it is an exchange. */
+  readonly internalToken?: { audience: (params: Readonly<Record<string, string>>, host: string) => string; exchange: boolean };
 }
 
 /** Throws PolicyError naming the rule and the field. */
@@ -15,5 +17,11 @@ export function compileRule(rule: RuleConfig): CompiledRule {
   const match = compileMatch(rule.match, rule.id);
   // The match's parameters are what `{name}` references in requirements may use.
   const require = compileRequirement(rule.id, match.params, rule.require);
-  return { id: rule.id, dryRun: rule.dryRun === true, match, require };
+  let internalToken: CompiledRule['internalToken'];
+  if (rule.internalToken) {
+    // `{host}` is the request's host; every other `{name}` a parameter bound by every path.
+    const audience = compileIdTemplate({ ruleId: rule.id, params: new Set([...(match.params ?? []), 'host']) }, ['internalToken', 'audience'], rule.internalToken.audience);
+    internalToken = { audience: (params, host) => audience({ ...params, host }), exchange: rule.internalToken.exchange === true };
+  }
+  return { id: rule.id, dryRun: rule.dryRun === true, match, require, internalToken };
 }

@@ -64,6 +64,7 @@
 import { z } from 'zod';
 import { compileRule } from './rule.js';
 import { PolicyError } from './errors.js';
+import { ruleInternalTokenSchema } from './internal-token.js';
 
 /**
  * A strict object whose errors say which keys are allowed, and what to write when it is missing or is
@@ -158,6 +159,13 @@ const requirementShape = {
     'contextRole',
   ).optional(),
   peer: strict({ principals: textList('peer.principals', '["spiffe://cluster.local/ns/edge/sa/gateway"]') }, 'peer').optional(),
+  actor: strict(
+    {
+      principals: textList('actor.principals', '["spiffe://cluster.local/ns/edge/sa/gateway"]'),
+      maxChainDepth: z.number({ error: 'actor.maxChainDepth must be a number' }).int().min(1).max(16).optional(),
+    },
+    'actor',
+  ).optional(),
 };
 
 const alternativeSchema = strict(requirementShape, 'an anyOf alternative');
@@ -185,6 +193,8 @@ const ruleSchema = strict(
     match: matchSchema,
     require: requireSchema,
     dryRun: z.boolean({ error: 'dryRun must be true or false' }).optional(),
+    /** Mint an internal token for the upstream when this rule allows (see internalTokens). */
+    internalToken: ruleInternalTokenSchema.optional(),
   },
   'a rule',
 );

@@ -8,6 +8,8 @@ import type { Deps } from '../observability/deps.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createCheckMetrics, type CheckMetrics } from '../observability/metrics.js';
 import { createRevocationStore, type RevocationStore } from '../revocation/index.js';
+import { startListenersTls, type ListenersTls } from '../tls/index.js';
+import { InternalTokens } from '../internal-tokens/index.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createCheckHandler } from './check.js';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
@@ -20,6 +22,8 @@ export interface TollgateOptions {
   logger?: Logger;
   /** Reload when the config file (or a ConfigMap's symlink) changes. Default true. */
   watchConfig?: boolean;
+  /** How often TLS certificate files and internalTokens.keysDir are compared with what is in use (ms). Default 1000. */
+  tlsPollMs?: number;
 }
 
 /**
@@ -32,6 +36,8 @@ export class Tollgate {
   private admin: HttpHandler | undefined;
   private grpc!: GrpcServer;
   private http!: HttpServer;
+  private tls: ListenersTls = { all: [] };
+  private internalTokens: InternalTokens | undefined;
   private watcher: FSWatcher | undefined;
   private configHash = '';
   private draining = false;
@@ -49,7 +55,7 @@ export class Tollgate {
     const registry = new Registry();
     const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level), registry, clock: options.clock ?? systemClock };
     const app: Tollgate = new Tollgate(loaded.path, deps, createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }));
-    await app.init(loaded, options.watchConfig ?? true);
+    await app.init(loaded, options.watchConfig ?? true, options.tlsPollMs);
     return app;
   }
 
@@ -65,9 +71,17 @@ export class Tollgate {
     return this.runtime.config;
   }
 
-  private async init(loaded: LoadedConfig, watchConfig: boolean): Promise<void> {
+  private async init(loaded: LoadedConfig, watchConfig: boolean, tlsPollMs: number | undefined): Promise<void> {
     const { config } = loaded;
     this.configHash = loaded.hash;
+    // First: a bad certificate pair fails startup before anything else is started.
+    this.tls = startListenersTls(config.listen, this.deps, tlsPollMs);
+    try {
+      this.internalTokens = config.internalTokens && new InternalTokens(config.internalTokens, this.deps).start(tlsPollMs);
+    } catch (err) {
+      for (const tls of this.tls.all) tls.stop();
+      throw err;
+    }
     this.runtime = buildRuntime(config, this.deps);
     await this.runtime.start();
     await this.swapRevocation(config);
@@ -77,14 +91,16 @@ export class Tollgate {
       revocation: () => this.revocation,
       metrics: this.metrics,
       logger: this.deps.logger,
+      internalTokens: () => this.internalTokens,
     });
-    this.grpc = await startGrpcServer(config.listen.grpc, check, onError);
+    this.grpc = await startGrpcServer(config.listen.grpc, check, onError, { tls: this.tls.grpc });
     this.http = await startHttpServer({
       address: config.listen.http,
       registry: () => this.deps.registry,
       readiness: () => this.readiness(),
-      handlers: () => (this.admin ? [this.admin] : []),
+      handlers: () => [this.internalTokens?.handle, this.admin].filter((h) => h !== undefined),
       onError,
+      tls: this.tls.http,
     });
     if (watchConfig) this.watchConfigFile();
     warnAboutPolicy(config, this.deps.logger);
@@ -107,8 +123,11 @@ export class Tollgate {
   private async reloadNow(): Promise<void> {
     try {
       const loaded = loadConfigFile(this.configPath);
-      if (loaded.config.listen.grpc !== this.runtime.config.listen.grpc || loaded.config.listen.http !== this.runtime.config.listen.http) {
-        this.deps.logger.warn('listen addresses changed: they take effect at the next restart');
+      if (JSON.stringify(loaded.config.listen) !== JSON.stringify(this.runtime.config.listen)) {
+        this.deps.logger.warn('listen settings changed: they take effect at the next restart (certificate files themselves reload on change)');
+      }
+      if (JSON.stringify(loaded.config.internalTokens) !== JSON.stringify(this.runtime.config.internalTokens)) {
+        this.deps.logger.warn('internalTokens changed: it takes effect at the next restart (keysDir itself is followed)');
       }
       const next = buildRuntime(loaded.config, this.deps, this.runtime);
       try {
@@ -160,6 +179,7 @@ export class Tollgate {
       const status = p.keys?.status();
       if (status) checks[`provider:${p.config.name}`] = { ready: status.ready, detail: status.stale ? 'keys are stale' : status.lastError };
     }
+    for (const tls of this.tls.all) checks[`tls:${tls.name}`] = tls.status();
     if (this.revocation) {
       const status = this.revocation.status();
       checks.revocation = { ready: status.ready, detail: status.up ? undefined : `store unreachable for ${Math.round(status.stalenessSeconds)}s` };
@@ -204,6 +224,8 @@ export class Tollgate {
     if (notServingSeconds > 0) await new Promise((resolve) => setTimeout(resolve, notServingSeconds * 1000));
     await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
     await this.http.close();
+    for (const tls of this.tls.all) tls.stop();
+    this.internalTokens?.stop();
     this.runtime.stop();
     await this.revocation?.stop();
     this.deps.logger.info('tollgate stopped');

@@ -4,7 +4,9 @@ import type { RevocationStore } from '../revocation/index.js';
 import { decide } from '../pipeline/decide.js';
 import { requestViewFrom, type RequestView } from '../pipeline/request.js';
 import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
-import type { CheckRequest, CheckResponse } from '../envoy/types.js';
+import { withInternalToken } from '../internal-tokens/outcome.js';
+import type { InternalTokens } from '../internal-tokens/index.js';
+import type { CheckHandler } from './grpc.js';
 import type { Runtime } from './runtime.js';
 
 export interface CheckContext {
@@ -12,25 +14,28 @@ export interface CheckContext {
   revocation: () => Pick<RevocationStore, 'check'> | undefined;
   metrics: CheckMetrics;
   logger: Logger;
+  /** Mints internal tokens for rules with `internalToken`; absent when `internalTokens` is not configured. */
+  internalTokens?: () => InternalTokens | undefined;
 }
 
 /**
  * The Check handler: request → extract → verify → revocation → authorize → respond. It never throws:
  * any failure inside becomes a deny, because an RPC error is what `failure_mode_allow` lets through.
  */
-export function createCheckHandler(ctx: CheckContext): (request: CheckRequest) => Promise<CheckResponse> {
+export function createCheckHandler(ctx: CheckContext): CheckHandler {
   const onVerified = (cached: boolean) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc();
   const onUnsafeClaim = (header: string, claim: string) =>
     ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
-  return async (request) => {
+  return async (request, caller) => {
     const started = process.hrtime.bigint();
     const runtime = ctx.runtime();
     let view: RequestView | undefined;
     let outcome: Outcome;
     try {
       view = requestViewFrom(request);
-      const result = await decide(runtime, view, { revocation: ctx.revocation(), onVerified });
-      outcome = result.outcome;
+      const revocation = ctx.revocation();
+      const result = await decide(runtime, view, { revocation, onVerified });
+      outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
       if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
     } catch (err) {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');

@@ -6,11 +6,15 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { CheckRequest, CheckResponse } from '../envoy/types.js';
 import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
+import { allowedClientsInterceptor, grpcServerCredentials } from '../tls/grpc.js';
+import type { ListenerTls } from '../tls/listener-tls.js';
+import { firstUriSan } from '../policy/peer.js';
 
 const require = createRequire(import.meta.url);
 const REFLECTION_PROTO = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
 
-export type CheckHandler = (request: CheckRequest) => Promise<CheckResponse>;
+/** `caller`: the SPIFFE ID of the client certificate on the Check RPC (mTLS on listen.tls), if any. */
+export type CheckHandler = (request: CheckRequest, caller?: string) => Promise<CheckResponse>;
 
 export interface GrpcServer {
   port: number;
@@ -28,18 +32,26 @@ export interface GrpcServer {
  * Serves envoy.service.auth.v3.Authorization/Check, grpc.health.v1 (service names "" and the
  * Authorization service) and server reflection, so `grpcurl -plaintext host:9001 list` shows all three.
  */
-export async function startGrpcServer(address: string, check: CheckHandler, onError: (err: unknown) => void): Promise<GrpcServer> {
+export interface GrpcServerOptions {
+  /** Plaintext when absent. */
+  tls?: ListenerTls;
+}
+
+export async function startGrpcServer(address: string, check: CheckHandler, onError: (err: unknown) => void, options: GrpcServerOptions = {}): Promise<GrpcServer> {
   // One package definition holding every served service, so reflection describes them all.
   const pkg = loadSync(['envoy/service/auth/v3/external_auth.proto', healthProtoPath, REFLECTION_PROTO], {
     ...LOADER_OPTIONS,
     includeDirs: [PROTO_ROOT],
   });
   const authorization = pkg[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition;
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    interceptors: options.tls ? [allowedClientsInterceptor(options.tls)] : [],
+  });
 
   server.addService(authorization, {
     Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) => {
-      check(call.request).then(
+      check(call.request, callerOf(call)).then(
         (response) => callback(null, response),
         (err: unknown) => {
           // The handler turns every failure into a deny; reaching here is a bug, and an RPC error
@@ -57,7 +69,7 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
   new ReflectionService(pkg).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync(address, options.tls ? grpcServerCredentials(options.tls) : grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
 
   return {
@@ -79,4 +91,10 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
       });
     },
   };
+}
+
+/** The URI SAN of the client certificate the Check RPC came with; none on a plaintext listener. */
+function callerOf(call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>): string | undefined {
+  const san = call.getAuthContext().sslPeerCertificate?.subjectaltname;
+  return san ? firstUriSan(san) : undefined;
 }

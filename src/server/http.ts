@@ -1,7 +1,9 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { splitHostPort } from '../util/host-port.js';
+import type { ListenerTls } from '../tls/listener-tls.js';
 
 /** Returns true when it answered the request; the server tries handlers in order. */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -24,17 +26,20 @@ export interface HttpServerOptions {
   /** Extra handlers (the admin API), consulted after the built-in routes. */
   handlers: () => readonly HttpHandler[];
   onError: (err: unknown) => void;
+  /** HTTPS (and mTLS with a client CA) when set. */
+  tls?: ListenerTls;
 }
 
 /** `/metrics` (Prometheus), `/healthz` (the process answers), `/readyz` (it can decide), then the admin API. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
-  const server = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     route(req, res, options).catch((err: unknown) => {
       options.onError(err);
       if (!res.headersSent) sendJson(res, 500, { error: 'internal_error' });
       else res.destroy();
     });
-  });
+  };
+  const server = options.tls ? httpsServer(options.tls, handler) : createServer(handler);
   // The admin API reads small JSON bodies; a slow client must not hold a socket for long.
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
@@ -92,4 +97,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export function sendEmpty(res: ServerResponse, status: number): void {
   res.writeHead(status, { 'cache-control': 'no-store' });
   res.end();
+}
+
+/** An HTTPS server whose certificate follows `tls` (reloaded on file change) and which enforces allowedClients. */
+function httpsServer(tls: ListenerTls, handler: RequestListener): Server {
+  const server = createHttpsServer(tls.serverOptions(), handler);
+  tls.attach(server);
+  return server;
 }

@@ -96,7 +96,7 @@ describe('the strict checker', () => {
   });
 });
 
-describe.each(['sidecar.yaml', 'gateway.yaml'])('examples/envoy/%s', (file) => {
+describe.each(['sidecar.yaml', 'gateway.yaml', 'sidecar-mtls.yaml', 'gateway-mtls.yaml'])('examples/envoy/%s', (file) => {
   it("is a valid Envoy bootstrap, field by field, against Envoy's protos", () => {
     const { errors, typesSeen } = EnvoyConfigChecker.check(root, BOOTSTRAP, load(file));
     expect(errors).toEqual([]);
@@ -146,7 +146,8 @@ describe.each(['sidecar.yaml', 'gateway.yaml'])('examples/envoy/%s', (file) => {
   });
 
   it('turns ext_authz off for the unauthenticated health route only', () => {
-    for (const { hcm } of connectionManagers(load(file)).filter((s) => extAuthzOf(s.hcm))) {
+    // The egress listener serves the application's own outbound calls: it has no health route.
+    for (const { hcm } of connectionManagers(load(file)).filter((s) => extAuthzOf(s.hcm) && s.listener.name !== 'egress')) {
       const routes = (hcm.route_config.virtual_hosts as Obj[]).flatMap((vh) => vh.routes as Obj[]);
       const disabled = routes.filter((r) => r.typed_per_filter_config?.[EXT_AUTHZ_FILTER]);
       expect(disabled.map((r) => r.match)).toEqual([{ path: '/healthz' }]);
@@ -176,5 +177,43 @@ describe('examples/envoy/sidecar.yaml', () => {
     expect(address).toEqual({ address: '127.0.0.1', port_value: 9001 });
     const inbound = connectionManagers(bootstrap).find((s) => extAuthzOf(s.hcm))!;
     expect(inbound.chain.transport_socket.typed_config.require_client_certificate).toBe(true);
+  });
+});
+
+/** The UpstreamTlsContext of a cluster, if it has one. */
+function upstreamTls(bootstrap: Obj, name: string): Obj | undefined {
+  const cluster = (bootstrap.static_resources.clusters as Obj[]).find((c) => c.name === name);
+  const socket = cluster?.transport_socket?.typed_config;
+  return socket?.['@type'] === 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext' ? socket : undefined;
+}
+
+describe.each([
+  ['gateway-mtls.yaml', 'spiffe://cluster.local/ns/authz/sa/tollgate'],
+  ['sidecar-mtls.yaml', 'spiffe://cluster.local/ns/shop/sa/orders'],
+])('examples/envoy/%s (pattern 4)', (file, tollgateId) => {
+  it("reaches tollgate over mTLS with a client certificate, h2, the CA and tollgate's SPIFFE ID, reloading rotated files", () => {
+    const tls = upstreamTls(load(file), 'tollgate')!;
+    expect(tls).toBeDefined();
+    const common = tls.common_tls_context;
+    expect(common.alpn_protocols).toEqual(['h2']);
+    expect(common.tls_certificates[0].certificate_chain.filename).toBeDefined();
+    expect(common.tls_certificates[0].watched_directory.path).toBe('/etc/envoy/tls');
+    expect(common.validation_context.trusted_ca.filename).toBeDefined();
+    expect(common.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: 'URI', matcher: { exact: tollgateId } }]);
+  });
+});
+
+describe('examples/envoy/sidecar-mtls.yaml', () => {
+  it('has a loopback egress listener whose ext_authz exchanges tokens before an mTLS call to the next service', () => {
+    const bootstrap = load('sidecar-mtls.yaml');
+    const egress = connectionManagers(bootstrap).find((s) => s.listener.name === 'egress')!;
+    expect(egress.listener.address.socket_address.address).toBe('127.0.0.1');
+    expect(extAuthzOf(egress.hcm)?.grpc_service?.envoy_grpc?.cluster_name).toBe('tollgate');
+    const routes = (egress.hcm.route_config.virtual_hosts as Obj[]).flatMap((vh) => vh.routes as Obj[]);
+    expect(routes.every((r) => !r.typed_per_filter_config)).toBe(true); // no route skips the exchange
+    for (const route of routes) expect(upstreamTls(bootstrap, String(route.route.cluster))).toBeDefined();
+    const inbound = connectionManagers(bootstrap).find((s) => s.listener.name === 'inbound')!;
+    expect(inbound.chain.transport_socket.typed_config.require_client_certificate).toBe(true);
+    expect(extAuthzOf(inbound.hcm)!.include_peer_certificate).toBe(true);
   });
 });

@@ -16,7 +16,7 @@ const XDS_DEPS = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json'))
 export class EnvoyClient {
   private readonly client: grpc.Client & { Check: grpc.requestCallback<CheckResponse> };
 
-  constructor(port: number) {
+  constructor(port: number, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), channelOptions: grpc.ChannelOptions = {}) {
     const pkg = loadSync('envoy/service/auth/v3/external_auth.proto', {
       ...LOADER_OPTIONS,
       includeDirs: ['envoy-api', 'googleapis', 'protoc-gen-validate', 'xds'].map((d) => join(XDS_DEPS, d)),
@@ -25,7 +25,7 @@ export class EnvoyClient {
       pkg['envoy.service.auth.v3.Authorization'] as grpc.ServiceDefinition,
       'Authorization',
     );
-    this.client = new Authorization(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as EnvoyClient['client'];
+    this.client = new Authorization(`127.0.0.1:${port}`, credentials, channelOptions) as unknown as EnvoyClient['client'];
   }
 
   check(request: CheckRequest): Promise<CheckResponse> {

@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { createLogger } from '../../src/observability/logger.js';
 import { Tollgate } from '../../src/server/app.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { EnvoyClient } from './envoy-client.js';
+import { TLS_CHANNEL_OPTIONS } from './pki.js';
 
 export interface RunningTollgate {
   app: Tollgate;
@@ -25,7 +27,15 @@ export interface RunningTollgate {
  * Starts tollgate in this process on free loopback ports with the given config (YAML-serialised into
  * a temp dir, so relative paths in it resolve there), and a Check client on Envoy's official protos.
  */
-export async function startTollgate(config: Record<string, unknown>, files: Record<string, string | object> = {}): Promise<RunningTollgate> {
+export interface StartOptions {
+  /** Where the test clock starts (ms since the epoch); default a fixed date. */
+  clockStart?: number;
+  tlsPollMs?: number;
+  /** Credentials of the Check client (default plaintext). */
+  clientCredentials?: grpc.ChannelCredentials;
+}
+
+export async function startTollgate(config: Record<string, unknown>, files: Record<string, string | object> = {}, options: StartOptions = {}): Promise<RunningTollgate> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const writeFile = (name: string, content: string | object) => {
     const path = join(dir, name);
@@ -42,9 +52,9 @@ export async function startTollgate(config: Record<string, unknown>, files: Reco
       done();
     },
   });
-  const clock = new ManualClock(Date.UTC(2026, 10, 23, 12, 0, 0));
-  const app = await Tollgate.start({ configPath, clock, logger: createLogger('debug', sink), watchConfig: false });
-  const client = new EnvoyClient(app.grpcPort);
+  const clock = new ManualClock(options.clockStart ?? Date.UTC(2026, 10, 23, 12, 0, 0));
+  const app = await Tollgate.start({ configPath, clock, logger: createLogger('debug', sink), watchConfig: false, tlsPollMs: options.tlsPollMs });
+  const client = new EnvoyClient(app.grpcPort, options.clientCredentials, options.clientCredentials ? TLS_CHANNEL_OPTIONS : {});
   return {
     app,
     client,

@@ -28,7 +28,7 @@ const cases: Array<[name: string, yaml: string, expected: RegExp]> = [
     /^\[1\]\.id: duplicate id "a" \(also rules\[0\]\); rule ids must be unique/,
   ],
   ['unknown rule key', `- { id: a, matches: { paths: ["/a"] }, match: { paths: ["/a"] }, require: { authenticated: true } }`, /^\[0\]: unknown key "matches" in a rule; allowed keys: id, match, require, dryRun/],
-  ['unknown require key', `- { id: a, match: { paths: ["/a"] }, require: { role: [admin] } }`, /^\[0\]\.require: unknown key "role" in require; allowed keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, anyOf/],
+  ['unknown require key', `- { id: a, match: { paths: ["/a"] }, require: { role: [admin] } }`, /^\[0\]\.require: unknown key "role" in require; allowed keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, anyOf/],
   ['unknown key in an alternative', `- { id: a, match: { paths: ["/a"] }, require: { anyOf: [{ anonymous: true }, { authenticated: true }] } }`, /^\[0\]\.require\.anyOf\[0\]: unknown key "anonymous" in an anyOf alternative/],
   ['unknown match key', `- { id: a, match: { path: ["/a"] }, require: { authenticated: true } }`, /^\[0\]\.match: unknown key "path" in match; allowed keys: hosts, methods, paths, headers/],
   ['anonymous with roles', `- { id: a, match: { paths: ["/a"] }, require: { anonymous: true, roles: { anyOf: [admin] } } }`, /^\[0\]\.require\.anonymous: anonymous: true opens the route and cannot be combined with roles/],

@@ -1,0 +1,31 @@
+import type { Logger } from '../observability/logger.js';
+import type { Outcome } from '../pipeline/respond.js';
+import type { RevocationStore } from '../revocation/index.js';
+import type { InternalTokens } from './index.js';
+
+/**
+ * An allow by a rule with `internalToken` carries the minted token, or becomes a denial: a request
+ * that should travel with an internal token never goes upstream with the external one instead.
+ */
+export function withInternalToken(
+  outcome: Outcome,
+  tokens: InternalTokens | undefined,
+  caller: string | undefined,
+  revocation: Pick<RevocationStore, 'check'> | undefined,
+  logger: Logger,
+): Outcome {
+  if (outcome.kind !== 'allow' || !outcome.internalToken || outcome.dryRunReason) return outcome;
+  const failed = (detail: string): Outcome => {
+    logger.error({ rule: outcome.ruleId, error: detail }, 'internal token not minted; denying');
+    return { kind: 'error' };
+  };
+  if (!tokens) return failed('the rule has internalToken but internalTokens is not configured');
+  if (!outcome.token) return failed('the rule has internalToken but the request carried no verified token');
+  const revoked = revocation && ((claims: { sub: string; iat: number; jti: string }) => revocation.check(claims).revoked !== null);
+  const result = tokens.issue(outcome.internalToken, outcome.token.claims, caller, revoked);
+  if (result.ok) return { ...outcome, minted: { header: result.header, value: result.value } };
+  if (result.denial === 'actor_chain_too_long') {
+    return { kind: 'forbidden', reason: 'actor_chain_too_long', ruleId: outcome.ruleId, provider: outcome.token.provider.config.name, sub: outcome.token.claims.sub };
+  }
+  return failed(result.detail);
+}
