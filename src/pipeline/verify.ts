@@ -46,7 +46,7 @@ export class TokenVerifier {
     private readonly options: { maxTokenBytes: number; clock: Clock; cacheEntries: number },
   ) {
     this.byIssuer = new Map(providers.map((p) => [p.config.issuer, p]));
-    this.cache = new TokenCache(options.cacheEntries);
+    this.cache = new TokenCache(options.cacheEntries, options.clock);
   }
 
   get cacheSize(): number {
@@ -67,7 +67,7 @@ export class TokenVerifier {
     const outcome = await this.verifyUncached(token, location);
     if (outcome.ok) {
       const exp = outcome.token.claims.exp;
-      if (typeof exp === 'number') this.cache.set(cacheKey, outcome.token, exp * 1000, this.options.clock.now());
+      if (typeof exp === 'number') this.cache.set(cacheKey, outcome.token, exp * 1000);
     }
     return outcome;
   }
