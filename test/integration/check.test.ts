@@ -33,6 +33,8 @@ describe('Check over a real gRPC connection', () => {
             { header: 'x-user-id', claim: 'sub' },
             { header: 'x-user-roles', claim: 'roles' },
             { header: 'x-user-org', claim: 'org' },
+            // Outside the strip prefixes (x-user-, x-auth-): stripped because tollgate injects it.
+            { header: 'x-tenant', claim: 'tenant' },
           ],
         },
       ],
@@ -138,12 +140,48 @@ describe('Check over a real gRPC connection', () => {
     expect(tg.logText()).not.toContain('x-admin: true');
   });
 
-  it('answers an empty or odd CheckRequest with a denial, never an RPC error', async () => {
-    for (const request of [{}, { attributes: {} }, { attributes: { request: { http: { path: '/api', headers: {} } } } }]) {
+  it('strips a forged claimToHeaders header outside the strip prefixes, on anonymous and authenticated requests', async () => {
+    const anonymous = await tg.client.check(checkRequest({ path: '/public/docs', headers: { 'x-tenant': 'forged' } }));
+    expect(anonymous.status?.code).toBe(0);
+    expect(anonymous.ok_response?.headers_to_remove).toEqual(['x-tenant']);
+    // The token has no tenant claim, so nothing overwrites the forged value: it must be removed.
+    const noClaim = await tg.client.check(checkRequest({ headers: { ...(await bearer()), 'x-tenant': 'forged' } }));
+    expect(noClaim.status?.code).toBe(0);
+    expect(injectedHeaders(noClaim)).not.toHaveProperty('x-tenant');
+    expect(noClaim.ok_response?.headers_to_remove?.sort()).toEqual(['authorization', 'x-tenant']);
+    // With the claim, the header is overwritten rather than removed.
+    const withClaim = await tg.client.check(checkRequest({ headers: { ...(await bearer({ tenant: 'acme' })), 'x-tenant': 'forged' } }));
+    expect(injectedHeaders(withClaim)['x-tenant']).toBe('acme');
+    expect(withClaim.ok_response?.headers_to_remove).toEqual(['authorization']);
+  });
+
+  it('injects a claim value of 4096 characters, and not one of 4097 (allowed, with a warning)', async () => {
+    const longest = await tg.client.check(checkRequest({ headers: await bearer({ tenant: 'a'.repeat(4096) }) }));
+    expect(longest.status?.code).toBe(0);
+    expect(injectedHeaders(longest)['x-tenant']).toBe('a'.repeat(4096));
+    const warnings = () => tg.logs.filter((l) => l.msg === 'claim value is not a safe header value; header not injected' && l.header === 'x-tenant');
+    expect(warnings()).toEqual([]);
+
+    const tooLong = await tg.client.check(checkRequest({ headers: await bearer({ tenant: 'a'.repeat(4097) }) }));
+    expect(tooLong.status?.code).toBe(0);
+    expect(injectedHeaders(tooLong)).not.toHaveProperty('x-tenant');
+    expect(injectedHeaders(tooLong)['x-user-id']).toBe('user-123');
+    expect(warnings()).toEqual([expect.objectContaining({ level: 40, header: 'x-tenant', claim: 'tenant' })]);
+    expect(tg.logText()).not.toContain('a'.repeat(4097));
+  });
+
+  it('answers an empty or odd CheckRequest with the policy\'s denial, never an RPC error or an internal error', async () => {
+    // No path at all: the policy refuses an empty path before any rule (403 invalid_path).
+    for (const request of [{}, { attributes: {} }]) {
       const response = await tg.client.check(request);
-      expect([7, 16]).toContain(response.status?.code);
+      expect(response.status?.code).toBe(7);
       expect(response.http_response).toBe('denied_response');
+      expect(deniedBody(response)).toEqual({ error: 'forbidden', reason: 'invalid_path' });
     }
+    // A path but no headers: the catch-all rule wants a token.
+    const noHeaders = await tg.client.check({ attributes: { request: { http: { path: '/api', headers: {} } } } });
+    expect(noHeaders.status?.code).toBe(16);
+    expect(deniedBody(noHeaders)).toEqual({ error: 'unauthenticated', reason: 'missing_token', rule: 'api' });
   });
 
   it('reports decisions in tollgate_check_total and serves health and readiness over HTTP', async () => {
@@ -169,5 +207,12 @@ describe('Check over a real gRPC connection', () => {
     await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${allowed}` } }));
     expect(tg.logs.find((l) => l.msg === 'check allowed' && l.sub === 'debug-user')).toMatchObject({ decision: 'allow', rule: 'api', provider: 'idp' });
     expect(tg.logText()).not.toContain(allowed);
+  });
+
+  it('logs the x-request-id header as the request id when Envoy sends no request id attribute', async () => {
+    const request = checkRequest({ path: '/nowhere-public', headers: { 'x-request-id': 'req-from-header' } });
+    delete request.attributes!.request!.http!.id;
+    await tg.client.check(request);
+    expect(tg.logs.find((l) => l.requestId === 'req-from-header')).toMatchObject({ msg: 'check denied', reason: 'missing_token', path: '/nowhere-public' });
   });
 });
