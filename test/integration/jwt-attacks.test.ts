@@ -1,4 +1,4 @@
-import { KeyObject, createHmac, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { KeyObject, constants, createHmac, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import { CompactEncrypt, SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequest, deniedBody } from '../helpers/envoy-client.js';
@@ -157,6 +157,17 @@ describe('JWT attacks', () => {
       expect(response.status?.code).toBe(16);
       expect(['invalid_signature', 'unknown_key']).toContain(deniedBody(response).reason);
     });
+    it("a JWK's own alg pin: a PS256 token naming an RSA key published for RS256 only", async () => {
+      // The provider allows RS256 and PS256; each test key's JWK pins its own alg.
+      const pss = (key: TestKey) => {
+        const input = `${b64({ alg: 'PS256', kid: key.kid })}.${b64(claims())}`;
+        const privateKey = KeyObject.from(key.privateKey as unknown as globalThis.CryptoKey);
+        const signature = sign('sha256', Buffer.from(input), { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+        return `${input}.${signature.toString('base64url')}`;
+      };
+      expect((await check(pss(keys.PS256!))).status?.code).toBe(0); // the same signing, with the key pinned to PS256
+      await expectDenied(pss(keys.RS256!), 'unsupported_algorithm');
+    });
     it('jku, x5u and x5c headers are never dereferenced', async () => {
       const before = attackerServer.requests.length;
       const { publicKey } = await generateKeyPair('RS256', { extractable: true });
@@ -172,6 +183,12 @@ describe('JWT attacks', () => {
   describe('serialization attacks', () => {
     it('unknown crit header', async () => {
       await expectDenied(await forge(keys.ES256!, { alg: 'ES256', kid: keys.ES256!.kid, crit: ['x-custom'], 'x-custom': 1 }, claims()), 'malformed_token');
+    });
+    it('crit naming b64 and an extension tollgate does not know, even with b64: true', async () => {
+      const header = { alg: 'ES256', kid: keys.ES256!.kid, b64: true };
+      expect((await check(await forge(keys.ES256!, { ...header, crit: ['b64'] }, claims()))).status?.code).toBe(0);
+      await expectDenied(await forge(keys.ES256!, { ...header, crit: ['b64', 'exp'] }, claims()), 'malformed_token');
+      await expectDenied(await forge(keys.ES256!, { ...header, crit: ['exp', 'b64'] }, claims()), 'malformed_token');
     });
     it('b64: false (unencoded payload)', async () => {
       await expectDenied(await forge(keys.ES256!, { alg: 'ES256', kid: keys.ES256!.kid, b64: false, crit: ['b64'] }, claims()), 'malformed_token');

@@ -45,6 +45,9 @@ describe('criticalExtensionsUnderstood', () => {
 
   it('refuses unknown extensions, an unencoded payload and malformed crit values', () => {
     expect(criticalExtensionsUnderstood({ crit: ['exp'], exp: 1 })).toBe(false);
+    // Every name must be understood, not just one of them.
+    expect(criticalExtensionsUnderstood({ crit: ['b64', 'exp'], b64: true, exp: 1 })).toBe(false);
+    expect(criticalExtensionsUnderstood({ crit: ['exp', 'b64'], b64: true, exp: 1 })).toBe(false);
     expect(criticalExtensionsUnderstood({ crit: ['b64'], b64: false })).toBe(false);
     expect(criticalExtensionsUnderstood({ crit: ['b64'] })).toBe(false);
     expect(criticalExtensionsUnderstood({ crit: [] })).toBe(false);
