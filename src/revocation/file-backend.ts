@@ -12,6 +12,10 @@ const HEADER = '{"tollgate":"revocation-log","version":1}\n';
 /** Compact once the log holds this many records more than twice the live set: amortised O(1) per write. */
 const COMPACT_SLACK = 64;
 
+/** Flushes a file's data to the disk; fdatasync(2) unless a test holds it to watch what waits on it. */
+export type Datasync = (handle: FileHandle) => Promise<void>;
+const fdatasync: Datasync = (handle) => handle.datasync();
+
 /**
  * Revocations in memory, persisted as an append-only JSON-lines log of StoreOps. Every change is
  * written and fdatasync'd before it is applied or acknowledged, so a crash (kill -9, power loss)
@@ -35,6 +39,7 @@ export class FileBackend implements Backend {
     private readonly mirror: Mirror,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly datasync: Datasync = fdatasync,
   ) {}
 
   async start(): Promise<void> {
@@ -52,7 +57,7 @@ export class FileBackend implements Backend {
         'revocation: dropped a torn last record (a write was interrupted by a crash)',
       );
       await this.handle.truncate(goodEnd);
-      await this.handle.datasync();
+      await this.datasync(this.handle);
     }
     this.logger.info({ path: this.path, records: ops.length, live: this.mirror.size }, 'revocation: log loaded');
     await this.compactIfWorthIt();
@@ -75,7 +80,7 @@ export class FileBackend implements Backend {
         if (this.dirtyTail) await handle.truncate(this.size);
         this.dirtyTail = false;
         await appendAll(handle, record);
-        await handle.datasync();
+        await this.datasync(handle);
       } catch (err) {
         this.dirtyTail = true;
         this.lastWriteFailed = true;
@@ -124,7 +129,7 @@ export class FileBackend implements Backend {
     const out = await open(temp, 'w', 0o600);
     try {
       await out.writeFile(content);
-      await out.datasync();
+      await this.datasync(out);
     } finally {
       await out.close();
     }
@@ -205,7 +210,7 @@ export class FileBackend implements Backend {
     const out = await open(this.path, 'w', 0o600);
     try {
       await out.writeFile(HEADER);
-      await out.datasync();
+      await this.datasync(out);
     } finally {
       await out.close();
     }

@@ -1,11 +1,15 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileBackend } from '../../src/revocation/file-backend.js';
 import { createRevocationStore, parseRevocationConfig, type RevocationStore } from '../../src/revocation/index.js';
+import { Mirror } from '../../src/revocation/mirror.js';
+import { MirroredStore } from '../../src/revocation/store.js';
 import { ManualClock, systemClock, type Clock } from '../../src/util/clock.js';
-import { capturingDeps, testDeps } from './helpers.js';
+import { capturingDeps, testDeps, waitFor } from './helpers.js';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);
 let dir: string;
@@ -48,6 +52,45 @@ describe('file revocation store', () => {
     expect(second.check({ sub: 'bob', iat: 1 })).toEqual({ revoked: null, refresh: true });
     expect(second.listRefreshMarkers()).toEqual([marker]);
     expect(second.list().map((e) => e.value).sort()).toEqual(['alice', 'j1']);
+  });
+
+  it('acknowledges a revocation only after it was appended and then fdatasynced', async () => {
+    // A datasync the test holds: kill -9 cannot show a missing fdatasync (the page cache survives the
+    // process), so the test watches the order instead.
+    const held: Array<{ logAtSync: string[]; release: () => void }> = [];
+    let holding = false;
+    const datasync = async (handle: FileHandle) => {
+      if (holding) await new Promise<void>((release) => held.push({ logAtSync: logLines(), release }));
+      await handle.datasync();
+    };
+    const deps = testDeps();
+    const mirror = new Mirror();
+    const store = new MirroredStore(
+      new FileBackend(path, mirror, deps.clock, deps.logger, datasync),
+      mirror,
+      parseRevocationConfig({ store: 'file', path, defaultTtlSeconds: 3600 }),
+      deps,
+    );
+    await store.start();
+    open.push(store);
+
+    holding = true;
+    let acknowledged = false;
+    const revoke = store.revoke({ type: 'jti', value: 'held', reason: 'x' }).then(() => (acknowledged = true));
+    try {
+      await waitFor('the write to reach datasync', () => held.length === 1, { timeoutMs: 5000 });
+      expect(held[0]!.logAtSync.at(-1)).toContain('"value":"held"'); // appended before the sync
+      // Every turn of the event loop gets its chance to run; still nothing is acknowledged or applied.
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(acknowledged).toBe(false);
+      expect(store.check({ jti: 'held' })).toEqual({ revoked: null, refresh: false });
+    } finally {
+      holding = false;
+      for (const sync of held) sync.release();
+    }
+    await revoke;
+    expect(store.check({ jti: 'held' })).toEqual({ revoked: 'jti' });
+    expect(held).toHaveLength(1);
   });
 
   it('survives kill -9 of the writing process: every acknowledged revocation is there after restart', async () => {
