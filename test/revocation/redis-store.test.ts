@@ -105,21 +105,43 @@ describe('redis revocation store: replicas on one Redis', () => {
     expect(late.check({ sub: 'bob', iat: 1 })).toEqual({ revoked: null, refresh: true });
   });
 
-  it('concurrent conflicting writes from two replicas converge to what Redis holds', async () => {
+  it('concurrent conflicting writes from two replicas converge to the last write per key, on every replica', async () => {
     fresh();
-    const { store: a } = await replica(redis.url, { keyPrefix: prefix });
-    const { store: b } = await replica(redis.url, { keyPrefix: prefix });
-    const keys = ['k0', 'k1', 'k2'];
-    const writes: Array<Promise<unknown>> = [];
-    for (let round = 0; round < 60; round++) {
-      const key = keys[round % keys.length] ?? 'k0';
-      const [first, second] = round % 2 === 0 ? [a, b] : [b, a];
-      writes.push(first.revoke({ type: 'jti', value: key, reason: 'race' }), second.unrevoke('jti', key));
+    // Redis's own commit order, as every replica sees it: each write is one MULTI that also publishes it.
+    const listener = new Redis(redis.url);
+    const committed: Array<{ key: string; revoked: boolean }> = [];
+    listener.on('message', (_channel: string, message: string) => {
+      const { change } = JSON.parse(message) as { change: { op: string; type?: string; value?: string; entry?: { type: string; value: string } } };
+      const target = change.entry ?? change;
+      committed.push({ key: `${target.type}:${target.value}`, revoked: change.op === 'revoke' });
+    });
+    await listener.subscribe(`${prefix}revocations`);
+    try {
+      const { store: a } = await replica(redis.url, { keyPrefix: prefix });
+      const { store: b } = await replica(redis.url, { keyPrefix: prefix });
+      const keys = ['k0', 'k1', 'k2'];
+      const writes: Array<Promise<unknown>> = [];
+      for (let round = 0; round < 60; round++) {
+        const key = keys[round % keys.length] ?? 'k0';
+        const [first, second] = round % 2 === 0 ? [a, b] : [b, a];
+        writes.push(first.revoke({ type: 'jti', value: key, reason: 'race' }), second.unrevoke('jti', key));
+      }
+      await Promise.all(writes);
+      // One last write on two keys, so the end state is known to hold revocations whatever the race did.
+      await Promise.all([a.revoke({ type: 'jti', value: 'k0', reason: 'last' }), b.revoke({ type: 'jti', value: 'k1', reason: 'last' })]);
+
+      await waitFor('every write to come back on the channel', () => committed.length === writes.length + 2, { timeoutMs: 3000 });
+      const last = new Map(committed.map(({ key, revoked }) => [key, revoked]));
+      const expected = [...last].filter(([, revoked]) => revoked).map(([key]) => key).sort().join(',');
+      expect(expected).toMatch(/^jti:k0,jti:k1(,jti:k2)?$/);
+      const { store: truth } = await replica(redis.url, { keyPrefix: prefix });
+      const live = (store: RevocationStore) => store.list().map((e) => `${e.type}:${e.value}`).sort().join(',');
+      expect(live(truth)).toBe(expected);
+      await waitFor('both mirrors to hold the last write per key', () => live(a) === expected && live(b) === expected, { timeoutMs: 3000 });
+      expect(a.list().find((e) => e.value === 'k0')?.reason).toBe('last');
+    } finally {
+      listener.disconnect();
     }
-    await Promise.all(writes);
-    const { store: truth } = await replica(redis.url, { keyPrefix: prefix });
-    const live = (store: RevocationStore) => store.list().map((e) => e.value).sort().join(',');
-    await waitFor('both mirrors to equal Redis', () => live(a) === live(truth) && live(b) === live(truth), { timeoutMs: 3000 });
   });
 
   it('start() fails within the timeout with a clear error and no password in it', async () => {
