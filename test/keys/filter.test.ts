@@ -71,6 +71,11 @@ describe('key filtering', () => {
     expect(lines[0]).toMatchObject({ provider: 'idp', kid, reason: expect.stringMatching(reason) });
   });
 
+  it("logs a key that fits none of the provider's algorithms once, and keeps its kid known", async () => {
+    expect(h.logs.filter((l) => l.kid === 'ec384')).toEqual([expect.objectContaining({ provider: 'idp', reason: "fits none of the provider's algorithms" })]);
+    expect(await codeOf(get('ES256', 'ec384'))).toBe('alg_mismatch');
+  });
+
   it('never logs key material', () => {
     const text = JSON.stringify(h.logs);
     for (const secret of secrets) expect(text).not.toContain(secret);
