@@ -8,6 +8,8 @@ import { createLogger } from '../../src/observability/logger.js';
 import { Tollgate } from '../../src/server/app.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { EnvoyClient } from './envoy-client.js';
+import { startJwksServer } from './http-server.js';
+import { jwks, testKey, type TestKey } from './keys.js';
 import { TLS_CHANNEL_OPTIONS } from './pki.js';
 
 export interface RunningTollgate {
@@ -69,6 +71,27 @@ export async function startTollgate(config: Record<string, unknown>, files: Reco
       client.close();
       await app.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * tollgate whose providers trust one fresh ES256 key, served by a real JWKS server at `jwksUri`;
+ * close() stops both.
+ */
+export async function startTollgateWithKey(config: (jwksUri: string) => Record<string, unknown>): Promise<RunningTollgate & { key: TestKey }> {
+  const key = await testKey('ES256');
+  const jwksServer = await startJwksServer(jwks(key));
+  const tg = await startTollgate(config(`${jwksServer.url}/jwks.json`));
+  return {
+    ...tg,
+    get logs() {
+      return tg.logs;
+    },
+    key,
+    close: async () => {
+      await tg.close();
+      await jwksServer.close();
     },
   };
 }

@@ -4,40 +4,26 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequest, deniedBody } from '../helpers/envoy-client.js';
-import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
-import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
-import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+import { mint } from '../helpers/keys.js';
+import { nowSeconds, startTollgateWithKey } from '../helpers/tollgate.js';
 
 const ISSUER = 'https://idp.example.com';
 const SKEW = 30;
 const MAX_AGE = 600;
 
 describe('cached tokens on the injected clock', () => {
-  let tg: RunningTollgate;
-  let jwksServer: TestHttpServer;
-  let key: TestKey;
+  let tg: Awaited<ReturnType<typeof startTollgateWithKey>>;
 
   beforeAll(async () => {
-    key = await testKey('ES256');
-    jwksServer = await startJwksServer(jwks(key));
-    tg = await startTollgate({
+    tg = await startTollgateWithKey((uri) => ({
       providers: [
-        {
-          name: 'idp',
-          issuer: ISSUER,
-          audiences: ['api'],
-          algorithms: ['ES256'],
-          jwks: { uri: `${jwksServer.url}/jwks.json` },
-          clockSkewSeconds: SKEW,
-          maxTokenAgeSeconds: MAX_AGE,
-        },
+        { name: 'idp', issuer: ISSUER, audiences: ['api'], algorithms: ['ES256'], jwks: { uri }, clockSkewSeconds: SKEW, maxTokenAgeSeconds: MAX_AGE },
       ],
       rules: [{ id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } }],
-    });
+    }));
   });
   afterAll(async () => {
     await tg?.close();
-    await jwksServer?.close();
   });
 
   const check = (token: string) => tg.client.check(checkRequest({ headers: { authorization: `Bearer ${token}` } }));
@@ -55,7 +41,7 @@ describe('cached tokens on the injected clock', () => {
 
   it('denies a cached token as expired once the clock passes exp plus the skew', async () => {
     const issuedAt = nowSeconds(tg.clock);
-    const token = await mint(ISSUER, 'api', { key, now: issuedAt, ttlSeconds: 60 });
+    const token = await mint(ISSUER, 'api', { key: tg.key, now: issuedAt, ttlSeconds: 60 });
     await allowFromCache(token);
 
     // Past exp but inside the skew: still valid, yet no longer served from the cache (same clock).
@@ -72,7 +58,7 @@ describe('cached tokens on the injected clock', () => {
 
   it('denies a cached token as token_too_old once the clock passes maxTokenAgeSeconds plus the skew', async () => {
     const issuedAt = nowSeconds(tg.clock);
-    const token = await mint(ISSUER, 'api', { key, now: issuedAt, ttlSeconds: 86_400 });
+    const token = await mint(ISSUER, 'api', { key: tg.key, now: issuedAt, ttlSeconds: 86_400 });
     await allowFromCache(token);
 
     // On the boundary the token is still young enough, and still a cache hit.

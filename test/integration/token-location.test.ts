@@ -5,36 +5,32 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequest, deniedBody, injectedHeaders } from '../helpers/envoy-client.js';
-import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
-import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
-import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+import { mint } from '../helpers/keys.js';
+import { nowSeconds, startTollgateWithKey } from '../helpers/tollgate.js';
 
 const ISSUER_A = 'https://a.example.com';
 const ISSUER_B = 'https://b.example.com';
 
 describe('token location binding', () => {
-  let tg: RunningTollgate;
-  let jwksServer: TestHttpServer;
-  let key: TestKey;
+  let tg: Awaited<ReturnType<typeof startTollgateWithKey>>;
 
   beforeAll(async () => {
-    key = await testKey('ES256');
-    jwksServer = await startJwksServer(jwks(key));
-    const provider = { audiences: ['api'], algorithms: ['ES256'], jwks: { uri: `${jwksServer.url}/jwks.json` } };
-    tg = await startTollgate({
-      providers: [
-        { name: 'a', issuer: ISSUER_A, ...provider },
-        { name: 'b', issuer: ISSUER_B, ...provider, fromHeaders: [], fromCookies: ['session'] },
-      ],
-      rules: [{ id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } }],
+    tg = await startTollgateWithKey((uri) => {
+      const provider = { audiences: ['api'], algorithms: ['ES256'], jwks: { uri } };
+      return {
+        providers: [
+          { name: 'a', issuer: ISSUER_A, ...provider },
+          { name: 'b', issuer: ISSUER_B, ...provider, fromHeaders: [], fromCookies: ['session'] },
+        ],
+        rules: [{ id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } }],
+      };
     });
   });
   afterAll(async () => {
     await tg?.close();
-    await jwksServer?.close();
   });
 
-  const token = (issuer: string, sub: string) => mint(issuer, 'api', { key, now: nowSeconds(tg.clock), claims: { sub } });
+  const token = (issuer: string, sub: string) => mint(issuer, 'api', { key: tg.key, now: nowSeconds(tg.clock), claims: { sub } });
   const inCookie = (t: string) => tg.client.check(checkRequest({ headers: { cookie: `session=${t}` } }));
   const inHeader = (t: string) => tg.client.check(checkRequest({ headers: { authorization: `Bearer ${t}` } }));
   const expectWrongPlace = (response: Awaited<ReturnType<typeof inCookie>>) => {
