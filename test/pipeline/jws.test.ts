@@ -35,6 +35,25 @@ describe('decodeJws', () => {
   ])('refuses %s', (_name, token) => {
     expect(decodeJws(token)).toEqual({ ok: false, reason: 'malformed_token' });
   });
+
+  it('refuses a header or payload of 4n+1 characters, which would otherwise decode as if the last one were absent', () => {
+    // 18 bytes of JSON encode to 24 characters: one more character is 4n+1.
+    const whole = json({ alg: 'ES256', x: 'ab' });
+    expect(whole.length % 4).toBe(0);
+    expect(decodeJws(`${whole}.${PAYLOAD}.${SIG}`).ok).toBe(true);
+    expect(decodeJws(`${whole}A.${PAYLOAD}.${SIG}`)).toEqual({ ok: false, reason: 'malformed_token' });
+    expect(decodeJws(`${HEADER}.${whole}A.${SIG}`)).toEqual({ ok: false, reason: 'malformed_token' });
+  });
+
+  it('accepts JSON nested 16 deep and refuses 17', () => {
+    const nested = (levels: number) => {
+      let value: unknown = 'leaf';
+      for (let i = 1; i < levels; i++) value = { n: value };
+      return { sub: 'u', n: value };
+    };
+    expect(decodeJws(`${HEADER}.${json(nested(16))}.${SIG}`).ok).toBe(true);
+    expect(decodeJws(`${HEADER}.${json(nested(17))}.${SIG}`)).toEqual({ ok: false, reason: 'malformed_token' });
+  });
 });
 
 describe('criticalExtensionsUnderstood', () => {
@@ -51,6 +70,7 @@ describe('criticalExtensionsUnderstood', () => {
     expect(criticalExtensionsUnderstood({ crit: ['b64'], b64: false })).toBe(false);
     expect(criticalExtensionsUnderstood({ crit: ['b64'] })).toBe(false);
     expect(criticalExtensionsUnderstood({ crit: [] })).toBe(false);
+    expect(criticalExtensionsUnderstood({ crit: [], b64: true })).toBe(false);
     expect(criticalExtensionsUnderstood({ crit: 'b64', b64: true })).toBe(false);
   });
 });
