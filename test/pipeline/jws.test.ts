@@ -54,6 +54,12 @@ describe('decodeJws', () => {
     expect(decodeJws(`${HEADER}.${json(nested(16))}.${SIG}`).ok).toBe(true);
     expect(decodeJws(`${HEADER}.${json(nested(17))}.${SIG}`)).toEqual({ ok: false, reason: 'malformed_token' });
   });
+
+  it('refuses nesting far deeper than the limit without walking all of it (no stack overflow)', () => {
+    // limits.maxTokenBytes allows 64 KiB: tens of thousands of levels, more than a full walk's stack holds.
+    const deep = b64(`{"a":${'['.repeat(40_000)}${']'.repeat(40_000)}}`);
+    expect(decodeJws(`${HEADER}.${deep}.${SIG}`)).toEqual({ ok: false, reason: 'malformed_token' });
+  });
 });
 
 describe('criticalExtensionsUnderstood', () => {
