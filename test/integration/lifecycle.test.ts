@@ -54,6 +54,28 @@ describe('key rotation through Check', () => {
     await server.close();
   });
 
+  it('denies a token that expires while its new key is fetched: the time claims are checked again after the fetch', async () => {
+    const oldKey = await testKey('ES256');
+    const newKey = await testKey('ES256');
+    let published = jwks(oldKey);
+    let duringFetch = () => {};
+    const server = await startHttpServer((_req, res) => {
+      duringFetch();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(published));
+    });
+    tg = await startTollgate({ providers: [{ ...provider(`${server.url}/jwks`), clockSkewSeconds: 0 }], rules: everything });
+    const clock = tg.clock;
+    const token = await mint(ISSUER, 'api', { key: newKey, now: nowSeconds(clock), ttlSeconds: 60 });
+    // Valid when it arrives; its kid is unknown, so tollgate fetches the JWKS, which takes past its exp.
+    published = jwks(oldKey, newKey);
+    duringFetch = () => clock.advance(61_000);
+    const response = await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${token}` } }));
+    expect(response.status?.code).toBe(16);
+    expect(deniedBody(response)).toEqual({ error: 'unauthenticated', reason: 'expired' });
+    await server.close();
+  });
+
   it('fails closed once the JWKS has been unreachable for maxStaleSeconds, and reports it', async () => {
     const key = await testKey('ES256');
     const server = await startJwksServer(jwks(key));
