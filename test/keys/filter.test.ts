@@ -27,6 +27,7 @@ beforeAll(async () => {
   const privateJwk = await exportJWK(priv.privateKey);
   const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' });
   secrets = [privateJwk.d!, privateJwk.p!, 'c2VjcmV0LXNlY3JldC1zZWNyZXQ'];
+  const b64zero = Buffer.alloc(32).toString('base64url');
   const keys = [
     { ...rsa.jwk, alg: 'RS256' },
     { ...opsOk.jwk, use: undefined, key_ops: ['verify'] },
@@ -41,6 +42,8 @@ beforeAll(async () => {
     { kty: 'oct', kid: 'oct', k: secrets[2] },
     { kty: 'OKP', crv: 'X25519', kid: 'x25519', x: ed.jwk.x },
     { kty: 'foo', kid: 'weird' },
+    // Well-formed, but (0, 0) is not a point on P-256: node cannot import it.
+    { kty: 'EC', crv: 'P-256', kid: 'bad-point', x: b64zero, y: b64zero, use: 'sig' },
   ];
   dir = await mkdtemp(join(tmpdir(), 'tollgate-filter-'));
   await writeFile(join(dir, 'jwks.json'), JSON.stringify({ keys }));
@@ -64,6 +67,7 @@ describe('key filtering', () => {
     ['oct', /symmetric/],
     ['x25519', /unsupported OKP curve/],
     ['weird', /unsupported kty/],
+    ['bad-point', /key material could not be imported/],
   ])('drops %s, logged once with provider, kid and reason', async (kid, reason) => {
     expect(await codeOf(get('RS256', kid))).toBe('unknown_key');
     const lines = h.logs.filter((l) => l.kid === kid);
