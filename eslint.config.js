@@ -5,8 +5,9 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  // vitest.config.ts is outside the TypeScript project (tsconfig.json covers src, test, bench).
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'vitest.config.ts'] },
+  // The vitest configs are outside the TypeScript project (tsconfig.json covers src, test, bench);
+  // .stryker-tmp and reports are mutation testing's sandboxes and output.
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'vitest.config.ts', 'vitest.mutation.config.ts', '.stryker-tmp/', 'reports/'] },
   js.configs.recommended,
   // Type-aware: no-floating-promises, no-misused-promises, await-thenable and the other rules that
   // catch a forgotten await in a server that must never let a rejection escape.
