@@ -161,7 +161,7 @@ describe('JWT attacks', () => {
       // The provider allows RS256 and PS256; each test key's JWK pins its own alg.
       const pss = (key: TestKey) => {
         const input = `${b64({ alg: 'PS256', kid: key.kid })}.${b64(claims())}`;
-        const privateKey = KeyObject.from(key.privateKey as unknown as globalThis.CryptoKey);
+        const privateKey = KeyObject.from(key.privateKey);
         const signature = sign('sha256', Buffer.from(input), { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
         return `${input}.${signature.toString('base64url')}`;
       };

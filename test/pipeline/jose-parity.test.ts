@@ -168,7 +168,7 @@ async function joseOutcome(token: string, provider: ProviderRuntime, nowMs: numb
   let header: JWSHeaderParameters;
   let payload: JWTPayload;
   try {
-    header = decodeProtectedHeader(token) as JWSHeaderParameters;
+    header = decodeProtectedHeader(token);
     payload = decodeJwt(token);
   } catch {
     return { ok: false, reason: 'malformed_token' };
