@@ -34,6 +34,8 @@ export type Outcome =
     }
   | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
   | { kind: 'forbidden'; reason: PolicyReason; ruleId: string | null; provider?: string; sub?: unknown }
+  /** The Check message could not be decoded: there is no request to decide on. */
+  | { kind: 'malformed_request' }
   /** Something inside tollgate failed: deny, never an RPC error that `failure_mode_allow` would pass. */
   | { kind: 'error' };
 
@@ -75,6 +77,8 @@ export function toCheckResponse(outcome: Outcome, request: RequestView, ctx: Res
     case 'unauthenticated':
     case 'forbidden':
       return denialResponse(outcome.reason, outcome.ruleId ?? null, ctx.realm);
+    case 'malformed_request':
+      return denialResponse('malformed_request', null, ctx.realm);
     case 'error':
       return denialResponse('internal_error', null, ctx.realm);
   }

@@ -7,6 +7,7 @@ import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
 import { withInternalToken } from '../internal-tokens/outcome.js';
 import type { InternalTokens } from '../internal-tokens/index.js';
 import type { CheckHandler } from './grpc.js';
+import { UndecodableRequest } from './check-codec.js';
 import type { Runtime } from './runtime.js';
 
 export interface CheckContext {
@@ -32,11 +33,15 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
     let view: RequestView | undefined;
     let outcome: Outcome;
     try {
-      view = requestViewFrom(request);
-      const revocation = ctx.revocation();
-      const result = await decide(runtime, view, { revocation, onVerified });
-      outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
-      if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
+      if (request instanceof UndecodableRequest) {
+        outcome = { kind: 'malformed_request' };
+      } else {
+        view = requestViewFrom(request);
+        const revocation = ctx.revocation();
+        const result = await decide(runtime, view, { revocation, onVerified });
+        outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
+        if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
+      }
     } catch (err) {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
       outcome = { kind: 'error' };
@@ -71,7 +76,7 @@ function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefin
 
 /** The verified subject, when there is one, for the decision log line. */
 function subOf(outcome: Outcome): string | undefined {
-  const sub = outcome.kind === 'allow' ? outcome.token?.claims.sub : outcome.kind === 'error' ? undefined : outcome.sub;
+  const sub = outcome.kind === 'allow' ? outcome.token?.claims.sub : 'sub' in outcome ? outcome.sub : undefined;
   return typeof sub === 'string' ? sub : undefined;
 }
 
@@ -87,6 +92,8 @@ function labelsOf(outcome: Outcome): { decision: string; reason: string; provide
     case 'unauthenticated':
     case 'forbidden':
       return { decision: 'deny', reason: outcome.reason, provider: outcome.provider ?? '', rule: outcome.ruleId ?? '' };
+    case 'malformed_request':
+      return { decision: 'deny', reason: 'malformed_request', provider: '', rule: '' };
     case 'error':
       return { decision: 'deny', reason: 'internal_error', provider: '', rule: '' };
   }
