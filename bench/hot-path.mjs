@@ -12,6 +12,7 @@ const { createCheckMetrics } = await import(`${root}/dist/observability/metrics.
 const { silentLogger } = await import(`${root}/dist/observability/logger.js`);
 const { systemClock } = await import(`${root}/dist/util/clock.js`);
 const { loadAuthorizationPackage } = await import(`${root}/dist/server/proto.js`);
+const { withTolerantCheckDecoding } = await import(`${root}/dist/server/check-codec.js`);
 process.env.HOT_SECRET = 'pipeline-unit-test-secret-0123456789abcdef';
 const config = parseConfig(`
 providers:
@@ -35,7 +36,8 @@ const handler = createCheckHandler({ runtime: () => runtime, revocation: () => u
 const now = Math.floor(Date.now() / 1000);
 const token = await new SignJWT({ sub: 'alice', roles: ['a', 'b'] }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://idp.example.com').setAudience('api').setIssuedAt(now).setExpirationTime(now + 3600).sign(new TextEncoder().encode(process.env.HOT_SECRET));
 const pkg = loadAuthorizationPackage();
-const svc = pkg['envoy.service.auth.v3.Authorization'];
+// The service definition as tollgate's gRPC server uses it: its own decoder and encoder.
+const svc = withTolerantCheckDecoding(pkg['envoy.service.auth.v3.Authorization']);
 const decode = svc.Check.requestDeserialize;
 const encode = svc.Check.responseSerialize;
 const reqBytes = svc.Check.requestSerialize({ attributes: { request: { http: { id: '1', method: 'GET', path: '/api/x', host: 'api.example.com', headers: { ':method': 'GET', ':path': '/api/x', ':authority': 'api.example.com', authorization: `Bearer ${token}`, 'x-request-id': 'abc', accept: '*/*', 'user-agent': 'curl' } } } } });

@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { CheckRequest } from '../envoy/types.js';
+import type { CheckRequest, CheckResponse } from '../envoy/types.js';
+import { PreparedAllowResponse, type SerializeResponse } from './prepared-allow.js';
 
 /**
  * A Check message that could not be decoded (not protobuf, truncated, nested beyond protobufjs's
@@ -12,9 +13,12 @@ export class UndecodableRequest {
 }
 
 export type IncomingCheck = CheckRequest | UndecodableRequest;
+/** What the Check handler answers: a response object, or an allow whose bytes were prepared (src/server/prepared-allow.ts). */
+export type OutgoingCheck = CheckResponse | PreparedAllowResponse;
 
 /**
- * The Authorization service definition with a Check deserializer that never throws. Messages larger
+ * The Authorization service definition with a Check deserializer that never throws, and a serializer
+ * that writes prepared allows from their bytes. Messages larger
  * than the server's receive limit are still refused by grpc-js (RESOURCE_EXHAUSTED) from their 5-byte
  * length prefix alone, before any byte is buffered: the only way to answer them with a CheckResponse
  * would be to buffer messages of any size.
@@ -30,5 +34,8 @@ export function withTolerantCheckDecoding(service: grpc.ServiceDefinition): grpc
       return new UndecodableRequest(err instanceof Error ? err.message : String(err));
     }
   };
-  return { ...service, Check: { ...check, requestDeserialize } };
+  const serialize = check.responseSerialize as SerializeResponse;
+  const responseSerialize = (response: OutgoingCheck): Buffer =>
+    response instanceof PreparedAllowResponse ? response.encode(serialize) : serialize(response);
+  return { ...service, Check: { ...check, requestDeserialize, responseSerialize } };
 }

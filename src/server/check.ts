@@ -8,6 +8,7 @@ import { withInternalToken } from '../internal-tokens/outcome.js';
 import type { InternalTokens } from '../internal-tokens/index.js';
 import type { CheckHandler } from './grpc.js';
 import { UndecodableRequest } from './check-codec.js';
+import { PreparedAllows } from './prepared-allow.js';
 import type { Runtime } from './runtime.js';
 
 export interface CheckContext {
@@ -24,6 +25,7 @@ export interface CheckContext {
  * any failure inside becomes a deny, because an RPC error is what `failure_mode_allow` lets through.
  */
 export function createCheckHandler(ctx: CheckContext): CheckHandler {
+  const preparedAllows = new PreparedAllows();
   const onVerified = (cached: boolean) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc();
   const onUnsafeClaim = (header: string, claim: string) =>
     ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
@@ -46,7 +48,13 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
       outcome = { kind: 'error' };
     }
-    const response = toCheckResponse(outcome, view ?? emptyView, { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim });
+    const responseContext = { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim };
+    // An allow that mints an internal token differs per request: it is encoded whole.
+    const token = outcome.kind === 'allow' && !outcome.minted ? outcome.token : undefined;
+    const response =
+      outcome.kind === 'allow' && token && view
+        ? preparedAllows.respond(outcome, token, view, responseContext)
+        : toCheckResponse(outcome, view ?? emptyView, responseContext);
     record(ctx, outcome, view);
     ctx.metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return response;
