@@ -15,7 +15,7 @@ function base({ grpcPort, httpPort, jwksPath }) {
         name: 'bench',
         issuer: ISSUER,
         audiences: [AUDIENCE],
-        algorithms: ['ES256', 'RS256'],
+        algorithms: ['ES256', 'RS256', 'EdDSA'],
         jwks: { file: jwksPath },
         clockSkewSeconds: 30,
         fromHeaders: [{ name: 'authorization', prefix: 'Bearer ' }],
