@@ -7,6 +7,7 @@
 // line from .ci/install-node, so two runs show what a runtime upgrade buys; RESULTS.md records both.
 //        node bench/run.mjs --revocation-ha: only revocation propagation through single Redis, Sentinel and
 //        Cluster (bench/revocation-ha/, writes bench/RESULTS-revocation-ha.md)
+//        node bench/run.mjs --soak 5: only the soak (five minutes of distinct tokens and revocations)
 // Needs `npm run build` first (npm run bench does it) and h2load (apt-get install nghttp2-client).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { h2load, requireH2load } from './h2load.mjs';
 import { cpuMicros, memory, memoryAfterGc, runNodeJson, serverNode, sleep, useServerNode } from './proc.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, writeResults } from './report.mjs';
+import { runSoak, soakTargets } from './soak.mjs';
 import { DEPLOYED_NODE_ARGS, startNoop, startTollgate } from './servers.mjs';
 import { claims, distinctTokens, generateKeys, jwksOf, signJwt, withBadSignature } from './tokens.mjs';
 
@@ -35,6 +37,7 @@ const { values: args } = parseArgs({
     'skip-profile': { type: 'boolean', default: false },
     node: { type: 'string' },
     'revocation-ha': { type: 'boolean', default: false },
+    soak: { type: 'string' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -125,6 +128,13 @@ async function main() {
   const revocationLog = path.join(dir, 'revocations.log');
   writeRevocationLog(revocationLog, REVOCATIONS);
   const base = { jwksPath };
+
+  if (args.soak) {
+    const soak = await runSoak({ dir, base, frames: files.es256Memory, minutes: Number(args.soak), log });
+    console.log(`\nsoak (${soak.minutes} min, load ${machine.loadStart} → ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}): ${soak.checks} checks at ${soak.rps.toFixed(0)}/s`);
+    for (const t of soakTargets(soak)) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.detail}`);
+    return;
+  }
 
   // ---- signature-verification ceiling (own process, one core) ---------------------------------------
   log('verification ceiling: crypto.verify ES256, RS256 and EdDSA, 2 s each, one core');
