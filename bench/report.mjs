@@ -22,50 +22,76 @@ export function machineInfo(h2loadVersion) {
 
 const n0 = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en') : '—');
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : '—');
-const MEMORY_LIMIT_MB = 250;
-const P99_LIMIT_MS = 2;
+// The targets of issue 14, as ratios and deltas against the same run's no-op server, never absolutes
+// (an absolute figure judges the machine and grpc-js as much as tollgate).
+const CACHED_RATIO = 0.9;
+const CPU_ALLOWANCE_US = 25;
+const P99_ADDED_CACHED_MS = 0.3;
+const P99_ADDED_VERIFYING_MS = 0.5;
+const MEMORY_LIMIT_MB = 200;
+const IDLE_RSS_LIMIT_MB = 70;
+const FLOOD_MAX_DROP = 0.1;
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** Each target as { name, pass, detail }: computed once, printed and written the same way. */
 export function targets(results) {
   const out = [];
   const byId = new Map(results.scenarios.map((s) => [s.id, s]));
   const cached = byId.get('cached');
+  /** CPU µs of one signature verification on one core, from this run's ceiling. */
+  const signatureUs = (alg) => 1e6 / results.ceiling[alg];
   if (cached && results.baseline) {
     // PASS/FAIL on the median of the per-round ratios (each round runs baseline then tollgate, seconds
     // apart): one disturbed run cannot decide it. Best-of and half-rate CPU cost shown beside it.
     const paired = results.pairedRatios ?? [cached.rps / results.baseline.rps];
-    const median = [...paired].sort((a, b) => a - b)[Math.floor(paired.length / 2)];
     const cpuRatio = cached.half?.noop?.cpuUsPerCheck / cached.half?.cpuUsPerCheck;
     out.push({
-      name: 'cached-token throughput ≥ 0.8 × no-op baseline',
-      pass: median >= 0.8,
-      detail: `median of per-round ratios ${median.toFixed(2)} (rounds: ${paired.map((r) => r.toFixed(2)).join(', ')}); best runs ${n0(cached.rps)} / ${n0(results.baseline.rps)} = ${(cached.rps / results.baseline.rps).toFixed(2)}; CPU µs per check at the same fixed rate (${n0(cached.half?.targetRps)}/s), no-op/tollgate: ${n0(cached.half?.noop?.cpuUsPerCheck)} / ${n0(cached.half?.cpuUsPerCheck)} = ${cpuRatio.toFixed(2)}`,
+      name: `cached-token throughput ≥ ${CACHED_RATIO} × no-op baseline (reach: 1.0)`,
+      pass: median(paired) >= CACHED_RATIO,
+      detail: `median of per-round ratios ${median(paired).toFixed(2)} (rounds: ${paired.map((r) => r.toFixed(2)).join(', ')}); best runs ${n0(cached.rps)} / ${n0(results.baseline.rps)} = ${(cached.rps / results.baseline.rps).toFixed(2)}; CPU µs per check at the same fixed rate (${n0(cached.half?.targetRps)}/s), no-op/tollgate: ${n0(cached.half?.noop?.cpuUsPerCheck)} / ${n0(cached.half?.cpuUsPerCheck)} = ${cpuRatio.toFixed(2)}`,
     });
   }
   for (const s of results.scenarios.filter((x) => x.ceiling)) {
-    const ceiling = results.ceiling[s.ceiling];
-    const ratio = s.rps / ceiling;
-    // One process does the gRPC work and the verification in turn: at best 1/(1/baseline + 1/ceiling).
-    const serial = results.baseline ? 1 / (1 / results.baseline.rps + 1 / ceiling) : undefined;
+    // CPU per check against the no-op's at the same rate (half rate), or at saturation for the node driver.
+    const own = s.half?.cpuUsPerCheck ?? s.cpuUsPerCheck;
+    const noop = s.half?.noop?.cpuUsPerCheck ?? results.baseline?.cpuUsPerCheck;
+    const allowed = noop + signatureUs(s.ceiling) + CPU_ALLOWANCE_US;
     out.push({
-      name: `distinct-token ${s.id} ≥ 0.8 × crypto.verify ${s.ceiling} ceiling`,
-      pass: ratio >= 0.8,
-      detail: `${n0(s.rps)} / ${n0(ceiling)} = ${ratio.toFixed(2)}${serial ? ` (serial bound 1/(1/baseline + 1/ceiling) = ${n0(serial)}: ${(s.rps / serial).toFixed(2)} of it)` : ''}`,
+      name: `uncached ${s.id}: CPU µs/check ≤ no-op + one ${s.ceiling} verification + ${CPU_ALLOWANCE_US}`,
+      pass: own <= allowed,
+      detail: `${n0(own)} ≤ ${n0(noop)} + ${n0(signatureUs(s.ceiling))} + ${CPU_ALLOWANCE_US} = ${n0(allowed)} (${s.half ? 'half rate' : 'saturation'}; ${n0(s.rps)} checks/s at saturation, ${(s.rps / results.ceiling[s.ceiling]).toFixed(2)} × the one-core verification ceiling)`,
     });
   }
-  for (const s of [results.baseline, ...results.scenarios].filter((x) => x?.half && x.id !== 'baseline')) {
+  for (const s of results.scenarios.filter((x) => x.half?.noop)) {
     // The same load on the no-op server is this machine's floor: what tollgate adds is the difference.
-    const floor = s.half.noop
-      ? ` (the no-op server at the same rate: p99 ${ms(s.half.noop.p99Ms)} ms; tollgate adds ${ms(s.half.p99Ms - s.half.noop.p99Ms)} ms)`
-      : '';
-    out.push({ name: `p99 < ${P99_LIMIT_MS} ms at half saturation: ${s.id}`, pass: s.half.p99Ms < P99_LIMIT_MS, detail: `p99 ${ms(s.half.p99Ms)} ms at ${n0(s.half.rps)} checks/s${floor}` });
+    const added = s.half.p99Ms - s.half.noop.p99Ms;
+    const alg = s.ceiling ?? (s.id === 'bad-signature' ? 'ES256' : undefined);
+    const limit = alg ? P99_ADDED_VERIFYING_MS + signatureUs(alg) / 1000 : P99_ADDED_CACHED_MS;
+    out.push({
+      name: `p99 added at half saturation: ${s.id} ≤ ${alg ? `${P99_ADDED_VERIFYING_MS} ms + one ${alg} verification` : `${P99_ADDED_CACHED_MS} ms`}`,
+      pass: added <= limit,
+      detail: `p99 ${ms(s.half.p99Ms)} ms against the no-op server's ${ms(s.half.noop.p99Ms)} ms at the same rate (${n0(s.half.rps)} checks/s; p50 ${ms(s.half.p50Ms)} against ${ms(s.half.noop.p50Ms)}): adds ${ms(added)} ms, limit ${ms(limit)} ms`,
+    });
+  }
+  const flood = results.denialFlood;
+  if (flood) {
+    const ratios = flood.rounds.map((r) => r.flooded / r.alone);
+    out.push({
+      name: `valid checks beside ${n0(flood.targetRps)}/s refused tokens lose ≤ ${FLOOD_MAX_DROP * 100} % throughput`,
+      pass: median(ratios) >= 1 - FLOOD_MAX_DROP,
+      detail: `median of per-round ratios flooded/alone ${median(ratios).toFixed(2)} (rounds: ${flood.rounds.map((r) => `${n0(r.flooded)}/${n0(r.alone)} with the flood at ${n0(r.floodRps)}/s`).join('; ')}); the flood's load generator shares the machine's cores`,
+    });
   }
   for (const m of [results.memory, results.memoryDeployed].filter(Boolean)) {
     out.push({
-      name: `${n0(m.tokens)} cached tokens + ${n0(m.revocations)} revocations < ${MEMORY_LIMIT_MB} MB RSS (${flagsText(m.nodeArgs)})`,
-      pass: m.rssAfterFillMB < MEMORY_LIMIT_MB,
-      detail: `RSS ${m.rssAfterFillMB.toFixed(0)} MB after loading (peak ${m.hwmMB.toFixed(0)} MB)`,
+      name: `${n0(m.tokens)} cached tokens + ${n0(m.revocations)} revocations ≤ ${MEMORY_LIMIT_MB} MB RSS (${flagsText(m.nodeArgs)})`,
+      pass: m.rssAfterFillMB <= MEMORY_LIMIT_MB,
+      detail: `RSS ${m.rssAfterFillMB.toFixed(0)} MB after loading (peak ${m.hwmMB.toFixed(0)} MB; V8 heap used after a full GC ${m.filledGc.heapUsedMB.toFixed(0)} MB)`,
     });
+  }
+  if (results.memory) {
+    out.push({ name: `idle RSS ≤ ${IDLE_RSS_LIMIT_MB} MB`, pass: results.memory.empty.rssMB <= IDLE_RSS_LIMIT_MB, detail: `${results.memory.empty.rssMB.toFixed(0)} MB after one check` });
   }
   return out;
 }
@@ -109,7 +135,7 @@ export function printSummary(results) {
   const m = results.machine;
   console.log(`\n== tollgate bench — ${m.date} — ${m.nproc} CPUs ${m.cpuModel}, ${nodeText(m)}, load ${m.loadStart} → ${m.loadEnd}`);
   const c = results.ceiling;
-  console.log(`signature ceiling (crypto.verify, one core): ES256 ${n0(c.ES256)}/s, RS256 ${n0(c.RS256)}/s; jose.jwtVerify ES256 ${n0(c.jose_ES256)}/s, RS256 ${n0(c.jose_RS256)}/s`);
+  console.log(`signature ceiling (crypto.verify, one core): ES256 ${n0(c.ES256)}/s, RS256 ${n0(c.RS256)}/s, EdDSA ${n0(c.EdDSA)}/s; jose.jwtVerify ES256 ${n0(c.jose_ES256)}/s, RS256 ${n0(c.jose_RS256)}/s, EdDSA ${n0(c.jose_EdDSA)}/s`);
   const rows = [results.baseline, ...results.scenarios].filter(Boolean);
   const pad = (s, w) => String(s).padEnd(w);
   console.log(`\n${pad('scenario', 18)}${pad('driver', 8)}${pad('checks/s', 10)}${pad('×base', 7)}${pad('sat p50/p99/max ms', 22)}${pad('half: checks/s', 15)}${pad('p50/p99/max ms', 20)}${pad('CPU µs', 8)}RSS MB`);
@@ -163,7 +189,7 @@ export function writeResults(results, file) {
   out.push('');
   out.push('## Figures', '');
   out.push(figuresTable(results), '');
-  out.push(`Signature-verification ceiling (one core, this run): **ES256 ${n0(c.ES256)}/s, RS256 ${n0(c.RS256)}/s** with crypto.verify; jose.jwtVerify ES256 ${n0(c.jose_ES256)}/s, RS256 ${n0(c.jose_RS256)}/s.`, '');
+  out.push(`Signature-verification ceiling (one core, this run): **ES256 ${n0(c.ES256)}/s, RS256 ${n0(c.RS256)}/s, EdDSA ${n0(c.EdDSA)}/s** with crypto.verify; jose.jwtVerify ES256 ${n0(c.jose_ES256)}/s, RS256 ${n0(c.jose_RS256)}/s, EdDSA ${n0(c.jose_EdDSA)}/s.`, '');
   out.push('Scenarios:', '');
   for (const s of results.scenarios) out.push(`- \`${s.id}\`: ${s.title}`);
   out.push('');
@@ -171,7 +197,7 @@ export function writeResults(results, file) {
   for (const t of targets(results)) out.push(`- **${t.pass ? 'PASS' : 'FAIL'}** ${t.name}: ${t.detail}`);
   out.push('');
   out.push(
-    'Note on the distinct-token target: one tollgate process pays the gRPC/HTTP/2 work of the no-op baseline AND a signature verification for every check. If both ran on one core, one after the other, the best possible rate would be 1/(1/baseline + 1/ceiling) — the "serial bound" shown beside each ratio, about half of the ceiling when the two are similar (ES256) and well below it when verification is cheaper than the gRPC work (RS256). Reaching 0.8 × ceiling needs the verification off the main thread (jose uses WebCrypto, which already runs the signature math on the libuv threadpool) and spare cores for it, which a 2-core machine also running the load generator does not have.',
+    'Note on the uncached target: one tollgate process pays the gRPC/HTTP/2 work of the no-op server AND a signature verification for every check, so its CPU per check is held against the no-op\'s at the same rate plus one verification (from the ceiling above) plus 25 µs for tollgate\'s own work; the × ceiling figure beside it is for context.',
     '',
   );
   if (results.scaling) {

@@ -1,12 +1,13 @@
 // `npm run bench`: tollgate under load, against a no-op grpc-js Check server, on this machine.
 // Writes bench/RESULTS.md and prints the figures and the PASS/FAIL lines of the targets.
 //
-// usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,...] [--no-write] [--skip-memory]
-//        [--skip-scaling] [--skip-profile] [--node PATH]
+// usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,denial-flood,...] [--no-write]
+//        [--skip-memory] [--skip-scaling] [--skip-profile] [--node PATH]
 // --node PATH runs the measured servers (and the verification ceiling) on another node binary, e.g. a
 // line from .ci/install-node, so two runs show what a runtime upgrade buys; RESULTS.md records both.
 //        node bench/run.mjs --revocation-ha: only revocation propagation through single Redis, Sentinel and
 //        Cluster (bench/revocation-ha/, writes bench/RESULTS-revocation-ha.md)
+//        node bench/run.mjs --soak 5: only the soak (five minutes of distinct tokens and revocations)
 // Needs `npm run build` first (npm run bench does it) and h2load (apt-get install nghttp2-client).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { h2load, requireH2load } from './h2load.mjs';
 import { cpuMicros, memory, memoryAfterGc, runNodeJson, serverNode, sleep, useServerNode } from './proc.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, writeResults } from './report.mjs';
+import { runSoak, soakTargets } from './soak.mjs';
 import { DEPLOYED_NODE_ARGS, startNoop, startTollgate } from './servers.mjs';
 import { claims, distinctTokens, generateKeys, jwksOf, signJwt, withBadSignature } from './tokens.mjs';
 
@@ -35,6 +37,7 @@ const { values: args } = parseArgs({
     'skip-profile': { type: 'boolean', default: false },
     node: { type: 'string' },
     'revocation-ha': { type: 'boolean', default: false },
+    soak: { type: 'string' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -51,6 +54,12 @@ const REFERENCE_SECONDS = 3; // no-op server at a scenario's half rate
 const DISTINCT = 10_000;
 const MEMORY_TOKENS = 100_000;
 const REVOCATIONS = 100_000;
+// Denial flood: expired tokens (refused before any signature work) at this rate beside saturating valid
+// checks; valid throughput with and without the flood alternates for FLOOD_ROUNDS rounds.
+const FLOOD_RPS = 10_000;
+const FLOOD_CLIENTS = 8;
+const FLOOD_STREAMS = 4;
+const FLOOD_ROUNDS = 3;
 const only = args.only ? new Set(args.only.split(',')) : undefined;
 const want = (id) => !only || only.has(id);
 const log = (line) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -94,6 +103,7 @@ async function main() {
   const tokens = {
     es256: signJwt(keys.ES256, claims('bench-user')),
     rs256: signJwt(keys.RS256, claims('bench-user-rsa')),
+    eddsa: signJwt(keys.EdDSA, claims('bench-user-ed')),
     expired: signJwt(keys.ES256, claims('expired-user', { iat: now - 7200, exp: now - 3600 })),
     policy: signJwt(keys.ES256, claims('teacher-user', { roles: contextRoles })),
     revoked: signJwt(keys.ES256, claims('revoked-user', { jti: REVOKED_JTI })),
@@ -106,6 +116,7 @@ async function main() {
   const files = {
     es256: frameFile('es256', frameOf(tokens.es256)),
     rs256: frameFile('rs256', frameOf(tokens.rs256)),
+    eddsa: frameFile('eddsa', frameOf(tokens.eddsa)),
     badSignature: frameFile('bad-signature', frameOf(tokens.badSignature)),
     expired: frameFile('expired', frameOf(tokens.expired)),
     policy: frameFile('policy', frameOf(tokens.policy, { path: '/courses/4711/grades' })),
@@ -118,10 +129,17 @@ async function main() {
   writeRevocationLog(revocationLog, REVOCATIONS);
   const base = { jwksPath };
 
+  if (args.soak) {
+    const soak = await runSoak({ dir, base, frames: files.es256Memory, minutes: Number(args.soak), log });
+    console.log(`\nsoak (${soak.minutes} min, load ${machine.loadStart} → ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}): ${soak.checks} checks at ${soak.rps.toFixed(0)}/s`);
+    for (const t of soakTargets(soak)) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.detail}`);
+    return;
+  }
+
   // ---- signature-verification ceiling (own process, one core) ---------------------------------------
-  log('verification ceiling: crypto.verify ES256 and RS256, 2 s each, one core');
+  log('verification ceiling: crypto.verify ES256, RS256 and EdDSA, 2 s each, one core');
   const ceiling = await runNodeJson(path.join(BENCH, 'verify-ceiling.mjs'), ['2'], 60_000, { node: serverNode.path });
-  log(`ceiling: ES256 ${ceiling.ES256.toFixed(0)}/s, RS256 ${ceiling.RS256.toFixed(0)}/s (jose.jwtVerify: ${ceiling.jose_ES256.toFixed(0)}, ${ceiling.jose_RS256.toFixed(0)})`);
+  log(`ceiling: ES256 ${ceiling.ES256.toFixed(0)}/s, RS256 ${ceiling.RS256.toFixed(0)}/s, EdDSA ${ceiling.EdDSA.toFixed(0)}/s (jose.jwtVerify: ${ceiling.jose_ES256.toFixed(0)}, ${ceiling.jose_RS256.toFixed(0)}, ${ceiling.jose_EdDSA.toFixed(0)})`);
 
   // ---- scenarios -----------------------------------------------------------------------------
   const scenarios = [
@@ -147,6 +165,14 @@ async function main() {
       data: files.rs256,
       ceiling: 'RS256',
       expect: [[frameOf(tokens.rs256), 0]],
+    },
+    {
+      id: 'eddsa-nocache',
+      title: 'distinct EdDSA, cache off (h2load, 1 token, full verification each check)',
+      config: { tokenCache: 0 },
+      data: files.eddsa,
+      ceiling: 'EdDSA',
+      expect: [[frameOf(tokens.eddsa), 0]],
     },
     {
       id: 'es256-10k',
@@ -262,6 +288,29 @@ async function main() {
     if (results.baseline) results.baseline.rssMB = memory(noop.pid).hwmMB;
   } finally {
     await noop.stop();
+  }
+
+  // ---- denial flood: do 10k refused tokens a second slow the valid checks beside them? -------------
+  if (want('denial-flood')) {
+    log(`denial flood: valid cached checks at saturation, alone and beside ${FLOOD_RPS}/s expired tokens, alternating`);
+    const server = await startTollgate(dir, 'denial-flood', base);
+    try {
+      await validate(server, { expect: [[frameOf(tokens.es256), 0], [frameOf(tokens.expired), 16]] });
+      await warmup(server, files.es256);
+      const valid = () => h2load({ port: server.grpcPort, dataFile: files.es256, seconds: SECONDS, clients: CLIENTS, streams: STREAMS });
+      const flood = () =>
+        h2load({ port: server.grpcPort, dataFile: files.expired, seconds: SECONDS, clients: FLOOD_CLIENTS, streams: FLOOD_STREAMS, rpsPerClient: FLOOD_RPS / FLOOD_CLIENTS });
+      const rounds = [];
+      for (let round = 0; round < FLOOD_ROUNDS; round++) {
+        const alone = await valid();
+        const [beside, denials] = await Promise.all([valid(), flood()]);
+        rounds.push({ alone: alone.rps, flooded: beside.rps, floodRps: denials.rps, failed: beside.failed + beside.errored + denials.failed + denials.errored });
+        log(`  round ${round + 1}: valid alone ${alone.rps.toFixed(0)}/s; beside the flood ${beside.rps.toFixed(0)}/s (flood ${denials.rps.toFixed(0)}/s)`);
+      }
+      results.denialFlood = { targetRps: FLOOD_RPS, rounds };
+    } finally {
+      await server.stop();
+    }
   }
 
   // ---- scaling: one vs two replicas ----------------------------------------------------------------

@@ -13,12 +13,19 @@ function keyEntry(alg, pair) {
   return { alg, kid, privateKey: pair.privateKey, publicKey: pair.publicKey, jwk: { ...jwk, kid, alg, use: 'sig' } };
 }
 
-/** One ES256 (P-256) and one RS256 (2048-bit) key; a fresh pair per run. */
+/** One ES256 (P-256), one RS256 (2048-bit) and one EdDSA (Ed25519) key; a fresh pair per run. */
 export function generateKeys() {
   return {
     ES256: keyEntry('ES256', generateKeyPairSync('ec', { namedCurve: 'P-256' })),
     RS256: keyEntry('RS256', generateKeyPairSync('rsa', { modulusLength: 2048 })),
+    EdDSA: keyEntry('EdDSA', generateKeyPairSync('ed25519')),
   };
+}
+
+/** node:crypto's sign/verify arguments for a JWS algorithm: digest, and the key with its options. */
+export function cryptoArgs(alg, key) {
+  if (alg === 'EdDSA') return [null, key];
+  return ['sha256', alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key];
 }
 
 export function jwksOf(keys) {
@@ -28,7 +35,8 @@ export function jwksOf(keys) {
 /** Signs a compact JWS. ES256 signatures are raw r||s (JWS), not DER. */
 export function signJwt(key, claims) {
   const input = `${b64url({ alg: key.alg, typ: 'JWT', kid: key.kid })}.${b64url(claims)}`;
-  const signature = sign('sha256', Buffer.from(input), key.alg === 'ES256' ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' } : key.privateKey);
+  const [digest, signingKey] = cryptoArgs(key.alg, key.privateKey);
+  const signature = sign(digest, Buffer.from(input), signingKey);
   return `${input}.${signature.toString('base64url')}`;
 }
 

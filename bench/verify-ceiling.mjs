@@ -1,10 +1,10 @@
 // The signature-verification ceiling: node's crypto.verify in a tight loop on one core (this
-// process's main thread), on a real token's signing input, for ES256 and RS256. jose.jwtVerify is
+// process's main thread), on a real token's signing input, for ES256, RS256 and EdDSA. jose.jwtVerify is
 // measured too, for context (it parses, checks claims and calls the same crypto).
 // usage: node bench/verify-ceiling.mjs [secondsPerAlgorithm=2]  → one JSON line
 import { createPublicKey, verify } from 'node:crypto';
 import { jwtVerify } from 'jose';
-import { AUDIENCE, ISSUER, claims, generateKeys, signJwt } from './tokens.mjs';
+import { AUDIENCE, ISSUER, claims, cryptoArgs, generateKeys, signJwt } from './tokens.mjs';
 
 const seconds = Number(process.argv[2] ?? 2);
 const keys = generateKeys();
@@ -38,16 +38,16 @@ async function rateAsync(fn, forSeconds) {
 }
 
 const out = {};
-for (const alg of ['ES256', 'RS256']) {
+for (const alg of ['ES256', 'RS256', 'EdDSA']) {
   const key = keys[alg];
   const token = signJwt(key, claims('ceiling'));
   const dot = token.lastIndexOf('.');
   const data = Buffer.from(token.slice(0, dot));
   const signature = Buffer.from(token.slice(dot + 1), 'base64url');
   const publicKey = createPublicKey({ key: key.jwk, format: 'jwk' });
-  const options = alg === 'ES256' ? { key: publicKey, dsaEncoding: 'ieee-p1363' } : publicKey;
-  if (!verify('sha256', data, options, signature)) throw new Error(`verify-ceiling: ${alg} signature does not verify`);
-  out[alg] = rate(() => verify('sha256', data, options, signature), seconds);
+  const [digest, options] = cryptoArgs(alg, publicKey);
+  if (!verify(digest, data, options, signature)) throw new Error(`verify-ceiling: ${alg} signature does not verify`);
+  out[alg] = rate(() => verify(digest, data, options, signature), seconds);
   const verifyOptions = { issuer: ISSUER, audience: AUDIENCE, algorithms: [alg] };
   out[`jose_${alg}`] = await rateAsync(() => jwtVerify(token, publicKey, verifyOptions), seconds / 2);
 }

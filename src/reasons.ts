@@ -11,13 +11,15 @@
  */
 interface ReasonEntry {
   /** Where in the pipeline the reason is given. */
-  stage: 'token' | 'revocation' | 'policy' | 'internal';
+  stage: 'request' | 'token' | 'revocation' | 'policy' | 'internal';
   status: 401 | 403 | 500;
   bearerError: 'invalid_token' | 'invalid_request' | null;
   description: string;
 }
 
 export const REASONS = {
+  // The Check message itself could not be decoded (not protobuf, truncated, nested too deep).
+  malformed_request: { stage: 'request', status: 403, bearerError: null, description: 'the check request could not be decoded' },
   missing_token: { stage: 'token', status: 401, bearerError: null, description: 'no token in the request' },
   ambiguous_token: { stage: 'token', status: 401, bearerError: 'invalid_request', description: 'more than one token in the request' },
   token_too_large: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token exceeds the size limit' },

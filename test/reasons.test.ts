@@ -28,6 +28,10 @@ describe('reason catalogue', () => {
     expect(where((r) => r.stage === 'policy' && r.status === 401)).toEqual(['authentication_required']);
   });
 
+  it('lists in the README every request reason', () => {
+    expect(namesAfter('Request reasons:').sort()).toEqual(where((r) => r.stage === 'request'));
+  });
+
   it('names internal_error in the README body description', () => {
     expect(where((r) => r.stage === 'internal')).toEqual(['internal_error']);
     expect(README).toContain('"error": "unauthenticated"|"forbidden"|"internal_error"');

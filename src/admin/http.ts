@@ -2,6 +2,12 @@ import type { IncomingMessage } from 'node:http';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** Invalid UTF-8 is refused, not replaced: a revoked value stored with U+FFFD would match nothing. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `application/json`, any case, with or without parameters (`; charset=utf-8`). */
+const JSON_MEDIA_TYPE = /^application\/json\s*(;|$)/i;
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -14,7 +20,10 @@ export class HttpError extends Error {
   }
 }
 
-/** The JSON body, or undefined when there is none. Over the cap → 413 without reading the rest. */
+/**
+ * The JSON body, or undefined when there is none. Over the cap → 413 without reading the rest; a body
+ * not declared `application/json` → 415; not UTF-8 or not JSON → 400.
+ */
 export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_BODY_BYTES) throw tooLarge();
@@ -25,7 +34,17 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY_BYTES) throw tooLarge();
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const bytes = Buffer.concat(chunks);
+  if (bytes.length === 0) return undefined;
+  if (!JSON_MEDIA_TYPE.test(req.headers['content-type'] ?? '')) {
+    throw new HttpError(415, 'unsupported_media_type', 'body: must be sent as content-type: application/json', 'body');
+  }
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw new HttpError(400, 'bad_request', 'body: must be UTF-8', 'body');
+  }
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as unknown;

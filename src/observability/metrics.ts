@@ -1,18 +1,20 @@
-import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
+import { ScrapeCounter, ScrapeHistogram, type CounterSeries } from './scrape-metrics.js';
 
 /**
  * The Check path's own metrics. Label values are bounded: decisions, reasons and provider and rule
- * names come from tollgate's code and the config, never from a request.
+ * names come from tollgate's code and the config, never from a request. Those counted on every Check
+ * are scrape-time metrics (src/observability/scrape-metrics.ts): plain numbers until /metrics is read.
  */
 export function createCheckMetrics(registry: Registry, state: { tokenCacheEntries: () => number }) {
   collectDefaultMetrics({ register: registry });
-  const checks = new Counter({
+  const checks = new ScrapeCounter({
     name: 'tollgate_check_total',
     help: 'Check decisions by decision (allow|deny|dry_run_deny), reason, provider and rule.',
     labelNames: ['decision', 'reason', 'provider', 'rule'] as const,
     registers: [registry],
   });
-  const tokenCache = new Counter({
+  const tokenCache = new ScrapeCounter({
     name: 'tollgate_token_cache_total',
     help: 'Verified-token cache look-ups by result (hit|miss).',
     labelNames: ['result'] as const,
@@ -23,13 +25,13 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
     check: childrenOf(checks, (decision: string, reason: string, provider: string, rule: string) => ({ decision, reason, provider, rule })),
     tokenCacheHit: tokenCache.labels({ result: 'hit' }),
     tokenCacheMiss: tokenCache.labels({ result: 'miss' }),
-    duration: new Histogram({
+    duration: new ScrapeHistogram({
       name: 'tollgate_check_duration_seconds',
       help: 'Time to answer a Check, from request decoded to response ready.',
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers: [registry],
     }),
-    dryRunDenials: new Counter({
+    dryRunDenials: new ScrapeCounter({
       name: 'tollgate_dry_run_denials_total',
       help: 'Requests a dry-run rule would have denied, allowed instead.',
       labelNames: ['rule'] as const,
@@ -55,12 +57,11 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
 export type CheckMetrics = ReturnType<typeof createCheckMetrics>;
 
 /**
- * Increments a labelled counter through children bound once per label combination: prom-client hashes
- * a label object on every `inc`, which shows on the Check hot path. Label values come from code and
- * config, so the memo stays small.
+ * Increments a labelled counter given its label values in order, without building a label object per
+ * call. Label values come from code and config, so the memo stays small.
  */
-function childrenOf<L extends string, A extends string[]>(counter: Counter<L>, labels: (...values: A) => Record<L, string>): (...values: A) => void {
-  const children = new Map<string, { inc(): void }>();
+function childrenOf<L extends string, A extends string[]>(counter: ScrapeCounter<L>, labels: (...values: A) => Record<L, string>): (...values: A) => void {
+  const children = new Map<string, CounterSeries>();
   return (...values: A) => {
     const key = values.join('\u0000');
     let child = children.get(key);

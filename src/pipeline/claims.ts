@@ -26,6 +26,7 @@ export function claimsFailure(
   if (!audienceAccepted(claims.aud, config.audiences)) return 'invalid_audience';
 
   // Time claims that are not numbers are invalid, whichever claim; jose checks nbf before exp's type.
+  // Unlike jose, a number must be finite: `"exp": 1e400` parses as Infinity, a token that never expires.
   const { iat, nbf, exp } = claims;
   if (!isOptionalNumber(iat) || !isOptionalNumber(nbf)) return 'invalid_claims';
   if (nbf !== undefined && nbf > now + config.clockSkewSeconds) return 'not_yet_valid';
@@ -53,7 +54,7 @@ export function timeFailure(claims: Readonly<Record<string, unknown>>, config: P
 }
 
 function isOptionalNumber(value: unknown): value is number | undefined {
-  return value === undefined || typeof value === 'number';
+  return value === undefined || Number.isFinite(value);
 }
 
 /** RFC 7519 §4.1.3 as jose applies it: a string, or an array, naming at least one accepted audience. */

@@ -1,7 +1,9 @@
+import { hasDuplicateTopLevelKey } from './json-keys.js';
+
 /**
  * Parses a compact JWS (RFC 7515 §7.1) whose size the caller already bounded, strictly: exactly three
  * base64url segments (no padding, no whitespace; a JWE has five), header and payload that are UTF-8
- * JSON objects of bounded depth. Nothing read here is trusted until the signature over `signingInput`
+ * JSON objects of bounded depth, and a header that names no parameter twice. Nothing read here is trusted until the signature over `signingInput`
  * is verified; `iss` only chooses a provider.
  */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -25,8 +27,8 @@ export function decodeJws(token: string): DecodeResult {
   if (!COMPACT_JWS.test(token)) return MALFORMED;
   const firstDot = token.indexOf('.');
   const lastDot = token.lastIndexOf('.');
-  const header = decodeSegment(token.slice(0, firstDot));
-  const payload = decodeSegment(token.slice(firstDot + 1, lastDot));
+  const header = decodeSegment(token.slice(0, firstDot), { uniqueNames: true });
+  const payload = decodeSegment(token.slice(firstDot + 1, lastDot), { uniqueNames: false });
   const signature = token.slice(lastDot + 1);
   if (!header || !payload || signature.length % 4 === 1) return MALFORMED;
   return {
@@ -48,16 +50,19 @@ export function criticalExtensionsUnderstood(header: Readonly<Record<string, unk
   return crit.every((name) => name === 'b64') && header.b64 === true;
 }
 
-function decodeSegment(segment: string): Record<string, unknown> | undefined {
+function decodeSegment(segment: string, { uniqueNames }: { uniqueNames: boolean }): Record<string, unknown> | undefined {
   // A base64url segment of length 4n+1 cannot come from whole bytes: reject rather than let it truncate.
   if (segment.length % 4 === 1) return undefined;
+  let text: string;
   let value: unknown;
   try {
-    value = JSON.parse(strictUtf8.decode(Buffer.from(segment, 'base64url')));
+    text = strictUtf8.decode(Buffer.from(segment, 'base64url'));
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
   if (!isPlainObject(value) || depth(value, 0) > MAX_JSON_DEPTH) return undefined;
+  if (uniqueNames && hasDuplicateTopLevelKey(text)) return undefined;
   return value;
 }
 

@@ -41,8 +41,11 @@ function first(headers: ReadonlyMap<string, readonly string[]>, name: string): s
 
 /**
  * Envoy sends headers either as the `headers` map (values of repeated headers joined with ",") or,
- * with `encode_raw_headers`, as `header_map` entries carrying `raw_value` bytes. Names are compared
- * lower-cased whatever the sender did.
+ * with `encode_raw_headers`, as `header_map` entries carrying `raw_value` bytes. Envoy never sends both,
+ * but a request that does is read from both: a header present in only one of them (a forged `x-user-*`)
+ * must still be seen, to be removed. A `headers` entry that repeats what `header_map` already says
+ * (its values joined with ",") is the same header and counted once. Names are compared lower-cased
+ * whatever the sender did.
  */
 function collectHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['attributes']>['request']>['http']>): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -52,15 +55,15 @@ function collectHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['
     if (values) values.push(value);
     else out.set(key, [value]);
   };
-  const raw = http.header_map?.headers;
-  if (raw && raw.length > 0) {
-    for (const h of raw) {
-      if (!h.key) continue;
-      const value = h.raw_value && h.raw_value.length > 0 ? Buffer.from(h.raw_value).toString('latin1') : (h.value ?? '');
-      add(h.key, value);
-    }
-  } else if (http.headers) {
-    for (const name in http.headers) add(name, http.headers[name]!);
+  for (const h of http.header_map?.headers ?? []) {
+    if (!h.key) continue;
+    const value = h.raw_value && h.raw_value.length > 0 ? Buffer.from(h.raw_value).toString('latin1') : (h.value ?? '');
+    add(h.key, value);
+  }
+  const rawCount = out.size;
+  for (const name in http.headers) {
+    const value = http.headers[name]!;
+    if (rawCount === 0 || out.get(name.toLowerCase())?.join(',') !== value) add(name, value);
   }
   return out;
 }

@@ -34,6 +34,8 @@ export type Outcome =
     }
   | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
   | { kind: 'forbidden'; reason: PolicyReason; ruleId: string | null; provider?: string; sub?: unknown }
+  /** The Check message could not be decoded: there is no request to decide on. */
+  | { kind: 'malformed_request' }
   /** Something inside tollgate failed: deny, never an RPC error that `failure_mode_allow` would pass. */
   | { kind: 'error' };
 
@@ -75,23 +77,29 @@ export function toCheckResponse(outcome: Outcome, request: RequestView, ctx: Res
     case 'unauthenticated':
     case 'forbidden':
       return denialResponse(outcome.reason, outcome.ruleId ?? null, ctx.realm);
+    case 'malformed_request':
+      return denialResponse('malformed_request', null, ctx.realm);
     case 'error':
       return denialResponse('internal_error', null, ctx.realm);
   }
 }
 
+/** An allow, as toCheckResponse and the server's prepared allows (src/server/prepared-allow.ts) take it. */
+export type AllowOutcome = Extract<Outcome, { kind: 'allow' }>;
+
 /**
  * What an allowed request with this token sends upstream: the identity headers and the token's part of
- * `dynamic_metadata`. Built per request rather than kept with the cached token: it saves under a
- * microsecond per Check but would cost several hundred bytes per cached token.
+ * `dynamic_metadata`. The same for every request with the token, so the gRPC server encodes it once per
+ * token and rule (src/server/prepared-allow.ts), in a bounded cache of its own: kept with every cached
+ * token it would cost several hundred bytes each.
  */
-interface TokenResponseParts {
+export interface TokenResponseParts {
   headers: HeaderValueOption[];
   headerNames: ReadonlySet<string>;
   metadata: NonNullable<Struct['fields']>;
 }
 
-function tokenResponseParts(token: VerifiedToken, onUnsafeClaim: ResponseContext['onUnsafeClaim']): TokenResponseParts {
+export function tokenResponseParts(token: VerifiedToken, onUnsafeClaim: ResponseContext['onUnsafeClaim']): TokenResponseParts {
   const headers: HeaderValueOption[] = [];
   const headerNames = new Set<string>();
   const selected: Record<string, unknown> = {};
@@ -111,36 +119,50 @@ function tokenResponseParts(token: VerifiedToken, onUnsafeClaim: ResponseContext
   return { headers, headerNames, metadata: fields ?? {} };
 }
 
-function allowResponse(outcome: Extract<Outcome, { kind: 'allow' }>, request: RequestView, ctx: ResponseContext): CheckResponse {
-  const token = outcome.token;
-  const parts = token && tokenResponseParts(token, ctx.onUnsafeClaim);
-
-  const headers = parts?.headers ?? [];
+function allowResponse(outcome: AllowOutcome, request: RequestView, ctx: ResponseContext): CheckResponse {
+  const parts = outcome.token && tokenResponseParts(outcome.token, ctx.onUnsafeClaim);
   const minted = outcome.minted;
-  if (minted) {
-    headers.push(overwrite(minted.header, minted.value));
-  }
+  const headers = minted ? [...(parts?.headers ?? []), overwrite(minted.header, minted.value)] : (parts?.headers ?? []);
+  const { headers_to_remove, response_headers_to_add, query_parameters_to_remove } = requestResponseParts(outcome, request, ctx, parts?.headerNames);
+  return {
+    status: ALLOWED,
+    ok_response: { headers, headers_to_remove, response_headers_to_add, query_parameters_to_remove },
+    dynamic_metadata: allowMetadata(outcome.ruleId, parts?.metadata),
+  };
+}
+
+export const ALLOWED = { code: GRPC_OK } as const;
+
+/** `dynamic_metadata` of an allow: the token's part, and the deciding rule. */
+export function allowMetadata(ruleId: string | null, tokenMetadata: TokenResponseParts['metadata'] = {}): Struct {
+  return { fields: { ...tokenMetadata, rule: ruleId === null ? { nullValue: 'NULL_VALUE' } : { stringValue: ruleId } } };
+}
+
+/**
+ * The parts of an allow that depend on this request rather than on the token: the incoming identity
+ * headers and the token's own header to remove (except those tollgate overwrites), the refresh hint,
+ * and the query parameter that carried the token. Computed on every call, prepared allows included.
+ */
+export function requestResponseParts(
+  outcome: AllowOutcome,
+  request: RequestView,
+  ctx: ResponseContext,
+  overwritten: ReadonlySet<string> | undefined,
+): { headers_to_remove: string[]; response_headers_to_add: HeaderValueOption[]; query_parameters_to_remove: string[] } {
+  const minted = outcome.minted;
   // With a minted token the external one never travels on, whatever forwardToken says. A cookie
   // cannot be removed alone, so the whole cookie header goes.
   const dropToken = minted !== undefined || !ctx.identityHeaders.forwardToken;
   const tokenHeader = outcome.location && dropToken ? (outcome.location.kind === 'header' ? outcome.location.name : outcome.location.kind === 'cookie' && minted ? 'cookie' : undefined) : undefined;
   const remove: string[] = [];
   for (const name of request.headers.keys()) {
-    if (name.startsWith(':') || name === 'host' || parts?.headerNames.has(name) || name === minted?.header) continue;
+    if (name.startsWith(':') || name === 'host' || overwritten?.has(name) || name === minted?.header) continue;
     if (name === tokenHeader || ctx.identityHeaders.isIdentity(name)) remove.push(name);
   }
-
   return {
-    status: { code: GRPC_OK },
-    ok_response: {
-      headers,
-      headers_to_remove: remove,
-      response_headers_to_add: outcome.refresh ? [REFRESH_REQUIRED] : [],
-      query_parameters_to_remove: outcome.location?.kind === 'param' && dropToken ? [outcome.location.name] : [],
-    },
-    dynamic_metadata: {
-      fields: { ...parts?.metadata, rule: outcome.ruleId === null ? { nullValue: 'NULL_VALUE' } : { stringValue: outcome.ruleId } },
-    },
+    headers_to_remove: remove,
+    response_headers_to_add: outcome.refresh ? [REFRESH_REQUIRED] : [],
+    query_parameters_to_remove: outcome.location?.kind === 'param' && dropToken ? [outcome.location.name] : [],
   };
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { ConfigError } from '../util/config-error.js';
 import { splitHostPort } from '../util/host-port.js';
 import { readSecretSource, type SecretSource } from '../util/secret.js';
@@ -36,7 +37,16 @@ export interface RedisTopology {
 /** Redis Cluster's hash slots. */
 const SLOTS = 16384;
 
+/**
+ * ioredis is loaded when a Redis store is configured, not at start: it costs ~14 MB of idle RSS that a
+ * replica using the file or memory store would otherwise carry (bench/OPTIMIZATIONS.md).
+ */
+export function ioredis(): typeof import('ioredis') {
+  return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+}
+
 export function createRedisTopology(config: RedisConfig, base: RedisOptions): RedisTopology {
+  const { Cluster, Redis } = ioredis();
   const password = readSecret(config.sentinel?.password ?? config.cluster?.password ?? config.password, secretField(config));
   const tls = config.tls === undefined ? undefined : { ca: readCa(config.tls.caFile) };
   const auth: RedisOptions = { ...base, username: config.username, password, ...(tls === undefined ? {} : { tls }) };

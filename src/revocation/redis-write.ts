@@ -1,5 +1,6 @@
-import { ReplyError, type Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { errorMessage, RevocationOutcomeUnknownError, RevocationStoreUnavailableError } from './types.js';
+import { ioredis } from './redis-topology.js';
 
 /**
  * One change to one key, made durable on a Redis primary so that the answer never lies:
@@ -183,7 +184,7 @@ class PrimaryConnection {
       return await run(this.redis);
     } catch (err) {
       // Before the change: TIME failing sent nothing, and an error reply means the script stopped before its first write.
-      if (stage === 'before' && (what === 'time' || err instanceof ReplyError)) {
+      if (stage === 'before' && (what === 'time' || err instanceof ioredis().ReplyError)) {
         throw new RevocationStoreUnavailableError(
           `revocation: redis write failed (${errorMessage(err)}); the change was not stored, retry when redis is reachable`,
         );

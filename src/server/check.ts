@@ -7,6 +7,8 @@ import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
 import { withInternalToken } from '../internal-tokens/outcome.js';
 import type { InternalTokens } from '../internal-tokens/index.js';
 import type { CheckHandler } from './grpc.js';
+import { UndecodableRequest } from './check-codec.js';
+import { PreparedAllows } from './prepared-allow.js';
 import type { Runtime } from './runtime.js';
 
 export interface CheckContext {
@@ -23,6 +25,7 @@ export interface CheckContext {
  * any failure inside becomes a deny, because an RPC error is what `failure_mode_allow` lets through.
  */
 export function createCheckHandler(ctx: CheckContext): CheckHandler {
+  const preparedAllows = new PreparedAllows();
   const onVerified = (cached: boolean) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc();
   const onUnsafeClaim = (header: string, claim: string) =>
     ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
@@ -32,16 +35,26 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
     let view: RequestView | undefined;
     let outcome: Outcome;
     try {
-      view = requestViewFrom(request);
-      const revocation = ctx.revocation();
-      const result = await decide(runtime, view, { revocation, onVerified });
-      outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
-      if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
+      if (request instanceof UndecodableRequest) {
+        outcome = { kind: 'malformed_request' };
+      } else {
+        view = requestViewFrom(request);
+        const revocation = ctx.revocation();
+        const result = await decide(runtime, view, { revocation, onVerified });
+        outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
+        if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
+      }
     } catch (err) {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
       outcome = { kind: 'error' };
     }
-    const response = toCheckResponse(outcome, view ?? emptyView, { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim });
+    const responseContext = { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim };
+    // An allow that mints an internal token differs per request: it is encoded whole.
+    const token = outcome.kind === 'allow' && !outcome.minted ? outcome.token : undefined;
+    const response =
+      outcome.kind === 'allow' && token && view
+        ? preparedAllows.respond(outcome, token, view, responseContext)
+        : toCheckResponse(outcome, view ?? emptyView, responseContext);
     record(ctx, outcome, view);
     ctx.metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return response;
@@ -71,7 +84,7 @@ function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefin
 
 /** The verified subject, when there is one, for the decision log line. */
 function subOf(outcome: Outcome): string | undefined {
-  const sub = outcome.kind === 'allow' ? outcome.token?.claims.sub : outcome.kind === 'error' ? undefined : outcome.sub;
+  const sub = outcome.kind === 'allow' ? outcome.token?.claims.sub : 'sub' in outcome ? outcome.sub : undefined;
   return typeof sub === 'string' ? sub : undefined;
 }
 
@@ -87,6 +100,8 @@ function labelsOf(outcome: Outcome): { decision: string; reason: string; provide
     case 'unauthenticated':
     case 'forbidden':
       return { decision: 'deny', reason: outcome.reason, provider: outcome.provider ?? '', rule: outcome.ruleId ?? '' };
+    case 'malformed_request':
+      return { decision: 'deny', reason: 'malformed_request', provider: '', rule: '' };
     case 'error':
       return { decision: 'deny', reason: 'internal_error', provider: '', rule: '' };
   }

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
-import type { CheckRequest, CheckResponse } from '../envoy/types.js';
+import { withTolerantCheckDecoding, type IncomingCheck, type OutgoingCheck } from './check-codec.js';
 import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
 import { allowedClientsInterceptor, grpcServerCredentials } from '../tls/grpc.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
@@ -14,7 +14,7 @@ const require = createRequire(import.meta.url);
 const REFLECTION_PROTO = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
 
 /** `caller`: the SPIFFE ID of the client certificate on the Check RPC (mTLS on listen.tls), if any. */
-export type CheckHandler = (request: CheckRequest, caller?: string) => Promise<CheckResponse>;
+export type CheckHandler = (request: IncomingCheck, caller?: string) => Promise<OutgoingCheck>;
 
 export interface GrpcServer {
   port: number;
@@ -43,14 +43,14 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
     ...LOADER_OPTIONS,
     includeDirs: [PROTO_ROOT],
   });
-  const authorization = pkg[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition;
+  const authorization = withTolerantCheckDecoding(pkg[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
     interceptors: options.tls ? [allowedClientsInterceptor(options.tls)] : [],
   });
 
   server.addService(authorization, {
-    Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) => {
+    Check: (call: grpc.ServerUnaryCall<IncomingCheck, OutgoingCheck>, callback: grpc.sendUnaryData<OutgoingCheck>) => {
       check(call.request, callerOf(call)).then(
         (response) => callback(null, response),
         (err: unknown) => {
@@ -94,7 +94,7 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
 }
 
 /** The URI SAN of the client certificate the Check RPC came with; none on a plaintext listener. */
-function callerOf(call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>): string | undefined {
+function callerOf(call: grpc.ServerUnaryCall<IncomingCheck, OutgoingCheck>): string | undefined {
   const san = call.getAuthContext().sslPeerCertificate?.subjectaltname;
   return san ? firstUriSan(san) : undefined;
 }

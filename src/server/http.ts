@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { splitHostPort } from '../util/host-port.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
+import { answerClientErrors } from './client-errors.js';
 
 /** Returns true when it answered the request; the server tries handlers in order. */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -43,6 +44,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   // The admin API reads small JSON bodies; a slow client must not hold a socket for long.
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
+  answerClientErrors(server);
   const { host, port } = splitHostPort(options.address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

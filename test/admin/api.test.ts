@@ -17,11 +17,11 @@ afterAll(async () => {
 async function call(
   method: string,
   path: string,
-  { body, token = SECRET, raw }: { body?: unknown; token?: string | null; raw?: string } = {},
+  { body, token = SECRET, raw, contentType = 'application/json' }: { body?: unknown; token?: string | null; raw?: string | Blob; contentType?: string | null } = {},
 ): Promise<{ status: number; json: Record<string, unknown> | undefined; headers: Headers }> {
   const headers: Record<string, string> = {};
   if (token !== null) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
+  if ((body !== undefined || raw !== undefined) && contentType !== null) headers['content-type'] = contentType;
   const response = await fetch(admin.url + path, {
     method,
     headers,
@@ -111,6 +111,24 @@ describe('admin API: requests', () => {
     const { status, json } = await call('POST', revocations, { raw: JSON.stringify({ type: 'jti', value: 'a', reason: 'x'.repeat(70_000) }) });
     expect(status).toBe(413);
     expect(json?.message).toBe('body: must be at most 65536 bytes');
+  });
+
+  it('refuses a body that is not UTF-8 with 400, instead of storing U+FFFD', async () => {
+    const raw = Buffer.concat([Buffer.from('{"type":"jti","value":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('","reason":"r"}')]);
+    const { status, json } = await call('POST', revocations, { raw: new Blob([raw]) });
+    expect({ status, field: json?.field, message: json?.message }).toEqual({ status: 400, field: 'body', message: 'body: must be UTF-8' });
+    expect(admin.store.list()).toEqual([]);
+  });
+
+  it('refuses a body that is not declared application/json with 415', async () => {
+    const body = { type: 'jti', value: 'media-type', reason: 'r' };
+    for (const contentType of [null, 'text/plain', 'application/x-www-form-urlencoded', 'application/jsonx']) {
+      const { status, json } = await call('POST', revocations, { body, contentType });
+      expect({ status, error: json?.error }, String(contentType)).toEqual({ status: 415, error: 'unsupported_media_type' });
+    }
+    expect(admin.store.list()).toEqual([]);
+    expect((await call('POST', revocations, { body, contentType: 'Application/JSON; charset=utf-8' })).status).toBe(201);
+    expect((await call('DELETE', `${revocations}/jti/media-type`)).status).toBe(204);
   });
 
   it('POST, GET, DELETE round trip, with RFC 3339 times', async () => {
@@ -208,7 +226,7 @@ describe('admin API: requests', () => {
     try {
       const response = await fetch(`${failing.url}${revocations}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${SECRET}` },
+        headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
         body: JSON.stringify({ type: 'jti', value: 'x', reason: 'r' }),
       });
       expect(response.status).toBe(503);

@@ -9,22 +9,24 @@ import { LOADER_OPTIONS } from '../../src/server/proto.js';
 const require = createRequire(import.meta.url);
 const XDS_DEPS = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
 
+const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
+
 /**
  * A Check client built from Envoy's OFFICIAL protos (shipped by @grpc/grpc-js-xds), not tollgate's
  * subset: what the tests send and read is what Envoy itself would.
  */
 export class EnvoyClient {
   private readonly client: grpc.Client & { Check: grpc.requestCallback<CheckResponse> };
+  private readonly decodeResponse: (bytes: Buffer) => CheckResponse;
 
   constructor(port: number, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), channelOptions: grpc.ChannelOptions = {}) {
     const pkg = loadSync('envoy/service/auth/v3/external_auth.proto', {
       ...LOADER_OPTIONS,
       includeDirs: ['envoy-api', 'googleapis', 'protoc-gen-validate', 'xds'].map((d) => join(XDS_DEPS, d)),
     });
-    const Authorization = grpc.makeGenericClientConstructor(
-      pkg['envoy.service.auth.v3.Authorization'] as grpc.ServiceDefinition,
-      'Authorization',
-    );
+    const service = pkg['envoy.service.auth.v3.Authorization'] as grpc.ServiceDefinition;
+    this.decodeResponse = service.Check!.responseDeserialize as (bytes: Buffer) => CheckResponse;
+    const Authorization = grpc.makeGenericClientConstructor(service, 'Authorization');
     this.client = new Authorization(`127.0.0.1:${port}`, credentials, channelOptions) as unknown as EnvoyClient['client'];
   }
 
@@ -33,6 +35,13 @@ export class EnvoyClient {
       (this.client as unknown as { Check(req: CheckRequest, cb: (err: grpc.ServiceError | null, res?: CheckResponse) => void): void }).Check(request, (err, res) =>
         err ? reject(err) : resolve(res!),
       );
+    });
+  }
+
+  /** Sends `message` as the Check request's bytes, whatever they are, and decodes the answer. */
+  checkBytes(message: Buffer): Promise<CheckResponse> {
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(CHECK_PATH, (bytes: Buffer) => bytes, this.decodeResponse, message, (err, res) => (err ? reject(err) : resolve(res!)));
     });
   }
 

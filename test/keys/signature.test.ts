@@ -34,6 +34,14 @@ describe('keyFitsAlgorithm', () => {
 describe('verifySignature', () => {
   const es256 = sign('sha256', data, { key: p256.privateKey, dsaEncoding: 'ieee-p1363' });
 
+  it('accepts a high-S ECDSA signature (s replaced by n - s), as JOSE rules allow', async () => {
+    const n = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'); // the P-256 group order
+    const s = BigInt(`0x${es256.subarray(32).toString('hex')}`);
+    const highS = Buffer.concat([es256.subarray(0, 32), Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex')]);
+    expect(highS.equals(es256)).toBe(false);
+    expect(await verifySignature('ES256', p256.publicKey, data, highS)).toBe(true);
+  });
+
   it('verifies each family and refuses the same signature over other data', async () => {
     const ps256 = sign('sha256', data, { key: rsa.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
     const cases: [string, Parameters<typeof verifySignature>[1], Buffer][] = [

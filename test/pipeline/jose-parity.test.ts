@@ -312,4 +312,27 @@ describe('signature and claims checks agree with jose.jwtVerify', () => {
       expect(seen.get(reason) ?? 0, `${reason} never generated: ${JSON.stringify(Object.fromEntries(seen))}`).toBeGreaterThan(0);
     }
   });
+
+  // The generator above builds its JSON with JSON.stringify, which can write neither of these.
+  it('differs from jose on purpose: a header naming a parameter twice, and a time claim that is not finite', async () => {
+    const hmacToken = (header: string, payload: string) => {
+      const input = `${Buffer.from(header).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+      return `${input}.${signature('HS256', 'hmac', Buffer.from(input)).toString('base64url')}`;
+    };
+    const claims = `"iss":"${ISSUERS[0]}","aud":"api","sub":"u","iat":${NOW}`;
+    const cases: Array<[string, string, TokenFailure]> = [
+      // JSON.parse keeps the last `alg`; a parser keeping the first would read "none".
+      [`{"alg":"none","alg":"HS256"}`, `{${claims},"exp":${NOW + 300}}`, 'malformed_token'],
+      // 1e400 parses as Infinity: a token that never expires.
+      ['{"alg":"HS256"}', `{${claims},"exp":1e400}`, 'invalid_claims'],
+      ['{"alg":"HS256"}', `{${claims},"exp":${NOW + 300},"nbf":-1e400}`, 'invalid_claims'],
+    ];
+    for (const [header, payload, reason] of cases) {
+      const token = hmacToken(header, payload);
+      const jose = await jwtVerify(token, HMAC_SECRET, { issuer: ISSUERS[0], audience: 'api', algorithms: ['HS256'], currentDate: new Date(clock.now()) });
+      expect(jose.payload.sub, header + payload).toBe('u');
+      const result = await verifiers[0]!.verify(token, location);
+      expect(result.ok ? 'accepted' : result.reason, header + payload).toBe(reason);
+    }
+  });
 });

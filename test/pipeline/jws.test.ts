@@ -32,6 +32,9 @@ describe('decodeJws', () => {
     ['a payload that is an array', `${HEADER}.${json([1])}.${SIG}`],
     ['a payload that is not JSON', `${HEADER}.${b64('not json')}.${SIG}`],
     ['nesting deeper than 16', `${HEADER}.${json({ a: JSON.parse('['.repeat(20) + ']'.repeat(20)) })}.${SIG}`],
+    ['a header naming a parameter twice', `${b64('{"alg":"none","kid":"k","alg":"ES256"}')}.${PAYLOAD}.${SIG}`],
+    ['a header naming a parameter twice, once escaped', `${b64('{"alg":"ES256","\\u0061lg":"HS256"}')}.${PAYLOAD}.${SIG}`],
+    ['a header naming a parameter twice, with spacing', `${b64('{ "kid" : "a" , "alg":"ES256", "kid":"b" }')}.${PAYLOAD}.${SIG}`],
   ])('refuses %s', (_name, token) => {
     expect(decodeJws(token)).toEqual({ ok: false, reason: 'malformed_token' });
   });
@@ -59,6 +62,12 @@ describe('decodeJws', () => {
     // limits.maxTokenBytes allows 64 KiB: tens of thousands of levels, more than a full walk's stack holds.
     const deep = b64(`{"a":${'['.repeat(40_000)}${']'.repeat(40_000)}}`);
     expect(decodeJws(`${HEADER}.${deep}.${SIG}`)).toEqual({ ok: false, reason: 'malformed_token' });
+  });
+
+  it('reads a header whose nested objects or string values repeat a top-level name', () => {
+    const header = '{"alg":"ES256","kid":"alg","jwk":{"alg":"x","kid":"y"},"x":["kid","alg"],"q":"\\"alg\\":"}';
+    const result = decodeJws(`${b64(header)}.${PAYLOAD}.${SIG}`);
+    expect(result.ok && result.jws.header).toEqual(JSON.parse(header));
   });
 });
 

@@ -15,6 +15,7 @@ const ctx: ResponseContext = {
 function outcomeFor(reason: Reason): Outcome {
   const { stage } = REASONS[reason];
   if (stage === 'internal') return { kind: 'error' };
+  if (stage === 'request') return { kind: 'malformed_request' };
   if (stage === 'policy') return { kind: 'forbidden', reason: reason as PolicyReason, ruleId: 'r1' };
   return { kind: 'unauthenticated', reason: reason as TokenFailure };
 }

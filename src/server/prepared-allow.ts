@@ -1,0 +1,128 @@
+import { LRUCache } from 'lru-cache';
+import type { CheckResponse } from '../envoy/types.js';
+import type { RequestView } from '../pipeline/request.js';
+import {
+  ALLOWED,
+  allowMetadata,
+  requestResponseParts,
+  tokenResponseParts,
+  type AllowOutcome,
+  type ResponseContext,
+  type TokenResponseParts,
+} from '../pipeline/respond.js';
+import type { VerifiedToken } from '../pipeline/verify.js';
+
+/** The Check service's own protobuf encoder for a CheckResponse. */
+export type SerializeResponse = (response: CheckResponse) => Buffer;
+
+/** Allows for a token, by token: a token seen again (a cache hit) finds its allow already encoded. */
+const MAX_PREPARED_TOKENS = 10_000;
+
+/** CheckResponse.ok_response (3) and OkHttpResponse.headers_to_remove (5), length-delimited. */
+const OK_RESPONSE_TAG = (3 << 3) | 2;
+const HEADERS_TO_REMOVE_TAG = (5 << 3) | 2;
+
+/**
+ * An allow for a verified token is the same bytes for every request with that token and rule except
+ * `headers_to_remove`, which depends on the request's own headers. Those bytes are encoded once (status,
+ * identity headers, dynamic_metadata) and each request adds only its removals: protobuf lets the
+ * fields of a message be written piece by piece. Revocation, expiry and key trust are still decided on
+ * every call before an allow exists; this only saves re-encoding the same answer.
+ */
+export class PreparedAllows {
+  private readonly byToken = new LRUCache<VerifiedToken, TokenAllow>({ max: MAX_PREPARED_TOKENS });
+
+  respond(outcome: AllowOutcome, token: VerifiedToken, request: RequestView, ctx: ResponseContext): PreparedAllowResponse {
+    let prepared = this.byToken.get(token);
+    if (prepared?.ruleId !== outcome.ruleId) {
+      prepared = new TokenAllow(outcome.ruleId, tokenResponseParts(token, ctx.onUnsafeClaim));
+      this.byToken.set(token, prepared);
+    }
+    return new PreparedAllowResponse(prepared, requestResponseParts(outcome, request, ctx, prepared.parts.headerNames));
+  }
+}
+
+/** One token's allow under one rule; its bytes are made at the first answer that needs them. */
+class TokenAllow {
+  private bytes: { status: Buffer; okHeaders: Buffer; metadata: Buffer } | undefined;
+
+  constructor(
+    readonly ruleId: string | null,
+    readonly parts: TokenResponseParts,
+  ) {}
+
+  encoded(serialize: SerializeResponse): { status: Buffer; okHeaders: Buffer; metadata: Buffer } {
+    this.bytes ??= {
+      status: serialize({ status: ALLOWED }),
+      okHeaders: fieldContent(serialize({ ok_response: { headers: this.parts.headers } })),
+      metadata: serialize({ dynamic_metadata: allowMetadata(this.ruleId, this.parts.metadata) }),
+    };
+    return this.bytes;
+  }
+}
+
+/**
+ * An allow as the Check handler returns it to grpc-js; the service's serializer (src/server/check-codec.ts)
+ * turns it into bytes with `encode`, the same bytes protobufjs writes for `toObject()`.
+ */
+export class PreparedAllowResponse {
+  constructor(
+    private readonly prepared: TokenAllow,
+    private readonly perRequest: ReturnType<typeof requestResponseParts>,
+  ) {}
+
+  toObject(): CheckResponse {
+    return {
+      status: ALLOWED,
+      ok_response: { headers: this.prepared.parts.headers, ...this.perRequest },
+      dynamic_metadata: allowMetadata(this.prepared.ruleId, this.prepared.parts.metadata),
+    };
+  }
+
+  encode(serialize: SerializeResponse): Buffer {
+    const { headers_to_remove: remove, response_headers_to_add: refresh, query_parameters_to_remove: params } = this.perRequest;
+    // The refresh hint and a token in the query are rare: those answers are encoded whole.
+    if (refresh.length > 0 || params.length > 0) return serialize(this.toObject());
+    const { status, okHeaders, metadata } = this.prepared.encoded(serialize);
+    const lengths = remove.map((name) => Buffer.byteLength(name));
+    let okLength = okHeaders.length;
+    for (const length of lengths) okLength += 1 + varintSize(length) + length;
+    const out = Buffer.allocUnsafe(status.length + 1 + varintSize(okLength) + okLength + metadata.length);
+    let at = status.copy(out, 0);
+    out[at++] = OK_RESPONSE_TAG;
+    at = writeVarint(out, at, okLength);
+    at += okHeaders.copy(out, at);
+    remove.forEach((name, i) => {
+      out[at++] = HEADERS_TO_REMOVE_TAG;
+      at = writeVarint(out, at, lengths[i]!);
+      at += out.write(name, at);
+    });
+    metadata.copy(out, at);
+    return out;
+  }
+}
+
+/** The content of the one length-delimited field a message was encoded as (tag, length, content). */
+function fieldContent(encoded: Buffer): Buffer {
+  let at = 1;
+  while (encoded[at]! & 0x80) at++;
+  return encoded.subarray(at + 1);
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value >>>= 7;
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(out: Buffer, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  out[at++] = value;
+  return at;
+}
