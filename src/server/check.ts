@@ -1,11 +1,12 @@
 import type { Logger } from '../observability/logger.js';
-import type { CheckMetrics } from '../observability/metrics.js';
+import type { CheckMetrics, Transport } from '../observability/metrics.js';
 import type { RevocationStore } from '../revocation/index.js';
 import { decide } from '../pipeline/decide.js';
 import { requestViewFrom, type RequestView } from '../pipeline/request.js';
 import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
 import { withInternalToken } from '../internal-tokens/outcome.js';
 import type { InternalTokens } from '../internal-tokens/index.js';
+import type { CheckResponse } from '../envoy/types.js';
 import type { CheckHandler } from './grpc.js';
 import type { Runtime } from './runtime.js';
 
@@ -18,21 +19,34 @@ export interface CheckContext {
   internalTokens?: () => InternalTokens | undefined;
 }
 
+/** The gRPC Check handler: Envoy's CheckRequest as a request view, through the shared checker. */
+export function createCheckHandler(check: Checker): CheckHandler {
+  return (request, caller) => check(() => requestViewFrom(request), 'grpc', caller);
+}
+
 /**
- * The Check handler: request → extract → verify → revocation → authorize → respond. It never throws:
- * any failure inside becomes a deny, because an RPC error is what `failure_mode_allow` lets through.
+ * One request of any transport, as a request view, through the pipeline: extract → verify →
+ * revocation → authorize → respond, then counted and logged with its transport. The view is built
+ * inside, so a request that cannot be read is denied like any other failure. `caller`: the SPIFFE ID
+ * of the client certificate the request came with (mTLS), for internal tokens.
  */
-export function createCheckHandler(ctx: CheckContext): CheckHandler {
+export type Checker = (view: () => RequestView, transport: Transport, caller?: string) => Promise<CheckResponse>;
+
+/**
+ * The checker every transport shares. It never throws: any failure inside becomes a deny, because an
+ * RPC error is what `failure_mode_allow` lets through (and an HTTP 5xx is not a denial to nginx).
+ */
+export function createChecker(ctx: CheckContext): Checker {
   const onVerified = (cached: boolean) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc();
   const onUnsafeClaim = (header: string, claim: string) =>
     ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
-  return async (request, caller) => {
+  return async (toView, transport, caller) => {
     const started = process.hrtime.bigint();
     const runtime = ctx.runtime();
     let view: RequestView | undefined;
     let outcome: Outcome;
     try {
-      view = requestViewFrom(request);
+      view = toView();
       const revocation = ctx.revocation();
       const result = await decide(runtime, view, { revocation, onVerified });
       outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
@@ -42,15 +56,15 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
       outcome = { kind: 'error' };
     }
     const response = toCheckResponse(outcome, view ?? emptyView, { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim });
-    record(ctx, outcome, view);
-    ctx.metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    record(ctx, outcome, view, transport);
+    ctx.metrics.duration[transport].observe(Number(process.hrtime.bigint() - started) / 1e9);
     return response;
   };
 }
 
-function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefined): void {
+function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefined, transport: Transport): void {
   const labels = labelsOf(outcome);
-  ctx.metrics.check(labels.decision, labels.reason, labels.provider, labels.rule);
+  ctx.metrics.check(labels.decision, labels.reason, labels.provider, labels.rule, transport);
   // Allowed requests are logged only at debug level: a line per request would cost more than the check.
   const allowed = labels.decision === 'allow';
   if (allowed && !ctx.logger.isLevelEnabled('debug')) return;
@@ -62,6 +76,7 @@ function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefin
     rule: labels.rule || undefined,
     sub: subOf(outcome),
     requestId: view?.requestId,
+    transport,
     method: view?.method,
     path: view?.path.split('?', 1)[0],
   };
