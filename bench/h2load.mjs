@@ -27,8 +27,23 @@ export async function h2load({ port, dataFile, seconds, clients, streams, rpsPer
   const args = ['-c', String(clients), '-m', String(streams), '-t', '1', '-D', String(seconds), '-d', dataFile];
   args.push('-H', 'content-type: application/grpc', '-H', 'te: trailers');
   if (rpsPerClient !== undefined) args.push(`--rps=${rpsPerClient}`);
+  return runH2load(args, `http://127.0.0.1:${port}${CHECK_PATH}`, seconds, logFile);
+}
+
+/**
+ * The HTTP authorization port driven as nginx or Envoy's http_service drive it: HTTP/1.1 GETs on
+ * keep-alive connections, one request in flight per connection (proxies do not pipeline).
+ * { port, path, headers: {name: value}, seconds, clients, logFile? } → as h2load().
+ */
+export async function h1load({ port, path, headers, seconds, clients, logFile }) {
+  const args = ['--h1', '-c', String(clients), '-m', '1', '-t', '1', '-D', String(seconds)];
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+  return runH2load(args, `http://127.0.0.1:${port}${path}`, seconds, logFile);
+}
+
+async function runH2load(args, url, seconds, logFile) {
   if (logFile) args.push(`--log-file=${logFile}`);
-  args.push(`http://127.0.0.1:${port}${CHECK_PATH}`);
+  args.push(url);
   if (logFile) rmSync(logFile, { force: true }); // h2load appends to an existing log
   const result = await run('h2load', args, { timeoutMs: (seconds + 30) * 1000 });
   const out = result.stdout;

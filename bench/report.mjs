@@ -148,6 +148,11 @@ export function printSummary(results) {
     console.log('\nscaling (checks/s):');
     for (const r of results.scaling) console.log(`  ${pad(r.id, 16)} 1 process ${n0(r.one)}   2 processes ${n0(r.two)} (${r.each.map(n0).join(' + ')})   ×${(r.two / r.one).toFixed(2)}`);
   }
+  if (results.transports) {
+    const { grpc, http } = results.transports;
+    const line = (r) => `${n0(r.rps)} checks/s (p99 ${ms(r.p99Ms)} ms, ${n0(r.cpuUsPerCheck)} µs CPU/check${r.failed ? `, ${r.failed} FAILED` : ''}; ${decisionsText(r.decisions)})`;
+    console.log(`\ntransports (one token, cache hits): gRPC Check ${line(grpc)}; HTTP /envoy ${line(http)}; HTTP/gRPC ${(http.rps / grpc.rps).toFixed(2)}`);
+  }
   for (const mem of [results.memory, results.memoryDeployed].filter(Boolean)) {
     console.log(
       `\nmemory (${flagsText(mem.nodeArgs)}): RSS idle ${mem.empty.rssMB.toFixed(0)} MB; with ${n0(mem.revocations)} revocations ${mem.loaded.rssMB.toFixed(0)} MB; after ${n0(mem.tokens)} distinct tokens ${mem.rssAfterFillMB.toFixed(0)} MB (peak ${mem.hwmMB.toFixed(0)} MB, ${mem.filledGc.rssMB.toFixed(0)} MB after a full GC); ` +
@@ -206,6 +211,16 @@ export function writeResults(results, file) {
     out.push('| scenario | 1 process checks/s (best of the runs before and after) | 2 processes checks/s | ratio |', '|---|---:|---:|---:|');
     for (const r of results.scaling) out.push(`| ${r.id} | ${n0(r.one)} (${r.ones.map(n0).join(', ')}) | ${n0(r.two)} (${r.each.map(n0).join(' + ')}) | ${(r.two / r.one).toFixed(2)} |`);
     out.push('', `On ${m.nproc} cores the load generators and both replicas share the same CPUs, so this shows contention more than scaling; on a node with spare cores each replica adds about one process's throughput.`, '');
+  }
+  if (results.transports) {
+    const { grpc, http, h1Clients } = results.transports;
+    out.push('## Transports: gRPC Check and the HTTP authorization port', '');
+    out.push(`One tollgate, one ES256 token repeated (cache hits), the two transports driven alternately for ${grpc.runs.length} rounds (best run of each shown): gRPC Check as in the scenarios above (h2c, ${results.clients} connections × ${results.streams} streams), and \`GET /envoy/api/orders/42\` with the same token on the HTTP authorization port (\`h2load --h1 -c ${h1Clients} -m 1\`: HTTP/1.1 keep-alive, one check in flight per connection, no pipelining, as nginx and Envoy's http_service call it). The same pipeline decides both; the difference is the transport.`, '');
+    out.push('| transport | checks/s (runs) | p50 / p99 / max ms | CPU µs/check | decisions seen by tollgate |', '|---|---:|---|---:|---|');
+    for (const [name, r] of [['gRPC Check', grpc], ['HTTP /envoy', http]]) {
+      out.push(`| ${name} | ${n0(r.rps)} (${r.runs.map(n0).join(', ')}) | ${ms(r.p50Ms)} / ${ms(r.p99Ms)} / ${ms(r.maxMs)} | ${n0(r.cpuUsPerCheck)} | ${decisionsText(r.decisions)}${r.failed ? ` — **${r.failed} failed requests**` : ''} |`);
+    }
+    out.push('', `HTTP / gRPC: ${(http.rps / grpc.rps).toFixed(2)}.`, '');
   }
   for (const mem of [results.memory, results.memoryDeployed].filter(Boolean)) {
     const perEntry = (fromMB, toMB, count) => `${n0(((toMB - fromMB) * 2 ** 20) / count)} bytes`;

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { checkOnce, decisionCounts, diffCounts } from './client.mjs';
 import { REVOKED_JTI, writeRevocationLog } from './config/generate.mjs';
 import { checkRequestFrame } from './encode.mjs';
-import { h2load, requireH2load } from './h2load.mjs';
+import { h1load, h2load, requireH2load } from './h2load.mjs';
 import { cpuMicros, memory, memoryAfterGc, runNodeJson, serverNode, sleep, useServerNode } from './proc.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, writeResults } from './report.mjs';
@@ -50,6 +50,10 @@ const STREAMS = 32; // concurrent streams per connection: 128 checks in flight a
 const HALF_CLIENTS = 8;
 const HALF_STREAMS = 1;
 const ROUNDS = 5; // baseline and cached-token runs alternate; the median of their ratios counts (noisy machine)
+// The HTTP authorization port: HTTP/1.1 without pipelining, one check in flight per connection, so
+// concurrency comes from connections (nginx and Envoy keep a pool of keep-alive connections).
+const H1_CLIENTS = 64;
+const TRANSPORT_ROUNDS = 3;
 const REFERENCE_SECONDS = 3; // no-op server at a scenario's half rate
 const DISTINCT = 10_000;
 const MEMORY_TOKENS = 100_000;
@@ -343,6 +347,30 @@ async function main() {
     }
   }
 
+  // ---- transports: gRPC Check and the HTTP authorization port, one server, alternating -------------
+  if (want('transports')) {
+    log(`transports: one tollgate, one token (cache hits): gRPC Check (h2c, ${CLIENTS}×${STREAMS}) and HTTP /envoy (HTTP/1.1, ${H1_CLIENTS} connections), alternating`);
+    const server = await startTollgate(dir, 'transports', base);
+    const request = { path: '/envoy/api/orders/42', headers: { authorization: `Bearer ${tokens.es256}`, 'x-request-id': 'bench-http' } };
+    try {
+      await validate(server, { expect: [[frameOf(tokens.es256), 0]] });
+      await validateHttp(server, request);
+      await warmup(server, files.es256);
+      const grpcRuns = [];
+      const httpRuns = [];
+      for (let round = 0; round < TRANSPORT_ROUNDS; round++) {
+        grpcRuns.push(await saturate(server, files.es256));
+        httpRuns.push(await saturateHttp(server, request, dir));
+        log(`  round ${round + 1}: gRPC ${grpcRuns.at(-1).rps.toFixed(0)}/s, HTTP ${httpRuns.at(-1).rps.toFixed(0)}/s`);
+      }
+      results.transports = { grpc: best(grpcRuns), http: best(httpRuns), h1Clients: H1_CLIENTS };
+      log(`  gRPC ${fmt(results.transports.grpc)}`);
+      log(`  HTTP ${fmt(results.transports.http)}`);
+    } finally {
+      await server.stop();
+    }
+  }
+
   // ---- memory: 100k cached tokens + 100k revocations ----------------------------------------------
   // RSS as the OS sees it (the target), plus, through the guard's SIGUSR2 probe (--expose-gc), RSS and
   // V8 heap after a full GC at each step, to tell live data from collectable garbage.
@@ -434,16 +462,33 @@ async function validate(server, scenario) {
   }
 }
 
+/** The HTTP port's answer before any load: 200 with the identity header. */
+async function validateHttp(server, request) {
+  const res = await fetch(`http://127.0.0.1:${server.authzPort}${request.path}`, { headers: request.headers });
+  if (res.status !== 200 || !res.headers.get('x-user-id')) throw new Error(`${server.name}: HTTP /envoy answered ${res.status}; see ${server.logFile}`);
+}
+
 async function warmup(server, dataFile) {
   await h2load({ port: server.grpcPort, dataFile, seconds: WARMUP_SECONDS, clients: CLIENTS, streams: STREAMS });
 }
 
 /** Saturation: h2load closed loop; CPU time and (tollgate) decision counts around it. */
 async function saturate(server, dataFile) {
+  const logFile = path.join(path.dirname(dataFile), `${server.name}-latency.tsv`);
+  return measured(server, () => h2load({ port: server.grpcPort, dataFile, seconds: SECONDS, clients: CLIENTS, streams: STREAMS, logFile }));
+}
+
+/** Saturation of the HTTP authorization port: HTTP/1.1, H1_CLIENTS keep-alive connections. */
+async function saturateHttp(server, request, workDir) {
+  const logFile = path.join(workDir, `${server.name}-http-latency.tsv`);
+  return measured(server, () => h1load({ port: server.authzPort, ...request, seconds: SECONDS, clients: H1_CLIENTS, logFile }));
+}
+
+/** Runs `drive` (one h2load run) and measures the server's CPU time and decision counts around it. */
+async function measured(server, drive) {
   const countsBefore = server.httpPort ? await decisionCounts(server.httpPort) : undefined;
   const cpuBefore = cpuMicros(server.pid);
-  const logFile = path.join(path.dirname(dataFile), `${server.name}-latency.tsv`);
-  const load = await h2load({ port: server.grpcPort, dataFile, seconds: SECONDS, clients: CLIENTS, streams: STREAMS, logFile });
+  const load = await drive();
   const cpu = cpuMicros(server.pid) - cpuBefore;
   const decisions = countsBefore ? diffCounts(await decisionCounts(server.httpPort), countsBefore) : undefined;
   const checks = decisions ? sumChecks(decisions) : load.done;

@@ -22,7 +22,8 @@ const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 export async function startTollgate(dir, name, configOptions, { nodeArgs = [], env } = {}) {
   const grpcPort = await freePort();
   const httpPort = await freePort();
-  const configPath = writeConfig(dir, name, { ...configOptions, grpcPort, httpPort });
+  const authzPort = await freePort();
+  const configPath = writeConfig(dir, name, { ...configOptions, grpcPort, httpPort, authzPort });
   const logFile = path.join(dir, `${name}.log`);
   const child = spawnNode(CLI, ['serve', '--config', configPath], { nodeArgs, logFile, cwd: dir, env });
   try {
@@ -31,7 +32,7 @@ export async function startTollgate(dir, name, configOptions, { nodeArgs = [], e
     await stop(child);
     throw new Error(`${err.message}; see its log ${logFile}`, { cause: err });
   }
-  return { name, child, pid: child.pid, grpcPort, httpPort, logFile, stop: () => stop(child) };
+  return { name, child, pid: child.pid, grpcPort, httpPort, authzPort, logFile, stop: () => stop(child) };
 }
 
 /** Starts the no-op grpc-js Check server; resolves once it answers a Check. */

@@ -7,9 +7,9 @@ import { AUDIENCE, ISSUER } from '../tokens.mjs';
 
 export const CONTEXT_RULES = 50;
 
-function base({ grpcPort, httpPort, jwksPath }) {
+function base({ grpcPort, httpPort, authzPort, jwksPath }) {
   return {
-    listen: { grpc: `127.0.0.1:${grpcPort}`, http: `127.0.0.1:${httpPort}` },
+    listen: { grpc: `127.0.0.1:${grpcPort}`, http: `127.0.0.1:${httpPort}`, authz: `127.0.0.1:${authzPort}` },
     providers: [
       {
         name: 'bench',
@@ -56,7 +56,7 @@ function contextRules() {
 }
 
 /**
- * options: { grpcPort, httpPort, jwksPath, tokenCache?: number, policy?: 'context50',
+ * options: { grpcPort, httpPort, authzPort, jwksPath, tokenCache?: number, policy?: 'context50',
  *            revocation?: { path }, admin?: { tokenFile } }. Returns the path of the written file.
  */
 export function writeConfig(dir, name, options) {

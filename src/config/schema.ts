@@ -5,6 +5,7 @@ import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index
 import { adminConfigSchema } from '../admin/config.js';
 import { tlsListenerSchema } from '../tls/schema.js';
 import { internalTokensSchema } from '../internal-tokens/schema.js';
+import { authzConfigSchema } from './authz.js';
 
 const hostPortSchema = z
   .string()
@@ -32,8 +33,10 @@ export const configSchema = z
         http: hostPortSchema.default('0.0.0.0:9002'),
         tls: tlsListenerSchema.optional(),
         httpTls: tlsListenerSchema.optional(),
+        authz: hostPortSchema.default('0.0.0.0:9003'),
       })
-      .default({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002' }),
+      .default({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002', authz: '0.0.0.0:9003' }),
+    authz: authzConfigSchema,
     providers: z.array(providerSchema).default([]),
     identityHeaders: identityHeadersSchema.default({ strip: ['x-user-', 'x-auth-'], forwardToken: false }),
     rules: rulesSchema.default([]),

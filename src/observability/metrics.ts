@@ -1,5 +1,8 @@
 import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
-import { ScrapeCounter, ScrapeHistogram, type CounterSeries } from './scrape-metrics.js';
+import { ScrapeCounter, ScrapeHistogram, type CounterSeries, type HistogramSeries } from './scrape-metrics.js';
+
+/** Which listener a check came in on: gRPC Check, or the HTTP authorization port. */
+export type Transport = 'grpc' | 'http';
 
 /**
  * The Check path's own metrics. Label values are bounded: decisions, reasons and provider and rule
@@ -10,8 +13,8 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
   collectDefaultMetrics({ register: registry });
   const checks = new ScrapeCounter({
     name: 'tollgate_check_total',
-    help: 'Check decisions by decision (allow|deny|dry_run_deny), reason, provider and rule.',
-    labelNames: ['decision', 'reason', 'provider', 'rule'] as const,
+    help: 'Check decisions by decision (allow|deny|dry_run_deny), reason, provider, rule and transport (grpc|http).',
+    labelNames: ['decision', 'reason', 'provider', 'rule', 'transport'] as const,
     registers: [registry],
   });
   const tokenCache = new ScrapeCounter({
@@ -22,15 +25,19 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
   });
   return {
     /** Counts one decision. */
-    check: childrenOf(checks, (decision: string, reason: string, provider: string, rule: string) => ({ decision, reason, provider, rule })),
+    check: childrenOf(checks, (decision: string, reason: string, provider: string, rule: string, transport: Transport) => ({ decision, reason, provider, rule, transport })),
     tokenCacheHit: tokenCache.labels({ result: 'hit' }),
     tokenCacheMiss: tokenCache.labels({ result: 'miss' }),
-    duration: new ScrapeHistogram({
-      name: 'tollgate_check_duration_seconds',
-      help: 'Time to answer a Check, from request decoded to response ready.',
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
-      registers: [registry],
-    }),
+    /** Bound once per transport, so an observation needs no label look-up. */
+    duration: byTransport(
+      new ScrapeHistogram({
+        name: 'tollgate_check_duration_seconds',
+        help: 'Time to answer a Check by transport (grpc|http), from request decoded to response ready.',
+        labelNames: ['transport'] as const,
+        buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+        registers: [registry],
+      }),
+    ),
     dryRunDenials: new ScrapeCounter({
       name: 'tollgate_dry_run_denials_total',
       help: 'Requests a dry-run rule would have denied, allowed instead.',
@@ -55,6 +62,10 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
 }
 
 export type CheckMetrics = ReturnType<typeof createCheckMetrics>;
+
+function byTransport(histogram: ScrapeHistogram<'transport'>): Record<Transport, HistogramSeries> {
+  return { grpc: histogram.labels({ transport: 'grpc' }), http: histogram.labels({ transport: 'http' }) };
+}
 
 /**
  * Increments a labelled counter given its label values in order, without building a label object per

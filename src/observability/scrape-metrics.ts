@@ -71,23 +71,16 @@ export class ScrapeCounter<L extends string = never> {
   }
 }
 
-/** A label-less histogram: one bucket increment and two additions per observation. */
-export class ScrapeHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  readonly name: string;
-  readonly help: string;
-  private readonly buckets: readonly number[];
-  private counts: Float64Array;
-  private sum = 0;
-  private count = 0;
-
-  constructor(options: ScrapeMetricOptions<never> & { buckets: readonly number[] }) {
-    this.name = options.name;
-    this.help = options.help;
-    this.buckets = [...options.buckets].sort((a, b) => a - b);
-    this.counts = new Float64Array(this.buckets.length);
-    for (const registry of options.registers) register(registry, this);
+/** One labelled series of a ScrapeHistogram: one bucket increment and two additions per observation. */
+export class HistogramSeries {
+  counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: Readonly<Record<string, string>>,
+    private readonly buckets: readonly number[],
+  ) {
+    this.counts = new Float64Array(buckets.length);
   }
 
   observe(value: number): void {
@@ -101,28 +94,64 @@ export class ScrapeHistogram {
       }
     }
   }
+}
+
+export class ScrapeHistogram<L extends string = never> {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly name: string;
+  readonly help: string;
+  private readonly buckets: readonly number[];
+  private readonly labelNames: readonly L[];
+  private readonly series = new Map<string, HistogramSeries>();
+
+  constructor(options: ScrapeMetricOptions<L> & { buckets: readonly number[] }) {
+    this.name = options.name;
+    this.help = options.help;
+    this.buckets = [...options.buckets].sort((a, b) => a - b);
+    this.labelNames = options.labelNames ?? [];
+    // prom-client shows a label-less histogram's zero buckets before the first observation; so do we.
+    if (this.labelNames.length === 0) this.labels({} as Record<L, string>);
+    for (const registry of options.registers) register(registry, this);
+  }
+
+  /** The series for these label values, created at first use; keep it to observe without a look-up. */
+  labels(labels: Record<L, string>): HistogramSeries {
+    const key = this.labelNames.map((n) => labels[n]).join('\u0000');
+    let series = this.series.get(key);
+    if (!series) {
+      series = new HistogramSeries({ ...labels }, this.buckets);
+      this.series.set(key, series);
+    }
+    return series;
+  }
+
+  observe(value: number): void {
+    this.labels({} as Record<L, string>).observe(value);
+  }
 
   get(): Promise<ScrapedMetric> {
     const values: ScrapedMetric['values'] = [];
-    let cumulative = 0;
-    this.buckets.forEach((le, i) => {
-      cumulative += this.counts[i]!;
-      values.push({ metricName: `${this.name}_bucket`, labels: { le }, value: cumulative });
-    });
-    values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf' }, value: this.count });
-    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.sum });
-    values.push({ metricName: `${this.name}_count`, labels: {}, value: this.count });
+    for (const series of this.series.values()) {
+      let cumulative = 0;
+      this.buckets.forEach((le, i) => {
+        cumulative += series.counts[i]!;
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, ...series.labels }, value: cumulative });
+      });
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...series.labels }, value: series.count });
+      values.push({ metricName: `${this.name}_sum`, labels: series.labels, value: series.sum });
+      values.push({ metricName: `${this.name}_count`, labels: series.labels, value: series.count });
+    }
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }
 
   reset(): void {
-    this.counts = new Float64Array(this.buckets.length);
-    this.sum = 0;
-    this.count = 0;
+    this.series.clear();
+    if (this.labelNames.length === 0) this.labels({} as Record<L, string>);
   }
 }
 
 /** prom-client's Registry takes any object that answers `get()` like its own metrics do. */
-function register(registry: Registry, metric: ScrapeCounter<string> | ScrapeHistogram): void {
+function register(registry: Registry, metric: ScrapeCounter<string> | ScrapeHistogram<string>): void {
   registry.registerMetric(metric as unknown as Metric);
 }

@@ -11,9 +11,10 @@ import { createRevocationStore, type RevocationStore } from '../revocation/index
 import { startListenersTls, type ListenersTls } from '../tls/index.js';
 import { InternalTokens } from '../internal-tokens/index.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { createCheckHandler } from './check.js';
+import { startAuthzServer } from './authz-http/server.js';
+import { createCheckHandler, createChecker } from './check.js';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
-import { startHttpServer, type HttpHandler, type HttpServer, type Readiness } from './http.js';
+import { httpsServer, startHttpServer, type HttpHandler, type HttpServer, type Readiness } from './http.js';
 import { buildRuntime, type Runtime } from './runtime.js';
 
 export interface TollgateOptions {
@@ -38,6 +39,7 @@ export class Tollgate {
   private http!: HttpServer;
   private tls: ListenersTls = { all: [] };
   private internalTokens: InternalTokens | undefined;
+  private authz!: HttpServer;
   private watcher: FSWatcher | undefined;
   private configHash = '';
   private draining = false;
@@ -67,6 +69,10 @@ export class Tollgate {
     return this.http.port;
   }
 
+  get authzPort(): number {
+    return this.authz.port;
+  }
+
   get config(): Config {
     return this.runtime.config;
   }
@@ -86,14 +92,23 @@ export class Tollgate {
     await this.runtime.start();
     await this.swapRevocation(config);
     const onError = (err: unknown) => this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'internal error');
-    const check = createCheckHandler({
+    const check = createChecker({
       runtime: () => this.runtime,
       revocation: () => this.revocation,
       metrics: this.metrics,
       logger: this.deps.logger,
       internalTokens: () => this.internalTokens,
     });
-    this.grpc = await startGrpcServer(config.listen.grpc, check, onError, { tls: this.tls.grpc });
+    this.grpc = await startGrpcServer(config.listen.grpc, createCheckHandler(check), onError, { tls: this.tls.grpc });
+    // listen.httpTls covers this port too: HTTPS, and with a client CA only the proxies it names.
+    const httpTls = this.tls.http;
+    this.authz = await startAuthzServer({
+      address: config.listen.authz,
+      check: check.http,
+      requestOptions: () => this.runtime.config.authz,
+      onError,
+      createServer: httpTls && ((listener) => httpsServer(httpTls, listener)),
+    });
     this.http = await startHttpServer({
       address: config.listen.http,
       registry: () => this.deps.registry,
@@ -108,7 +123,7 @@ export class Tollgate {
     // Readiness changes with time too (keys turning stale, the revocation store out of touch).
     this.healthTimer = setInterval(() => this.syncHealth(), HEALTH_SYNC_MS).unref();
     this.deps.logger.info(
-      { grpcPort: this.grpc.port, httpPort: this.http.port, config: this.configPath, providers: config.providers.map((p) => p.name), rules: config.rules.length },
+      { grpcPort: this.grpc.port, httpPort: this.http.port, authzPort: this.authz.port, config: this.configPath, providers: config.providers.map((p) => p.name), rules: config.rules.length },
       'tollgate serving',
     );
   }
@@ -223,6 +238,7 @@ export class Tollgate {
     this.watcher?.close();
     if (notServingSeconds > 0) await new Promise((resolve) => setTimeout(resolve, notServingSeconds * 1000));
     await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
+    await this.authz.close();
     await this.http.close();
     for (const tls of this.tls.all) tls.stop();
     this.internalTokens?.stop();

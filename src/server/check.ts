@@ -1,13 +1,14 @@
 import type { Logger } from '../observability/logger.js';
-import type { CheckMetrics } from '../observability/metrics.js';
+import type { CheckMetrics, Transport } from '../observability/metrics.js';
 import type { RevocationStore } from '../revocation/index.js';
 import { decide } from '../pipeline/decide.js';
 import { requestViewFrom, type RequestView } from '../pipeline/request.js';
-import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
+import { toCheckResponse, type Outcome, type ResponseContext } from '../pipeline/respond.js';
 import { withInternalToken } from '../internal-tokens/outcome.js';
 import type { InternalTokens } from '../internal-tokens/index.js';
+import type { CheckResponse } from '../envoy/types.js';
 import type { CheckHandler } from './grpc.js';
-import { UndecodableRequest } from './check-codec.js';
+import { UndecodableRequest, type OutgoingCheck } from './check-codec.js';
 import { PreparedAllows } from './prepared-allow.js';
 import type { Runtime } from './runtime.js';
 
@@ -20,25 +21,47 @@ export interface CheckContext {
   internalTokens?: () => InternalTokens | undefined;
 }
 
+/** The gRPC Check handler: Envoy's CheckRequest as a request view, through the shared checker. */
+export function createCheckHandler(check: Checker): CheckHandler {
+  return (request, caller) => check.grpc(() => (request instanceof UndecodableRequest ? undefined : requestViewFrom(request)), caller);
+}
+
 /**
- * The Check handler: request → extract → verify → revocation → authorize → respond. It never throws:
- * any failure inside becomes a deny, because an RPC error is what `failure_mode_allow` lets through.
+ * One request as a request view, through the pipeline: extract → verify → revocation → authorize →
+ * respond, then counted and logged with its transport. The view is built inside, so a request that
+ * cannot be read is denied like any other failure; `undefined` is a message that could not be decoded
+ * (denied `malformed_request`). `caller`: the SPIFFE ID of the client certificate the request came
+ * with (mTLS), for internal tokens.
  */
-export function createCheckHandler(ctx: CheckContext): CheckHandler {
+type Check<R> = (view: () => RequestView | undefined, caller?: string) => Promise<R>;
+
+/** One pipeline for every transport; gRPC answers allows for a verified token from prepared bytes. */
+export interface Checker {
+  grpc: Check<OutgoingCheck>;
+  http: Check<CheckResponse>;
+}
+
+/**
+ * The checker every transport shares. It never throws: any failure inside becomes a deny, because an
+ * RPC error is what `failure_mode_allow` lets through (and an HTTP 5xx is not a denial to nginx).
+ */
+export function createChecker(ctx: CheckContext): Checker {
   const preparedAllows = new PreparedAllows();
   const onVerified = (cached: boolean) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc();
   const onUnsafeClaim = (header: string, claim: string) =>
     ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
-  return async (request, caller) => {
+  const whole = (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext) => toCheckResponse(outcome, view ?? emptyView, rc);
+  const run = async <R>(toView: () => RequestView | undefined, transport: Transport, caller: string | undefined, respond: (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext) => R): Promise<R> => {
     const started = process.hrtime.bigint();
     const runtime = ctx.runtime();
     let view: RequestView | undefined;
     let outcome: Outcome;
     try {
-      if (request instanceof UndecodableRequest) {
+      const decoded = toView();
+      if (decoded === undefined) {
         outcome = { kind: 'malformed_request' };
       } else {
-        view = requestViewFrom(request);
+        view = decoded;
         const revocation = ctx.revocation();
         const result = await decide(runtime, view, { revocation, onVerified });
         outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
@@ -48,22 +71,25 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
       outcome = { kind: 'error' };
     }
-    const responseContext = { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim };
-    // An allow that mints an internal token differs per request: it is encoded whole.
-    const token = outcome.kind === 'allow' && !outcome.minted ? outcome.token : undefined;
-    const response =
-      outcome.kind === 'allow' && token && view
-        ? preparedAllows.respond(outcome, token, view, responseContext)
-        : toCheckResponse(outcome, view ?? emptyView, responseContext);
-    record(ctx, outcome, view);
-    ctx.metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const response = respond(outcome, view, { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim });
+    record(ctx, outcome, view, transport);
+    ctx.metrics.duration[transport].observe(Number(process.hrtime.bigint() - started) / 1e9);
     return response;
+  };
+  return {
+    grpc: (toView, caller) =>
+      run(toView, 'grpc', caller, (outcome, view, rc) => {
+        // An allow that mints an internal token differs per request: it is encoded whole.
+        const token = outcome.kind === 'allow' && !outcome.minted ? outcome.token : undefined;
+        return outcome.kind === 'allow' && token && view ? preparedAllows.respond(outcome, token, view, rc) : whole(outcome, view, rc);
+      }),
+    http: (toView, caller) => run(toView, 'http', caller, whole),
   };
 }
 
-function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefined): void {
+function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefined, transport: Transport): void {
   const labels = labelsOf(outcome);
-  ctx.metrics.check(labels.decision, labels.reason, labels.provider, labels.rule);
+  ctx.metrics.check(labels.decision, labels.reason, labels.provider, labels.rule, transport);
   // Allowed requests are logged only at debug level: a line per request would cost more than the check.
   const allowed = labels.decision === 'allow';
   if (allowed && !ctx.logger.isLevelEnabled('debug')) return;
@@ -75,6 +101,7 @@ function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefin
     rule: labels.rule || undefined,
     sub: subOf(outcome),
     requestId: view?.requestId,
+    transport,
     method: view?.method,
     path: view?.path.split('?', 1)[0],
   };

@@ -45,7 +45,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   answerClientErrors(server);
-  const { host, port } = splitHostPort(options.address);
+  return listenOn(server, options.address);
+}
+
+/** Listens on host:port; `close` also ends idle keep-alive connections. */
+export async function listenOn(server: Server, address: string): Promise<HttpServer> {
+  const { host, port } = splitHostPort(address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -102,7 +107,7 @@ export function sendEmpty(res: ServerResponse, status: number): void {
 }
 
 /** An HTTPS server whose certificate follows `tls` (reloaded on file change) and which enforces allowedClients. */
-function httpsServer(tls: ListenerTls, handler: RequestListener): Server {
+export function httpsServer(tls: ListenerTls, handler: RequestListener): Server {
   const server = createHttpsServer(tls.serverOptions(), handler);
   tls.attach(server);
   return server;

@@ -26,7 +26,8 @@ describe('config loading', () => {
 
   it('fills defaults for a minimal provider', () => {
     const config = parseConfig(stringify({ providers: [provider] }), '/etc/tollgate');
-    expect(config.listen).toEqual({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002' });
+    expect(config.listen).toEqual({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002', authz: '0.0.0.0:9003' });
+    expect(config.authz).toEqual({ trustForwardedClientCert: false });
     expect(config.providers[0]).toMatchObject({
       fromHeaders: [{ name: 'authorization', prefix: 'Bearer ' }],
       claimToHeaders: [{ header: 'x-user-id', claim: 'sub' }],

@@ -249,7 +249,7 @@ describe('the image, replayed', () => {
       cpSync(join(REPO, 'examples/default'), configDir, { recursive: true });
       const [grpcPort, httpPort] = [await freePort(), await freePort()];
       const config = parse(readFileSync(join(configDir, 'tollgate.yaml'), 'utf8')) as Record<string, unknown>;
-      config.listen = { grpc: `127.0.0.1:${grpcPort}`, http: `127.0.0.1:${httpPort}` };
+      config.listen = { grpc: `127.0.0.1:${grpcPort}`, http: `127.0.0.1:${httpPort}`, authz: '127.0.0.1:0' };
       config.shutdown = { notServingSeconds: 0, drainSeconds: 5 };
       writeFileSync(join(configDir, 'tollgate.yaml'), stringify(config));
 

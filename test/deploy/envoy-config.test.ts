@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
+import { configSchema } from '../../src/config/schema.js';
 import { EnvoyConfigChecker, loadEnvoyRoot } from './envoy-proto.js';
 import { REPO } from './kustomize.js';
 
@@ -215,5 +216,60 @@ describe('examples/envoy/sidecar-mtls.yaml', () => {
     const inbound = connectionManagers(bootstrap).find((s) => s.listener.name === 'inbound')!;
     expect(inbound.chain.transport_socket.typed_config.require_client_certificate).toBe(true);
     expect(extAuthzOf(inbound.hcm)!.include_peer_certificate).toBe(true);
+  });
+});
+
+describe('examples/envoy/http-service.yaml', () => {
+  const file = 'http-service.yaml';
+  const site = () => connectionManagers(load(file)).find((s) => extAuthzOf(s.hcm))!;
+  const patterns = (list: unknown) => ((list as Obj | undefined)?.patterns as Obj[] | undefined) ?? [];
+
+  it("is a valid Envoy bootstrap, field by field, against Envoy's protos", () => {
+    const { errors, typesSeen } = EnvoyConfigChecker.check(root, BOOTSTRAP, load(file));
+    expect(errors).toEqual([]);
+    for (const type of [
+      'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
+      'envoy.extensions.filters.http.ext_authz.v3.HttpService',
+      'envoy.extensions.filters.http.ext_authz.v3.AuthorizationResponse',
+      'envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
+      'envoy.type.matcher.v3.ListStringMatcher',
+      'envoy.config.core.v3.HttpUri',
+      'envoy.config.core.v3.HealthCheck.HttpHealthCheck',
+      'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+    ]) {
+      expect(typesSeen, type).toContain(type);
+    }
+  });
+
+  it("asks tollgate's /envoy endpoint over HTTP with an explicit timeout, and fails closed", () => {
+    const authz = extAuthzOf(site().hcm)!;
+    expect(authz.grpc_service).toBeUndefined();
+    expect(authz.http_service.path_prefix).toBe('/envoy');
+    expect(durationSeconds(authz.http_service.server_uri.timeout)).toBeLessThanOrEqual(1);
+    expect(authz.failure_mode_allow).toBe(false);
+    expect(authz.status_on_error).toEqual({ code: 'ServiceUnavailable' });
+    expect(authz.with_request_body).toBeUndefined();
+    const cluster = (load(file).static_resources.clusters as Obj[]).find((c) => c.name === authz.http_service.server_uri.cluster)!;
+    expect(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 9003 });
+    expect(cluster.health_checks[0].http_health_check.path).toBe('/readyz');
+    expect(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.health_check_config.port_value).toBe(9002);
+  });
+
+  it('sends tollgate the token, the identity headers to judge and the verified client certificate, and takes its answer', () => {
+    const { hcm } = site();
+    const authz = extAuthzOf(hcm)!;
+    const { strip } = configSchema.parse({}).identityHeaders;
+    const sent = patterns(authz.allowed_headers);
+    for (const name of ['authorization', 'cookie', 'x-forwarded-client-cert', 'x-request-id']) expect(sent, name).toContainEqual({ exact: name });
+    for (const prefix of strip) expect(sent, prefix).toContainEqual({ prefix });
+    const response = authz.http_service.authorization_response;
+    for (const prefix of strip) expect(patterns(response.allowed_upstream_headers), prefix).toContainEqual({ prefix });
+    expect(patterns(response.allowed_client_headers)).toContainEqual({ exact: 'www-authenticate' });
+    expect(patterns(response.allowed_client_headers_on_success)).toContainEqual({ exact: 'tollgate-token-refresh' });
+    // The client's own X-Forwarded-Client-Cert never reaches tollgate: Envoy replaces it.
+    expect(hcm.forward_client_cert_details).toBe('SANITIZE_SET');
+    expect(hcm.set_current_client_cert_details).toEqual({ uri: true });
+    expect(hcm.common_http_protocol_options?.headers_with_underscores_action).toBe('REJECT_REQUEST');
+    expect(hcm.normalize_path).toBe(true);
   });
 });

@@ -99,7 +99,7 @@ describe.each(OVERLAYS)('%s', (overlay) => {
 
   it("ships a tollgate.yaml that passes tollgate's own config validation", () => {
     const config = renderedConfig(overlay);
-    expect(config.listen).toEqual({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002' });
+    expect(config.listen).toEqual({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002', authz: '0.0.0.0:9003' });
     expect(config.admin?.tokenFile).toBe('/etc/tollgate-admin/token');
     expect(config.defaultDecision).toBe('deny');
     expect(config.providers.length).toBeGreaterThan(0);
@@ -148,6 +148,7 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     expect(tollgate.ports?.map((p) => [p.name, p.containerPort])).toEqual([
       ['grpc', 9001],
       ['http', 9002],
+      ['authz', 9003],
     ]);
     const healthServices = ['', 'envoy.service.auth.v3.Authorization'];
     for (const probe of [tollgate.readinessProbe, tollgate.livenessProbe, tollgate.startupProbe]) {
@@ -256,7 +257,7 @@ describe('sidecar overlay', () => {
     for (const file of envoyText.match(/filename: (\S+) \}/g) ?? []) expect(file).toContain('/etc/envoy/tls/');
   });
 
-  it("admits no one from outside the pod to tollgate's gRPC port", () => {
+  it("admits no one from outside the pod to tollgate's authorization ports (gRPC and HTTP)", () => {
     const np = find(objects(overlay), 'NetworkPolicy', 'example-app') as unknown as INetworkPolicy;
     const podLabels = deployment(overlay, 'example-app').spec?.template.metadata?.labels;
     expect(selects(np.spec?.podSelector, podLabels)).toBe(true);
@@ -264,6 +265,7 @@ describe('sidecar overlay', () => {
     const rules = np.spec?.ingress ?? [];
     const ports = rules.flatMap((r) => (r.ports ?? []).map((p) => p.port));
     expect(ports).not.toContain(9001);
+    expect(ports).not.toContain(9003);
     expect(rules.every((r) => (r.ports ?? []).length > 0)).toBe(true);
     const metricsRule = rules.find((r) => r.ports?.some((p) => p.port === 9002));
     expect(metricsRule?.from?.length).toBeGreaterThan(0);
@@ -302,9 +304,10 @@ describe('gateway overlay', () => {
     const grpcPort = service.spec?.ports?.find((p) => p.port === 9001);
     expect(grpcPort?.appProtocol).toBe('kubernetes.io/h2c');
     expect(service.spec?.ports?.find((p) => p.port === 9002)).toBeDefined();
+    expect(service.spec?.ports?.find((p) => p.port === 9003)?.appProtocol).toBe('http');
   });
 
-  it("lets only the gateway's pods reach 9001, and only scrapers and admin clients reach 9002", () => {
+  it("lets only the gateway's pods reach 9001 and 9003, and only scrapers and admin clients reach 9002", () => {
     const np = find(objects(overlay), 'NetworkPolicy', 'tollgate') as unknown as INetworkPolicy;
     expect(selects(np.spec?.podSelector, tollgatePods())).toBe(true);
     expect(np.spec?.policyTypes).toContain('Ingress');
@@ -313,11 +316,12 @@ describe('gateway overlay', () => {
       expect(rule.from?.length, 'every rule names who may connect').toBeGreaterThan(0);
       expect(rule.ports?.length, 'every rule names its ports').toBeGreaterThan(0);
     }
-    expect(rules.flatMap((r) => r.ports?.map((p) => p.port) ?? []).sort()).toEqual([9001, 9002]);
+    expect(rules.flatMap((r) => r.ports?.map((p) => p.port) ?? []).sort()).toEqual([9001, 9002, 9003]);
 
     const gatewayPods = deployment(overlay, 'edge-gateway').spec?.template.metadata?.labels;
     const grpcRule = rules.find((r) => r.ports?.some((p) => p.port === 9001));
-    expect(grpcRule?.ports?.map((p) => p.port)).toEqual([9001]);
+    // The HTTP authorization port trusts the original request its caller describes: the gateway only.
+    expect(grpcRule?.ports?.map((p) => p.port)).toEqual([9001, 9003]);
     expect(grpcRule?.from).toHaveLength(1);
     expect(grpcRule?.from?.[0]?.namespaceSelector).toBeUndefined();
     expect(selects(grpcRule?.from?.[0]?.podSelector, gatewayPods)).toBe(true);

@@ -45,7 +45,7 @@ export async function startTollgate(config: Record<string, unknown>, files: Reco
     return path;
   };
   for (const [name, content] of Object.entries(files)) writeFile(name, content);
-  const configPath = writeFile('tollgate.yaml', stringify({ listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' }, shutdown: { notServingSeconds: 0, drainSeconds: 5 }, ...config }));
+  const configPath = writeFile('tollgate.yaml', stringify({ listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' }, shutdown: { notServingSeconds: 0, drainSeconds: 5 }, ...config }));
 
   const chunks: string[] = [];
   const sink = new Writable({

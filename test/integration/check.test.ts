@@ -187,7 +187,7 @@ describe('Check over a real gRPC connection', () => {
   it('reports decisions in tollgate_check_total and serves health and readiness over HTTP', async () => {
     const base = `http://127.0.0.1:${tg.app.httpPort}`;
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).toMatch(/tollgate_check_total\{decision="deny",reason="missing_token",provider="",rule="api"\} \d+/);
+    expect(metrics).toMatch(/tollgate_check_total\{decision="deny",reason="missing_token",provider="",rule="api",transport="grpc"\} \d+/);
     expect(metrics).toMatch(/tollgate_check_duration_seconds_bucket/);
     expect(metrics).toMatch(/process_cpu_seconds_total/);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);

@@ -17,7 +17,7 @@ import { createCheckMetrics } from '../../src/observability/metrics.js';
 import type { Policy } from '../../src/policy/index.js';
 import type { TokenVerifier } from '../../src/pipeline/verify.js';
 import type { RevocationStore } from '../../src/revocation/index.js';
-import { createCheckHandler } from '../../src/server/check.js';
+import { createCheckHandler, createChecker } from '../../src/server/check.js';
 import { startGrpcServer, type GrpcServer } from '../../src/server/grpc.js';
 import { buildRuntime, type Runtime } from '../../src/server/runtime.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -63,12 +63,14 @@ describe('a failure inside Check is a deny, never an allow or an RPC error', () 
     const deps = { logger: createLogger('debug', sink), registry, clock };
     real = buildRuntime(config, deps);
     await real.start();
-    const check = createCheckHandler({
-      runtime: () => runtime,
-      revocation: () => revocation,
-      metrics: createCheckMetrics(registry, { tokenCacheEntries: () => 0 }),
-      logger: deps.logger,
-    });
+    const check = createCheckHandler(
+      createChecker({
+        runtime: () => runtime,
+        revocation: () => revocation,
+        metrics: createCheckMetrics(registry, { tokenCacheEntries: () => 0 }),
+        logger: deps.logger,
+      }),
+    );
     server = await startGrpcServer('127.0.0.1:0', check, (err) => rpcErrors.push(err));
     client = new EnvoyClient(server.port);
   });
@@ -107,7 +109,7 @@ describe('a failure inside Check is a deny, never an allow or an RPC error', () 
     const line = logText.join('').split('\n').find((l) => l.includes('check failed; denying'));
     expect(JSON.parse(line ?? '{}')).toMatchObject({ level: 50, requestId: '12345', err: { message: 'key store exploded' } });
     expect(logText.join('')).not.toContain(headers.authorization.slice('Bearer '.length));
-    expect(await registry.getSingleMetricAsString('tollgate_check_total')).toMatch(/tollgate_check_total\{decision="deny",reason="internal_error",provider="",rule=""\} [1-9]/);
+    expect(await registry.getSingleMetricAsString('tollgate_check_total')).toMatch(/tollgate_check_total\{decision="deny",reason="internal_error",provider="",rule="",transport="grpc"\} [1-9]/);
   });
 
   it('a verifier that throws synchronously', async () => {

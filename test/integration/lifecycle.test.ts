@@ -114,7 +114,7 @@ describe('config reload', () => {
   it('applies a valid change, rejects an invalid one and keeps serving the old config', async () => {
     const key = await testKey('ES256');
     const server = await startJwksServer(jwks(key));
-    const base = { listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' }, providers: [provider(`${server.url}/jwks`)] };
+    const base = { listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' }, providers: [provider(`${server.url}/jwks`)] };
     tg = await startTollgate({ providers: base.providers, rules: everything });
     const configPath = join(tg.dir, 'tollgate.yaml');
     const publicCheck = () => tg!.client.check(checkRequest({ path: '/public/x' }));
@@ -156,7 +156,7 @@ describe('config reload during an identity-provider outage', () => {
   it('keeps the last good keys for providers whose key source did not change', async () => {
     const key = await testKey('ES256');
     const server = await startJwksServer(jwks(key));
-    const base = { listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' }, providers: [provider(`${server.url}/jwks`)] };
+    const base = { listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' }, providers: [provider(`${server.url}/jwks`)] };
     tg = await startTollgate({ providers: base.providers, rules: everything, tokenCache: { maxEntries: 0 } });
     const check = async () =>
       tg!.client.check(checkRequest({ path: '/public/x', headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, now: nowSeconds(tg!.clock) })}` } }));

@@ -39,6 +39,7 @@ function devConfigOnFreePorts(): string {
   const text = readFileSync(join(source, 'tollgate.yaml'), 'utf8')
     .replace('grpc: 127.0.0.1:9001', 'grpc: 127.0.0.1:0')
     .replace('http: 127.0.0.1:9002', 'http: 127.0.0.1:0')
+    .replace('authz: 127.0.0.1:9003', 'authz: 127.0.0.1:0')
     .replace('file: jwks.json', `file: ${join(source, 'jwks.json')}`)
     .replace('tokenFile: dev-admin-token', `tokenFile: ${join(source, 'dev-admin-token')}`)
     .replace('path: data/revocations.log', `path: ${join(dir, 'revocations.log')}`);

@@ -60,7 +60,7 @@ function internalProvider(name: string, issuer: string, httpPort: number, audien
 function startWithTls(id: string, allowedClients: string[], config: Record<string, unknown>, client: IssuedPair): Promise<RunningTollgate> {
   const tls = serverTls(id, allowedClients);
   return startTollgate(
-    { ...config, listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', tls: { certFile: 'tls.crt', keyFile: 'tls.key', clientCaFile: 'ca.crt', allowedClients } } },
+    { ...config, listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0', tls: { certFile: 'tls.crt', keyFile: 'tls.key', clientCaFile: 'ca.crt', allowedClients } } },
     { 'tls.crt': tls.certFile, 'tls.key': tls.keyFile, 'ca.crt': ca.cert },
     { clockStart: START, tlsPollMs: 50, clientCredentials: mtls(client) },
   );

@@ -26,6 +26,17 @@ describe('scrape-time metrics', () => {
       referenceHistogram.observe(v);
     }
     expect(await ours.metrics()).toBe(await theirs.metrics());
+
+    const labelled = new ScrapeHistogram({ name: 'l_seconds', help: 'by transport', labelNames: ['transport'], buckets, registers: [ours] });
+    const referenceLabelled = new Histogram({ name: 'l_seconds', help: 'by transport', labelNames: ['transport'], buckets, registers: [theirs] });
+    const grpc = labelled.labels({ transport: 'grpc' });
+    for (const v of observations) {
+      grpc.observe(v);
+      referenceLabelled.observe({ transport: 'grpc' }, v);
+    }
+    labelled.labels({ transport: 'http' }).observe(0.003);
+    referenceLabelled.observe({ transport: 'http' }, 0.003);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
   });
 
   it('keep counting on a series handle across scrapes', async () => {

@@ -62,7 +62,7 @@ beforeAll(async () => {
   const tls = { certFile: secret.path('tls.crt'), keyFile: secret.path('tls.key'), clientCaFile: secret.path('ca.crt'), allowedClients: ['spiffe://test.local/ns/edge/*'] };
   tg = await startTollgate(
     {
-      listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', tls, httpTls: tls },
+      listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0', tls, httpTls: tls },
       rules: [{ id: 'open', match: { paths: ['/**'] }, require: { anonymous: true } }],
     },
     {},
@@ -103,6 +103,12 @@ describe('mTLS on the gRPC listener', () => {
 });
 
 describe('mTLS on the HTTP port', () => {
+  it('covers the HTTP authorization port too: a proxy needs a certificate from the client CA to ask', async () => {
+    expect((await httpsGet(tg.app.authzPort, '/envoy/api/things', gateway)).status).toBe(200);
+    await expect(httpsGet(tg.app.authzPort, '/envoy/api/things')).rejects.toThrow();
+    await expect(httpsGet(tg.app.authzPort, '/envoy/api/things', stranger)).rejects.toThrow();
+  });
+
   it('serves an allowed client, refuses one without a certificate and closes on one outside allowedClients', async () => {
     expect((await httpsGet(tg.app.httpPort, '/healthz', gateway)).status).toBe(200);
     await expect(httpsGet(tg.app.httpPort, '/healthz')).rejects.toThrow();
@@ -195,7 +201,7 @@ describe('listen.tls config', () => {
     const bad = new SecretDir({ 'tls.crt': pair.cert, 'tls.key': other.key });
     try {
       await expect(
-        startTollgate({ listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', tls: { certFile: bad.path('tls.crt'), keyFile: bad.path('tls.key') } } }, {}, { clockStart: Date.now() }),
+        startTollgate({ listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0', tls: { certFile: bad.path('tls.crt'), keyFile: bad.path('tls.key') } } }, {}, { clockStart: Date.now() }),
       ).rejects.toThrow('listen.tls: the key does not match the certificate');
     } finally {
       bad.remove();

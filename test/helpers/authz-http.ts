@@ -1,0 +1,80 @@
+import { request } from 'node:http';
+
+export type Dialect = 'envoy' | 'nginx' | 'traefik';
+
+/** The client's original request, as the proxy in front of tollgate received it. */
+export interface OriginalRequest {
+  method?: string;
+  /** Path and query, as the client sent them. */
+  path?: string;
+  host?: string;
+  /** A list is a header the client sent several times. */
+  headers?: Record<string, string | string[]>;
+  /** The client certificate's URI SAN, which the proxy reports in X-Forwarded-Client-Cert. */
+  peer?: string;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Asks tollgate's HTTP authorization port about `original` the way each proxy does: Envoy's
+ * http_service repeats the request under `/envoy`, nginx's auth_request and Traefik's forwardAuth
+ * describe it in X-Original-* and X-Forwarded-* headers. The proxy adds X-Forwarded-Client-Cert for a
+ * client certificate, as Envoy's forward_client_cert_details does.
+ */
+export function askAuthz(
+  port: number,
+  dialect: Dialect,
+  original: OriginalRequest,
+  extra: { headers?: Record<string, string | string[]> } = {},
+): Promise<HttpAnswer> {
+  const method = original.method ?? 'GET';
+  const path = original.path ?? '/api/things';
+  const host = original.host ?? 'api.example.com';
+  const headers: Record<string, string | string[]> = { ...original.headers };
+  if (original.peer)
+    headers['x-forwarded-client-cert'] =
+      `By=spiffe://cluster.local/ns/edge/sa/proxy;Hash=0a1b2c;Subject="CN=client,O=example";URI=${original.peer}`;
+  const requestLine = {
+    envoy: { method, path: `/envoy${path}`, headers: { ...headers, host } },
+    nginx: {
+      method,
+      path: '/nginx',
+      headers: { ...headers, host: 'tollgate', 'x-original-method': method, 'x-original-uri': path, 'x-original-host': host },
+    },
+    traefik: {
+      method: 'GET',
+      path: '/traefik',
+      headers: {
+        ...headers,
+        host: 'tollgate',
+        'x-forwarded-method': method,
+        'x-forwarded-uri': path,
+        'x-forwarded-host': host,
+        'x-forwarded-proto': 'https',
+      },
+    },
+  }[dialect];
+  // `extra.headers` last: a test may override what the proxy would send.
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, ...requestLine, headers: { ...requestLine.headers, ...extra.headers }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const flat: Record<string, string> = {};
+          for (const [name, value] of Object.entries(res.headers)) flat[name] = Array.isArray(value) ? value.join(', ') : (value ?? '');
+          resolve({ status: res.statusCode ?? 0, headers: flat, body: Buffer.concat(chunks).toString() });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}

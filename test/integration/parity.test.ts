@@ -1,0 +1,278 @@
+/**
+ * One table of requests, driven through all four ways a proxy can ask tollgate: gRPC Check (Envoy's
+ * ext_authz, over a real gRPC connection with Envoy's own protos) and the HTTP authorization port's
+ * /envoy (http_service), /nginx (auth_request) and /traefik (forwardAuth). Every row must come out the
+ * same in all four: decision, HTTP status, reason, challenge, denial body, identity headers; and the
+ * headers Envoy must remove the same over gRPC and http_service.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckResponse } from '../../src/envoy/types.js';
+import { askAuthz, type Dialect, type HttpAnswer, type OriginalRequest } from '../helpers/authz-http.js';
+import { checkRequest } from '../helpers/envoy-client.js';
+import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
+import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
+import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+
+const ISSUER = 'https://idp.example.com';
+const AUDIENCE = 'api';
+const GATEWAY = 'spiffe://cluster.local/ns/edge/sa/gateway';
+const TEACHER_OF_123 = { sub: 'alice', roles: { course: { teacher: ['123'] } } };
+
+/** What every transport must agree on. */
+interface Verdict {
+  status: number;
+  /** The denial's `reason` (its JSON body); undefined for an allow. */
+  reason?: string;
+  wwwAuthenticate?: string;
+  /** Headers tollgate sets: identity headers upstream, refresh hints to the client. */
+  set: Record<string, string>;
+}
+
+type TokenSpec = { claims?: Record<string, unknown>; audience?: string; ageSeconds?: number; ttlSeconds?: number };
+
+interface Row {
+  name: string;
+  request: OriginalRequest;
+  /** Minted at run time and sent as `Authorization: Bearer` (twice with `twice`), or as the session cookie. */
+  token?: TokenSpec & { in?: 'header' | 'cookie'; twice?: boolean };
+  expected: Verdict;
+  /** Headers Envoy must strip upstream (gRPC headers_to_remove, http_service's x-envoy-auth-headers-to-remove). */
+  remove?: string[];
+}
+
+const CHALLENGE = 'Bearer realm="tollgate"';
+const invalid = (description: string) => `${CHALLENGE}, error="invalid_token", error_description="${description}"`;
+
+const ROWS: Row[] = [
+  {
+    name: 'a teacher reads her course, a forged identity header overwritten',
+    request: { path: '/courses/123/grades?term=2', headers: { 'x-user-id': 'forged', 'x-auth-level': 'root' } },
+    token: { claims: TEACHER_OF_123 },
+    expected: { status: 200, set: { 'x-user-id': 'alice', 'x-user-roles': '{"course":{"teacher":["123"]}}' } },
+    remove: ['authorization', 'x-auth-level'],
+  },
+  {
+    name: "another course's grades",
+    request: { path: '/courses/999/grades' },
+    token: { claims: TEACHER_OF_123 },
+    expected: { status: 403, reason: 'context_role_mismatch', set: {} },
+  },
+  {
+    name: 'no token on an authenticated route',
+    request: { path: '/api/things', headers: { 'x-user-id': 'forged' } },
+    expected: { status: 401, reason: 'missing_token', wwwAuthenticate: CHALLENGE, set: {} },
+  },
+  {
+    name: 'an expired token',
+    request: { path: '/api/things' },
+    token: { ageSeconds: 3600, ttlSeconds: 60 },
+    expected: { status: 401, reason: 'expired', wwwAuthenticate: invalid('token expired'), set: {} },
+  },
+  {
+    name: 'a token for another audience',
+    request: { path: '/api/things' },
+    token: { audience: 'other-api' },
+    expected: { status: 401, reason: 'invalid_audience', wwwAuthenticate: invalid('token audience is not accepted'), set: {} },
+  },
+  {
+    name: 'two bearer tokens',
+    request: { path: '/api/things' },
+    token: { twice: true },
+    expected: {
+      status: 401,
+      reason: 'ambiguous_token',
+      wwwAuthenticate: `${CHALLENGE}, error="invalid_request", error_description="more than one token in the request"`,
+      set: {},
+    },
+  },
+  {
+    name: 'a token in the session cookie',
+    request: { path: '/api/things', method: 'DELETE' },
+    token: { in: 'cookie', claims: { sub: 'bob' } },
+    expected: { status: 200, set: { 'x-user-id': 'bob' } },
+  },
+  {
+    name: 'a role the token lacks',
+    request: { path: '/admin/users', method: 'POST' },
+    token: { claims: { sub: 'bob', roles: ['student'] } },
+    expected: { status: 403, reason: 'missing_role', set: {} },
+  },
+  {
+    name: 'an anonymous route: forged identity removed, nothing injected',
+    request: { path: '/public/docs', headers: { 'x-user-id': 'forged', 'X-User-Roles': 'admin' } },
+    expected: { status: 200, set: {} },
+    remove: ['x-user-id', 'x-user-roles'],
+  },
+  {
+    name: 'an encoded slash in the path',
+    request: { path: '/public/..%2Fadmin/users' },
+    expected: { status: 403, reason: 'invalid_path', set: {} },
+  },
+  {
+    name: 'a method no rule opens',
+    request: { path: '/courses/123/grades', method: 'PUT' },
+    token: { claims: TEACHER_OF_123 },
+    expected: { status: 403, reason: 'no_matching_rule', set: {} },
+  },
+  {
+    name: 'the gateway workload, by its certificate, without a token',
+    request: { path: '/internal/sync', method: 'POST', peer: GATEWAY },
+    expected: { status: 200, set: {} },
+  },
+  {
+    name: 'another workload',
+    request: { path: '/internal/sync', method: 'POST', peer: 'spiffe://cluster.local/ns/web/sa/frontend' },
+    expected: { status: 403, reason: 'peer_not_allowed', set: {} },
+  },
+  {
+    name: 'no workload identity where one is required',
+    request: { path: '/internal/sync', method: 'POST' },
+    token: { claims: { sub: 'bob' } },
+    expected: { status: 403, reason: 'peer_not_allowed', set: {} },
+  },
+];
+
+const TRANSPORTS = ['grpc', 'envoy', 'nginx', 'traefik'] as const;
+type TransportName = (typeof TRANSPORTS)[number];
+
+/** Envoy's StatusCode enum names, as the official protos decode `denied_response.status.code`. */
+const STATUS_NAMES: Record<string, number> = { Unauthorized: 401, Forbidden: 403, InternalServerError: 500 };
+
+function verdictOfGrpc(response: CheckResponse): { verdict: Verdict; remove: string[] } {
+  const set: Record<string, string> = {};
+  for (const h of [...(response.ok_response?.headers ?? []), ...(response.ok_response?.response_headers_to_add ?? [])])
+    set[h.header!.key!] = h.header!.value!;
+  if (response.status?.code === 0)
+    return { verdict: { status: 200, set }, remove: [...(response.ok_response?.headers_to_remove ?? [])].sort() };
+  const denied = response.denied_response!;
+  const status = typeof denied.status?.code === 'number' ? denied.status.code : STATUS_NAMES[String(denied.status?.code)]!;
+  const challenge = denied.headers?.find((h) => h.header?.key === 'www-authenticate')?.header?.value;
+  return {
+    verdict: { status, reason: (JSON.parse(denied.body!) as { reason: string }).reason, wwwAuthenticate: challenge, set },
+    remove: [],
+  };
+}
+
+/** Headers of the HTTP exchange itself, not of the decision. */
+const TRANSPORT_HEADERS = new Set([
+  'cache-control',
+  'connection',
+  'content-length',
+  'content-type',
+  'date',
+  'keep-alive',
+  'www-authenticate',
+  'x-envoy-auth-headers-to-remove',
+]);
+
+function verdictOfHttp(answer: HttpAnswer): { verdict: Verdict; remove: string[] } {
+  const set = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => !TRANSPORT_HEADERS.has(name)));
+  const remove = (answer.headers['x-envoy-auth-headers-to-remove'] ?? '').split(', ').filter(Boolean).sort();
+  if (answer.status === 200) {
+    expect(answer.body).toBe('');
+    return { verdict: { status: 200, set }, remove };
+  }
+  expect(answer.headers['content-type']).toBe('application/json');
+  return {
+    verdict: {
+      status: answer.status,
+      reason: (JSON.parse(answer.body) as { reason: string }).reason,
+      wwwAuthenticate: answer.headers['www-authenticate'],
+      set,
+    },
+    remove,
+  };
+}
+
+describe('one decision table, four transports', () => {
+  let tg: RunningTollgate;
+  let jwksServer: TestHttpServer;
+  let key: TestKey;
+
+  beforeAll(async () => {
+    key = await testKey('ES256');
+    jwksServer = await startJwksServer(jwks(key));
+    tg = await startTollgate({
+      providers: [
+        {
+          name: 'idp',
+          issuer: ISSUER,
+          audiences: [AUDIENCE],
+          algorithms: ['ES256'],
+          jwks: { uri: `${jwksServer.url}/jwks.json` },
+          fromCookies: ['session'],
+          claimToHeaders: [
+            { header: 'x-user-id', claim: 'sub' },
+            { header: 'x-user-roles', claim: 'roles' },
+          ],
+        },
+      ],
+      authz: { trustForwardedClientCert: true },
+      rules: [
+        { id: 'public', match: { paths: ['/public/**'] }, require: { anonymous: true } },
+        {
+          id: 'grades',
+          match: { methods: ['GET'], paths: ['/courses/{courseId}/grades'] },
+          require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher'] } },
+        },
+        { id: 'admin', match: { paths: ['/admin/**'] }, require: { roles: { anyOf: ['admin'] } } },
+        { id: 'internal', match: { paths: ['/internal/**'] }, require: { peer: { principals: [GATEWAY] } } },
+        { id: 'api', match: { paths: ['/api/**'] }, require: { authenticated: true } },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await tg?.close();
+    await jwksServer?.close();
+  });
+
+  async function originalWithToken(row: Row): Promise<OriginalRequest> {
+    if (!row.token) return row.request;
+    const { claims, audience = AUDIENCE, ageSeconds = 0, ttlSeconds = 300 } = row.token;
+    const token = await mint(ISSUER, audience, { key, claims, now: nowSeconds(tg.clock) - ageSeconds, ttlSeconds });
+    const headers: Record<string, string | string[]> = { ...row.request.headers };
+    if (row.token.in === 'cookie') headers.cookie = `theme=dark; session=${token}`;
+    else headers.authorization = row.token.twice ? [`Bearer ${token}`, `Bearer ${token}`] : `Bearer ${token}`;
+    return { ...row.request, headers };
+  }
+
+  async function viaGrpc(original: OriginalRequest) {
+    // Envoy's `headers` map: lower-case names, a repeated header's values joined with ",".
+    const headers = Object.fromEntries(
+      Object.entries(original.headers ?? {}).map(([name, value]) => [name.toLowerCase(), [value].flat().join(',')]),
+    );
+    return verdictOfGrpc(
+      await tg.client.check(
+        checkRequest({ method: original.method, path: original.path, host: original.host, headers, principal: original.peer }),
+      ),
+    );
+  }
+
+  it.each(ROWS)('$name', async (row) => {
+    const original = await originalWithToken(row);
+    const results = {} as Record<TransportName, { verdict: Verdict; remove: string[] }>;
+    results.grpc = await viaGrpc(original);
+    for (const dialect of ['envoy', 'nginx', 'traefik'] as Dialect[])
+      results[dialect] = verdictOfHttp(await askAuthz(tg.app.authzPort, dialect, original));
+
+    for (const transport of TRANSPORTS) expect({ transport, ...results[transport].verdict }).toEqual({ transport, ...row.expected });
+    expect(results.grpc.remove).toEqual(row.remove ?? []);
+    expect(results.envoy.remove).toEqual(results.grpc.remove);
+  });
+
+  it('counted every row once per transport, under the same labels', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${tg.app.httpPort}/metrics`)).text();
+    const counts = new Map<string, number>();
+    for (const [, labels, value] of text.matchAll(/^tollgate_check_total\{(.*),transport="(?:grpc|http)"\} (\d+)$/gm)) {
+      counts.set(labels!, (counts.get(labels!) ?? 0) + Number(value));
+    }
+    let labelSets = 0;
+    for (const [, labels, value] of text.matchAll(/^tollgate_check_total\{(.*),transport="grpc"\} (\d+)$/gm)) {
+      // The three HTTP dialects together decided each row three times, gRPC once.
+      expect(counts.get(labels!), labels).toBe(4 * Number(value));
+      labelSets++;
+    }
+    expect(labelSets).toBeGreaterThanOrEqual(10);
+    expect(text).toMatch(/tollgate_check_duration_seconds_count\{transport="http"\} \d+/);
+  });
+});
