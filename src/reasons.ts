@@ -76,6 +76,12 @@ export const REASONS = {
     bearerError: null,
     description: 'the token holds no required role for this context',
   },
+  context_source_unavailable: {
+    stage: 'policy',
+    status: 403,
+    bearerError: null,
+    description: 'the context source for this rule did not answer; denied',
+  },
   peer_not_allowed: { stage: 'policy', status: 403, bearerError: null, description: 'the calling workload is not allowed' },
   actor_not_allowed: {
     stage: 'policy',

@@ -17,6 +17,7 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   keys: ['config', 'pipeline', 'server', 'cli', 'admin'],
   policy: ['config', 'pipeline', 'server', 'cli', 'admin', 'internal-tokens', 'tls'],
   revocation: ['config', 'pipeline', 'server', 'cli', 'admin'],
+  context: ['config', 'pipeline', 'server', 'cli', 'admin', 'revocation'],
   observability: ['config', 'pipeline', 'server', 'cli', 'admin'],
   pipeline: ['server', 'cli', 'admin'],
   config: ['pipeline', 'server', 'cli'],

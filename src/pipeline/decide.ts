@@ -1,5 +1,7 @@
+import type { ContextRoleResolver } from '../context/index.js';
 import { principalFromPeer, type Decision, type HeaderLookup, type Policy } from '../policy/index.js';
 import type { RevocationStore } from '../revocation/index.js';
+import { authorizeWithContext } from './context-roles.js';
 import { extractToken, type TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
 import type { Outcome } from './respond.js';
@@ -13,6 +15,8 @@ export interface DecisionRuntime {
   locations: readonly TokenLocation[];
   verifier: Pick<TokenVerifier, 'verify'>;
   policy: Pick<Policy, 'authorize'>;
+  /** Answers `contextRole.fallback` queries; without it they fail (deny). */
+  contextSources?: ContextRoleResolver;
 }
 
 export interface DecideOptions {
@@ -57,16 +61,17 @@ export async function decide(
     refresh = revocation.refresh;
   }
 
-  const decision = runtime.policy.authorize(
-    {
-      method: view.method,
-      host: view.host,
-      path: view.path,
-      headers: joinedHeaders(view),
-      principal: principalFromPeer(view),
-    },
-    token ? { provider: token.provider.config.name, claims: token.claims } : null,
-    { explain: options.explain },
+  const request = {
+    method: view.method,
+    host: view.host,
+    path: view.path,
+    headers: joinedHeaders(view),
+    principal: principalFromPeer(view),
+  };
+  const identity = token ? { provider: token.provider.config.name, claims: token.claims } : null;
+  const decision = await authorizeWithContext(
+    (contextAnswers) => runtime.policy.authorize(request, identity, { explain: options.explain, contextAnswers }),
+    runtime.contextSources,
   );
   return { outcome: outcomeOf(decision, token, location, refresh), decision };
 }

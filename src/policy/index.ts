@@ -12,6 +12,6 @@ export {
 export { normalizePath, type NormalizedPath } from './path.js';
 export { normalizeHost, type HeaderLookup } from './match.js';
 export { principalFromPeer } from './peer.js';
-export type { Identity, DenyReason } from './requirements.js';
+export type { Identity, DenyReason, ContextAnswers, ContextQuery } from './requirements.js';
 export { compilePolicy, type AuthzRequest, type Decision, type DecisionReason, type Policy, type PolicyOptions } from './policy.js';
 export { PolicyError, formatFieldPath, type FieldPath } from './errors.js';

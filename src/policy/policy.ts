@@ -6,7 +6,7 @@ import { PolicyError } from './errors.js';
 import { normalizeHost, type HeaderLookup, type PreparedRequest } from './match.js';
 import { normalizePath } from './path.js';
 import type { PolicyReason } from '../reasons.js';
-import type { EvalContext, Failure, Identity } from './requirements.js';
+import type { ContextAnswers, ContextQuery, EvalContext, Failure, Identity } from './requirements.js';
 import { compileRule, type CompiledRule } from './rule.js';
 import type { RuleConfig } from './schema.js';
 
@@ -34,13 +34,18 @@ export type Decision = {
   explanation?: string[];
   /** On an allow by a rule with `internalToken`: the token to mint for the upstream. */
   internalToken?: { audience: string; exchange: boolean };
+  /**
+   * Context-source queries the deciding rule needed and `contextAnswers` did not answer; the decision
+   * denies for want of them. Ask the sources and authorize again with the answers.
+   */
+  pending?: ContextQuery[];
 } & (
   | { status: 'ok'; reason: 'allowed' | 'dry_run' | 'no_matching_rule' }
   | { status: 'unauthenticated' | 'permission_denied'; reason: PolicyReason }
 );
 
 export interface Policy {
-  authorize(req: AuthzRequest, identity: Identity | null, opts?: { explain?: boolean }): Decision;
+  authorize(req: AuthzRequest, identity: Identity | null, opts?: { explain?: boolean; contextAnswers?: ContextAnswers }): Decision;
 }
 
 export interface PolicyOptions {
@@ -106,9 +111,13 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
           const bound = Object.entries(params).map(([k, v]) => `${k}=${v}`);
           explain.push(`rule '${rule.id}' matches${bound.length > 0 ? ` (${bound.join(', ')})` : ''}${rule.dryRun ? ' [dry run]' : ''}`);
         }
-        const ctx: EvalContext = { identity, principal: req.principal, params, explain };
+        const ctx: EvalContext = { identity, principal: req.principal, params, explain, contextAnswers: opts?.contextAnswers, pending: [] };
         const failure = rule.require.evaluate(ctx);
-        if (failure) return deny(rule.id, failure, rule.dryRun || globalDryRun, explain);
+        if (failure) {
+          const decision = deny(rule.id, failure, rule.dryRun || globalDryRun, explain);
+          if (ctx.pending.length > 0) decision.pending = ctx.pending;
+          return decision;
+        }
         explain?.push(`allowed by rule '${rule.id}'`);
         const allowed: Decision = { allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' };
         if (rule.internalToken) allowed.internalToken = { audience: rule.internalToken.audience(params, prepared.host), exchange: rule.internalToken.exchange };

@@ -24,11 +24,31 @@ export interface Failure {
   status: 'unauthenticated' | 'permission_denied';
 }
 
+/** A question for a context source: which roles `sub` holds in `context` `id`. */
+export interface ContextQuery {
+  readonly source: string;
+  readonly sub: string;
+  readonly context: string;
+  readonly id: string;
+}
+
+/**
+ * Context-source answers the caller already has: roles, null when the source failed, undefined when
+ * not asked yet. The policy stays synchronous: an unanswered query is recorded in `pending` and the
+ * check denies; the caller asks the source and authorizes again with the answer.
+ */
+export interface ContextAnswers {
+  get(query: ContextQuery): readonly string[] | null | undefined;
+}
+
 export interface EvalContext {
   readonly identity: Identity | null;
   readonly principal: string | undefined;
   readonly params: Readonly<Record<string, string>>;
   readonly explain: string[] | null;
+  readonly contextAnswers: ContextAnswers | undefined;
+  /** Receives the queries this evaluation needed and did not have answered. */
+  readonly pending: ContextQuery[];
 }
 
 export interface CompiledRequirement {
@@ -167,11 +187,12 @@ export function compileIdTemplate(scope: Scope, field: FieldPath, source: string
 function compileContextRole(scope: Scope, field: FieldPath, config: NonNullable<RequirementSetConfig['contextRole']>): UserCheck {
   const path = claimPath(scope, [...field, 'claim'], config.claim ?? 'roles');
   const resolveId = compileIdTemplate(scope, [...field, 'id'], config.id);
-  const { context, anyOf } = config;
+  const { context, anyOf, fallback } = config;
   return (identity, ctx) => {
     const id = resolveId(ctx.params);
     const roles = readClaim(identity.claims, path);
     const byRole = isObject(roles) ? own(roles, context) : undefined;
+    if (byRole === undefined && fallback !== undefined) return fromSource(fallback, identity, context, id, anyOf, ctx);
     if (isObject(byRole)) {
       for (const role of anyOf) {
         for (const held of asList(own(byRole, role))) {
@@ -186,6 +207,33 @@ function compileContextRole(scope: Scope, field: FieldPath, config: NonNullable<
     ctx.explain?.push(`contextRole: the token has none of ${listText(anyOf)} for ${context} "${id}" (claim ${path.source})`);
     return denied('context_role_mismatch');
   };
+}
+
+/** The token does not list the context at all: the context source's answer decides. */
+function fromSource(source: string, identity: Identity, context: string, id: string, anyOf: readonly string[], ctx: EvalContext): Failure | null {
+  const sub = identity.claims.sub;
+  if (typeof sub !== 'string' || sub === '') {
+    ctx.explain?.push(`contextRole: the token lists no ${context} and has no sub to ask ${source} about`);
+    return denied('context_role_mismatch');
+  }
+  const query: ContextQuery = { source, sub, context, id };
+  const roles = ctx.contextAnswers?.get(query);
+  if (roles === undefined) {
+    ctx.pending.push(query);
+    ctx.explain?.push(`contextRole: the token lists no ${context}; ${source} must be asked`);
+    return denied('context_source_unavailable');
+  }
+  if (roles === null) {
+    ctx.explain?.push(`contextRole: the token lists no ${context} and ${source} did not answer`);
+    return denied('context_source_unavailable');
+  }
+  const role = anyOf.find((r) => roles.includes(r));
+  if (role !== undefined) {
+    ctx.explain?.push(`contextRole: ${source} gives role ${role} for ${context} "${id}"`);
+    return null;
+  }
+  ctx.explain?.push(`contextRole: ${source} gives none of ${listText(anyOf)} for ${context} "${id}"`);
+  return denied('context_role_mismatch');
 }
 
 /** One requirement set: the keys of `require` (without `anyOf`) or of one `anyOf` alternative. */
