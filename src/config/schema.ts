@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { providerSchema, headerNameSchema, type ProviderConfig } from './providers.js';
-import { rulesSchema, defaultDecisionSchema, type RuleConfig } from '../policy/index.js';
+import { rulesSchema, defaultDecisionSchema, viewAsConfigSchema, type RuleConfig } from '../policy/index.js';
 import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index.js';
 import { adminConfigSchema } from '../admin/config.js';
 import { tlsListenerSchema } from '../tls/schema.js';
@@ -39,6 +39,7 @@ export const configSchema = z
     identityHeaders: identityHeadersSchema.default({ strip: ['x-user-', 'x-auth-'], forwardToken: false }),
     rules: rulesSchema.default([]),
     contextSources: contextSourcesSchema,
+    viewAs: viewAsConfigSchema.optional(),
     defaultDecision: defaultDecisionSchema,
     /** Global dry run: every decision is computed, logged and counted, and every request is allowed. */
     dryRun: z.boolean().default(false),

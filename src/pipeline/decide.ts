@@ -1,5 +1,5 @@
 import type { ContextRoleResolver } from '../context/index.js';
-import { principalFromPeer, type Decision, type HeaderLookup, type Policy } from '../policy/index.js';
+import { principalFromPeer, viewAsRequest, type Decision, type HeaderLookup, type Policy, type ViewAsConfig } from '../policy/index.js';
 import type { RevocationStore } from '../revocation/index.js';
 import { authorizeWithContext } from './context-roles.js';
 import { extractToken, type TokenLocation } from './extract.js';
@@ -17,6 +17,8 @@ export interface DecisionRuntime {
   policy: Pick<Policy, 'authorize'>;
   /** Answers `contextRole.fallback` queries; without it they fail (deny). */
   contextSources?: ContextRoleResolver;
+  /** Present when the config has `viewAs`. */
+  viewAs?: ViewAsConfig | undefined;
 }
 
 export interface DecideOptions {
@@ -69,8 +71,9 @@ export async function decide(
     principal: principalFromPeer(view),
   };
   const identity = token ? { provider: token.provider.config.name, claims: token.claims } : null;
+  const viewAs = runtime.viewAs && viewAsAsk(view, runtime.viewAs);
   const decision = await authorizeWithContext(
-    (contextAnswers) => runtime.policy.authorize(request, identity, { explain: options.explain, contextAnswers }),
+    (contextAnswers) => runtime.policy.authorize(request, identity, { explain: options.explain, contextAnswers, viewAs }),
     runtime.contextSources,
   );
   return { outcome: outcomeOf(decision, token, location, refresh), decision };
@@ -79,12 +82,19 @@ export async function decide(
 function outcomeOf(decision: Decision, token: VerifiedToken | undefined, location: TokenLocation | undefined, refresh: boolean): Outcome {
   switch (decision.status) {
     case 'ok':
-      return { kind: 'allow', ruleId: decision.ruleId, token, location, refresh, dryRunReason: decision.dryRun?.reason, internalToken: decision.internalToken };
+      return { kind: 'allow', ruleId: decision.ruleId, token, location, refresh, dryRunReason: decision.dryRun?.reason, internalToken: decision.internalToken, viewAs: decision.viewAs };
     case 'unauthenticated':
       return { kind: 'unauthenticated', reason: 'missing_token', ruleId: decision.ruleId };
     case 'permission_denied':
       return { kind: 'forbidden', reason: decision.reason, ruleId: decision.ruleId, provider: token?.provider.config.name, sub: token?.claims.sub };
   }
+}
+
+/** The view-as header's role; sent twice it is one ask no `allow` entry matches (denied, never guessed). */
+function viewAsAsk(view: RequestView, config: ViewAsConfig) {
+  const values = view.headers.get(config.header);
+  if (values === undefined) return undefined;
+  return viewAsRequest(config, values.length === 1 ? (values[0] ?? '') : '');
 }
 
 /** Policy header conditions see one value per name, as Envoy's `headers` map does; joined on demand. */

@@ -1,7 +1,8 @@
 import type { Config } from '../config/schema.js';
 import type { CheckResponse, HeaderValueOption, Struct } from '../envoy/types.js';
 import { toStruct } from '../envoy/types.js';
-import { readClaim } from '../util/claim-path.js';
+import { VIEW_AS_INJECTED_HEADER, type ViewAsApplied } from '../policy/index.js';
+import { isObject, readClaim } from '../util/claim-path.js';
 import type { TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
 import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../reasons.js';
@@ -31,6 +32,8 @@ export type Outcome =
       internalToken?: { audience: string; exchange: boolean };
       /** The minted internal token: it goes upstream and the external token never does. */
       minted?: { header: string; value: string };
+      /** The request was decided as a lesser role (viewAs): the injected headers say so. */
+      viewAs?: ViewAsApplied;
     }
   | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
   | { kind: 'forbidden'; reason: PolicyReason; ruleId: string | null; provider?: string; sub?: unknown }
@@ -52,6 +55,11 @@ export class IdentityHeaders {
     this.names = new Set(entries.filter((e) => !e.endsWith('-')));
     // A header tollgate injects for any provider is identity, even outside the configured prefixes.
     for (const p of config.providers) for (const m of p.claimToHeaders) this.names.add(m.header);
+    // Only tollgate says a request was viewed as a lesser role; the ask itself never reaches the upstream.
+    if (config.viewAs) {
+      this.names.add(VIEW_AS_INJECTED_HEADER);
+      this.names.add(config.viewAs.header);
+    }
   }
 
   isIdentity(name: string): boolean {
@@ -99,12 +107,17 @@ export interface TokenResponseParts {
   metadata: NonNullable<Struct['fields']>;
 }
 
-export function tokenResponseParts(token: VerifiedToken, onUnsafeClaim: ResponseContext['onUnsafeClaim']): TokenResponseParts {
+export function tokenResponseParts(token: VerifiedToken, viewAs: ViewAsApplied | undefined, onUnsafeClaim: ResponseContext['onUnsafeClaim']): TokenResponseParts {
   const headers: HeaderValueOption[] = [];
   const headerNames = new Set<string>();
   const selected: Record<string, unknown> = {};
+  if (viewAs) {
+    headers.push(overwrite(VIEW_AS_INJECTED_HEADER, viewAs.role));
+    headerNames.add(VIEW_AS_INJECTED_HEADER);
+  }
   for (const { header, claim } of token.provider.claimHeaders) {
-    const value = readClaim(token.claims, claim);
+    let value = readClaim(token.claims, claim);
+    if (viewAs && claim.source === viewAs.claim) value = viewedAs(value, viewAs);
     if (value === undefined) continue;
     selected[claim.source] = value;
     const text = headerValueOf(value);
@@ -120,7 +133,7 @@ export function tokenResponseParts(token: VerifiedToken, onUnsafeClaim: Response
 }
 
 function allowResponse(outcome: AllowOutcome, request: RequestView, ctx: ResponseContext): CheckResponse {
-  const parts = outcome.token && tokenResponseParts(outcome.token, ctx.onUnsafeClaim);
+  const parts = outcome.token && tokenResponseParts(outcome.token, outcome.viewAs, ctx.onUnsafeClaim);
   const minted = outcome.minted;
   const headers = minted ? [...(parts?.headers ?? []), overwrite(minted.header, minted.value)] : (parts?.headers ?? []);
   const { headers_to_remove, response_headers_to_add, query_parameters_to_remove } = requestResponseParts(outcome, request, ctx, parts?.headerNames);
@@ -164,6 +177,11 @@ export function requestResponseParts(
     response_headers_to_add: outcome.refresh ? [REFRESH_REQUIRED] : [],
     query_parameters_to_remove: outcome.location?.kind === 'param' && dropToken ? [outcome.location.name] : [],
   };
+}
+
+/** The context-roles claim as the request was decided: only the viewed-as role in the viewed context. */
+function viewedAs(roles: unknown, viewAs: ViewAsApplied): Record<string, unknown> {
+  return { ...(isObject(roles) ? roles : {}), [viewAs.context]: { [viewAs.role]: [viewAs.id] } };
 }
 
 /** The denial body's `error`, by HTTP status. */

@@ -23,6 +23,7 @@ export interface Runtime {
   policy: Policy;
   /** Caches are per runtime: a reload starts them empty. */
   contextSources: ContextSources;
+  viewAs: Config['viewAs'];
   identityHeaders: IdentityHeaders;
   /** The key managers, by what they fetch: a reload keeps the ones whose key source is unchanged. */
   keyManagers: ReadonlyMap<string, KeyManager>;
@@ -64,6 +65,7 @@ export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Ru
     verifier,
     policy,
     contextSources: new ContextSources(config.contextSources, deps.clock, contextMetricsOf(deps.registry)),
+    viewAs: config.viewAs,
     identityHeaders: new IdentityHeaders(config),
     keyManagers,
     start: async () => {
