@@ -29,6 +29,8 @@ export interface DecideOptions {
   presetToken?: VerifiedToken;
   /** Called for each token verification, for the cache metrics. */
   onVerified?: (cached: boolean) => void;
+  /** Called for each token presented: its length and the provider it came from, if known (size metrics). */
+  onToken?: (bytes: number, provider: string | undefined) => void;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function decide(
     if (extraction.kind === 'token') {
       const verified = await runtime.verifier.verify(extraction.token, extraction.location);
       options.onVerified?.(verified.ok && verified.cached);
+      options.onToken?.(extraction.token.length, verified.ok ? verified.token.provider.config.name : verified.provider?.config.name);
       if (!verified.ok) return { outcome: { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name } };
       token = verified.token;
       location = extraction.location;

@@ -27,6 +27,8 @@ export interface CheckContext {
 export function createCheckHandler(ctx: CheckContext): CheckHandler {
   const preparedAllows = new PreparedAllows();
   const onVerified = (cached: boolean) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc();
+  const onToken = (bytes: number, provider: string | undefined) =>
+    ctx.metrics.tokenSize(bytes, provider ?? '', ctx.runtime().config.limits.maxTokenBytes);
   const onUnsafeClaim = (header: string, claim: string) =>
     ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
   return async (request, caller) => {
@@ -40,7 +42,7 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
       } else {
         view = requestViewFrom(request);
         const revocation = ctx.revocation();
-        const result = await decide(runtime, view, { revocation, onVerified });
+        const result = await decide(runtime, view, { revocation, onVerified, onToken });
         outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
         if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
       }
