@@ -18,8 +18,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   policy: ['config', 'pipeline', 'server', 'cli', 'admin', 'internal-tokens', 'tls'],
   revocation: ['config', 'pipeline', 'server', 'cli', 'admin'],
   // Shipped to services as `tollgate/identity`: it stands alone.
-  identity: ['util', 'envoy', 'config', 'keys', 'policy', 'context', 'revocation', 'observability', 'pipeline', 'server', 'cli', 'admin', 'reasons.ts'],
-  context: ['config', 'pipeline', 'server', 'cli', 'admin', 'revocation'],
+  identity: ['util', 'envoy', 'config', 'keys', 'policy', 'context', 'revocation', 'observability', 'pipeline', 'server', 'cli', 'admin', 'reasons.ts', 'tls', 'internal-tokens'],
+  context: ['config', 'pipeline', 'server', 'cli', 'admin', 'revocation', 'tls', 'internal-tokens'],
   observability: ['config', 'pipeline', 'server', 'cli', 'admin'],
   pipeline: ['server', 'cli', 'admin'],
   config: ['pipeline', 'server', 'cli'],
