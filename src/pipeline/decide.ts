@@ -85,7 +85,7 @@ export async function decide(
 function outcomeOf(decision: Decision, token: VerifiedToken | undefined, location: TokenLocation | undefined, refresh: boolean): Outcome {
   switch (decision.status) {
     case 'ok':
-      return { kind: 'allow', ruleId: decision.ruleId, token, location, refresh, dryRunReason: decision.dryRun?.reason, internalToken: decision.internalToken, viewAs: decision.viewAs };
+      return { kind: 'allow', ruleId: decision.ruleId, token, location, refresh, dryRunReason: decision.dryRun?.reason, internalToken: decision.internalToken, viewAs: decision.viewAs, granted: decision.granted };
     case 'unauthenticated':
       return { kind: 'unauthenticated', reason: 'missing_token', ruleId: decision.ruleId };
     case 'permission_denied':

@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { CheckResponse, HeaderValueOption, Struct } from '../envoy/types.js';
 import { toStruct } from '../envoy/types.js';
-import { VIEW_AS_INJECTED_HEADER, type ViewAsApplied } from '../policy/index.js';
+import { VIEW_AS_INJECTED_HEADER, type ContextGrant, type ViewAsApplied } from '../policy/index.js';
 import { isObject, readClaim } from '../util/claim-path.js';
 import type { TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
@@ -34,6 +34,8 @@ export type Outcome =
       minted?: { header: string; value: string };
       /** The request was decided as a lesser role (viewAs): the injected headers say so. */
       viewAs?: ViewAsApplied;
+      /** Context roles a context source answered: the injected roles header carries them too. */
+      granted?: readonly ContextGrant[];
     }
   | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
   | { kind: 'forbidden'; reason: PolicyReason; ruleId: string | null; provider?: string; sub?: unknown }
@@ -107,7 +109,12 @@ export interface TokenResponseParts {
   metadata: NonNullable<Struct['fields']>;
 }
 
-export function tokenResponseParts(token: VerifiedToken, viewAs: ViewAsApplied | undefined, onUnsafeClaim: ResponseContext['onUnsafeClaim']): TokenResponseParts {
+export function tokenResponseParts(
+  token: VerifiedToken,
+  decided: Pick<AllowOutcome, 'viewAs' | 'granted'>,
+  onUnsafeClaim: ResponseContext['onUnsafeClaim'],
+): TokenResponseParts {
+  const { viewAs } = decided;
   const headers: HeaderValueOption[] = [];
   const headerNames = new Set<string>();
   const selected: Record<string, unknown> = {};
@@ -116,8 +123,7 @@ export function tokenResponseParts(token: VerifiedToken, viewAs: ViewAsApplied |
     headerNames.add(VIEW_AS_INJECTED_HEADER);
   }
   for (const { header, claim } of token.provider.claimHeaders) {
-    let value = readClaim(token.claims, claim);
-    if (viewAs && claim.source === viewAs.claim) value = viewedAs(value, viewAs);
+    const value = decidedRoles(readClaim(token.claims, claim), claim.source, decided);
     if (value === undefined) continue;
     selected[claim.source] = value;
     const text = headerValueOf(value);
@@ -133,7 +139,7 @@ export function tokenResponseParts(token: VerifiedToken, viewAs: ViewAsApplied |
 }
 
 function allowResponse(outcome: AllowOutcome, request: RequestView, ctx: ResponseContext): CheckResponse {
-  const parts = outcome.token && tokenResponseParts(outcome.token, outcome.viewAs, ctx.onUnsafeClaim);
+  const parts = outcome.token && tokenResponseParts(outcome.token, outcome, ctx.onUnsafeClaim);
   const minted = outcome.minted;
   const headers = minted ? [...(parts?.headers ?? []), overwrite(minted.header, minted.value)] : (parts?.headers ?? []);
   const { headers_to_remove, response_headers_to_add, query_parameters_to_remove } = requestResponseParts(outcome, request, ctx, parts?.headerNames);
@@ -179,9 +185,20 @@ export function requestResponseParts(
   };
 }
 
-/** The context-roles claim as the request was decided: only the viewed-as role in the viewed context. */
-function viewedAs(roles: unknown, viewAs: ViewAsApplied): Record<string, unknown> {
-  return { ...(isObject(roles) ? roles : {}), [viewAs.context]: { [viewAs.role]: [viewAs.id] } };
+/**
+ * A claim's value as the request was decided, for the headers: when it is a contextRole's claim, the
+ * roles a context source granted are added, and a view-as downgrade leaves only the viewed-as role in
+ * the viewed context. Any other claim is returned as is.
+ */
+function decidedRoles(value: unknown, claim: string, decided: Pick<AllowOutcome, 'viewAs' | 'granted'>): unknown {
+  let roles = value;
+  for (const grant of decided.granted ?? []) {
+    // The source was asked because the token does not list this context: the grant is the whole entry.
+    if (grant.claim === claim) roles = { ...(isObject(roles) ? roles : {}), [grant.context]: Object.fromEntries(grant.roles.map((r) => [r, [grant.id]])) };
+  }
+  const viewAs = decided.viewAs;
+  if (viewAs?.claim === claim) roles = { ...(isObject(roles) ? roles : {}), [viewAs.context]: { [viewAs.role]: [viewAs.id] } };
+  return roles;
 }
 
 /** The denial body's `error`, by HTTP status. */

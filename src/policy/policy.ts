@@ -6,7 +6,7 @@ import { PolicyError } from './errors.js';
 import { normalizeHost, type HeaderLookup, type PreparedRequest } from './match.js';
 import { normalizePath } from './path.js';
 import type { PolicyReason } from '../reasons.js';
-import type { ContextAnswers, ContextQuery, EvalContext, Failure, Identity } from './requirements.js';
+import type { ContextAnswers, ContextGrant, ContextQuery, EvalContext, Failure, Identity } from './requirements.js';
 import { compileRule, type CompiledRule } from './rule.js';
 import type { RuleConfig } from './schema.js';
 import type { ViewAsApplied, ViewAsRequest } from './view-as.js';
@@ -42,6 +42,8 @@ export type Decision = {
   pending?: ContextQuery[];
   /** The view-as downgrade the deciding rule applied (allowed decisions only). */
   viewAs?: ViewAsApplied;
+  /** Context-source answers the deciding rule accepted (allowed decisions only). */
+  granted?: ContextGrant[];
 } & (
   | { status: 'ok'; reason: 'allowed' | 'dry_run' | 'no_matching_rule' }
   | { status: 'unauthenticated' | 'permission_denied'; reason: PolicyReason }
@@ -120,7 +122,7 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
         }
         // A fresh record per evaluation: `applied` is this decision's, never a previous round's.
         const viewAs: ViewAsRequest | undefined = opts?.viewAs && { role: opts.viewAs.role, allows: opts.viewAs.allows };
-        const ctx: EvalContext = { identity, principal: req.principal, params, explain, contextAnswers: opts?.contextAnswers, pending: [], viewAs };
+        const ctx: EvalContext = { identity, principal: req.principal, params, explain, contextAnswers: opts?.contextAnswers, pending: [], viewAs, granted: [] };
         let failure = rule.require.evaluate(ctx);
         if (!failure && viewAs && !viewAs.applied) {
           // Asked to view as, but the rule has no context role to downgrade: refuse rather than ignore.
@@ -136,6 +138,7 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
         const allowed: Decision = { allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' };
         if (rule.internalToken) allowed.internalToken = { audience: rule.internalToken.audience(params, prepared.host), exchange: rule.internalToken.exchange };
         if (viewAs?.applied) allowed.viewAs = viewAs.applied;
+        if (ctx.granted.length > 0) allowed.granted = ctx.granted;
         return withExplanation(allowed, explain);
       }
 

@@ -52,6 +52,16 @@ export interface EvalContext {
   readonly pending: ContextQuery[];
   /** The request's view-as ask; a contextRole check that applies it records so in `applied`. */
   readonly viewAs: ViewAsRequest | undefined;
+  /** Receives the context-source answers that satisfied a contextRole, for the injected headers. */
+  readonly granted: ContextGrant[];
+}
+
+/** Roles a context source answered and a contextRole accepted: `claim` is the contextRole's claim path. */
+export interface ContextGrant {
+  readonly claim: string;
+  readonly context: string;
+  readonly id: string;
+  readonly roles: readonly string[];
 }
 
 export interface CompiledRequirement {
@@ -198,7 +208,9 @@ function compileContextRole(scope: Scope, field: FieldPath, config: NonNullable<
     if (byRole === undefined && fallback !== undefined) {
       const answered = fromSource(fallback, identity, context, id, ctx);
       if ('reason' in answered) return answered;
-      return judgeRoles(answered, { anyOf, context, id, claim: path.source, holder: fallback }, ctx);
+      const failure = judgeRoles(answered, { anyOf, context, id, claim: path.source, holder: fallback }, ctx);
+      if (!failure) ctx.granted.push({ claim: path.source, context, id, roles: answered });
+      return failure;
     }
     return judgeRoles(isObject(byRole) ? rolesListing(byRole, id) : [], { anyOf, context, id, claim: path.source, holder: 'the token' }, ctx);
   };

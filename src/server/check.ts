@@ -51,9 +51,9 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
       outcome = { kind: 'error' };
     }
     const responseContext = { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim };
-    // An allow that mints an internal token, or was decided as a lesser role (viewAs), differs per
-    // request: it is encoded whole, never prepared for the token.
-    const token = outcome.kind === 'allow' && !outcome.minted && !outcome.viewAs ? outcome.token : undefined;
+    // An allow that mints an internal token, was decided as a lesser role (viewAs) or on roles a context
+    // source granted differs per request: it is encoded whole, never prepared for the token.
+    const token = outcome.kind === 'allow' && !outcome.minted && !outcome.viewAs && !outcome.granted ? outcome.token : undefined;
     const response =
       outcome.kind === 'allow' && token && view
         ? preparedAllows.respond(outcome, token, view, responseContext)

@@ -3,6 +3,7 @@ import { checkRequest, deniedBody, injectedHeaders } from '../helpers/envoy-clie
 import { startHttpServer, startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+import { identityFrom, isAuthorized } from '../../src/identity/index.js';
 
 const ISSUER = 'https://idp.example.com';
 
@@ -72,6 +73,14 @@ describe('viewAs: a teacher views the course as a student', () => {
     expect(response.status?.code).toBe(0);
     expect(injectedHeaders(response)['x-user-view-as']).toBe('student');
     expect(JSON.parse(injectedHeaders(response)['x-user-roles'] ?? '')).toEqual({ course: { student: ['42'] } });
+  });
+
+  it('without the ask, carries the roles a context source answered in the injected roles header', async () => {
+    const response = await check({ sub: 'from-source', roles: { group: { member: ['1'] } } });
+    expect(response.status?.code).toBe(0);
+    const roles = JSON.parse(injectedHeaders(response)['x-user-roles'] ?? '');
+    expect(roles).toEqual({ group: { member: ['1'] }, course: { ta: ['42'] } });
+    expect(isAuthorized(identityFrom(injectedHeaders(response)), 'course', 42, 'ta')).toBe(true);
   });
 
   it.each([
