@@ -103,6 +103,10 @@ describe('context sources: roles from a domain service when the token lacks the 
     expect(await metric(tg, 'tollgate_context_lookups_total')).toBe(before.lookups + 2);
     expect(await metric(tg, 'tollgate_context_cache_hits_total')).toBe(before.hits + 1);
     expect(await metric(tg, 'tollgate_context_cache_misses_total')).toBe(before.misses + 1);
+    // One upstream call timed: the latency histogram's count follows the misses.
+    const latency = (await tg.app.registry.getSingleMetric('tollgate_context_request_duration_seconds')?.get())?.values ?? [];
+    const timed = latency.find((v) => (v as { metricName?: string }).metricName === 'tollgate_context_request_duration_seconds_count' && v.labels.source === 'courses');
+    expect(timed?.value).toBe(await metric(tg, 'tollgate_context_cache_misses_total'));
     // Another course is another question.
     expect((await check({ sub: 'cached' }, '/courses/43/grades')).status?.code).toBe(0);
     expect(domain.server.requests).toHaveLength(2);
