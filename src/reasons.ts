@@ -76,6 +76,18 @@ export const REASONS = {
     bearerError: null,
     description: 'the token holds no required role for this context',
   },
+  context_source_unavailable: {
+    stage: 'policy',
+    status: 403,
+    bearerError: null,
+    description: 'the context source for this rule did not answer; denied',
+  },
+  view_as_not_allowed: {
+    stage: 'policy',
+    status: 403,
+    bearerError: null,
+    description: 'the user may not view this request as the role asked for',
+  },
   peer_not_allowed: { stage: 'policy', status: 403, bearerError: null, description: 'the calling workload is not allowed' },
   actor_not_allowed: {
     stage: 'policy',

@@ -17,6 +17,9 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   keys: ['config', 'pipeline', 'server', 'cli', 'admin'],
   policy: ['config', 'pipeline', 'server', 'cli', 'admin', 'internal-tokens', 'tls'],
   revocation: ['config', 'pipeline', 'server', 'cli', 'admin'],
+  // Shipped to services as `tollgate/identity`: it stands alone.
+  identity: ['util', 'envoy', 'config', 'keys', 'policy', 'context', 'revocation', 'observability', 'pipeline', 'server', 'cli', 'admin', 'reasons.ts', 'tls', 'internal-tokens'],
+  context: ['config', 'pipeline', 'server', 'cli', 'admin', 'revocation', 'tls', 'internal-tokens'],
   observability: ['config', 'pipeline', 'server', 'cli', 'admin'],
   pipeline: ['server', 'cli', 'admin'],
   config: ['pipeline', 'server', 'cli'],

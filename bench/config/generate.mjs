@@ -55,14 +55,29 @@ function contextRules() {
   return rules;
 }
 
+/** One course rule whose contextRole falls back to a context source at `url` (bench/context-cache.mjs). */
+function contextSourceRules(url) {
+  return {
+    contextSources: [{ name: 'courses', http: { url, timeoutMs: 1000 } }],
+    rules: [
+      {
+        id: 'course-grades',
+        match: { methods: ['GET'], paths: ['/courses/{courseId}/grades'] },
+        require: { contextRole: { claim: 'roles', context: 'course', id: '{courseId}', anyOf: ['teacher', 'ta'], fallback: 'courses' } },
+      },
+    ],
+  };
+}
+
 /**
  * options: { grpcPort, httpPort, authzPort, jwksPath, tokenCache?: number, policy?: 'context50',
- *            revocation?: { path }, admin?: { tokenFile } }. Returns the path of the written file.
+ *            contextSourceUrl?: string, revocation?: { path }, admin?: { tokenFile } }. Returns the path of the written file.
  */
 export function writeConfig(dir, name, options) {
   const config = base(options);
   if (options.tokenCache !== undefined) config.tokenCache = { maxEntries: options.tokenCache };
   if (options.policy === 'context50') config.rules = contextRules();
+  if (options.contextSourceUrl) Object.assign(config, contextSourceRules(options.contextSourceUrl));
   if (options.revocation) config.revocation = { store: 'file', path: options.revocation.path };
   if (options.admin) config.admin = { tokenFile: options.admin.tokenFile };
   const file = path.join(dir, `${name}.yaml`);

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { providerSchema, headerNameSchema, type ProviderConfig } from './providers.js';
-import { rulesSchema, defaultDecisionSchema } from '../policy/index.js';
+import { rulesSchema, defaultDecisionSchema, viewAsConfigSchema, type RuleConfig } from '../policy/index.js';
 import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index.js';
 import { adminConfigSchema } from '../admin/config.js';
 import { tlsListenerSchema } from '../tls/schema.js';
 import { internalTokensSchema } from '../internal-tokens/schema.js';
 import { authzConfigSchema } from './authz.js';
+import { contextSourcesSchema } from '../context/config.js';
 
 const hostPortSchema = z
   .string()
@@ -40,6 +41,8 @@ export const configSchema = z
     providers: z.array(providerSchema).default([]),
     identityHeaders: identityHeadersSchema.default({ strip: ['x-user-', 'x-auth-'], forwardToken: false }),
     rules: rulesSchema.default([]),
+    contextSources: contextSourcesSchema,
+    viewAs: viewAsConfigSchema.optional(),
     defaultDecision: defaultDecisionSchema,
     /** Global dry run: every decision is computed, logged and counted, and every request is allowed. */
     dryRun: z.boolean().default(false),
@@ -89,6 +92,7 @@ export const configSchema = z
     if (config.internalTokens && !config.listen.tls?.clientCaFile) {
       ctx.addIssue({ code: 'custom', path: ['internalTokens'], message: 'minted tokens name the calling workload in act.sub, taken from its client certificate: configure listen.tls with clientCaFile' });
     }
+    checkFallbacks(config, ctx);
     if (config.admin && !config.revocation) {
       ctx.addIssue({ code: 'custom', path: ['admin'], message: 'the admin API manages revocations: configure `revocation` too (store: memory, file or redis)' });
     }
@@ -100,6 +104,20 @@ export const configSchema = z
       defaultTtlSeconds: config.revocation.defaultTtlSeconds ?? longestTokenLifetime(config.providers),
     },
   }));
+
+/** Every `contextRole.fallback` names a configured context source. */
+function checkFallbacks(config: { rules: RuleConfig[]; contextSources: readonly { name: string }[] }, ctx: z.RefinementCtx): void {
+  const names = new Set(config.contextSources.map((s) => s.name));
+  config.rules.forEach((rule, i) => {
+    const sets = [{ set: rule.require, path: ['require'] }, ...(rule.require.anyOf ?? []).map((set, j) => ({ set, path: ['require', 'anyOf', j] }))];
+    for (const { set, path } of sets) {
+      const fallback = set.contextRole?.fallback;
+      if (fallback !== undefined && !names.has(fallback)) {
+        ctx.addIssue({ code: 'custom', path: ['rules', i, ...path, 'contextRole', 'fallback'], message: `no context source named ${JSON.stringify(fallback)}; add it to contextSources` });
+      }
+    }
+  });
+}
 
 /**
  * How long a revocation must live to outlast every token it covers: when every provider bounds token

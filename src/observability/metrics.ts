@@ -1,4 +1,4 @@
-import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import { ScrapeCounter, ScrapeHistogram, type CounterSeries, type HistogramSeries } from './scrape-metrics.js';
 
 /** Which listener a check came in on: gRPC Check, or the HTTP authorization port. */
@@ -24,6 +24,8 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
     registers: [registry],
   });
   return {
+    /** Records one presented token's size, by the provider it claims (`""` when unknown). */
+    tokenSize: tokenSizeRecorder(registry),
     /** Counts one decision. */
     check: childrenOf(checks, (decision: string, reason: string, provider: string, rule: string, transport: Transport) => ({ decision, reason, provider, rule, transport })),
     tokenCacheHit: tokenCache.labels({ result: 'hit' }),
@@ -65,6 +67,36 @@ export type CheckMetrics = ReturnType<typeof createCheckMetrics>;
 
 function byTransport(histogram: ScrapeHistogram<'transport'>): Record<Transport, HistogramSeries> {
   return { grpc: histogram.labels({ transport: 'grpc' }), http: histogram.labels({ transport: 'http' }) };
+}
+
+/**
+ * A token this close to `limits.maxTokenBytes` (or over it) counts as near the limit: teams see their
+ * tokens growing (context roles piling up) before users get `token_too_large`.
+ */
+export const NEAR_LIMIT_FRACTION = 0.8;
+
+function tokenSizeRecorder(registry: Registry): (bytes: number, provider: string, maxTokenBytes: number) => void {
+  const sizes = new Histogram({
+    name: 'tollgate_token_bytes',
+    help: 'Size of presented tokens in bytes, by provider ("" when the issuer is unknown or the token too large to read).',
+    labelNames: ['provider'] as const,
+    buckets: [512, 1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 32768, 65536],
+    registers: [registry],
+  });
+  const nearLimit = new Counter({
+    name: 'tollgate_token_near_limit_total',
+    help: `Tokens of at least ${NEAR_LIMIT_FRACTION * 100} % of limits.maxTokenBytes (including those over it), by provider.`,
+    labelNames: ['provider'] as const,
+    registers: [registry],
+  });
+  // Children bound once per provider, as childrenOf does for counters.
+  const children = new Map<string, { size: { observe(v: number): void }; near: { inc(): void } }>();
+  return (bytes, provider, maxTokenBytes) => {
+    let child = children.get(provider);
+    if (!child) children.set(provider, (child = { size: sizes.labels({ provider }), near: nearLimit.labels({ provider }) }));
+    child.size.observe(bytes);
+    if (bytes >= maxTokenBytes * NEAR_LIMIT_FRACTION) child.near.inc();
+  };
 }
 
 /**

@@ -1,5 +1,7 @@
-import { principalFromPeer, type Decision, type HeaderLookup, type Policy } from '../policy/index.js';
+import type { ContextRoleResolver } from '../context/index.js';
+import { principalFromPeer, viewAsRequest, type Decision, type HeaderLookup, type Policy, type ViewAsConfig } from '../policy/index.js';
 import type { RevocationStore } from '../revocation/index.js';
+import { authorizeWithContext } from './context-roles.js';
 import { extractToken, type TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
 import type { Outcome } from './respond.js';
@@ -13,6 +15,10 @@ export interface DecisionRuntime {
   locations: readonly TokenLocation[];
   verifier: Pick<TokenVerifier, 'verify'>;
   policy: Pick<Policy, 'authorize'>;
+  /** Answers `contextRole.fallback` queries; without it they fail (deny). */
+  contextSources?: ContextRoleResolver;
+  /** Present when the config has `viewAs`. */
+  viewAs?: ViewAsConfig | undefined;
 }
 
 export interface DecideOptions {
@@ -23,6 +29,8 @@ export interface DecideOptions {
   presetToken?: VerifiedToken;
   /** Called for each token verification, for the cache metrics. */
   onVerified?: (cached: boolean) => void;
+  /** Called for each token presented: its length and the provider it came from, if known (size metrics). */
+  onToken?: (bytes: number, provider: string | undefined) => void;
 }
 
 /**
@@ -43,6 +51,7 @@ export async function decide(
     if (extraction.kind === 'token') {
       const verified = await runtime.verifier.verify(extraction.token, extraction.location);
       options.onVerified?.(verified.ok && verified.cached);
+      options.onToken?.(extraction.token.length, verified.ok ? verified.token.provider.config.name : verified.provider?.config.name);
       if (!verified.ok) return { outcome: { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name } };
       token = verified.token;
       location = extraction.location;
@@ -57,16 +66,18 @@ export async function decide(
     refresh = revocation.refresh;
   }
 
-  const decision = runtime.policy.authorize(
-    {
-      method: view.method,
-      host: view.host,
-      path: view.path,
-      headers: joinedHeaders(view),
-      principal: principalFromPeer(view),
-    },
-    token ? { provider: token.provider.config.name, claims: token.claims } : null,
-    { explain: options.explain },
+  const request = {
+    method: view.method,
+    host: view.host,
+    path: view.path,
+    headers: joinedHeaders(view),
+    principal: principalFromPeer(view),
+  };
+  const identity = token ? { provider: token.provider.config.name, claims: token.claims } : null;
+  const viewAs = runtime.viewAs && viewAsAsk(view, runtime.viewAs);
+  const decision = await authorizeWithContext(
+    (contextAnswers) => runtime.policy.authorize(request, identity, { explain: options.explain, contextAnswers, viewAs }),
+    runtime.contextSources,
   );
   return { outcome: outcomeOf(decision, token, location, refresh), decision };
 }
@@ -74,12 +85,19 @@ export async function decide(
 function outcomeOf(decision: Decision, token: VerifiedToken | undefined, location: TokenLocation | undefined, refresh: boolean): Outcome {
   switch (decision.status) {
     case 'ok':
-      return { kind: 'allow', ruleId: decision.ruleId, token, location, refresh, dryRunReason: decision.dryRun?.reason, internalToken: decision.internalToken };
+      return { kind: 'allow', ruleId: decision.ruleId, token, location, refresh, dryRunReason: decision.dryRun?.reason, internalToken: decision.internalToken, viewAs: decision.viewAs, granted: decision.granted };
     case 'unauthenticated':
       return { kind: 'unauthenticated', reason: 'missing_token', ruleId: decision.ruleId };
     case 'permission_denied':
       return { kind: 'forbidden', reason: decision.reason, ruleId: decision.ruleId, provider: token?.provider.config.name, sub: token?.claims.sub };
   }
+}
+
+/** The view-as header's role; sent twice it is one ask no `allow` entry matches (denied, never guessed). */
+function viewAsAsk(view: RequestView, config: ViewAsConfig) {
+  const values = view.headers.get(config.header);
+  if (values === undefined) return undefined;
+  return viewAsRequest(config, values.length === 1 ? (values[0] ?? '') : '');
 }
 
 /** Policy header conditions see one value per name, as Envoy's `headers` map does; joined on demand. */

@@ -1,7 +1,8 @@
 import type { Config } from '../config/schema.js';
 import type { CheckResponse, HeaderValueOption, Struct } from '../envoy/types.js';
 import { toStruct } from '../envoy/types.js';
-import { readClaim } from '../util/claim-path.js';
+import { VIEW_AS_INJECTED_HEADER, type ContextGrant, type ViewAsApplied } from '../policy/index.js';
+import { isObject, readClaim } from '../util/claim-path.js';
 import type { TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
 import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../reasons.js';
@@ -31,6 +32,10 @@ export type Outcome =
       internalToken?: { audience: string; exchange: boolean };
       /** The minted internal token: it goes upstream and the external token never does. */
       minted?: { header: string; value: string };
+      /** The request was decided as a lesser role (viewAs): the injected headers say so. */
+      viewAs?: ViewAsApplied;
+      /** Context roles a context source answered: the injected roles header carries them too. */
+      granted?: readonly ContextGrant[];
     }
   | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
   | { kind: 'forbidden'; reason: PolicyReason; ruleId: string | null; provider?: string; sub?: unknown }
@@ -52,6 +57,11 @@ export class IdentityHeaders {
     this.names = new Set(entries.filter((e) => !e.endsWith('-')));
     // A header tollgate injects for any provider is identity, even outside the configured prefixes.
     for (const p of config.providers) for (const m of p.claimToHeaders) this.names.add(m.header);
+    // Only tollgate says a request was viewed as a lesser role; the ask itself never reaches the upstream.
+    if (config.viewAs) {
+      this.names.add(VIEW_AS_INJECTED_HEADER);
+      this.names.add(config.viewAs.header);
+    }
   }
 
   isIdentity(name: string): boolean {
@@ -99,12 +109,21 @@ export interface TokenResponseParts {
   metadata: NonNullable<Struct['fields']>;
 }
 
-export function tokenResponseParts(token: VerifiedToken, onUnsafeClaim: ResponseContext['onUnsafeClaim']): TokenResponseParts {
+export function tokenResponseParts(
+  token: VerifiedToken,
+  decided: Pick<AllowOutcome, 'viewAs' | 'granted'>,
+  onUnsafeClaim: ResponseContext['onUnsafeClaim'],
+): TokenResponseParts {
+  const { viewAs } = decided;
   const headers: HeaderValueOption[] = [];
   const headerNames = new Set<string>();
   const selected: Record<string, unknown> = {};
+  if (viewAs) {
+    headers.push(overwrite(VIEW_AS_INJECTED_HEADER, viewAs.role));
+    headerNames.add(VIEW_AS_INJECTED_HEADER);
+  }
   for (const { header, claim } of token.provider.claimHeaders) {
-    const value = readClaim(token.claims, claim);
+    const value = decidedRoles(readClaim(token.claims, claim), claim.source, decided);
     if (value === undefined) continue;
     selected[claim.source] = value;
     const text = headerValueOf(value);
@@ -120,7 +139,7 @@ export function tokenResponseParts(token: VerifiedToken, onUnsafeClaim: Response
 }
 
 function allowResponse(outcome: AllowOutcome, request: RequestView, ctx: ResponseContext): CheckResponse {
-  const parts = outcome.token && tokenResponseParts(outcome.token, ctx.onUnsafeClaim);
+  const parts = outcome.token && tokenResponseParts(outcome.token, outcome, ctx.onUnsafeClaim);
   const minted = outcome.minted;
   const headers = minted ? [...(parts?.headers ?? []), overwrite(minted.header, minted.value)] : (parts?.headers ?? []);
   const { headers_to_remove, response_headers_to_add, query_parameters_to_remove } = requestResponseParts(outcome, request, ctx, parts?.headerNames);
@@ -164,6 +183,22 @@ export function requestResponseParts(
     response_headers_to_add: outcome.refresh ? [REFRESH_REQUIRED] : [],
     query_parameters_to_remove: outcome.location?.kind === 'param' && dropToken ? [outcome.location.name] : [],
   };
+}
+
+/**
+ * A claim's value as the request was decided, for the headers: when it is a contextRole's claim, the
+ * roles a context source granted are added, and a view-as downgrade leaves only the viewed-as role in
+ * the viewed context. Any other claim is returned as is.
+ */
+function decidedRoles(value: unknown, claim: string, decided: Pick<AllowOutcome, 'viewAs' | 'granted'>): unknown {
+  let roles = value;
+  for (const grant of decided.granted ?? []) {
+    // The source was asked because the token does not list this context: the grant is the whole entry.
+    if (grant.claim === claim) roles = { ...(isObject(roles) ? roles : {}), [grant.context]: Object.fromEntries(grant.roles.map((r) => [r, [grant.id]])) };
+  }
+  const viewAs = decided.viewAs;
+  if (viewAs?.claim === claim) roles = { ...(isObject(roles) ? roles : {}), [viewAs.context]: { [viewAs.role]: [viewAs.id] } };
+  return roles;
 }
 
 /** The denial body's `error`, by HTTP status. */

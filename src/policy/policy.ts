@@ -6,9 +6,10 @@ import { PolicyError } from './errors.js';
 import { normalizeHost, type HeaderLookup, type PreparedRequest } from './match.js';
 import { normalizePath } from './path.js';
 import type { PolicyReason } from '../reasons.js';
-import type { EvalContext, Failure, Identity } from './requirements.js';
+import type { ContextAnswers, ContextGrant, ContextQuery, EvalContext, Failure, Identity } from './requirements.js';
 import { compileRule, type CompiledRule } from './rule.js';
 import type { RuleConfig } from './schema.js';
+import type { ViewAsApplied, ViewAsRequest } from './view-as.js';
 
 export interface AuthzRequest {
   method: string;
@@ -34,13 +35,26 @@ export type Decision = {
   explanation?: string[];
   /** On an allow by a rule with `internalToken`: the token to mint for the upstream. */
   internalToken?: { audience: string; exchange: boolean };
+  /**
+   * Context-source queries the deciding rule needed and `contextAnswers` did not answer; the decision
+   * denies for want of them. Ask the sources and authorize again with the answers.
+   */
+  pending?: ContextQuery[];
+  /** The view-as downgrade the deciding rule applied (allowed decisions only). */
+  viewAs?: ViewAsApplied;
+  /** Context-source answers the deciding rule accepted (allowed decisions only). */
+  granted?: ContextGrant[];
 } & (
   | { status: 'ok'; reason: 'allowed' | 'dry_run' | 'no_matching_rule' }
   | { status: 'unauthenticated' | 'permission_denied'; reason: PolicyReason }
 );
 
 export interface Policy {
-  authorize(req: AuthzRequest, identity: Identity | null, opts?: { explain?: boolean }): Decision;
+  authorize(
+    req: AuthzRequest,
+    identity: Identity | null,
+    opts?: { explain?: boolean; contextAnswers?: ContextAnswers; viewAs?: Pick<ViewAsRequest, 'role' | 'allows'> },
+  ): Decision;
 }
 
 export interface PolicyOptions {
@@ -106,12 +120,25 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
           const bound = Object.entries(params).map(([k, v]) => `${k}=${v}`);
           explain.push(`rule '${rule.id}' matches${bound.length > 0 ? ` (${bound.join(', ')})` : ''}${rule.dryRun ? ' [dry run]' : ''}`);
         }
-        const ctx: EvalContext = { identity, principal: req.principal, params, explain };
-        const failure = rule.require.evaluate(ctx);
-        if (failure) return deny(rule.id, failure, rule.dryRun || globalDryRun, explain);
+        // A fresh record per evaluation: `applied` is this decision's, never a previous round's.
+        const viewAs: ViewAsRequest | undefined = opts?.viewAs && { role: opts.viewAs.role, allows: opts.viewAs.allows };
+        const ctx: EvalContext = { identity, principal: req.principal, params, explain, contextAnswers: opts?.contextAnswers, pending: [], viewAs, granted: [] };
+        let failure = rule.require.evaluate(ctx);
+        if (!failure && viewAs && !viewAs.applied) {
+          // Asked to view as, but the rule has no context role to downgrade: refuse rather than ignore.
+          explain?.push(`viewAs: rule '${rule.id}' decides no context role, so there is nothing to view as`);
+          failure = { reason: 'view_as_not_allowed', status: 'permission_denied' };
+        }
+        if (failure) {
+          const decision = deny(rule.id, failure, rule.dryRun || globalDryRun, explain);
+          if (ctx.pending.length > 0) decision.pending = ctx.pending;
+          return decision;
+        }
         explain?.push(`allowed by rule '${rule.id}'`);
         const allowed: Decision = { allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' };
         if (rule.internalToken) allowed.internalToken = { audience: rule.internalToken.audience(params, prepared.host), exchange: rule.internalToken.exchange };
+        if (viewAs?.applied) allowed.viewAs = viewAs.applied;
+        if (ctx.granted.length > 0) allowed.granted = ctx.granted;
         return withExplanation(allowed, explain);
       }
 

@@ -9,6 +9,7 @@ import { PolicyError, type FieldPath } from './errors.js';
 import { compilePrincipals } from './peer.js';
 import { compileActorCheck } from './actor.js';
 import type { ClaimConditionConfig, RequireConfig, RequirementSetConfig } from './schema.js';
+import type { ViewAsRequest } from './view-as.js';
 
 /** Verified token claims; the pipeline has checked signature, issuer, audience and expiry. */
 export interface Identity {
@@ -24,11 +25,43 @@ export interface Failure {
   status: 'unauthenticated' | 'permission_denied';
 }
 
+/** A question for a context source: which roles `sub` holds in `context` `id`. */
+export interface ContextQuery {
+  readonly source: string;
+  readonly sub: string;
+  readonly context: string;
+  readonly id: string;
+}
+
+/**
+ * Context-source answers the caller already has: roles, null when the source failed, undefined when
+ * not asked yet. The policy stays synchronous: an unanswered query is recorded in `pending` and the
+ * check denies; the caller asks the source and authorizes again with the answer.
+ */
+export interface ContextAnswers {
+  get(query: ContextQuery): readonly string[] | null | undefined;
+}
+
 export interface EvalContext {
   readonly identity: Identity | null;
   readonly principal: string | undefined;
   readonly params: Readonly<Record<string, string>>;
   readonly explain: string[] | null;
+  readonly contextAnswers: ContextAnswers | undefined;
+  /** Receives the queries this evaluation needed and did not have answered. */
+  readonly pending: ContextQuery[];
+  /** The request's view-as ask; a contextRole check that applies it records so in `applied`. */
+  readonly viewAs: ViewAsRequest | undefined;
+  /** Receives the context-source answers that satisfied a contextRole, for the injected headers. */
+  readonly granted: ContextGrant[];
+}
+
+/** Roles a context source answered and a contextRole accepted: `claim` is the contextRole's claim path. */
+export interface ContextGrant {
+  readonly claim: string;
+  readonly context: string;
+  readonly id: string;
+  readonly roles: readonly string[];
 }
 
 export interface CompiledRequirement {
@@ -167,25 +200,79 @@ export function compileIdTemplate(scope: Scope, field: FieldPath, source: string
 function compileContextRole(scope: Scope, field: FieldPath, config: NonNullable<RequirementSetConfig['contextRole']>): UserCheck {
   const path = claimPath(scope, [...field, 'claim'], config.claim ?? 'roles');
   const resolveId = compileIdTemplate(scope, [...field, 'id'], config.id);
-  const { context, anyOf } = config;
+  const { context, anyOf, fallback } = config;
   return (identity, ctx) => {
     const id = resolveId(ctx.params);
     const roles = readClaim(identity.claims, path);
     const byRole = isObject(roles) ? own(roles, context) : undefined;
-    if (isObject(byRole)) {
-      for (const role of anyOf) {
-        for (const held of asList(own(byRole, role))) {
-          // JSON ids may be numbers (`[123]`); compare them as their decimal text.
-          if (held === id || (typeof held === 'number' && Number.isSafeInteger(held) && String(held) === id)) {
-            ctx.explain?.push(`contextRole: the token has role ${role} for ${context} "${id}"`);
-            return null;
-          }
-        }
-      }
+    if (byRole === undefined && fallback !== undefined) {
+      const answered = fromSource(fallback, identity, context, id, ctx);
+      if ('reason' in answered) return answered;
+      const failure = judgeRoles(answered, { anyOf, context, id, claim: path.source, holder: fallback }, ctx);
+      if (!failure) ctx.granted.push({ claim: path.source, context, id, roles: answered });
+      return failure;
     }
-    ctx.explain?.push(`contextRole: the token has none of ${listText(anyOf)} for ${context} "${id}" (claim ${path.source})`);
-    return denied('context_role_mismatch');
+    return judgeRoles(isObject(byRole) ? rolesListing(byRole, id) : [], { anyOf, context, id, claim: path.source, holder: 'the token' }, ctx);
   };
+}
+
+/** The roles under one context whose id list holds `id`. JSON ids may be numbers (`[123]`): compared as their decimal text. */
+function rolesListing(byRole: JsonObject, id: string): string[] {
+  return Object.keys(byRole).filter((role) =>
+    asList(own(byRole, role)).some((held) => held === id || (typeof held === 'number' && Number.isSafeInteger(held) && String(held) === id)),
+  );
+}
+
+/** The held roles against `anyOf`, after a view-as downgrade when the request asks for one. */
+function judgeRoles(
+  held: readonly string[],
+  what: { anyOf: readonly string[]; context: string; id: string; claim: string; holder: string },
+  ctx: EvalContext,
+): Failure | null {
+  const { anyOf, context, id, claim, holder } = what;
+  let effective = held;
+  const viewAs = ctx.viewAs;
+  if (viewAs !== undefined) {
+    if (!held.some((role) => viewAs.allows(role))) {
+      ctx.explain?.push(`viewAs: no role ${holder} gives for ${context} "${id}" may view as ${viewAs.role}`);
+      return denied('view_as_not_allowed');
+    }
+    effective = [viewAs.role];
+    viewAs.applied = { role: viewAs.role, context, id, claim };
+    ctx.explain?.push(`viewAs: decided as ${viewAs.role} for ${context} "${id}"`);
+  }
+  const role = anyOf.find((r) => effective.includes(r));
+  if (role !== undefined) {
+    ctx.explain?.push(`contextRole: ${holder} ${holder === 'the token' ? 'has' : 'gives'} role ${role} for ${context} "${id}"`);
+    return null;
+  }
+  ctx.explain?.push(
+    holder === 'the token'
+      ? `contextRole: the token has none of ${listText(anyOf)} for ${context} "${id}" (claim ${claim})`
+      : `contextRole: ${holder} gives none of ${listText(anyOf)} for ${context} "${id}"`,
+  );
+  return denied('context_role_mismatch');
+}
+
+/** The token does not list the context at all: the context source's answer (roles), or the failure. */
+function fromSource(source: string, identity: Identity, context: string, id: string, ctx: EvalContext): readonly string[] | Failure {
+  const sub = identity.claims.sub;
+  if (typeof sub !== 'string' || sub === '') {
+    ctx.explain?.push(`contextRole: the token lists no ${context} and has no sub to ask ${source} about`);
+    return denied('context_role_mismatch');
+  }
+  const query: ContextQuery = { source, sub, context, id };
+  const roles = ctx.contextAnswers?.get(query);
+  if (roles === undefined) {
+    ctx.pending.push(query);
+    ctx.explain?.push(`contextRole: the token lists no ${context}; ${source} must be asked`);
+    return denied('context_source_unavailable');
+  }
+  if (roles === null) {
+    ctx.explain?.push(`contextRole: the token lists no ${context} and ${source} did not answer`);
+    return denied('context_source_unavailable');
+  }
+  return roles;
 }
 
 /** One requirement set: the keys of `require` (without `anyOf`) or of one `anyOf` alternative. */

@@ -39,7 +39,9 @@
  *   object like `{"course": {"teacher": ["123"], "ta": ["246"]}}`; allowed when the id — a literal or
  *   a template of path parameters such as `"{courseId}"` — is listed under `context` for one of the
  *   `anyOf` roles. Ids in the token may be strings or integers. A flat role never satisfies it. Every
- *   parameter in `id` must be bound by every path of the rule.
+ *   parameter in `id` must be bound by every path of the rule. With `fallback: <source>`, a token
+ *   that does not list `context` at all is decided by the roles that context source answers for the
+ *   token's `sub` (see src/context); a token that lists the context is decided by the token alone.
  * - `peer: { principals }` — the mTLS workload identity (Envoy's `source.principal`, else the URI SAN
  *   of `source.certificate`) is one of these: exact, or a prefix ending in `/*`. A rule with only
  *   `peer` needs no user token; with user requirements too, it needs both.
@@ -155,6 +157,7 @@ const requirementShape = {
       context: text('contextRole.context'),
       id: text('contextRole.id'),
       anyOf: textList('contextRole.anyOf', '[teacher, ta]'),
+      fallback: text('contextRole.fallback').optional(),
     },
     'contextRole',
   ).optional(),

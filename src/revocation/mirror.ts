@@ -1,6 +1,8 @@
 import type { StoreOp } from './entries.js';
 import type { RefreshMarker, RevocationClaims, RevocationEntry, RevocationType } from './types.js';
 
+export type SubjectChangeListener = (sub: string | null) => void;
+
 export interface MirrorVerdict {
   revoked: RevocationType | null;
   refresh: boolean;
@@ -18,9 +20,22 @@ export class Mirror {
     sub: new Map(),
   };
   private readonly refresh = new Map<string, RefreshMarker>();
+  private readonly subjectListeners = new Set<SubjectChangeListener>();
+
+  /**
+   * Called for every change that concerns a subject as a whole — a `sub` revocation or unrevocation, a
+   * refresh marker — whether made here or received from another replica; with null when the mirror was
+   * replaced (a resync may hide changes). Returns the unsubscribe.
+   */
+  onSubjectChange(listener: SubjectChangeListener): () => void {
+    this.subjectListeners.add(listener);
+    return () => this.subjectListeners.delete(listener);
+  }
 
   /** Returns whether the op changed anything live (for unrevoke: whether a live entry was removed). */
   apply(op: StoreOp, nowMs: number): boolean {
+    const sub = op.op === 'refresh' ? op.marker.sub : op.op === 'revoke' ? op.entry.type === 'sub' && op.entry.value : op.type === 'sub' && op.value;
+    if (typeof sub === 'string') for (const listener of this.subjectListeners) listener(sub);
     switch (op.op) {
       case 'revoke':
         this.entries[op.entry.type].set(op.entry.value, op.entry);
@@ -44,6 +59,7 @@ export class Mirror {
     this.refresh.clear();
     for (const entry of entries) this.entries[entry.type].set(entry.value, entry);
     for (const marker of markers) this.refresh.set(marker.sub, marker);
+    for (const listener of this.subjectListeners) listener(null);
   }
 
   check(claims: RevocationClaims, nowMs: number): MirrorVerdict {

@@ -93,6 +93,10 @@ export class MirroredStore implements RevocationStore {
     return { ...marker };
   }
 
+  onSubjectChange(listener: (sub: string | null) => void): () => void {
+    return this.mirror.onSubjectChange(listener);
+  }
+
   status(): RevocationStatus {
     const stalenessSeconds = this.stalenessSeconds(this.deps.clock.now());
     return {

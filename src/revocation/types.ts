@@ -68,6 +68,11 @@ export interface RevocationStore {
   /** `at` is epoch seconds, default now. */
   markRefresh(sub: string, at?: number): Promise<RefreshMarker>;
   status(): RevocationStatus;
+  /**
+   * `listener(sub)` on every change to a subject as a whole (`sub` revocation, refresh marker), local or
+   * from another replica; `listener(null)` when changes may have been missed. Returns the unsubscribe.
+   */
+  onSubjectChange(listener: (sub: string | null) => void): () => void;
 }
 
 /** The store could not make a change durable; the change was not applied. */

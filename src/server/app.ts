@@ -172,6 +172,8 @@ export class Tollgate {
     if (!unchanged) {
       const previous = this.revocation;
       const next = config.revocation ? createRevocationStore(config.revocation, this.deps) : undefined;
+      // A subject's permission refresh or revocation, from any replica, drops its cached context roles.
+      next?.onSubjectChange((sub) => this.runtime.contextSources.invalidate(sub));
       await next?.start();
       this.revocation = next;
       await previous?.stop();

@@ -48,6 +48,8 @@ export interface Checker {
 export function createChecker(ctx: CheckContext): Checker {
   const preparedAllows = new PreparedAllows();
   const onVerified = (cached: boolean) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc();
+  const onToken = (bytes: number, provider: string | undefined) =>
+    ctx.metrics.tokenSize(bytes, provider ?? '', ctx.runtime().config.limits.maxTokenBytes);
   const onUnsafeClaim = (header: string, claim: string) =>
     ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
   const whole = (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext) => toCheckResponse(outcome, view ?? emptyView, rc);
@@ -63,7 +65,7 @@ export function createChecker(ctx: CheckContext): Checker {
       } else {
         view = decoded;
         const revocation = ctx.revocation();
-        const result = await decide(runtime, view, { revocation, onVerified });
+        const result = await decide(runtime, view, { revocation, onVerified, onToken });
         outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
         if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
       }
@@ -79,8 +81,9 @@ export function createChecker(ctx: CheckContext): Checker {
   return {
     grpc: (toView, caller) =>
       run(toView, 'grpc', caller, (outcome, view, rc) => {
-        // An allow that mints an internal token differs per request: it is encoded whole.
-        const token = outcome.kind === 'allow' && !outcome.minted ? outcome.token : undefined;
+        // An allow that mints an internal token, was decided as a lesser role (viewAs) or on roles a context
+        // source granted differs per request: it is encoded whole, never prepared for the token.
+        const token = outcome.kind === 'allow' && !outcome.minted && !outcome.viewAs && !outcome.granted ? outcome.token : undefined;
         return outcome.kind === 'allow' && token && view ? preparedAllows.respond(outcome, token, view, rc) : whole(outcome, view, rc);
       }),
     http: (toView, caller) => run(toView, 'http', caller, whole),

@@ -35,7 +35,7 @@ export class PreparedAllows {
   respond(outcome: AllowOutcome, token: VerifiedToken, request: RequestView, ctx: ResponseContext): PreparedAllowResponse {
     let prepared = this.byToken.get(token);
     if (prepared?.ruleId !== outcome.ruleId) {
-      prepared = new TokenAllow(outcome.ruleId, tokenResponseParts(token, ctx.onUnsafeClaim));
+      prepared = new TokenAllow(outcome.ruleId, tokenResponseParts(token, {}, ctx.onUnsafeClaim));
       this.byToken.set(token, prepared);
     }
     return new PreparedAllowResponse(prepared, requestResponseParts(outcome, request, ctx, prepared.parts.headerNames));

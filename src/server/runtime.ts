@@ -3,6 +3,7 @@ import type { ProviderConfig, SecretSource } from '../config/providers.js';
 import { readSecretSource } from '../util/secret.js';
 import { ConfigError } from '../util/config-error.js';
 import { compileClaimPath, type ClaimPath } from '../util/claim-path.js';
+import { ContextSources, contextMetricsOf } from '../context/index.js';
 import { createKeyManager, type KeyManager } from '../keys/index.js';
 import type { Deps } from '../observability/deps.js';
 import { compilePolicy, type Policy } from '../policy/index.js';
@@ -20,6 +21,9 @@ export interface Runtime {
   locations: TokenLocation[];
   verifier: TokenVerifier;
   policy: Policy;
+  /** Caches are per runtime: a reload starts them empty. */
+  contextSources: ContextSources;
+  viewAs: Config['viewAs'];
   identityHeaders: IdentityHeaders;
   /** The key managers, by what they fetch: a reload keeps the ones whose key source is unchanged. */
   keyManagers: ReadonlyMap<string, KeyManager>;
@@ -60,6 +64,8 @@ export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Ru
     locations: tokenLocations(config.providers),
     verifier,
     policy,
+    contextSources: new ContextSources(config.contextSources, deps.clock, contextMetricsOf(deps.registry)),
+    viewAs: config.viewAs,
     identityHeaders: new IdentityHeaders(config),
     keyManagers,
     start: async () => {
