@@ -5,6 +5,7 @@ import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index
 import { adminConfigSchema } from '../admin/config.js';
 import { tlsListenerSchema } from '../tls/schema.js';
 import { internalTokensSchema } from '../internal-tokens/schema.js';
+import { readinessConfigSchema } from './readiness.js';
 
 const hostPortSchema = z
   .string()
@@ -57,6 +58,7 @@ export const configSchema = z
     revocation: revocationConfigSchema.optional(),
     admin: adminConfigSchema.optional(),
     internalTokens: internalTokensSchema.optional(),
+    readiness: readinessConfigSchema,
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
     shutdown: z
       .strictObject({

@@ -1,7 +1,7 @@
 import type { Deps } from '../observability/deps.js';
 import { JwksConfigError, KeyError } from './errors.js';
 import { buildKeySet, lookup, type KeySet, type VerificationKey } from './key-set.js';
-import { keyMetrics } from './metrics.js';
+import { keyMetrics, type KeyState } from './metrics.js';
 import type { JwksConfig } from './schema.js';
 import { isSupportedAlgorithm } from './signature.js';
 import { createSource } from './sources/index.js';
@@ -20,6 +20,8 @@ export interface KeyManagerStatus {
   provider: string;
   /** A key set is loaded and, if refreshes are failing, still within maxStaleSeconds. */
   ready: boolean;
+  state: KeyState;
+  /** Keys usable now (0 before the first load and while the set is withheld). */
   keys: number;
   /** The last refresh failed; the previous set is served (or withheld once maxStaleSeconds passed). */
   stale: boolean;
@@ -63,6 +65,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   let lastError: string | undefined;
   let failing = false;
   let unwatch: (() => void) | undefined;
+  let untrack: (() => void) | undefined;
 
   /** The set getKey may use: none before the first load, none once failures outlast maxStaleSeconds. */
   function usable(): KeySet | undefined {
@@ -70,6 +73,12 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       return undefined;
     }
     return current;
+  }
+
+  function state(): KeyState {
+    if (!current) return 'never_loaded';
+    if (!usable()) return 'withheld';
+    return failing ? 'stale' : 'fresh';
   }
 
   async function load(): Promise<void> {
@@ -83,7 +92,6 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       lastError = undefined;
       lastSuccessMs = clock.now();
       metrics.refreshes.inc({ ...label, result: unchanged ? 'not_modified' : 'success' });
-      metrics.lastSuccess.set(label, lastSuccessMs / 1000);
       nextSeconds = Math.min(
         Math.max(doc.maxAgeSeconds ?? config.refreshSeconds, config.minRefreshSeconds),
         config.maxRefreshSeconds,
@@ -96,7 +104,6 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       log.warn({ source: source.description, err: lastError }, 'jwks: refresh failed; keeping the last good key set');
       throw err;
     } finally {
-      metrics.stale.set(label, failing && current ? 1 : 0);
       scheduler.schedule(nextSeconds);
     }
   }
@@ -106,7 +113,6 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
     const before = current?.ids ?? new Set<string>();
     const changed = before.size !== set.ids.size || [...set.ids].some((id) => !before.has(id));
     current = set;
-    metrics.keys.set(label, set.ids.size);
     if (!changed) return;
     log.info({ keys: set.ids.size, source: source.description }, 'jwks: key set changed');
     for (const listener of listeners) {
@@ -143,6 +149,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   return {
     async start() {
       if (!scheduler.start()) return;
+      untrack = metrics.track(provider.name, () => ({ state: state(), keys: usable()?.ids.size ?? 0, lastSuccessMs }));
       if (source.watch) {
         try {
           unwatch = source.watch(() => void scheduler.refresh().catch(noop), (err) =>
@@ -158,6 +165,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
     stop() {
       if (!scheduler.stop()) return;
       unwatch?.();
+      untrack?.();
       aborter.abort();
     },
 
@@ -189,7 +197,8 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       return {
         provider: provider.name,
         ready: usable() !== undefined,
-        keys: current?.ids.size ?? 0,
+        state: state(),
+        keys: usable()?.ids.size ?? 0,
         stale: failing && current !== undefined,
         lastSuccessMs,
         lastError,

@@ -13,7 +13,8 @@ import { InternalTokens } from '../internal-tokens/index.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createCheckHandler } from './check.js';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
-import { startHttpServer, type HttpHandler, type HttpServer, type Readiness } from './http.js';
+import { startHttpServer, type HttpHandler, type HttpServer } from './http.js';
+import { readinessOf, type Readiness } from './readiness.js';
 import { buildRuntime, type Runtime } from './runtime.js';
 
 export interface TollgateOptions {
@@ -173,18 +174,13 @@ export class Tollgate {
   }
 
   private readiness(): Readiness {
-    const checks: Readiness['checks'] = {};
-    checks.serving = { ready: !this.draining, detail: this.draining ? 'draining for shutdown' : undefined };
-    for (const p of this.runtime.providers) {
-      const status = p.keys?.status();
-      if (status) checks[`provider:${p.config.name}`] = { ready: status.ready, detail: status.stale ? 'keys are stale' : status.lastError };
-    }
-    for (const tls of this.tls.all) checks[`tls:${tls.name}`] = tls.status();
-    if (this.revocation) {
-      const status = this.revocation.status();
-      checks.revocation = { ready: status.ready, detail: status.up ? undefined : `store unreachable for ${Math.round(status.stalenessSeconds)}s` };
-    }
-    return { ready: Object.values(checks).every((c) => c.ready), checks };
+    return readinessOf({
+      config: this.runtime.config.readiness,
+      draining: this.draining,
+      providers: this.runtime.providers.map((p) => ({ name: p.config.name, keys: p.keys?.status() })),
+      listeners: Object.fromEntries(this.tls.all.map((tls) => [`tls:${tls.name}`, tls.status()])),
+      revocation: this.revocation?.status(),
+    });
   }
 
   /**
