@@ -8,6 +8,7 @@ import { createSource } from './sources/index.js';
 import { transportProblem } from './transport.js';
 import { RefreshScheduler } from './refresh-scheduler.js';
 import { UnknownKidLimiter } from './unknown-kid-limiter.js';
+import { repeatLimiter } from '../util/repeat-limiter.js';
 
 export interface KeyProvider {
   name: string;
@@ -46,6 +47,8 @@ export interface KeyManager {
 }
 
 const noop = (): void => {};
+/** The same refresh failure is logged at most once a minute (with the count of repeats). */
+const REPEATED_WARNING_INTERVAL_MS = 60_000;
 
 export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager {
   const { config, algorithms } = validate(provider);
@@ -59,6 +62,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   const aborter = new AbortController();
   const scheduler = new RefreshScheduler(load);
   const unknownKids = new UnknownKidLimiter(clock, config.unknownKidCooldownSeconds * 1000);
+  const limitRepeats = repeatLimiter(clock, REPEATED_WARNING_INTERVAL_MS);
 
   let current: KeySet | undefined;
   let lastSuccessMs: number | undefined;
@@ -101,7 +105,11 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       failing = true;
       lastError = err instanceof Error ? err.message : String(err);
       metrics.refreshes.inc({ ...label, result: 'error' });
-      log.warn({ source: source.description, err: lastError }, 'jwks: refresh failed; keeping the last good key set');
+      const { log: say, repeated } = limitRepeats(lastError);
+      if (say) {
+        const consequence = current ? 'keeping the last good key set' : "no key set loaded yet: this provider's tokens are refused";
+        log.warn({ source: source.description, err: lastError, ...(repeated ? { repeated } : {}) }, `jwks: refresh failed; ${consequence}`);
+      }
       throw err;
     } finally {
       scheduler.schedule(nextSeconds);

@@ -1,5 +1,5 @@
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Registry } from 'prom-client';
 import { createAdminHandler } from '../admin/index.js';
 import { configHash, loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -11,6 +11,8 @@ import { createRevocationStore, type RevocationStore } from '../revocation/index
 import { startListenersTls, type ListenersTls } from '../tls/index.js';
 import { InternalTokens } from '../internal-tokens/index.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { watchFile } from '../util/file-watch.js';
+import { repeatLimiter } from '../util/repeat-limiter.js';
 import { createCheckHandler } from './check.js';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
 import { startHttpServer, type HttpHandler, type HttpServer } from './http.js';
@@ -39,8 +41,11 @@ export class Tollgate {
   private http!: HttpServer;
   private tls: ListenersTls = { all: [] };
   private internalTokens: InternalTokens | undefined;
-  private watcher: FSWatcher | undefined;
+  private unwatch: (() => void) | undefined;
   private configHash = '';
+  /** The content last rejected: the watch does not retry it until the file changes again. */
+  private rejectedHash: string | undefined;
+  private readonly limitRepeats: ReturnType<typeof repeatLimiter>;
   private draining = false;
   private healthTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> = Promise.resolve();
@@ -49,7 +54,9 @@ export class Tollgate {
     private readonly configPath: string,
     private readonly deps: Deps,
     private readonly metrics: CheckMetrics,
-  ) {}
+  ) {
+    this.limitRepeats = repeatLimiter(deps.clock, REPEATED_ERROR_INTERVAL_MS);
+  }
 
   static async start(options: TollgateOptions): Promise<Tollgate> {
     const loaded = loadConfigFile(options.configPath);
@@ -122,7 +129,9 @@ export class Tollgate {
   }
 
   private async reloadNow(): Promise<void> {
+    let text: Buffer | undefined;
     try {
+      text = readFileSync(this.configPath);
       const loaded = loadConfigFile(this.configPath);
       if (JSON.stringify(loaded.config.listen) !== JSON.stringify(this.runtime.config.listen)) {
         this.deps.logger.warn('listen settings changed: they take effect at the next restart (certificate files themselves reload on change)');
@@ -141,6 +150,7 @@ export class Tollgate {
       const previous = this.runtime;
       this.runtime = next;
       this.configHash = loaded.hash;
+      this.rejectedHash = undefined;
       previous.stop(next);
       this.syncHealth();
       this.metrics.configReloads.inc({ result: 'success' });
@@ -148,7 +158,10 @@ export class Tollgate {
       warnAboutPolicy(loaded.config, this.deps.logger);
     } catch (err) {
       this.metrics.configReloads.inc({ result: 'error' });
-      this.deps.logger.error({ config: this.configPath, err: err instanceof Error ? err.message : String(err) }, 'config reload rejected; the previous config keeps serving');
+      if (text) this.rejectedHash = configHash(text);
+      const error = err instanceof Error ? err.message : String(err);
+      const { log, repeated } = this.limitRepeats(error);
+      if (log) this.deps.logger.error({ config: this.configPath, err: error, ...(repeated ? { repeated } : {}) }, 'config reload rejected; the previous config keeps serving');
     }
   }
 
@@ -183,26 +196,22 @@ export class Tollgate {
     });
   }
 
-  /**
-   * Watches the config's directory, not the file: a Kubernetes ConfigMap update swaps a `..data`
-   * symlink, which a watch on the file itself never sees. Content is compared, so no-op events
-   * cause no reload.
-   */
+  /** Reloads when the file's content changes to something neither serving nor already rejected. */
   private watchConfigFile(): void {
-    let timer: NodeJS.Timeout | undefined;
-    this.watcher = watch(dirname(this.configPath), () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
+    this.unwatch = watchFile(
+      this.configPath,
+      () => {
         let text: Buffer;
         try {
           text = readFileSync(this.configPath);
         } catch {
           return; // mid-swap; the next event brings the new file
         }
-        if (configHash(text) !== this.configHash) void this.reload();
-      }, 100);
-    });
-    this.watcher.unref();
+        const hash = configHash(text);
+        if (hash !== this.configHash && hash !== this.rejectedHash) void this.reload();
+      },
+      (err) => this.deps.logger.warn({ err: err.message }, 'config watch failed; SIGHUP still reloads'),
+    );
     this.deps.logger.debug({ file: basename(this.configPath) }, 'watching config for changes');
   }
 
@@ -216,7 +225,7 @@ export class Tollgate {
     clearInterval(this.healthTimer);
     const { notServingSeconds, drainSeconds } = this.runtime.config.shutdown;
     this.syncHealth();
-    this.watcher?.close();
+    this.unwatch?.();
     if (notServingSeconds > 0) await new Promise((resolve) => setTimeout(resolve, notServingSeconds * 1000));
     await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
     await this.http.close();
@@ -240,6 +249,9 @@ function warnAboutPolicy(config: Config, logger: Logger): void {
   }
   if (config.dryRun) logger.warn('dryRun is on: every request is allowed; denials are only logged and counted');
 }
+
+/** The same rejected config is logged at most once a minute (SIGHUP retries count as repeats). */
+const REPEATED_ERROR_INTERVAL_MS = 60_000;
 
 /** How often gRPC health is brought in line with readiness. */
 const HEALTH_SYNC_MS = 1000;
