@@ -3,12 +3,14 @@ import { EMBEDDED_CONFIG_PATH } from '../config/load.js';
 import { Tollgate } from '../server/app.js';
 import { EXIT_OK, type CliIo } from './io.js';
 
+export const OPTIONS = { config: { type: 'string' } } as const;
+
 /**
  * `tollgate serve [--config FILE]`: runs until SIGTERM/SIGINT (drain, then exit 0). SIGHUP reloads the
  * config. Without --config it runs the embedded development config, and says so.
  */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
   const configPath = values.config ?? EMBEDDED_CONFIG_PATH;
   const app = await Tollgate.start({ configPath });
   if (!values.config) {
