@@ -59,7 +59,13 @@ export const configSchema = z
     admin: adminConfigSchema.optional(),
     internalTokens: internalTokensSchema.optional(),
     readiness: readinessConfigSchema,
-    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** json for log collectors; pretty (pino-pretty) for a terminal. */
+        format: z.enum(['json', 'pretty']).default('json'),
+      })
+      .default({ level: 'info', format: 'json' }),
     shutdown: z
       .strictObject({
         /**

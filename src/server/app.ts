@@ -61,7 +61,7 @@ export class Tollgate {
   static async start(options: TollgateOptions): Promise<Tollgate> {
     const loaded = loadConfigFile(options.configPath);
     const registry = new Registry();
-    const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level), registry, clock: options.clock ?? systemClock };
+    const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level, undefined, loaded.config.log.format), registry, clock: options.clock ?? systemClock };
     const app: Tollgate = new Tollgate(loaded.path, deps, createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }));
     await app.init(loaded, options.watchConfig ?? true, options.tlsPollMs);
     return app;
@@ -116,7 +116,15 @@ export class Tollgate {
     // Readiness changes with time too (keys turning stale, the revocation store out of touch).
     this.healthTimer = setInterval(() => this.syncHealth(), HEALTH_SYNC_MS).unref();
     this.deps.logger.info(
-      { grpcPort: this.grpc.port, httpPort: this.http.port, config: this.configPath, providers: config.providers.map((p) => p.name), rules: config.rules.length },
+      {
+        grpc: boundAddress(config.listen.grpc, this.grpc.port),
+        http: boundAddress(config.listen.http, this.http.port),
+        grpcPort: this.grpc.port,
+        httpPort: this.http.port,
+        config: this.configPath,
+        providers: config.providers.map((p) => p.name),
+        rules: config.rules.length,
+      },
       'tollgate serving',
     );
   }
@@ -255,3 +263,8 @@ const REPEATED_ERROR_INTERVAL_MS = 60_000;
 
 /** How often gRPC health is brought in line with readiness. */
 const HEALTH_SYNC_MS = 1000;
+
+/** `host:port` as configured, with the port actually bound (port 0 picks one). */
+function boundAddress(configured: string, port: number): string {
+  return `${configured.slice(0, configured.lastIndexOf(':'))}:${port}`;
+}
