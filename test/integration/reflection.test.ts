@@ -68,10 +68,12 @@ async function filesForSymbol(port: number, symbol: string): Promise<Buffer[]> {
 }
 
 /** Python's protobuf builds a pool from the served files alone and encodes or decodes with it. */
-function withPythonPool(job: { files: Buffer[]; request?: unknown; response?: Buffer }): Record<string, unknown> {
+function withPythonPool(job: { files: Buffer[]; service?: string; request?: unknown; response?: Buffer }): Record<string, unknown> {
   const input = JSON.stringify({
     files: job.files.map((f) => f.toString('base64')),
-    ...(job.request ? { request: job.request } : { response: job.response!.toString('base64') }),
+    ...(job.service ? { service: job.service } : {}),
+    ...(job.request ? { request: job.request } : {}),
+    ...(job.response ? { response: job.response.toString('base64') } : {}),
   });
   return JSON.parse(execFileSync(PYTHON, [POOL_SCRIPT], { input, encoding: 'utf8' })) as Record<string, unknown>;
 }
@@ -151,6 +153,17 @@ describe('gRPC services beside Check', () => {
     const decoded = withPythonPool({ files, response: answer }).response as Record<string, any>;
     expect(decoded.status).toEqual({ code: 16, message: 'missing_token' });
     expect(decoded.deniedResponse.status).toEqual({ code: 'Unauthorized' });
+  });
+
+  it('serves linkable descriptors for the health and reflection services too', async () => {
+    for (const [service, method, input] of [
+      ['grpc.health.v1.Health', 'Check', 'grpc.health.v1.HealthCheckRequest'],
+      ['grpc.reflection.v1.ServerReflection', 'ServerReflectionInfo', 'grpc.reflection.v1.ServerReflectionRequest'],
+    ] as const) {
+      const files = await filesForSymbol(tg.app.grpcPort, service);
+      const described = withPythonPool({ files, service }) as { methods: Record<string, string[]> };
+      expect(described.methods[method]?.[0]).toBe(input);
+    }
   });
 
   it('answers grpc.health.v1 for "" and for the Authorization service', async () => {

@@ -1,9 +1,10 @@
 """What grpcurl does with server reflection, with Python's protobuf (Debian's python3-protobuf).
 
-Reads JSON on stdin: {"files": [base64 FileDescriptorProto, ...], "request": {...} | "response": base64}.
-Builds a fresh descriptor pool from the served files only (no bundled well-known types), so every
-dependency and type name must link; resolves the Authorization service by symbol; then either encodes
-`request` (proto3 JSON) as a CheckRequest or decodes `response` as a CheckResponse. Prints JSON.
+Reads JSON on stdin: {"files": [base64 FileDescriptorProto, ...], "service"?: name,
+"request": {...} | "response": base64 | neither}. Builds a fresh descriptor pool from the served files
+only (no bundled well-known types), so every dependency and type name must link; resolves the service
+(default the Authorization service) by symbol; then encodes `request` (proto3 JSON) as a CheckRequest,
+decodes `response` as a CheckResponse, or (neither) lists the service's methods. Prints JSON.
 """
 import base64
 import json
@@ -38,7 +39,11 @@ def build_pool(encoded_files):
 def main():
     job = json.load(sys.stdin)
     pool = build_pool(job["files"])
-    service = pool.FindServiceByName("envoy.service.auth.v3.Authorization")
+    service = pool.FindServiceByName(job.get("service", "envoy.service.auth.v3.Authorization"))
+    if "request" not in job and "response" not in job:
+        methods = {m.name: [m.input_type.full_name, m.output_type.full_name] for m in service.methods}
+        json.dump({"service": service.full_name, "methods": methods}, sys.stdout)
+        return
     check = service.FindMethodByName("Check")
     factory = message_factory.MessageFactory(pool)
     out = {"service": service.full_name, "input": check.input_type.full_name, "output": check.output_type.full_name}
