@@ -52,6 +52,7 @@ const EXAMPLES: Record<string, string> = {
   paths: '["/api/**"]',
   methods: '[GET, POST]',
   strip: '[x-user-, x-auth-]',
+  jwks: '{ uri: https://idp.example.com/jwks.json } (or file: keys/jwks.json, or discovery: true)',
   rules: '[{ id: api, match: { paths: ["/**"] }, require: { authenticated: true } }]',
   providers: '[{ name: idp, issuer: https://idp.example.com, audiences: [api], algorithms: [RS256], jwks: { uri: https://idp.example.com/jwks.json } }]',
 };
@@ -73,6 +74,15 @@ function messageFor(issue: z.core.$ZodIssue): string {
       const allowed = issue.values.map((v) => String(v));
       const suggestion = typeof issue.input === 'string' ? closest(issue.input, allowed) : undefined;
       return `must be ${allowed.length === 1 ? allowed[0] : `one of ${allowed.join(', ')}`}${suggestion ? `; did you mean "${suggestion}"?` : ''}`;
+    }
+    case 'too_small':
+    case 'too_big': {
+      const bound = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum);
+      const least = issue.code === 'too_small';
+      if (issue.origin === 'array') return `list at ${least ? 'least' : 'most'} ${bound} ${bound === 1 ? 'entry' : 'entries'}${example}`;
+      if (issue.origin === 'string') return least && bound === 1 ? 'must not be empty' : `must be at ${least ? 'least' : 'most'} ${bound} characters long`;
+      const exclusive = issue.inclusive === false;
+      return `must be ${least ? (exclusive ? 'more than' : 'at least') : exclusive ? 'less than' : 'at most'} ${bound}`;
     }
     default:
       return issue.message;

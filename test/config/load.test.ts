@@ -80,6 +80,8 @@ describe('config loading', () => {
     [{ providers: [{ ...provider, audiences: 'api' }] }, ['config: providers[0].audiences: must be a list, e.g. [api]; found a string']],
     [{ listen: { grpc: 9001 } }, ['config: listen.grpc: must be a string, e.g. 0.0.0.0:9001; found a number']],
     [{ log: { level: 'inf' } }, ['config: log.level: must be one of fatal, error, warn, info, debug, trace, silent; did you mean "info"?']],
+    [{ limits: { maxTokenBytes: 10 } }, ['config: limits.maxTokenBytes: must be at least 256']],
+    [{ dryRun: 'yes' }, ['config: dryRun: must be true or false; found a string']],
     [{ rules: [{ id: 'a', match: { paths: ['/x'], methdos: ['GET'] }, require: { authenticated: true } }] }, ['config: rules[0].match.methdos: unknown field; did you mean "methods"?']],
   ])('%j: one problem per mistake, in the config\'s words', (config, expected) => {
     const lines = problems(config);
