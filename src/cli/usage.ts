@@ -79,6 +79,8 @@ export function topLevelUsage(version: string): string {
     `tollgate ${version}: external authorization for Envoy`,
     'usage: tollgate <command> [options]      tollgate <command> --help      tollgate --version',
     '',
-    ...Object.values(USAGE).map((text) => text.replace(/^usage:\s*/, '')),
-  ].join('\n\n');
+    Object.values(USAGE)
+      .map((text) => text.replace(/^usage:\s*/, ''))
+      .join('\n\n'),
+  ].join('\n');
 }
