@@ -47,8 +47,6 @@ export interface KeyManager {
 }
 
 const noop = (): void => {};
-/** The same refresh failure is logged at most once a minute (with the count of repeats). */
-const REPEATED_WARNING_INTERVAL_MS = 60_000;
 
 export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager {
   const { config, algorithms } = validate(provider);
@@ -62,7 +60,8 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   const aborter = new AbortController();
   const scheduler = new RefreshScheduler(load);
   const unknownKids = new UnknownKidLimiter(clock, config.unknownKidCooldownSeconds * 1000);
-  const limitRepeats = repeatLimiter(clock, REPEATED_WARNING_INTERVAL_MS);
+  // The same refresh failure is logged at most once a minute (with the count of repeats).
+  const limitRepeats = repeatLimiter(clock);
 
   let current: KeySet | undefined;
   let lastSuccessMs: number | undefined;

@@ -55,7 +55,8 @@ export class Tollgate {
     private readonly deps: Deps,
     private readonly metrics: CheckMetrics,
   ) {
-    this.limitRepeats = repeatLimiter(deps.clock, REPEATED_ERROR_INTERVAL_MS);
+    // The same rejected config is logged at most once a minute (SIGHUP retries count as repeats).
+    this.limitRepeats = repeatLimiter(deps.clock);
   }
 
   static async start(options: TollgateOptions): Promise<Tollgate> {
@@ -257,9 +258,6 @@ function warnAboutPolicy(config: Config, logger: Logger): void {
   }
   if (config.dryRun) logger.warn('dryRun is on: every request is allowed; denials are only logged and counted');
 }
-
-/** The same rejected config is logged at most once a minute (SIGHUP retries count as repeats). */
-const REPEATED_ERROR_INTERVAL_MS = 60_000;
 
 /** How often gRPC health is brought in line with readiness. */
 const HEALTH_SYNC_MS = 1000;
