@@ -65,7 +65,7 @@ export function linkableFileDescriptors(files: string[], includeDirs: string[]):
     const file: FileDescriptor = { name, package: pkg, syntax: 'proto3', dependency: [], messageType: [], enumType: [], service: [] };
     for (const member of members) {
       if (member instanceof protobuf.Type) file.messageType!.push(messageDescriptor(member, uses, WELL_KNOWN_FILES.has(member.fullName)));
-      else if (member instanceof protobuf.Enum) file.enumType!.push(member.toDescriptor('proto3') as descriptor.IEnumDescriptorProto);
+      else if (member instanceof protobuf.Enum) file.enumType!.push(member.toDescriptor('proto3'));
       else file.service!.push(serviceDescriptor(member, uses));
     }
     file.dependency = [...dependencies].sort();
@@ -156,7 +156,8 @@ function dependencyOrder(files: Map<string, FileDescriptor>): FileDescriptor[] {
     if (placed.has(name)) return;
     placed.add(name);
     const file = files.get(name)!;
-    file.dependency!.forEach(place);
+    // protobufjs types `dependency` loosely; this module filled it with file names.
+    (file.dependency as string[]).forEach(place);
     ordered.push(file);
   };
   [...files.keys()].sort().forEach(place);

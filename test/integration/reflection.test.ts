@@ -57,7 +57,7 @@ async function filesForSymbol(port: number, symbol: string): Promise<Buffer[]> {
     for (const bytes of response.file_descriptor_response?.file_descriptor_proto ?? []) {
       const file = descriptor.FileDescriptorProto.decode(bytes) as descriptor.IFileDescriptorProto;
       files.set(file.name!, bytes);
-      for (const dependency of file.dependency ?? []) wanted.add(dependency);
+      for (const dependency of (file.dependency as string[] | undefined) ?? []) wanted.add(dependency);
     }
   };
   (await reflect(port, { file_containing_symbol: symbol })).forEach(take);
@@ -65,6 +65,14 @@ async function filesForSymbol(port: number, symbol: string): Promise<Buffer[]> {
     (await reflect(port, ...missing.map((name) => ({ file_by_filename: name })))).forEach(take);
   }
   return [...files.values()];
+}
+
+/** A CheckResponse as Python's json_format writes it (proto3 JSON names). */
+interface DecodedResponse {
+  status?: { code?: number; message?: string };
+  okResponse?: { headers?: unknown[] };
+  deniedResponse?: { status?: { code?: string } };
+  dynamicMetadata?: Record<string, unknown>;
 }
 
 /** Python's protobuf builds a pool from the served files alone and encodes or decodes with it. */
@@ -140,9 +148,9 @@ describe('gRPC services beside Check', () => {
     expect(encoded).toMatchObject({ service: 'envoy.service.auth.v3.Authorization', input: 'envoy.service.auth.v3.CheckRequest', output: 'envoy.service.auth.v3.CheckResponse' });
 
     const answer = await rawCheck(tg.app.grpcPort, Buffer.from(encoded.request as string, 'base64'));
-    const decoded = withPythonPool({ files, response: answer }).response as Record<string, any>;
+    const decoded = withPythonPool({ files, response: answer }).response as DecodedResponse;
     expect(decoded.status ?? {}).toEqual({});
-    expect(decoded.okResponse.headers).toEqual([{ header: { key: 'x-user-id', value: 'user-123' }, append: false, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
+    expect(decoded.okResponse?.headers).toEqual([{ header: { key: 'x-user-id', value: 'user-123' }, append: false, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
     expect(decoded.dynamicMetadata).toMatchObject({ rule: 'api', provider: 'idp', sub: 'user-123' });
   });
 
@@ -150,9 +158,9 @@ describe('gRPC services beside Check', () => {
     const files = await filesForSymbol(tg.app.grpcPort, 'envoy.service.auth.v3.Authorization');
     const encoded = withPythonPool({ files, request: { attributes: { request: { http: { method: 'GET', path: '/courses/1' } } } } });
     const answer = await rawCheck(tg.app.grpcPort, Buffer.from(encoded.request as string, 'base64'));
-    const decoded = withPythonPool({ files, response: answer }).response as Record<string, any>;
+    const decoded = withPythonPool({ files, response: answer }).response as DecodedResponse;
     expect(decoded.status).toEqual({ code: 16, message: 'missing_token' });
-    expect(decoded.deniedResponse.status).toEqual({ code: 'Unauthorized' });
+    expect(decoded.deniedResponse?.status).toEqual({ code: 'Unauthorized' });
   });
 
   it('serves linkable descriptors for the health and reflection services too', async () => {
