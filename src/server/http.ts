@@ -10,7 +10,6 @@ import type { Readiness } from './readiness.js';
 /** Returns true when it answered the request; the server tries handlers in order. */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
-
 export interface HttpServer {
   port: number;
   close(): Promise<void>;
