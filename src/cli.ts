@@ -1,35 +1,44 @@
 #!/usr/bin/env node
 import { ConfigError } from './util/config-error.js';
-import { EXIT_USAGE, UsageError, processIo, type CliIo } from './cli/io.js';
+import { EXIT_OK, EXIT_USAGE, UsageError, processIo, type CliIo } from './cli/io.js';
+import { USAGE, topLevelUsage, type CommandName } from './cli/usage.js';
+import { VERSION } from './version.js';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
 /** Each command lives in its own module, loaded only when asked for. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  serve: { summary: 'serve [--config FILE]            run the ext_authz server', load: async () => (await import('./cli/serve.js')).runServe },
-  check: { summary: 'check --config FILE --method M --path P [--token T | --claims JSON] [--principal ID]   explain a decision', load: async () => (await import('./cli/check.js')).runCheck },
-  revoke: { summary: 'revoke --sub|--jti|--sid VALUE --admin-url URL --admin-token-file FILE   revoke through the admin API', load: async () => (await import('./cli/revoke.js')).runRevoke },
-  keys: { summary: 'keys generate --alg ES256 --out DIR | keys rotate --dir DIR   make a local signing key and JWKS; rotate internalTokens keys', load: async () => (await import('./cli/keys.js')).runKeys },
-  token: { summary: 'token mint --key FILE --sub S [--claim k=v] [--ttl 5m]   sign a local test token', load: async () => (await import('./cli/token.js')).runToken },
+const COMMANDS: Record<CommandName, () => Promise<Command>> = {
+  serve: async () => (await import('./cli/serve.js')).runServe,
+  check: async () => (await import('./cli/check.js')).runCheck,
+  revoke: async () => (await import('./cli/revoke.js')).runRevoke,
+  keys: async () => (await import('./cli/keys.js')).runKeys,
+  token: async () => (await import('./cli/token.js')).runToken,
 };
 
-function usage(): string {
-  return ['usage: tollgate <command> [options]', '', ...Object.values(COMMANDS).map((c) => `  tollgate ${c.summary}`)].join('\n');
-}
+const isHelp = (arg: string): boolean => arg === '--help' || arg === '-h';
+const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    processIo.stdout(usage());
-    return name === undefined ? EXIT_USAGE : 0;
+  if (name === undefined || isHelp(name) || name === 'help') {
+    processIo.stdout(topLevelUsage(VERSION));
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    processIo.stderr(`tollgate: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
+  if (name === '--version' || name === '-v') {
+    processIo.stdout(VERSION);
+    return EXIT_OK;
+  }
+  if (!isCommand(name)) {
+    processIo.stderr(`tollgate: unknown command ${JSON.stringify(name)}\n\n${topLevelUsage(VERSION)}`);
     return EXIT_USAGE;
   }
+  // `tollgate token mint --help`, `tollgate keys --help`: help wherever it is asked for.
+  if (rest.some(isHelp)) {
+    processIo.stdout(USAGE[name]);
+    return EXIT_OK;
+  }
   try {
-    return await (await command.load())(rest, processIo);
+    return await (await COMMANDS[name]())(rest, processIo);
   } catch (err) {
     if (err instanceof ConfigError) {
       processIo.stderr(err.message);
@@ -37,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     }
     // parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes.
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      processIo.stderr(`tollgate ${name}: ${(err as Error).message}`);
+      processIo.stderr(`tollgate ${name}: ${(err as Error).message}\n\n${USAGE[name]}`);
       return EXIT_USAGE;
     }
     throw err;

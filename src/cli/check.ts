@@ -25,9 +25,18 @@ import { buildRuntime, type Runtime } from '../server/runtime.js';
 import { systemClock } from '../util/clock.js';
 import { EXIT_DENIED, EXIT_OK, UsageError, type CliIo } from './io.js';
 
-const USAGE =
-  'usage: tollgate check --config FILE --path PATH [--method GET] [--host HOST] [--header "name: value"]... ' +
-  '[--token JWT | --claims JSON [--provider NAME]] [--principal SPIFFE_ID]';
+
+export const OPTIONS = {
+  config: { type: 'string' },
+  method: { type: 'string', default: 'GET' },
+  host: { type: 'string', default: '' },
+  path: { type: 'string' },
+  header: { type: 'string', multiple: true, default: [] as string[] },
+  token: { type: 'string' },
+  claims: { type: 'string' },
+  provider: { type: 'string' },
+  principal: { type: 'string' },
+} as const;
 
 interface CheckInput {
   config: string;
@@ -42,20 +51,10 @@ function parseInput(argv: string[]): CheckInput {
     args: argv,
     strict: true,
     allowPositionals: false,
-    options: {
-      config: { type: 'string' },
-      method: { type: 'string', default: 'GET' },
-      host: { type: 'string', default: '' },
-      path: { type: 'string' },
-      header: { type: 'string', multiple: true, default: [] },
-      token: { type: 'string' },
-      claims: { type: 'string' },
-      provider: { type: 'string' },
-      principal: { type: 'string' },
-    },
+    options: OPTIONS,
   });
-  if (!values.config) throw new UsageError(`--config FILE is required\n${USAGE}`);
-  if (!values.path) throw new UsageError(`--path is required, e.g. --path /courses/123/grades\n${USAGE}`);
+  if (!values.config) throw new UsageError('--config FILE is required');
+  if (!values.path) throw new UsageError('--path is required, e.g. --path /courses/123/grades');
   if (values.token !== undefined && values.claims !== undefined) throw new UsageError('give --token or --claims, not both');
   if (values.provider !== undefined && values.claims === undefined) throw new UsageError('--provider goes with --claims');
 

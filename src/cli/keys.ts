@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
@@ -6,9 +6,16 @@ import { rotateKeys } from '../internal-tokens/rotate.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../internal-tokens/schema.js';
 import { EXIT_OK, UsageError, type CliIo } from './io.js';
 
-const USAGE = 'usage: tollgate keys generate --alg ES256 --out DIR | tollgate keys rotate --dir DIR [--alg ES256] [--publish-ahead-seconds 300] [--ttl-seconds 900]';
-
 const GENERATABLE = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
+
+export const OPTIONS = {
+  alg: { type: 'string', default: 'ES256' },
+  out: { type: 'string' },
+  force: { type: 'boolean', default: false },
+  dir: { type: 'string' },
+  'publish-ahead-seconds': { type: 'string', default: '300' },
+  'ttl-seconds': { type: 'string', default: '900' },
+} as const;
 
 /**
  * `tollgate keys generate --alg ES256 --out DIR`: a signing key for local testing. Writes
@@ -16,32 +23,29 @@ const GENERATABLE = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
  * provider's `jwks.file` points at). The key id is the key's RFC 7638 thumbprint.
  */
 export async function runKeys(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      alg: { type: 'string', default: 'ES256' },
-      out: { type: 'string' },
-      dir: { type: 'string' },
-      'publish-ahead-seconds': { type: 'string', default: '300' },
-      'ttl-seconds': { type: 'string', default: '900' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   if (positionals[0] === 'rotate' && positionals.length === 1) return rotate(values, io);
-  if (positionals[0] !== 'generate' || positionals.length !== 1) throw new UsageError(USAGE);
+  if (positionals[0] !== 'generate' || positionals.length !== 1) throw new UsageError('the subcommands are generate and rotate: tollgate keys generate --out DIR, tollgate keys rotate --dir DIR');
   const alg = values.alg;
   if (!(GENERATABLE as readonly string[]).includes(alg)) throw new UsageError(`--alg: one of ${GENERATABLE.join(', ')}`);
   if (!values.out) throw new UsageError('--out: the directory to write private.jwk.json and jwks.json into');
+  const privatePath = join(values.out, 'private.jwk.json');
+  const publicPath = join(values.out, 'jwks.json');
+  const existing = [privatePath, publicPath].filter((path) => existsSync(path));
+  if (existing.length > 0 && !values.force) {
+    throw new UsageError(`${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''}: overwriting loses the old private key and every token it signed stops verifying; add --force to do it anyway`);
+  }
 
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg.startsWith('RS') || alg.startsWith('PS') ? { modulusLength: 2048 } : {}) });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   const privateJwk = { ...(await exportJWK(privateKey)), kid, alg, use: 'sig' };
   mkdirSync(values.out, { recursive: true });
-  writeFileSync(join(values.out, 'private.jwk.json'), `${JSON.stringify(privateJwk, null, 2)}\n`, { mode: 0o600 });
-  writeFileSync(join(values.out, 'jwks.json'), `${JSON.stringify({ keys: [{ ...publicJwk, kid, alg, use: 'sig' }] }, null, 2)}\n`);
-  io.stdout(`wrote ${join(values.out, 'private.jwk.json')} (keep it secret) and ${join(values.out, 'jwks.json')} (kid ${kid})`);
+  // A file that exists keeps its mode on overwrite: make sure the private key ends up 0600.
+  writeFileSync(privatePath, `${JSON.stringify(privateJwk, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(privatePath, 0o600);
+  writeFileSync(publicPath, `${JSON.stringify({ keys: [{ ...publicJwk, kid, alg, use: 'sig' }] }, null, 2)}\n`);
+  io.stdout(`wrote ${privatePath} (keep it secret) and ${publicPath} (kid ${kid})`);
   return EXIT_OK;
 }
 

@@ -2,26 +2,29 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseRfc3339, RFC3339_HINT } from '../admin/time.js';
 import { EXIT_DENIED, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.js';
+import { DEFAULT_ADMIN_URL, USAGE } from './usage.js';
 
 /** The server refused or could not be reached. */
 const EXIT_REFUSED = EXIT_DENIED;
-const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9002';
 const REQUEST_TIMEOUT_MS = 10_000;
 const NO_REASON = 'no reason given (tollgate revoke)';
 
-export const REVOKE_USAGE = `usage:
-  tollgate revoke (--jti ID | --sid ID | --sub SUBJECT) [--reason TEXT] [--sub SUBJECT]
-                  [--not-before TIME] [--expires-at TIME]     revoke a token, a session, or a subject's tokens
-  tollgate revoke --refresh --sub SUBJECT [--at TIME] [--reason TEXT]
-                                                              tokens issued before TIME (default now) must refresh
-  tollgate revoke --remove (--jti ID | --sid ID | --sub SUBJECT)   undo a revocation
-  tollgate revoke --list                                      print live revocations and refresh markers
-common options:
-  --admin-url URL             default ${DEFAULT_ADMIN_URL}
-  --admin-token-file FILE     file holding the admin bearer secret (or --admin-token-env NAME)
-TIME is RFC 3339 with an offset, e.g. 2025-01-31T12:00:00Z. With --jti or --sid, --sub only records
-whose token or session it is. --not-before (default now) applies to a subject: its tokens issued
-before it are revoked.`;
+export const OPTIONS = {
+  jti: { type: 'string' },
+  sid: { type: 'string' },
+  sub: { type: 'string' },
+  reason: { type: 'string' },
+  'not-before': { type: 'string' },
+  'expires-at': { type: 'string' },
+  at: { type: 'string' },
+  refresh: { type: 'boolean', default: false },
+  remove: { type: 'boolean', default: false },
+  list: { type: 'boolean', default: false },
+  'admin-url': { type: 'string', default: DEFAULT_ADMIN_URL },
+  'admin-token-file': { type: 'string' },
+  'admin-token-env': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
 interface Request {
   method: 'GET' | 'POST' | 'DELETE';
@@ -39,29 +42,9 @@ export async function runRevoke(argv: string[], io: CliIo): Promise<number> {
   let adminUrl: URL;
   let secret: string;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        jti: { type: 'string' },
-        sid: { type: 'string' },
-        sub: { type: 'string' },
-        reason: { type: 'string' },
-        'not-before': { type: 'string' },
-        'expires-at': { type: 'string' },
-        at: { type: 'string' },
-        refresh: { type: 'boolean', default: false },
-        remove: { type: 'boolean', default: false },
-        list: { type: 'boolean', default: false },
-        'admin-url': { type: 'string', default: DEFAULT_ADMIN_URL },
-        'admin-token-file': { type: 'string' },
-        'admin-token-env': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: OPTIONS });
     if (values.help) {
-      io.stdout(REVOKE_USAGE);
+      io.stdout(USAGE.revoke);
       return EXIT_OK;
     }
     request = buildRequest(values);
@@ -69,7 +52,7 @@ export async function runRevoke(argv: string[], io: CliIo): Promise<number> {
     secret = readSecret(values['admin-token-file'], values['admin-token-env']);
   } catch (err) {
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`tollgate revoke: ${(err as Error).message}\n\n${REVOKE_USAGE}`);
+      io.stderr(`tollgate revoke: ${(err as Error).message}\n\n${USAGE.revoke}`);
       return EXIT_USAGE;
     }
     throw err;

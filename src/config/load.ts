@@ -42,8 +42,8 @@ export function parseConfig(text: string, baseDir: string): Config {
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
-  if (!result.success) throw configErrorFromZod(result.error);
+  const result = configSchema.safeParse(doc.toJS() ?? {}, { reportInput: true });
+  if (!result.success) throw configErrorFromZod(result.error, configSchema);
   return resolvePaths(result.data, baseDir);
 }
 

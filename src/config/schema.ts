@@ -7,6 +7,7 @@ import { tlsListenerSchema } from '../tls/schema.js';
 import { internalTokensSchema } from '../internal-tokens/schema.js';
 import { authzConfigSchema } from './authz.js';
 import { contextSourcesSchema } from '../context/config.js';
+import { readinessConfigSchema } from './readiness.js';
 
 const hostPortSchema = z
   .string()
@@ -63,7 +64,14 @@ export const configSchema = z
     revocation: revocationConfigSchema.optional(),
     admin: adminConfigSchema.optional(),
     internalTokens: internalTokensSchema.optional(),
-    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+    readiness: readinessConfigSchema,
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** json for log collectors; pretty (pino-pretty) for a terminal. */
+        format: z.enum(['json', 'pretty']).default('json'),
+      })
+      .default({ level: 'info', format: 'json' }),
     shutdown: z
       .strictObject({
         /**

@@ -1,13 +1,14 @@
 import type { Deps } from '../observability/deps.js';
 import { JwksConfigError, KeyError } from './errors.js';
 import { buildKeySet, lookup, type KeySet, type VerificationKey } from './key-set.js';
-import { keyMetrics } from './metrics.js';
+import { keyMetrics, type KeyState } from './metrics.js';
 import type { JwksConfig } from './schema.js';
 import { isSupportedAlgorithm } from './signature.js';
 import { createSource } from './sources/index.js';
 import { transportProblem } from './transport.js';
 import { RefreshScheduler } from './refresh-scheduler.js';
 import { UnknownKidLimiter } from './unknown-kid-limiter.js';
+import { repeatLimiter } from '../util/repeat-limiter.js';
 
 export interface KeyProvider {
   name: string;
@@ -20,6 +21,8 @@ export interface KeyManagerStatus {
   provider: string;
   /** A key set is loaded and, if refreshes are failing, still within maxStaleSeconds. */
   ready: boolean;
+  state: KeyState;
+  /** Keys usable now (0 before the first load and while the set is withheld). */
   keys: number;
   /** The last refresh failed; the previous set is served (or withheld once maxStaleSeconds passed). */
   stale: boolean;
@@ -57,12 +60,15 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   const aborter = new AbortController();
   const scheduler = new RefreshScheduler(load);
   const unknownKids = new UnknownKidLimiter(clock, config.unknownKidCooldownSeconds * 1000);
+  // The same refresh failure is logged at most once a minute (with the count of repeats).
+  const limitRepeats = repeatLimiter(clock);
 
   let current: KeySet | undefined;
   let lastSuccessMs: number | undefined;
   let lastError: string | undefined;
   let failing = false;
   let unwatch: (() => void) | undefined;
+  let untrack: (() => void) | undefined;
 
   /** The set getKey may use: none before the first load, none once failures outlast maxStaleSeconds. */
   function usable(): KeySet | undefined {
@@ -70,6 +76,12 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       return undefined;
     }
     return current;
+  }
+
+  function state(): KeyState {
+    if (!current) return 'never_loaded';
+    if (!usable()) return 'withheld';
+    return failing ? 'stale' : 'fresh';
   }
 
   async function load(): Promise<void> {
@@ -83,7 +95,6 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       lastError = undefined;
       lastSuccessMs = clock.now();
       metrics.refreshes.inc({ ...label, result: unchanged ? 'not_modified' : 'success' });
-      metrics.lastSuccess.set(label, lastSuccessMs / 1000);
       nextSeconds = Math.min(
         Math.max(doc.maxAgeSeconds ?? config.refreshSeconds, config.minRefreshSeconds),
         config.maxRefreshSeconds,
@@ -93,10 +104,13 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       failing = true;
       lastError = err instanceof Error ? err.message : String(err);
       metrics.refreshes.inc({ ...label, result: 'error' });
-      log.warn({ source: source.description, err: lastError }, 'jwks: refresh failed; keeping the last good key set');
+      const { log: say, repeated } = limitRepeats(lastError);
+      if (say) {
+        const consequence = current ? 'keeping the last good key set' : "no key set loaded yet: this provider's tokens are refused";
+        log.warn({ source: source.description, err: lastError, ...(repeated ? { repeated } : {}) }, `jwks: refresh failed; ${consequence}`);
+      }
       throw err;
     } finally {
-      metrics.stale.set(label, failing && current ? 1 : 0);
       scheduler.schedule(nextSeconds);
     }
   }
@@ -106,7 +120,6 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
     const before = current?.ids ?? new Set<string>();
     const changed = before.size !== set.ids.size || [...set.ids].some((id) => !before.has(id));
     current = set;
-    metrics.keys.set(label, set.ids.size);
     if (!changed) return;
     log.info({ keys: set.ids.size, source: source.description }, 'jwks: key set changed');
     for (const listener of listeners) {
@@ -143,6 +156,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   return {
     async start() {
       if (!scheduler.start()) return;
+      untrack = metrics.track(provider.name, () => ({ state: state(), keys: usable()?.ids.size ?? 0, lastSuccessMs }));
       if (source.watch) {
         try {
           unwatch = source.watch(() => void scheduler.refresh().catch(noop), (err) =>
@@ -158,6 +172,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
     stop() {
       if (!scheduler.stop()) return;
       unwatch?.();
+      untrack?.();
       aborter.abort();
     },
 
@@ -189,7 +204,8 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       return {
         provider: provider.name,
         ready: usable() !== undefined,
-        keys: current?.ids.size ?? 0,
+        state: state(),
+        keys: usable()?.ids.size ?? 0,
         stale: failing && current !== undefined,
         lastSuccessMs,
         lastError,

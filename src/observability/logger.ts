@@ -1,12 +1,20 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
+
+/** `json`: one JSON object per line, for collectors. `pretty`: coloured, one readable line per event, for a terminal. */
+export type LogFormat = 'json' | 'pretty';
 
 /**
  * JSON logger. Fields that could carry credentials are redacted as a second line of defence:
  * the code never passes a token, key or secret to the logger in the first place.
  */
-export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+export function createLogger(level = 'info', destination?: DestinationStream, format: LogFormat = 'json'): Logger {
+  if (format === 'pretty') {
+    // In the same thread and synchronous, so the last lines before an exit are not lost.
+    destination = pretty({ destination: destination ?? 1, sync: true, colorize: destination === undefined && process.stdout.isTTY, translateTime: 'SYS:standard', ignore: 'name' });
+  }
   return pino(
     {
       name: 'tollgate',

@@ -3,6 +3,7 @@ import { ScrapeCounter, ScrapeHistogram, type CounterSeries, type HistogramSerie
 
 /** Which listener a check came in on: gRPC Check, or the HTTP authorization port. */
 export type Transport = 'grpc' | 'http';
+import { VERSION } from '../version.js';
 
 /**
  * The Check path's own metrics. Label values are bounded: decisions, reasons and provider and rule
@@ -23,6 +24,21 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  new Gauge({
+    name: 'tollgate_build_info',
+    help: 'Always 1; the labels say which tollgate and which Node.js runs.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: VERSION, node: process.versions.node }, 1);
+  const configReloads = new Counter({
+    name: 'tollgate_config_reload_total',
+    help: 'Config reloads by result (success|error).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  // Every series exists from the start at 0: a counter that appears only with its first event breaks
+  // rate() alerts. (The cache counters below exist from their `labels()` on.)
+  for (const result of ['success', 'error']) configReloads.inc({ result }, 0);
   return {
     /** Records one presented token's size, by the provider it claims (`""` when unknown). */
     tokenSize: tokenSizeRecorder(registry),
@@ -54,12 +70,7 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
         this.set(state.tokenCacheEntries());
       },
     }),
-    configReloads: new Counter({
-      name: 'tollgate_config_reload_total',
-      help: 'Config reloads by result (success|error).',
-      labelNames: ['result'] as const,
-      registers: [registry],
-    }),
+    configReloads,
   };
 }
 

@@ -63,6 +63,8 @@ export function createRevocationMetrics(source: RevocationMetricsSource): Revoca
     sub: denials.labels('sub'),
     store_unavailable: denials.labels('store_unavailable'),
   };
+  // Present at 0 from the start, so rate() alerts see the first denial.
+  for (const type of Object.keys(children)) denials.inc({ type }, 0);
   return {
     denied: (type) => children[type].inc(),
     register(registry) {

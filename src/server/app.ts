@@ -1,5 +1,5 @@
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Registry } from 'prom-client';
 import { createAdminHandler } from '../admin/index.js';
 import { configHash, loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -11,10 +11,13 @@ import { createRevocationStore, type RevocationStore } from '../revocation/index
 import { startListenersTls, type ListenersTls } from '../tls/index.js';
 import { InternalTokens } from '../internal-tokens/index.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { watchFile } from '../util/file-watch.js';
+import { repeatLimiter } from '../util/repeat-limiter.js';
 import { startAuthzServer } from './authz-http/server.js';
 import { createCheckHandler, createChecker } from './check.js';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
-import { httpsServer, startHttpServer, type HttpHandler, type HttpServer, type Readiness } from './http.js';
+import { httpsServer, startHttpServer, type HttpHandler, type HttpServer } from './http.js';
+import { readinessOf, type Readiness } from './readiness.js';
 import { buildRuntime, type Runtime } from './runtime.js';
 
 export interface TollgateOptions {
@@ -40,8 +43,11 @@ export class Tollgate {
   private tls: ListenersTls = { all: [] };
   private internalTokens: InternalTokens | undefined;
   private authz!: HttpServer;
-  private watcher: FSWatcher | undefined;
+  private unwatch: (() => void) | undefined;
   private configHash = '';
+  /** The content last rejected: the watch does not retry it until the file changes again. */
+  private rejectedHash: string | undefined;
+  private readonly limitRepeats: ReturnType<typeof repeatLimiter>;
   private draining = false;
   private healthTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> = Promise.resolve();
@@ -50,12 +56,15 @@ export class Tollgate {
     private readonly configPath: string,
     private readonly deps: Deps,
     private readonly metrics: CheckMetrics,
-  ) {}
+  ) {
+    // The same rejected config is logged at most once a minute (SIGHUP retries count as repeats).
+    this.limitRepeats = repeatLimiter(deps.clock);
+  }
 
   static async start(options: TollgateOptions): Promise<Tollgate> {
     const loaded = loadConfigFile(options.configPath);
     const registry = new Registry();
-    const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level), registry, clock: options.clock ?? systemClock };
+    const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level, undefined, loaded.config.log.format), registry, clock: options.clock ?? systemClock };
     const app: Tollgate = new Tollgate(loaded.path, deps, createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }));
     await app.init(loaded, options.watchConfig ?? true, options.tlsPollMs);
     return app;
@@ -123,7 +132,17 @@ export class Tollgate {
     // Readiness changes with time too (keys turning stale, the revocation store out of touch).
     this.healthTimer = setInterval(() => this.syncHealth(), HEALTH_SYNC_MS).unref();
     this.deps.logger.info(
-      { grpcPort: this.grpc.port, httpPort: this.http.port, authzPort: this.authz.port, config: this.configPath, providers: config.providers.map((p) => p.name), rules: config.rules.length },
+      {
+        grpc: boundAddress(config.listen.grpc, this.grpc.port),
+        http: boundAddress(config.listen.http, this.http.port),
+        authz: boundAddress(config.listen.authz, this.authz.port),
+        grpcPort: this.grpc.port,
+        httpPort: this.http.port,
+        authzPort: this.authz.port,
+        config: this.configPath,
+        providers: config.providers.map((p) => p.name),
+        rules: config.rules.length,
+      },
       'tollgate serving',
     );
   }
@@ -136,7 +155,9 @@ export class Tollgate {
   }
 
   private async reloadNow(): Promise<void> {
+    let text: Buffer | undefined;
     try {
+      text = readFileSync(this.configPath);
       const loaded = loadConfigFile(this.configPath);
       if (JSON.stringify(loaded.config.listen) !== JSON.stringify(this.runtime.config.listen)) {
         this.deps.logger.warn('listen settings changed: they take effect at the next restart (certificate files themselves reload on change)');
@@ -155,6 +176,7 @@ export class Tollgate {
       const previous = this.runtime;
       this.runtime = next;
       this.configHash = loaded.hash;
+      this.rejectedHash = undefined;
       previous.stop(next);
       this.syncHealth();
       this.metrics.configReloads.inc({ result: 'success' });
@@ -162,7 +184,10 @@ export class Tollgate {
       warnAboutPolicy(loaded.config, this.deps.logger);
     } catch (err) {
       this.metrics.configReloads.inc({ result: 'error' });
-      this.deps.logger.error({ config: this.configPath, err: err instanceof Error ? err.message : String(err) }, 'config reload rejected; the previous config keeps serving');
+      if (text) this.rejectedHash = configHash(text);
+      const error = err instanceof Error ? err.message : String(err);
+      const { log, repeated } = this.limitRepeats(error);
+      if (log) this.deps.logger.error({ config: this.configPath, err: error, ...(repeated ? { repeated } : {}) }, 'config reload rejected; the previous config keeps serving');
     }
   }
 
@@ -190,40 +215,31 @@ export class Tollgate {
   }
 
   private readiness(): Readiness {
-    const checks: Readiness['checks'] = {};
-    checks.serving = { ready: !this.draining, detail: this.draining ? 'draining for shutdown' : undefined };
-    for (const p of this.runtime.providers) {
-      const status = p.keys?.status();
-      if (status) checks[`provider:${p.config.name}`] = { ready: status.ready, detail: status.stale ? 'keys are stale' : status.lastError };
-    }
-    for (const tls of this.tls.all) checks[`tls:${tls.name}`] = tls.status();
-    if (this.revocation) {
-      const status = this.revocation.status();
-      checks.revocation = { ready: status.ready, detail: status.up ? undefined : `store unreachable for ${Math.round(status.stalenessSeconds)}s` };
-    }
-    return { ready: Object.values(checks).every((c) => c.ready), checks };
+    return readinessOf({
+      config: this.runtime.config.readiness,
+      draining: this.draining,
+      providers: this.runtime.providers.map((p) => ({ name: p.config.name, keys: p.keys?.status() })),
+      listeners: Object.fromEntries(this.tls.all.map((tls) => [`tls:${tls.name}`, tls.status()])),
+      revocation: this.revocation?.status(),
+    });
   }
 
-  /**
-   * Watches the config's directory, not the file: a Kubernetes ConfigMap update swaps a `..data`
-   * symlink, which a watch on the file itself never sees. Content is compared, so no-op events
-   * cause no reload.
-   */
+  /** Reloads when the file's content changes to something neither serving nor already rejected. */
   private watchConfigFile(): void {
-    let timer: NodeJS.Timeout | undefined;
-    this.watcher = watch(dirname(this.configPath), () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
+    this.unwatch = watchFile(
+      this.configPath,
+      () => {
         let text: Buffer;
         try {
           text = readFileSync(this.configPath);
         } catch {
           return; // mid-swap; the next event brings the new file
         }
-        if (configHash(text) !== this.configHash) void this.reload();
-      }, 100);
-    });
-    this.watcher.unref();
+        const hash = configHash(text);
+        if (hash !== this.configHash && hash !== this.rejectedHash) void this.reload();
+      },
+      (err) => this.deps.logger.warn({ err: err.message }, 'config watch failed; SIGHUP still reloads'),
+    );
     this.deps.logger.debug({ file: basename(this.configPath) }, 'watching config for changes');
   }
 
@@ -237,7 +253,7 @@ export class Tollgate {
     clearInterval(this.healthTimer);
     const { notServingSeconds, drainSeconds } = this.runtime.config.shutdown;
     this.syncHealth();
-    this.watcher?.close();
+    this.unwatch?.();
     if (notServingSeconds > 0) await new Promise((resolve) => setTimeout(resolve, notServingSeconds * 1000));
     await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
     await this.authz.close();
@@ -265,3 +281,8 @@ function warnAboutPolicy(config: Config, logger: Logger): void {
 
 /** How often gRPC health is brought in line with readiness. */
 const HEALTH_SYNC_MS = 1000;
+
+/** `host:port` as configured, with the port actually bound (port 0 picks one). */
+function boundAddress(configured: string, port: number): string {
+  return `${configured.slice(0, configured.lastIndexOf(':'))}:${port}`;
+}

@@ -1,17 +1,20 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { loadSync, type AnyDefinition, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { withTolerantCheckDecoding, type IncomingCheck, type OutgoingCheck } from './check-codec.js';
+import { linkableFileDescriptors } from './descriptors.js';
 import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
 import { allowedClientsInterceptor, grpcServerCredentials } from '../tls/grpc.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
 import { firstUriSan } from '../policy/peer.js';
 
 const require = createRequire(import.meta.url);
-const REFLECTION_PROTO = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
+const REFLECTION_PROTO_ROOT = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto');
+const REFLECTION_PROTO = join(REFLECTION_PROTO_ROOT, 'grpc/reflection/v1/reflection.proto');
+const HEALTH_PROTO_ROOT = dirname(dirname(dirname(healthProtoPath)));
 
 /** `caller`: the SPIFFE ID of the client certificate on the Check RPC (mTLS on listen.tls), if any. */
 export type CheckHandler = (request: IncomingCheck, caller?: string) => Promise<OutgoingCheck>;
@@ -66,7 +69,7 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
   // NOT_SERVING until the owner says otherwise with setHealth.
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
-  new ReflectionService(pkg).addToServer(server);
+  new ReflectionService(withLinkableDescriptors(pkg)).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(address, options.tls ? grpcServerCredentials(options.tls) : grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
@@ -97,4 +100,20 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
 function callerOf(call: grpc.ServerUnaryCall<IncomingCheck, OutgoingCheck>): string | undefined {
   const san = call.getAuthContext().sslPeerCertificate?.subjectaltname;
   return san ? firstUriSan(san) : undefined;
+}
+
+/**
+ * The package definition with every entry's descriptors replaced by complete, linkable ones (see
+ * descriptors.ts): @grpc/reflection indexes and serves whatever `fileDescriptorProtos` it is given.
+ */
+function withLinkableDescriptors(pkg: PackageDefinition): PackageDefinition {
+  const files = linkableFileDescriptors(
+    ['envoy/service/auth/v3/external_auth.proto', 'health/v1/health.proto', 'grpc/reflection/v1/reflection.proto'],
+    [PROTO_ROOT, HEALTH_PROTO_ROOT, REFLECTION_PROTO_ROOT],
+  );
+  const linked: PackageDefinition = {};
+  for (const [name, definition] of Object.entries(pkg)) {
+    linked[name] = 'format' in definition ? ({ ...definition, fileDescriptorProtos: files } as AnyDefinition) : definition;
+  }
+  return linked;
 }

@@ -5,15 +5,10 @@ import type { Registry } from 'prom-client';
 import { splitHostPort } from '../util/host-port.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
 import { answerClientErrors } from './client-errors.js';
+import type { Readiness } from './readiness.js';
 
 /** Returns true when it answered the request; the server tries handlers in order. */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
-
-export interface Readiness {
-  ready: boolean;
-  /** Per component: why it is or is not ready. Never holds secrets. */
-  checks: Record<string, { ready: boolean; detail?: string }>;
-}
 
 export interface HttpServer {
   port: number;

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { explainIssues } from './explain-issues.js';
 
 /** A config that cannot be used. The message names the field and the fix; the CLI exits with code 2. */
 export class ConfigError extends Error {
@@ -18,6 +19,6 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-export function configErrorFromZod(error: z.ZodError): ConfigError {
-  return new ConfigError(error.issues.map((issue) => `${formatPath(issue.path) || '(top level)'}: ${issue.message}`));
+export function configErrorFromZod(error: z.ZodError, schema: z.ZodType): ConfigError {
+  return new ConfigError(explainIssues(error.issues, schema).map((issue) => `${formatPath(issue.path) || '(top level)'}: ${issue.message}`));
 }

@@ -62,7 +62,7 @@ describe('config loading', () => {
     [{ providers: [{ ...provider, claimToHeaders: [{ header: 'x-user', claim: 'a..b' }] }] }, 'config: providers[0].claimToHeaders[0].claim: claim path "a..b" has an empty part'],
     [{ providers: [provider, { ...provider, name: 'idp2' }] }, 'config: providers[1].issuer: another provider has the same issuer'],
     [{ providers: [provider, { ...provider, issuer: 'https://other' }] }, 'config: providers[1].name: duplicate provider name "idp"'],
-    [{ providers: [{ ...provider, clockskew: 30 }] }, 'config: providers[0]: Unrecognized key: "clockskew"'],
+    [{ providers: [{ ...provider, clockskew: 30 }] }, 'config: providers[0].clockskew: unknown field; did you mean "clockSkewSeconds"?'],
     [{ listen: { grpc: 'localhost' } }, 'config: listen.grpc: must be host:port'],
     [{ admin: { tokenFile: 'x' } }, 'config: admin: the admin API manages revocations: configure `revocation` too'],
     [{ revocation: { store: 'file' } }, 'config: revocation.path: required when store is file'],
@@ -71,6 +71,23 @@ describe('config loading', () => {
   ])('%j is refused with a message naming the field', (config, message) => {
     const lines = problems(config);
     expect(lines.some((line) => line.startsWith(message)), `${lines.join('\n')}\nexpected: ${message}`).toBe(true);
+  });
+
+  it.each([
+    [{ defaultDecison: 'deny' }, ['config: defaultDecison: unknown field; did you mean "defaultDecision"?']],
+    [{ providers: [{ ...provider, jwks: { fille: 'x.json' } }] }, ['config: providers[0].jwks.fille: unknown field; did you mean "file"?']],
+    [{ providers: [{ ...provider, audience: ['api'], audiences: undefined }] }, ['config: providers[0].audience: unknown field; did you mean "audiences"?']],
+    [{ providers: [{ ...provider, audiences: undefined }] }, ['config: providers[0].audiences: required: a list, e.g. [api]']],
+    [{ providers: [{ ...provider, audiences: 'api' }] }, ['config: providers[0].audiences: must be a list, e.g. [api]; found a string']],
+    [{ listen: { grpc: 9001 } }, ['config: listen.grpc: must be a string, e.g. 0.0.0.0:9001; found a number']],
+    [{ log: { level: 'inf' } }, ['config: log.level: must be one of fatal, error, warn, info, debug, trace, silent; did you mean "info"?']],
+    [{ limits: { maxTokenBytes: 10 } }, ['config: limits.maxTokenBytes: must be at least 256']],
+    [{ dryRun: 'yes' }, ['config: dryRun: must be true or false; found a string']],
+    [{ rules: [{ id: 'a', match: { paths: ['/x'], methdos: ['GET'] }, require: { authenticated: true } }] }, ['config: rules[0].match.methdos: unknown field; did you mean "methods"?']],
+  ])('%j: one problem per mistake, in the config\'s words', (config, expected) => {
+    const lines = problems(config);
+    expect(lines).toEqual(expected);
+    expect(lines.join('\n')).not.toMatch(/Invalid input|Invalid option|Unrecognized key|received undefined/);
   });
 
   it('names a missing file', () => {

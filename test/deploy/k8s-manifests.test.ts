@@ -144,7 +144,10 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     const d = deployment(overlay, TOLLGATE_POD[overlay]);
     const spec = podSpec(d);
     const tollgate = container(spec, 'tollgate');
-    expect(tollgate.image).toMatch(/\/tollgate:[\w.-]+$/);
+    // The image is the one docs/deploying.md builds, tagged with this version (kustomize `images:`).
+    const built = /^docker build -t (\S+)/m.exec(readFileSync(join(REPO, 'docs/deploying.md'), 'utf8'))?.[1];
+    expect(built).toBe(`registry.example.com/tollgate:${(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version}`);
+    expect(tollgate.image).toBe(built);
     expect(tollgate.ports?.map((p) => [p.name, p.containerPort])).toEqual([
       ['grpc', 9001],
       ['http', 9002],
@@ -358,6 +361,32 @@ describe('gateway overlay', () => {
     expect(selects(from[0]?.podSelector, tollgatePods())).toBe(true);
   });
 
+  it('connects to Redis over TLS with a password, both from Secrets; Redis refuses plaintext and unauthenticated clients', () => {
+    const redisConfig = renderedConfig(overlay).revocation?.redis;
+    expect(redisConfig?.url).toMatch(/^rediss:\/\//);
+    const passwordFile = redisConfig?.password?.file;
+    const caFile = redisConfig?.tls?.caFile;
+    const spec = podSpec(deployment(overlay, 'tollgate'));
+    const tollgate = container(spec, 'tollgate');
+    const secretAt = (file: string | undefined) => {
+      const mount = tollgate.volumeMounts?.find((m) => m.mountPath === posix.dirname(file ?? ''));
+      expect(mount?.readOnly, `${file} is mounted read-only`).toBe(true);
+      return spec.volumes?.find((v) => v.name === mount?.name)?.secret;
+    };
+    expect(secretAt(passwordFile)).toMatchObject({ secretName: 'tollgate-redis', items: [{ key: 'password', path: posix.basename(passwordFile ?? '') }] });
+    // Only the CA: tollgate's pods never mount Redis' private key.
+    expect(secretAt(caFile)).toMatchObject({ secretName: 'tollgate-redis-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+
+    const redis = find(objects(overlay), 'StatefulSet', 'tollgate-redis') as unknown as IStatefulSet;
+    const server = container(podSpec(redis), 'redis');
+    const args = (server.args ?? []).join(' ');
+    expect(args).toContain('--port 0 --tls-port 6379');
+    expect(args).toContain('--requirepass $(REDIS_PASSWORD)');
+    expect(server.env).toContainEqual({ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'tollgate-redis', key: 'password' } } });
+    const tlsMount = server.volumeMounts?.find((m) => args.includes(`--tls-cert-file ${m.mountPath}/tls.crt`));
+    expect(podSpec(redis).volumes?.find((v) => v.name === tlsMount?.name)?.secret?.secretName).toBe('tollgate-redis-tls');
+  });
+
   it("points the gateway's Envoy (examples/envoy/gateway.yaml) at the tollgate Service", () => {
     const spec = podSpec(deployment(overlay, 'edge-gateway'));
     const envoy = container(spec, 'envoy');
@@ -389,3 +418,50 @@ function endpointsOf(cluster: EnvoyBootstrap['static_resources']['clusters'][num
     e.lb_endpoints.map((l) => `${l.endpoint.address.socket_address.address}:${l.endpoint.address.socket_address.port_value}`),
   );
 }
+
+/** Every Secret a rendered overlay's pods use: secret volumes and secretKeyRef env. */
+function secretsUsed(overlay: string): Set<string> {
+  const names = new Set<string>();
+  for (const object of objects(overlay)) {
+    if (object.kind !== 'Deployment' && object.kind !== 'StatefulSet') continue;
+    const spec = podSpec(object as unknown as IDeployment);
+    for (const v of spec.volumes ?? []) if (v.secret?.secretName) names.add(v.secret.secretName);
+    for (const c of spec.containers) for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name) names.add(e.valueFrom.secretKeyRef.name);
+  }
+  return names;
+}
+
+describe('Secrets each overlay needs', () => {
+  interface Certificate extends K8sObject {
+    spec: { secretName: string; dnsNames?: string[]; issuerRef: { name: string; kind: string } };
+  }
+  let certificates: Certificate[];
+  beforeAll(() => {
+    certificates = render('k8s/cert-manager').filter((o): o is Certificate => o.kind === 'Certificate');
+  });
+
+  it.each(OVERLAYS)('%s: docs/deploying.md names every Secret its pods mount, under that overlay', (overlay) => {
+    const docs = readFileSync(join(REPO, 'docs/deploying.md'), 'utf8');
+    const section = docs.slice(docs.indexOf('## Secrets'), docs.indexOf('\n## ', docs.indexOf('## Secrets') + 1));
+    const mode = overlay.split('/').pop()!;
+    const row = section.split('\n').find((line) => line.startsWith(`| ${mode} |`));
+    expect(row, `a "| ${mode} |" row in docs/deploying.md "## Secrets"`).toBeDefined();
+    for (const name of secretsUsed(overlay)) expect(row).toContain(`\`${name}\``);
+  });
+
+  it.each(OVERLAYS)('%s: every TLS Secret is issued by a Certificate in k8s/cert-manager, from an Issuer defined there', (overlay) => {
+    const issuers = render('k8s/cert-manager').filter((o) => o.kind === 'Issuer').map((o) => o.metadata.name);
+    const tlsSecrets = [...secretsUsed(overlay)].filter((name) => name.endsWith('-tls'));
+    expect(tlsSecrets.length).toBeGreaterThan(0);
+    for (const name of tlsSecrets) {
+      const certificate = certificates.find((c) => c.spec.secretName === name);
+      expect(certificate, `a Certificate for ${name}`).toBeDefined();
+      expect(issuers).toContain(certificate!.spec.issuerRef.name);
+    }
+  });
+
+  it("names the Redis host tollgate connects to in Redis' certificate", () => {
+    const host = new URL(renderedConfig('k8s/overlays/gateway').revocation?.redis?.url ?? '').hostname;
+    expect(certificates.find((c) => c.spec.secretName === 'tollgate-redis-tls')?.spec.dnsNames).toContain(host);
+  });
+});

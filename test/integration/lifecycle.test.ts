@@ -76,13 +76,14 @@ describe('key rotation through Check', () => {
     await server.close();
   });
 
-  it('fails closed once the JWKS has been unreachable for maxStaleSeconds, and reports it', async () => {
+  it('fails closed once the JWKS has been unreachable for maxStaleSeconds; with readiness.requireProviderKeys it leaves rotation', async () => {
     const key = await testKey('ES256');
     const server = await startJwksServer(jwks(key));
     tg = await startTollgate({
       providers: [{ ...provider(`${server.url}/jwks`), jwks: { uri: `${server.url}/jwks`, maxStaleSeconds: 600, unknownKidCooldownSeconds: 10 } }],
       rules: everything,
       tokenCache: { maxEntries: 0 },
+      readiness: { requireProviderKeys: true },
     });
     const check = async () =>
       tg!.client.check(checkRequest({ headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, now: nowSeconds(tg!.clock) })}` } }));
@@ -103,7 +104,7 @@ describe('key rotation through Check', () => {
     health.close();
     const ready = await fetch(`http://127.0.0.1:${tg.app.httpPort}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toMatchObject({ ready: false, checks: { 'provider:idp': { ready: false } } });
+    expect(await ready.json()).toMatchObject({ ready: false, checks: { 'provider:idp': { ready: false, keys: 'withheld', usableKeys: 0 } } });
   });
 });
 

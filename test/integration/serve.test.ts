@@ -8,18 +8,18 @@ import { waitFor } from '../helpers/time.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli.js');
 
-/** Waits for the server's "tollgate serving" log line and returns the ports it reports. */
-function waitForServing(child: ChildProcess): Promise<{ grpcPort: number; httpPort: number }> {
+/** Waits for the server's "tollgate serving" log line and returns the ports and addresses it reports. */
+function waitForServing(child: ChildProcess): Promise<{ grpcPort: number; httpPort: number; grpc: string; http: string }> {
   return new Promise((resolve, reject) => {
     let out = '';
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       for (const line of out.split('\n')) {
         if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as { msg?: string; grpcPort?: number; httpPort?: number };
+        const entry = JSON.parse(line) as { msg?: string; grpcPort?: number; httpPort?: number; grpc?: string; http?: string };
         if (entry.msg === 'tollgate serving') {
           child.stdout?.off('data', onData);
-          resolve({ grpcPort: entry.grpcPort!, httpPort: entry.httpPort! });
+          resolve({ grpcPort: entry.grpcPort!, httpPort: entry.httpPort!, grpc: entry.grpc!, http: entry.http! });
         }
       }
     };
@@ -57,7 +57,9 @@ describe('tollgate serve (the built CLI, as a user runs it)', () => {
 
   it('serves Check and health on the development config, and drains on SIGTERM', async () => {
     child = spawn(process.execPath, [CLI, 'serve', '--config', devConfigOnFreePorts()], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const { grpcPort, httpPort } = await waitForServing(child);
+    const { grpcPort, httpPort, grpc, http } = await waitForServing(child);
+    // The start line names where it listens, not only the ports.
+    expect({ grpc, http }).toEqual({ grpc: `127.0.0.1:${grpcPort}`, http: `127.0.0.1:${httpPort}` });
 
     const token = spawnSync(process.execPath, [CLI, 'token', 'mint', '--key', join(import.meta.dirname, '../../examples/default/dev-private.jwk.json'), '--sub', 'alice'], { encoding: 'utf8' });
     expect(token.status).toBe(0);
@@ -71,6 +73,18 @@ describe('tollgate serve (the built CLI, as a user runs it)', () => {
     expect(await healthStatus(grpcPort, '')).toBe('SERVING');
     expect(await healthStatus(grpcPort, 'envoy.service.auth.v3.Authorization')).toBe('SERVING');
 
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+  });
+
+  it('log.format: pretty writes readable lines (pino-pretty) instead of JSON', async () => {
+    const path = devConfigOnFreePorts();
+    writeFileSync(path, `${readFileSync(path, 'utf8')}\nlog: { level: info, format: pretty }\n`);
+    child = spawn(process.execPath, [CLI, 'serve', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await waitFor('the pretty start line', () => /INFO.*tollgate serving/.test(out) && /grpc: "127\.0\.0\.1:\d+"/.test(out), { timeoutMs: 10_000, intervalMs: 20 });
+    expect(out.split('\n')[0]).not.toMatch(/^\{/);
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);
   });
@@ -123,7 +137,9 @@ describe('config reload in a running tollgate serve', () => {
     symlinkSync('..data/tollgate.yaml', join(dir, 'tollgate.yaml'));
 
     child = spawn(process.execPath, [CLI, 'serve', '--config', join(dir, 'tollgate.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const { grpcPort, httpPort } = await waitForServing(child);
+    const { grpcPort, httpPort, grpc, http } = await waitForServing(child);
+    // The start line names where it listens, not only the ports.
+    expect({ grpc, http }).toEqual({ grpc: `127.0.0.1:${grpcPort}`, http: `127.0.0.1:${httpPort}` });
     const client = new EnvoyClient(grpcPort);
     const publicCode = async () => (await client.check(checkRequest({ path: '/public/page' }))).status?.code;
     expect(await publicCode()).toBe(16);

@@ -1,8 +1,10 @@
+import { appendFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KeyManager } from '../../src/keys/index.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { codeOf, harness, jwks, makeKey, stopManagers, type TestKey } from './helpers.js';
 
 let dir: string;
@@ -75,5 +77,51 @@ describe('file source', () => {
     await rm(file);
     await expect(manager.refresh()).rejects.toThrow(/ENOENT/);
     expect(manager.status().ready).toBe(true);
+  });
+});
+
+describe('file source watch loop', () => {
+  it('stays quiet when the key file is missing and its directory receives the log', async () => {
+    const file = join(dir, 'jwks.json'); // mistyped: nothing there yet
+    const logFile = join(dir, 'tollgate.log');
+    const lines: Record<string, unknown>[] = [];
+    // The logger writes into the watched directory, as `tollgate serve >> dir/tollgate.log` does.
+    const logger = createLogger('info', {
+      write: (line: string) => {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+        appendFileSync(logFile, line);
+      },
+    });
+    const { manager, registry } = harness({ file }, {}, { logger });
+    await manager.start();
+    // Other files in the directory change: none of them is a reason to re-read the key file.
+    for (let i = 0; i < 20; i++) await writeFile(join(dir, 'other.txt'), String(i));
+
+    const loaded = changed(manager);
+    await writeFile(file, JSON.stringify(jwks(k1)));
+    await loaded;
+    const refreshes = await registry.getSingleMetricAsString('tollgate_jwks_refresh_total');
+    expect(refreshes).toContain('tollgate_jwks_refresh_total{provider="idp",result="error"} 1');
+    const warnings = lines.filter((l) => String(l.msg).startsWith('jwks: refresh failed'));
+    expect(warnings).toHaveLength(1);
+    // Nothing was ever loaded: there is no "last good key set" to keep.
+    expect(warnings[0]!.msg).toBe("jwks: refresh failed; no key set loaded yet: this provider's tokens are refused");
+  });
+
+  it('logs a repeated refresh failure once, then once per minute with the count of repeats', async () => {
+    const file = join(dir, 'jwks.json');
+    await writeFile(file, JSON.stringify(jwks(k1)));
+    const { manager, clock, logs } = harness({ file });
+    await manager.start();
+    await writeFile(file, 'not json');
+    for (let i = 0; i < 5; i++) await manager.refresh().catch(() => undefined);
+    const warnings = () => logs.filter((l) => String(l.msg).startsWith('jwks: refresh failed'));
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0]!.msg).toBe('jwks: refresh failed; keeping the last good key set');
+
+    clock.advance(60_000);
+    await manager.refresh().catch(() => undefined);
+    expect(warnings()).toHaveLength(2);
+    expect(warnings()[1]).toMatchObject({ repeated: 4 });
   });
 });

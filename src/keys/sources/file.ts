@@ -1,14 +1,11 @@
-import { watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { watchFile } from '../../util/file-watch.js';
 import { JwksSourceError } from '../errors.js';
 import type { JwksSource } from './source.js';
 
 /**
- * A JWKS on local disk. Watches the DIRECTORY, not the file: Kubernetes updates a mounted ConfigMap
- * by swapping the `..data` symlink in the parent directory, which a watch on the file itself (bound to
- * the old inode) never sees. Any event in the directory leads to a re-read; the manager compares the
- * content, so noise from unrelated files costs one small read.
+ * A JWKS on local disk, re-read when the file (or a ConfigMap's `..data` symlink) changes; the manager
+ * compares the content, so a no-op event costs one small read.
  */
 export function fileSource(path: string, maxBytes: number): JwksSource {
   return {
@@ -25,10 +22,7 @@ export function fileSource(path: string, maxBytes: number): JwksSource {
       }
     },
     watch(onEvent, onError) {
-      // persistent: false — a watcher alone must not keep the process alive.
-      const watcher = watch(dirname(path), { persistent: false }, () => onEvent());
-      watcher.on('error', onError);
-      return () => watcher.close();
+      return watchFile(path, onEvent, onError);
     },
   };
 }
