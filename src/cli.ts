@@ -8,6 +8,7 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   serve: { summary: 'serve [--config FILE]            run the ext_authz server', load: async () => (await import('./cli/serve.js')).runServe },
   check: { summary: 'check --config FILE --method M --path P [--token T | --claims JSON] [--principal ID]   explain a decision', load: async () => (await import('./cli/check.js')).runCheck },
+  test: { summary: 'test [--config FILE] [--min-coverage N] [--junit FILE] CASES.yaml...   run policy test cases, report rule coverage', load: async () => (await import('./cli/test.js')).runTest },
   revoke: { summary: 'revoke --sub|--jti|--sid VALUE --admin-url URL --admin-token-file FILE   revoke through the admin API', load: async () => (await import('./cli/revoke.js')).runRevoke },
   keys: { summary: 'keys generate --alg ES256 --out DIR | keys rotate --dir DIR   make a local signing key and JWKS; rotate internalTokens keys', load: async () => (await import('./cli/keys.js')).runKeys },
   token: { summary: 'token mint --key FILE --sub S [--claim k=v] [--ttl 5m]   sign a local test token', load: async () => (await import('./cli/token.js')).runToken },
