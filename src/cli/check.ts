@@ -108,6 +108,7 @@ function render(outcome: Outcome, decision: Decision | undefined, response: Chec
     lines.push(`decision: deny (HTTP ${http}, gRPC status ${response.status?.code}, ${response.status?.message})`);
   }
   lines.push(`rule: ${decision?.ruleId ?? '(none)'}`);
+  if (decision?.rollout) lines.push(`rollout: ${decision.rollout.arm} arm (the rule is enforced for ${decision.rollout.enforcePercent}% of subjects)`);
   if (decision) {
     lines.push(`reason: ${decision.reason}`);
     lines.push('why:');

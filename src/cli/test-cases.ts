@@ -9,6 +9,7 @@
  *       claims: { sub: alice }         # or token: <JWT>, or neither
  *       provider: dev                  # with claims, when the config has several providers
  *       expect: { decision: allow, rule: course-grades, reason: allowed, headers: { x-user-id: alice } }
+ *       # expect.arm: enforced | shadow, the rollout arm of a rule with `rollout`
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -48,13 +49,14 @@ const expectSchema = z
       rule: z.union([text('rule'), z.null()], { error: 'rule must be a rule id, or null for "no rule decided"' }).optional(),
       reason: text('reason').optional(),
       status: z.union([z.literal(401), z.literal(403)], { error: 'status must be 401 or 403' }).optional(),
+      arm: z.enum(['enforced', 'shadow'], { error: 'arm must be "enforced" or "shadow"' }).optional(),
       headers: z
         .record(z.string(), z.union([z.string(), z.null()], { error: 'an expected header value must be a string, or null for "not injected"' }), {
           error: 'headers must be a mapping of name to expected value',
         })
         .optional(),
     },
-    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}; allowed: decision, rule, reason, status, headers` : 'expect must be a mapping with at least decision') },
+    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}; allowed: decision, rule, reason, status, arm, headers` : 'expect must be a mapping with at least decision') },
   )
   .superRefine((expect, ctx) => {
     if (expect.decision === 'allow' && expect.status !== undefined) ctx.addIssue({ code: 'custom', path: ['status'], message: 'status is for denials (401 or 403); an allowed request has none' });

@@ -129,6 +129,8 @@ interface Observed {
   /** HTTP status of a denial. */
   status?: number;
   headers: ReadonlyMap<string, string>;
+  /** The rollout arm, when the deciding rule has a rollout. */
+  arm?: string;
 }
 
 function observe(decided: OfflineDecision): Observed {
@@ -136,7 +138,7 @@ function observe(decided: OfflineDecision): Observed {
   const rule = decision?.ruleId ?? (outcome.kind === 'error' ? null : (outcome.ruleId ?? null));
   if (outcome.kind === 'allow') {
     const headers = new Map((response.ok_response?.headers ?? []).map((h) => [h.header?.key ?? '', h.header?.value ?? '']));
-    return { decision: 'allow', rule, reason: decision?.reason ?? 'allowed', headers };
+    return { decision: 'allow', rule, reason: decision?.reason ?? 'allowed', headers, arm: decision?.rollout?.arm };
   }
   return {
     decision: 'deny',
@@ -144,6 +146,7 @@ function observe(decided: OfflineDecision): Observed {
     reason: outcome.kind === 'error' ? 'internal_error' : outcome.reason,
     status: Number(response.denied_response?.status?.code),
     headers: new Map(),
+    arm: decision?.rollout?.arm,
   };
 }
 
@@ -158,8 +161,9 @@ function judge(file: string, testCase: TestCase, decided: OfflineDecision): Case
   compare('rule', want.rule, seen.rule);
   compare('reason', want.reason, seen.reason);
   compare('status', want.status, seen.status);
+  compare('arm', want.arm, seen.arm ?? null);
   for (const [name, value] of Object.entries(want.headers ?? {})) compare(`headers.${name.toLowerCase()}`, value, seen.headers.get(name.toLowerCase()) ?? null);
-  const summary = `${seen.decision}${seen.status ? ` ${seen.status}` : ''}, rule ${seen.rule ?? '(none)'}, ${seen.reason}`;
+  const summary = `${seen.decision}${seen.status ? ` ${seen.status}` : ''}, rule ${seen.rule ?? '(none)'}, ${seen.reason}${seen.arm ? `, ${seen.arm} arm` : ''}`;
   return { file, name: testCase.name, summary, differences, rule: seen.rule };
 }
 

@@ -20,9 +20,17 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const rollout = new Counter({
+    name: 'tollgate_rollout_decisions_total',
+    help: 'Decisions of rules with a rollout, by rule, arm (enforced|shadow) and what the rule decided (allow|deny; in the shadow arm a deny is allowed).',
+    labelNames: ['rule', 'arm', 'outcome'] as const,
+    registers: [registry],
+  });
   return {
     /** Counts one decision. */
     check: childrenOf(checks, (decision: string, reason: string, provider: string, rule: string) => ({ decision, reason, provider, rule })),
+    /** Counts one decision of a rule under rollout. */
+    rollout: childrenOf(rollout, (rule: string, arm: string, outcome: string) => ({ rule, arm, outcome })),
     tokenCacheHit: tokenCache.labels({ result: 'hit' }),
     tokenCacheMiss: tokenCache.labels({ result: 'miss' }),
     duration: new ScrapeHistogram({

@@ -15,3 +15,4 @@ export { principalFromPeer } from './peer.js';
 export type { Identity, DenyReason } from './requirements.js';
 export { compilePolicy, type AuthzRequest, type Decision, type DecisionReason, type Policy, type PolicyOptions } from './policy.js';
 export { PolicyError, formatFieldPath, type FieldPath } from './errors.js';
+export type { RolloutArm } from './rollout.js';

@@ -7,6 +7,7 @@ import { normalizeHost, type HeaderLookup, type PreparedRequest } from './match.
 import { normalizePath } from './path.js';
 import type { PolicyReason } from '../reasons.js';
 import type { EvalContext, Failure, Identity } from './requirements.js';
+import { rolloutSubject, type RolloutArm } from './rollout.js';
 import { compileRule, type CompiledRule } from './rule.js';
 import type { RuleConfig } from './schema.js';
 
@@ -30,6 +31,8 @@ export type Decision = {
   ruleId: string | null;
   /** Present when a dry-run rule (or global dry run) would have denied. */
   dryRun?: { wouldDeny: true; reason: PolicyReason; status: 'unauthenticated' | 'permission_denied' };
+  /** Present when the deciding rule has a rollout: the arm this subject is in. */
+  rollout?: { arm: RolloutArm; enforcePercent: number };
   /** Only in explain mode: sentences on why, for `tollgate check`. */
   explanation?: string[];
   /** On an allow by a rule with `internalToken`: the token to mint for the upstream. */
@@ -108,11 +111,25 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
         }
         const ctx: EvalContext = { identity, principal: req.principal, params, explain };
         const failure = rule.require.evaluate(ctx);
-        if (failure) return deny(rule.id, failure, rule.dryRun || globalDryRun, explain);
-        explain?.push(`allowed by rule '${rule.id}'`);
-        const allowed: Decision = { allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' };
-        if (rule.internalToken) allowed.internalToken = { audience: rule.internalToken.audience(params, prepared.host), exchange: rule.internalToken.exchange };
-        return withExplanation(allowed, explain);
+        let rollout: Decision['rollout'];
+        if (rule.rollout) {
+          const subject = rolloutSubject(identity?.claims, req.principal);
+          rollout = { arm: rule.rollout.armFor(subject), enforcePercent: rule.rollout.enforcePercent };
+          explain?.push(
+            `rollout: enforced for ${rollout.enforcePercent}% of subjects; ${subject === undefined ? 'no subject' : `subject "${subject}"`} is in the ${rollout.arm} arm`,
+          );
+        }
+        let decision: Decision;
+        if (failure) {
+          decision = deny(rule.id, failure, rule.dryRun || rollout?.arm === 'shadow' || globalDryRun, explain);
+        } else {
+          explain?.push(`allowed by rule '${rule.id}'`);
+          const allowed: Decision = { allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' };
+          if (rule.internalToken) allowed.internalToken = { audience: rule.internalToken.audience(params, prepared.host), exchange: rule.internalToken.exchange };
+          decision = withExplanation(allowed, explain);
+        }
+        if (rollout) decision.rollout = rollout;
+        return decision;
       }
 
       explain?.push(`no rule matches; defaultDecision is ${allowByDefault ? 'allow' : 'deny'}`);

@@ -43,6 +43,7 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
         const result = await decide(runtime, view, { revocation, onVerified });
         outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
         if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
+        if (result.decision?.rollout) ctx.metrics.rollout(result.decision.ruleId ?? '', result.decision.rollout.arm, result.decision.allowed && !result.decision.dryRun ? 'allow' : 'deny');
       }
     } catch (err) {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
