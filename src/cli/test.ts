@@ -135,7 +135,7 @@ interface Observed {
 
 function observe(decided: OfflineDecision): Observed {
   const { outcome, decision, response } = decided;
-  const rule = decision?.ruleId ?? (outcome.kind === 'error' ? null : (outcome.ruleId ?? null));
+  const rule = decision?.ruleId ?? ('ruleId' in outcome ? (outcome.ruleId ?? null) : null);
   if (outcome.kind === 'allow') {
     const headers = new Map((response.ok_response?.headers ?? []).map((h) => [h.header?.key ?? '', h.header?.value ?? '']));
     return { decision: 'allow', rule, reason: decision?.reason ?? 'allowed', headers, arm: decision?.rollout?.arm };
@@ -143,7 +143,7 @@ function observe(decided: OfflineDecision): Observed {
   return {
     decision: 'deny',
     rule,
-    reason: outcome.kind === 'error' ? 'internal_error' : outcome.reason,
+    reason: 'reason' in outcome ? outcome.reason : outcome.kind === 'error' ? 'internal_error' : outcome.kind,
     status: Number(response.denied_response?.status?.code),
     headers: new Map(),
     arm: decision?.rollout?.arm,

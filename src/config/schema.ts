@@ -5,6 +5,7 @@ import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index
 import { adminConfigSchema } from '../admin/config.js';
 import { tlsListenerSchema } from '../tls/schema.js';
 import { internalTokensSchema } from '../internal-tokens/schema.js';
+import { decisionLogConfigSchema } from '../observability/decision-log-config.js';
 
 const hostPortSchema = z
   .string()
@@ -57,7 +58,14 @@ export const configSchema = z
     revocation: revocationConfigSchema.optional(),
     admin: adminConfigSchema.optional(),
     internalTokens: internalTokensSchema.optional(),
-    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** Denial lines per second in this log; the rest are skipped and counted (a flood of bad tokens is no lever). */
+        denialsPerSecond: z.number().int().min(0).max(100000).default(100),
+      })
+      .default({ level: 'info', denialsPerSecond: 100 }),
+    decisionLog: decisionLogConfigSchema.optional(),
     shutdown: z
       .strictObject({
         /**

@@ -20,7 +20,7 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
     labelNames: ['result'] as const,
     registers: [registry],
   });
-  const rollout = new Counter({
+  const rollout = new ScrapeCounter({
     name: 'tollgate_rollout_decisions_total',
     help: 'Decisions of rules with a rollout, by rule, arm (enforced|shadow) and what the rule decided (allow|deny; in the shadow arm a deny is allowed).',
     labelNames: ['rule', 'arm', 'outcome'] as const,
@@ -52,6 +52,16 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
       collect() {
         this.set(state.tokenCacheEntries());
       },
+    }),
+    decisionLogDropped: new Counter({
+      name: 'tollgate_decision_log_dropped_total',
+      help: 'Decision log lines dropped because the queue was full (the sink could not keep up) or the sink failed.',
+      registers: [registry],
+    }),
+    logDenialsSkipped: new Counter({
+      name: 'tollgate_log_denials_skipped_total',
+      help: 'Denial lines left out of the ordinary log past log.denialsPerSecond (the denials are still counted in tollgate_check_total).',
+      registers: [registry],
     }),
     configReloads: new Counter({
       name: 'tollgate_config_reload_total',

@@ -5,6 +5,8 @@ import { createAdminHandler } from '../admin/index.js';
 import { configHash, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Deps } from '../observability/deps.js';
+import { DecisionLog } from '../observability/decision-log.js';
+import { LogLineLimiter } from '../observability/log-limiter.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createCheckMetrics, type CheckMetrics } from '../observability/metrics.js';
 import { createRevocationStore, type RevocationStore } from '../revocation/index.js';
@@ -33,6 +35,7 @@ export interface TollgateOptions {
 export class Tollgate {
   private runtime!: Runtime;
   private revocation: RevocationStore | undefined;
+  private decisionLog: DecisionLog | undefined;
   private admin: HttpHandler | undefined;
   private grpc!: GrpcServer;
   private http!: HttpServer;
@@ -85,6 +88,7 @@ export class Tollgate {
     this.runtime = buildRuntime(config, this.deps);
     await this.runtime.start();
     await this.swapRevocation(config);
+    this.swapDecisionLog(config);
     const onError = (err: unknown) => this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'internal error');
     const check = createCheckHandler({
       runtime: () => this.runtime,
@@ -92,6 +96,8 @@ export class Tollgate {
       metrics: this.metrics,
       logger: this.deps.logger,
       internalTokens: () => this.internalTokens,
+      decisionLog: () => this.decisionLog,
+      denialLines: new LogLineLimiter(() => this.runtime.config.log.denialsPerSecond, this.deps.clock, () => this.metrics.logDenialsSkipped.inc()),
     });
     this.grpc = await startGrpcServer(config.listen.grpc, check, onError, { tls: this.tls.grpc });
     this.http = await startHttpServer({
@@ -137,6 +143,7 @@ export class Tollgate {
         next.stop(this.runtime); // new key managers only; the running config keeps its own
         throw err;
       }
+      this.swapDecisionLog(loaded.config);
       const previous = this.runtime;
       this.runtime = next;
       this.configHash = loaded.hash;
@@ -165,6 +172,15 @@ export class Tollgate {
       this.revocation && config.admin
         ? createAdminHandler({ store: this.revocation, admin: config.admin, deps: this.deps })
         : undefined;
+  }
+
+  /** A changed `decisionLog` section starts a new log; the old one writes what it has queued and ends. */
+  private swapDecisionLog(config: Config): void {
+    const unchanged = this.decisionLog && JSON.stringify(this.runtime?.config.decisionLog) === JSON.stringify(config.decisionLog);
+    if (unchanged) return;
+    const previous = this.decisionLog;
+    this.decisionLog = config.decisionLog && new DecisionLog(config.decisionLog, { logger: this.deps.logger, clock: this.deps.clock, dropped: this.metrics.decisionLogDropped });
+    void previous?.stop();
   }
 
   /** gRPC health mirrors /healthz and /readyz, so Kubernetes probes and Envoy's health checks agree with HTTP. */
@@ -227,6 +243,7 @@ export class Tollgate {
     for (const tls of this.tls.all) tls.stop();
     this.internalTokens?.stop();
     this.runtime.stop();
+    await this.decisionLog?.stop();
     await this.revocation?.stop();
     this.deps.logger.info('tollgate stopped');
   }

@@ -1,7 +1,10 @@
 import type { Logger } from '../observability/logger.js';
+import type { DecisionLog } from '../observability/decision-log.js';
+import type { LogLineLimiter } from '../observability/log-limiter.js';
 import type { CheckMetrics } from '../observability/metrics.js';
+import { principalFromPeer } from '../policy/index.js';
 import type { RevocationStore } from '../revocation/index.js';
-import { decide } from '../pipeline/decide.js';
+import { decide, type Decided } from '../pipeline/decide.js';
 import { requestViewFrom, type RequestView } from '../pipeline/request.js';
 import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
 import { withInternalToken } from '../internal-tokens/outcome.js';
@@ -18,6 +21,10 @@ export interface CheckContext {
   logger: Logger;
   /** Mints internal tokens for rules with `internalToken`; absent when `internalTokens` is not configured. */
   internalTokens?: () => InternalTokens | undefined;
+  /** The decision log of the current config, if it has one. */
+  decisionLog?: () => DecisionLog | undefined;
+  /** Caps the ordinary log's denial lines; without it every denial line is written. */
+  denialLines?: LogLineLimiter;
 }
 
 /**
@@ -34,13 +41,14 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
     const runtime = ctx.runtime();
     let view: RequestView | undefined;
     let outcome: Outcome;
+    let result: Decided | undefined;
     try {
       if (request instanceof UndecodableRequest) {
         outcome = { kind: 'malformed_request' };
       } else {
         view = requestViewFrom(request);
         const revocation = ctx.revocation();
-        const result = await decide(runtime, view, { revocation, onVerified });
+        result = await decide(runtime, view, { revocation, onVerified });
         outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
         if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
         if (result.decision?.rollout) ctx.metrics.rollout(result.decision.ruleId ?? '', result.decision.rollout.arm, result.decision.allowed && !result.decision.dryRun ? 'allow' : 'deny');
@@ -56,18 +64,39 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
       outcome.kind === 'allow' && token && view
         ? preparedAllows.respond(outcome, token, view, responseContext)
         : toCheckResponse(outcome, view ?? emptyView, responseContext);
-    record(ctx, outcome, view);
-    ctx.metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const labels = labelsOf(outcome);
+    record(ctx, labels, outcome, view);
+    ctx.metrics.duration.observe(seconds);
+    queueDecisionLine(ctx, labels, outcome, view, result, seconds);
     return response;
   };
 }
 
-function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefined): void {
-  const labels = labelsOf(outcome);
+/** Hands a sampled decision to the decision log, which formats and writes it off the Check path. */
+function queueDecisionLine(ctx: CheckContext, labels: Labels, outcome: Outcome, view: RequestView | undefined, result: Decided | undefined, seconds: number): void {
+  const decisionLog = ctx.decisionLog?.();
+  if (!decisionLog?.wants(labels.decision !== 'allow')) return;
+  decisionLog.push({
+    requestId: view?.requestId,
+    ...labels,
+    sub: subOf(outcome),
+    method: view?.method,
+    path: view?.path,
+    peer: view ? principalFromPeer(view) : undefined,
+    latencySeconds: seconds,
+    arm: result?.decision?.rollout?.arm,
+    claims: result?.token?.claims,
+  });
+}
+
+function record(ctx: CheckContext, labels: Labels, outcome: Outcome, view: RequestView | undefined): void {
   ctx.metrics.check(labels.decision, labels.reason, labels.provider, labels.rule);
   // Allowed requests are logged only at debug level: a line per request would cost more than the check.
   const allowed = labels.decision === 'allow';
   if (allowed && !ctx.logger.isLevelEnabled('debug')) return;
+  const skipped = allowed || !ctx.denialLines ? 0 : ctx.denialLines.admit();
+  if (skipped === null) return;
   // The path is logged without its query: a query may carry a token.
   const line = {
     decision: labels.decision,
@@ -78,6 +107,7 @@ function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefin
     requestId: view?.requestId,
     method: view?.method,
     path: view?.path.split('?', 1)[0],
+    denialLinesSkipped: skipped || undefined,
   };
   if (allowed) ctx.logger.debug(line, 'check allowed');
   else ctx.logger.info(line, labels.decision === 'dry_run_deny' ? 'dry run: would deny, allowed' : 'check denied');
@@ -89,7 +119,14 @@ function subOf(outcome: Outcome): string | undefined {
   return typeof sub === 'string' ? sub : undefined;
 }
 
-function labelsOf(outcome: Outcome): { decision: string; reason: string; provider: string; rule: string } {
+interface Labels {
+  decision: string;
+  reason: string;
+  provider: string;
+  rule: string;
+}
+
+function labelsOf(outcome: Outcome): Labels {
   switch (outcome.kind) {
     case 'allow':
       return {
