@@ -6,6 +6,7 @@ import { adminConfigSchema } from '../admin/config.js';
 import { tlsListenerSchema } from '../tls/schema.js';
 import { internalTokensSchema } from '../internal-tokens/schema.js';
 import { decisionLogConfigSchema } from '../observability/decision-log-config.js';
+import { tracingConfigSchema } from '../observability/tracing-config.js';
 
 const hostPortSchema = z
   .string()
@@ -66,6 +67,7 @@ export const configSchema = z
       })
       .default({ level: 'info', denialsPerSecond: 100 }),
     decisionLog: decisionLogConfigSchema.optional(),
+    tracing: tracingConfigSchema.optional(),
     shutdown: z
       .strictObject({
         /**

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Deps } from '../observability/deps.js';
 import { DecisionLog } from '../observability/decision-log.js';
 import { LogLineLimiter } from '../observability/log-limiter.js';
+import { noTracing, startTracing, type Tracing } from '../observability/tracing.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createCheckMetrics, type CheckMetrics } from '../observability/metrics.js';
 import { createRevocationStore, type RevocationStore } from '../revocation/index.js';
@@ -56,7 +57,9 @@ export class Tollgate {
   static async start(options: TollgateOptions): Promise<Tollgate> {
     const loaded = loadConfigFile(options.configPath);
     const registry = new Registry();
-    const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level), registry, clock: options.clock ?? systemClock };
+    // Tracing is set up once, from the config at start (like the listen addresses).
+    const tracing = loaded.config.tracing ? startTracing(loaded.config.tracing) : noTracing;
+    const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level), registry, clock: options.clock ?? systemClock, tracing };
     const app: Tollgate = new Tollgate(loaded.path, deps, createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }));
     await app.init(loaded, options.watchConfig ?? true, options.tlsPollMs);
     return app;
@@ -98,6 +101,7 @@ export class Tollgate {
       internalTokens: () => this.internalTokens,
       decisionLog: () => this.decisionLog,
       denialLines: new LogLineLimiter(() => this.runtime.config.log.denialsPerSecond, this.deps.clock, () => this.metrics.logDenialsSkipped.inc()),
+      tracing: this.tracing,
     });
     this.grpc = await startGrpcServer(config.listen.grpc, check, onError, { tls: this.tls.grpc });
     this.http = await startHttpServer({
@@ -134,6 +138,9 @@ export class Tollgate {
       }
       if (JSON.stringify(loaded.config.internalTokens) !== JSON.stringify(this.runtime.config.internalTokens)) {
         this.deps.logger.warn('internalTokens changed: it takes effect at the next restart (keysDir itself is followed)');
+      }
+      if (JSON.stringify(loaded.config.tracing) !== JSON.stringify(this.runtime.config.tracing)) {
+        this.deps.logger.warn('tracing changed: it takes effect at the next restart');
       }
       const next = buildRuntime(loaded.config, this.deps, this.runtime);
       try {
@@ -245,7 +252,12 @@ export class Tollgate {
     this.runtime.stop();
     await this.decisionLog?.stop();
     await this.revocation?.stop();
+    await this.tracing.shutdown();
     this.deps.logger.info('tollgate stopped');
+  }
+
+  private get tracing(): Tracing {
+    return this.deps.tracing ?? noTracing;
   }
 
   /** Exposed for tests and the bench: the registry this instance reports on /metrics. */

@@ -1,10 +1,11 @@
 import type { Logger } from '../observability/logger.js';
 import type { DecisionLog } from '../observability/decision-log.js';
 import type { LogLineLimiter } from '../observability/log-limiter.js';
+import type { CheckSpan, Tracing } from '../observability/tracing.js';
 import type { CheckMetrics } from '../observability/metrics.js';
 import { principalFromPeer } from '../policy/index.js';
 import type { RevocationStore } from '../revocation/index.js';
-import { decide, type Decided } from '../pipeline/decide.js';
+import { decide, type Decided, type DecideOptions } from '../pipeline/decide.js';
 import { requestViewFrom, type RequestView } from '../pipeline/request.js';
 import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
 import { withInternalToken } from '../internal-tokens/outcome.js';
@@ -25,6 +26,8 @@ export interface CheckContext {
   decisionLog?: () => DecisionLog | undefined;
   /** Caps the ordinary log's denial lines; without it every denial line is written. */
   denialLines?: LogLineLimiter;
+  /** Spans for Checks; absent means tracing is off. */
+  tracing?: Tracing;
 }
 
 /**
@@ -42,13 +45,18 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
     let view: RequestView | undefined;
     let outcome: Outcome;
     let result: Decided | undefined;
+    let span: CheckSpan | undefined;
+    let cacheHit: boolean | undefined;
     try {
       if (request instanceof UndecodableRequest) {
         outcome = { kind: 'malformed_request' };
       } else {
         view = requestViewFrom(request);
         const revocation = ctx.revocation();
-        result = await decide(runtime, view, { revocation, onVerified });
+        span = ctx.tracing?.startCheck(view.headers);
+        result = await (span
+          ? decideInSpan(span, runtime, view, revocation, onVerified, (cached) => (cacheHit = cached))
+          : decide(runtime, view, { revocation, onVerified }));
         outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
         if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
         if (result.decision?.rollout) ctx.metrics.rollout(result.decision.ruleId ?? '', result.decision.rollout.arm, result.decision.allowed && !result.decision.dryRun ? 'allow' : 'deny');
@@ -68,9 +76,29 @@ export function createCheckHandler(ctx: CheckContext): CheckHandler {
     const labels = labelsOf(outcome);
     record(ctx, labels, outcome, view);
     ctx.metrics.duration.observe(seconds);
+    span?.finish({ ...labels, cacheHit });
     queueDecisionLine(ctx, labels, outcome, view, result, seconds);
     return response;
   };
+}
+
+/** `decide` inside the Check's span: the revocation look-up gets a child span, the cache hit is noted. */
+function decideInSpan(
+  span: CheckSpan,
+  runtime: Runtime,
+  view: RequestView,
+  store: Pick<RevocationStore, 'check'> | undefined,
+  onVerified: (cached: boolean) => void,
+  noteCacheHit: (cached: boolean) => void,
+): Promise<Decided> {
+  const options: DecideOptions = {
+    revocation: store && { check: (claims) => span.child('tollgate.revocation.check', () => store.check(claims)) },
+    onVerified: (cached) => {
+      noteCacheHit(cached);
+      onVerified(cached);
+    },
+  };
+  return span.within(() => decide(runtime, view, options));
 }
 
 /** Hands a sampled decision to the decision log, which formats and writes it off the Check path. */
