@@ -70,7 +70,7 @@ export class DecisionLog {
     });
     this.worker = new Worker(new URL('./decision-log-writer.js', import.meta.url), { workerData: { sink: config.sink, path: config.path } });
     this.worker.on('message', (message: { written: number } | { failed: number; code: string }) => this.onWriterReport(message));
-    this.worker.on('error', (err) => options.logger.error({ err: err.message }, 'decision log writer failed; decision lines are dropped'));
+    this.worker.on('error', (err: Error) => options.logger.error({ err: err.message }, 'decision log writer failed; decision lines are dropped'));
     // The log never keeps the process alive, and a writer stuck on a stalled sink never holds up exit.
     this.worker.unref();
   }
