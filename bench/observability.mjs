@@ -1,4 +1,4 @@
-// `npm run bench` (second part): what the decision log, tracing and the denial-line cap cost a Check.
+// `npm run bench -- --observability`: what the decision log, tracing and the denial-line cap cost a Check.
 // Each variant alternates with the plain config (no decision log, no tracing) on the cached-token
 // path, ROUNDS times; the median of the paired ratios counts (a shared machine is noisy).
 //   - decision log with its sink blocked: a FIFO whose reader never reads, every allowed check sampled
@@ -9,6 +9,8 @@
 //   - a flood of 10,000 expired tokens/s beside allowed checks at a fixed rate, with the default
 //     denial-line cap and without it (target: allowed p99 with the cap no worse than without the flood
 //     by more than the flood's own CPU; reported, not asserted).
+// Plus, in this process, the Check path's own tracing step: what `startCheck` costs with tracing off
+// and with tracing on but the Check not sampled (the common case at sampleRatio 0.01).
 // Writes bench/RESULTS-observability.md.
 //
 // usage: node bench/observability.mjs [--seconds 5] [--rounds 3] [--no-write]
@@ -24,6 +26,8 @@ import { checkRequestFrame } from './encode.mjs';
 import { h2load, requireH2load } from './h2load.mjs';
 import { startTollgate } from './servers.mjs';
 import { claims, generateKeys, jwksOf, signJwt } from './tokens.mjs';
+
+const DIST = new URL('../dist/', import.meta.url);
 
 const BENCH = fileURLToPath(new URL('./', import.meta.url));
 const { values: args } = parseArgs({
@@ -61,7 +65,11 @@ async function main() {
   const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   const receiver = await startOtlpReceiver();
 
-  const results = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, h2load: h2loadVersion, loadStart: os.loadavg().map((l) => l.toFixed(2)).join(' ') }, seconds: SECONDS, rounds: ROUNDS, paired: [], flood: [] };
+  log('tracing step of a Check, in process: startCheck with tracing off, and on but not sampled');
+  const tracingStep = await tracingStepCost();
+  log(`  off ${tracingStep.offNs.toFixed(0)} ns, on and unsampled ${tracingStep.unsampledNs.toFixed(0)} ns per Check`);
+
+  const results = { tracingStep, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, h2load: h2loadVersion, loadStart: os.loadavg().map((l) => l.toFixed(2)).join(' ') }, seconds: SECONDS, rounds: ROUNDS, paired: [], flood: [] };
   try {
     const variants = [
       { id: 'decision-log-blocked', title: 'decision log, every allowed check sampled, sink blocked (FIFO nobody reads)', sections: { decisionLog: { sink: 'file', path: fifo, sampleAllowed: 1 } }, target: 0.1 },
@@ -130,6 +138,26 @@ async function main() {
   }
 }
 
+/** Nanoseconds per `startCheck` call, median of five runs of 200,000 calls, on Envoy-like headers. */
+async function tracingStepCost() {
+  const { noTracing, startTracing } = await import(new URL('observability/tracing.js', DIST).href);
+  const headers = new Map(Object.entries({ ':authority': ['api.bench.invalid'], ':method': ['GET'], ':path': ['/api/orders/42'], authorization: ['Bearer x'], 'x-request-id': ['r-1'], accept: ['application/json'], 'user-agent': ['tollgate-bench/1.0'] }));
+  const on = startTracing({ otlpEndpoint: 'http://127.0.0.1:9', sampleRatio: 0 });
+  const perCall = (tracing) => {
+    const runs = [];
+    for (let run = 0; run < 5; run++) {
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < 200_000; i++) tracing.startCheck(headers);
+      runs.push(Number(process.hrtime.bigint() - started) / 200_000);
+    }
+    return median(runs);
+  };
+  perCall(on); // warm-up
+  const result = { offNs: perCall(noTracing), unsampledNs: perCall(on) };
+  await on.shutdown();
+  return result;
+}
+
 async function expectCode(server, frame, code) {
   const answer = await checkOnce(server.grpcPort, frame);
   if (answer.code !== code) throw new Error(`${server.name}: expected status ${code}, got ${answer.code}; see ${server.logFile}`);
@@ -181,7 +209,7 @@ function startOtlpReceiver() {
 function render(r) {
   const pct = (ratio) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%`;
   const lines = [
-    '# Observability costs (npm run bench, bench/observability.mjs)',
+    '# Observability costs (npm run bench -- --observability, bench/observability.mjs)',
     '',
     `Machine: ${r.machine.cpus} CPUs (${r.machine.model}), node ${r.machine.node}, ${r.machine.h2load}; load ${r.machine.loadStart} at start, ${r.machine.loadEnd} at the end.`,
     `Cached-token Check, ${r.seconds} s per run, ${r.rounds} rounds alternating with the plain config (no decision log, no tracing); medians of the paired ratios.`,
@@ -196,6 +224,10 @@ function render(r) {
     const target = v.target === undefined ? '' : v.throughputRatio >= 1 - v.target && v.p99AtRateRatio <= 1 + v.target ? 'PASS (within 10%)' : 'FAIL (over 10%)';
     lines.push(`| ${v.title} | ${pct(v.throughputRatio)} | ${pct(v.p99SaturatedRatio)} | ${pct(v.p99AtRateRatio)} | ${notes} | ${target} |`);
   }
+  lines.push(
+    '',
+    `Tracing step of a Check, in process (median of 5 × 200,000 calls): tracing off ${r.tracingStep.offNs.toFixed(0)} ns; tracing on, Check not sampled ${r.tracingStep.unsampledNs.toFixed(0)} ns (reading the trace headers and the sampler's decision).`,
+  );
   lines.push('', 'Per round (checks/s plain vs variant; p99 ms at half rate plain vs variant):', '');
   for (const v of r.paired) lines.push(`- ${v.id}: ${v.rounds.map((x) => `${x.plain.rps.toFixed(0)}/${x.variant.rps.toFixed(0)}, ${x.plainRate.p99Ms.toFixed(2)}/${x.variantRate.p99Ms.toFixed(2)} ms`).join('; ')}`);
   lines.push('', `Denial flood: ${FLOOD_RPS} expired tokens/s (refused before any signature work) beside ${ALLOWED_RPS} allowed checks/s, one run each.`, '');
