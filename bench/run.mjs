@@ -8,6 +8,8 @@
 //        node bench/run.mjs --revocation-ha: only revocation propagation through single Redis, Sentinel and
 //        Cluster (bench/revocation-ha/, writes bench/RESULTS-revocation-ha.md)
 //        node bench/run.mjs --soak 5: only the soak (five minutes of distinct tokens and revocations)
+//        node bench/run.mjs --observability: only the decision log, denial-line cap and tracing costs
+//        (bench/observability.mjs, writes bench/RESULTS-observability.md)
 // Needs `npm run build` first (npm run bench does it) and h2load (apt-get install nghttp2-client).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +40,7 @@ const { values: args } = parseArgs({
     node: { type: 'string' },
     'revocation-ha': { type: 'boolean', default: false },
     soak: { type: 'string' },
+    observability: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -77,8 +80,15 @@ function revocationHa() {
   process.exit(run.status ?? 1);
 }
 
+/** Observability costs run in their own process, with their own rounds and results file. */
+function observability() {
+  const run = spawnSync(process.execPath, [path.join(BENCH, 'observability.mjs'), '--seconds', args.seconds, ...(args['no-write'] ? ['--no-write'] : [])], { stdio: 'inherit' });
+  process.exit(run.status ?? 1);
+}
+
 async function main() {
   if (args['revocation-ha']) return revocationHa();
+  if (args.observability) return observability();
   const started = Date.now();
   setTimeout(() => {
     console.error(`bench: still running after ${MAX_RUN_MINUTES} minutes; giving up`);

@@ -13,6 +13,7 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   revoke: async () => (await import('./cli/revoke.js')).runRevoke,
   keys: async () => (await import('./cli/keys.js')).runKeys,
   token: async () => (await import('./cli/token.js')).runToken,
+  test: async () => (await import('./cli/test.js')).runTest,
 };
 
 const isHelp = (arg: string): boolean => arg === '--help' || arg === '-h';

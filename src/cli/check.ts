@@ -12,18 +12,11 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
-import type { Deps } from '../observability/deps.js';
-import { silentLogger } from '../observability/logger.js';
-import { Registry } from 'prom-client';
 import type { Decision } from '../policy/index.js';
-import type { RequestView } from '../pipeline/request.js';
-import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
-import type { VerifiedToken } from '../pipeline/verify.js';
-import { decide } from '../pipeline/decide.js';
+import type { Outcome } from '../pipeline/respond.js';
 import type { CheckResponse } from '../envoy/types.js';
-import { buildRuntime, type Runtime } from '../server/runtime.js';
-import { systemClock } from '../util/clock.js';
 import { EXIT_DENIED, EXIT_OK, UsageError, type CliIo } from './io.js';
+import { decideOffline, offlineRuntime, OfflineInputError, type OfflineDecision, type OfflineRequest } from './offline.js';
 
 
 export const OPTIONS = {
@@ -38,12 +31,8 @@ export const OPTIONS = {
   principal: { type: 'string' },
 } as const;
 
-interface CheckInput {
+interface CheckInput extends OfflineRequest {
   config: string;
-  view: RequestView;
-  token?: string;
-  claims?: Record<string, unknown>;
-  provider?: string;
 }
 
 function parseInput(argv: string[]): CheckInput {
@@ -87,52 +76,23 @@ function parseInput(argv: string[]): CheckInput {
   };
 }
 
-/** The token travels where the first configured location expects it, as a client would send it. */
-function withToken(view: RequestView, runtime: Runtime, token: string): RequestView {
-  const location = runtime.locations[0];
-  if (!location) throw new UsageError('--token: the config has no provider to verify it');
-  const headers = new Map(view.headers);
-  switch (location.kind) {
-    case 'header':
-      headers.set(location.name, [`${location.prefix}${token}`]);
-      return { ...view, headers };
-    case 'cookie':
-      headers.set('cookie', [`${location.name}=${token}`]);
-      return { ...view, headers };
-    case 'param':
-      return { ...view, path: `${view.path}${view.path.includes('?') ? '&' : '?'}${location.name}=${encodeURIComponent(token)}` };
-  }
-}
-
-/** --claims stand for a token the named (or only) provider verified. */
-function presetToken(runtime: Runtime, claims: Record<string, unknown>, providerName: string | undefined): VerifiedToken {
-  const providers = runtime.providers;
-  const provider = providerName === undefined ? (providers.length === 1 ? providers[0] : undefined) : providers.find((p) => p.config.name === providerName);
-  if (!provider) {
-    const names = providers.map((p) => p.config.name).join(', ') || 'none configured';
-    throw new UsageError(providerName === undefined ? `--provider NAME is needed with --claims (providers: ${names})` : `--provider ${providerName}: no such provider (providers: ${names})`);
-  }
-  return { provider, claims, keyId: 'claims', payloadBytes: 0 };
-}
-
 export async function runCheck(argv: string[], io: CliIo): Promise<number> {
   const input = parseInput(argv);
   const { config } = loadConfigFile(input.config);
-  const deps: Deps = { logger: silentLogger(), registry: new Registry(), clock: systemClock };
-  const runtime = buildRuntime(config, deps);
+  const runtime = offlineRuntime(config);
   try {
     if (input.token !== undefined) await runtime.start();
-    const view = input.token !== undefined ? withToken(input.view, runtime, input.token) : input.view;
-    const preset = input.claims ? presetToken(runtime, input.claims, input.provider) : undefined;
-    const { outcome, decision } = await decide(runtime, view, { explain: true, presetToken: preset });
-    const response = toCheckResponse(outcome, view, {
-      identityHeaders: runtime.identityHeaders,
-      realm: config.realm,
-      onUnsafeClaim: (header, claim) => io.stderr(`warning: claim ${claim} is not a safe value for header ${header}; it would not be injected`),
-    });
-    if (preset) io.stdout('claims: taken as verified (from --claims)');
-    io.stdout(render(outcome, decision, response));
-    return outcome.kind === 'allow' ? EXIT_OK : EXIT_DENIED;
+    const onUnsafeClaim = (header: string, claim: string) => io.stderr(`warning: claim ${claim} is not a safe value for header ${header}; it would not be injected`);
+    let result: OfflineDecision;
+    try {
+      result = await decideOffline(runtime, input, onUnsafeClaim);
+    } catch (err) {
+      if (err instanceof OfflineInputError) throw new UsageError(`--${err.field}: ${err.message}`);
+      throw err;
+    }
+    if (result.preset) io.stdout('claims: taken as verified (from --claims)');
+    io.stdout(render(result.outcome, result.decision, result.response));
+    return result.outcome.kind === 'allow' ? EXIT_OK : EXIT_DENIED;
   } finally {
     runtime.stop();
   }
@@ -147,6 +107,7 @@ function render(outcome: Outcome, decision: Decision | undefined, response: Chec
     lines.push(`decision: deny (HTTP ${http}, gRPC status ${response.status?.code}, ${response.status?.message})`);
   }
   lines.push(`rule: ${decision?.ruleId ?? '(none)'}`);
+  if (decision?.rollout) lines.push(`rollout: ${decision.rollout.arm} arm (the rule is enforced for ${decision.rollout.enforcePercent}% of subjects)`);
   if (decision) {
     lines.push(`reason: ${decision.reason}`);
     lines.push('why:');

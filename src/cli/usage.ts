@@ -25,6 +25,13 @@ export const USAGE = {
   --provider NAME       the provider the --claims stand for (needed when there are several)
   --principal ID        the calling workload's mTLS identity (for peer rules)`,
 
+  test: `usage: tollgate test [--config FILE] [--min-coverage PERCENT] [--junit FILE] CASES.yaml...
+  Runs policy test cases offline through the server's pipeline and reports rule coverage. Exit 0
+  every case passed, 1 a case failed or coverage is below --min-coverage, 2 bad input.
+  --config FILE             the config file (default: the embedded development config)
+  --min-coverage PERCENT    fail when fewer rules than this share are reached by a case (default 0)
+  --junit FILE              also write the results as JUnit XML`,
+
   revoke: `usage:
   tollgate revoke (--jti ID | --sid ID | --sub SUBJECT) [--reason TEXT] [--sub SUBJECT]
                   [--not-before TIME] [--expires-at TIME]     revoke a token, a session, or a subject's tokens

@@ -65,5 +65,6 @@ function resolvePaths(config: Config, baseDir: string): Config {
     },
     admin: config.admin && { ...config.admin, tokenFile: at(config.admin.tokenFile) },
     internalTokens: config.internalTokens && { ...config.internalTokens, keysDir: file(config.internalTokens.keysDir) },
+    decisionLog: config.decisionLog && { ...config.decisionLog, path: at(config.decisionLog.path) },
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { jwksConfigSchema } from '../keys/index.js';
-import { compileClaimPath } from '../util/claim-path.js';
+import { claimPathSchema } from '../util/claim-path.js';
 import { secretSourceSchema } from '../util/secret.js';
 
 /**
@@ -33,11 +33,7 @@ const fromHeaderSchema = z.strictObject({
 
 const claimToHeaderSchema = z.strictObject({
   header: headerNameSchema,
-  /** Dot-separated claim path; a top-level claim whose own name has dots is found first. */
-  claim: z.string().superRefine((path, ctx) => {
-    const compiled = compileClaimPath(path);
-    if (!compiled.ok) ctx.addIssue({ code: 'custom', message: compiled.message });
-  }),
+  claim: claimPathSchema,
 });
 
 export const providerSchema = z

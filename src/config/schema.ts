@@ -8,6 +8,8 @@ import { internalTokensSchema } from '../internal-tokens/schema.js';
 import { authzConfigSchema } from './authz.js';
 import { contextSourcesSchema } from '../context/config.js';
 import { readinessConfigSchema } from './readiness.js';
+import { decisionLogConfigSchema } from '../observability/decision-log-config.js';
+import { tracingConfigSchema } from '../observability/tracing-config.js';
 
 const hostPortSchema = z
   .string()
@@ -70,8 +72,12 @@ export const configSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         /** json for log collectors; pretty (pino-pretty) for a terminal. */
         format: z.enum(['json', 'pretty']).default('json'),
+        /** Denial lines per second in this log; the rest are skipped and counted (a flood of bad tokens is no lever). */
+        denialsPerSecond: z.number().int().min(0).max(100000).default(100),
       })
-      .default({ level: 'info', format: 'json' }),
+      .default({ level: 'info', format: 'json', denialsPerSecond: 100 }),
+    decisionLog: decisionLogConfigSchema.optional(),
+    tracing: tracingConfigSchema.optional(),
     shutdown: z
       .strictObject({
         /**

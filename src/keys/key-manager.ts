@@ -1,4 +1,5 @@
 import type { Deps } from '../observability/deps.js';
+import { noTracing } from '../observability/tracing.js';
 import { JwksConfigError, KeyError } from './errors.js';
 import { buildKeySet, lookup, type KeySet, type VerificationKey } from './key-set.js';
 import { keyMetrics, type KeyState } from './metrics.js';
@@ -52,6 +53,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   const { config, algorithms } = validate(provider);
   const source = createSource(provider.issuer, config);
   const { clock } = deps;
+  const tracing = deps.tracing ?? noTracing;
   const log = deps.logger.child({ component: 'keys', provider: provider.name });
   const metrics = keyMetrics(deps.registry);
   const label = { provider: provider.name };
@@ -87,7 +89,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
   async function load(): Promise<void> {
     let nextSeconds = config.minRefreshSeconds; // retry delay after a failure
     try {
-      const doc = await source.load(aborter.signal);
+      const doc = await tracing.child('tollgate.jwks.fetch', () => source.load(aborter.signal), { 'tollgate.provider': provider.name });
       if (scheduler.isStopped) return;
       const unchanged = current?.text === doc.text;
       if (!unchanged) install(await buildKeySet(doc.text, algorithms));

@@ -39,11 +39,19 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
   // Every series exists from the start at 0: a counter that appears only with its first event breaks
   // rate() alerts. (The cache counters below exist from their `labels()` on.)
   for (const result of ['success', 'error']) configReloads.inc({ result }, 0);
+  const rollout = new ScrapeCounter({
+    name: 'tollgate_rollout_decisions_total',
+    help: 'Decisions of rules with a rollout, by rule, arm (enforced|shadow) and what the rule decided (allow|deny; in the shadow arm a deny is allowed).',
+    labelNames: ['rule', 'arm', 'outcome'] as const,
+    registers: [registry],
+  });
   return {
     /** Records one presented token's size, by the provider it claims (`""` when unknown). */
     tokenSize: tokenSizeRecorder(registry),
     /** Counts one decision. */
     check: childrenOf(checks, (decision: string, reason: string, provider: string, rule: string, transport: Transport) => ({ decision, reason, provider, rule, transport })),
+    /** Counts one decision of a rule under rollout. */
+    rollout: childrenOf(rollout, (rule: string, arm: string, outcome: string) => ({ rule, arm, outcome })),
     tokenCacheHit: tokenCache.labels({ result: 'hit' }),
     tokenCacheMiss: tokenCache.labels({ result: 'miss' }),
     /** Bound once per transport, so an observation needs no label look-up. */
@@ -69,6 +77,16 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
       collect() {
         this.set(state.tokenCacheEntries());
       },
+    }),
+    decisionLogDropped: new Counter({
+      name: 'tollgate_decision_log_dropped_total',
+      help: 'Decision log lines dropped because the queue was full (the sink could not keep up) or the sink failed.',
+      registers: [registry],
+    }),
+    logDenialsSkipped: new Counter({
+      name: 'tollgate_log_denials_skipped_total',
+      help: 'Denial lines left out of the ordinary log past log.denialsPerSecond (the denials are still counted in tollgate_check_total).',
+      registers: [registry],
     }),
     configReloads,
   };

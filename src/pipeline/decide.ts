@@ -34,14 +34,20 @@ export interface DecideOptions {
 }
 
 /**
- * The pipeline from a request to an Outcome: extract → verify → revocation → authorize. `decision` is
- * the policy's, when it was consulted. Transports turn the Outcome into their own answer.
+ * What `decide` found: the outcome; the policy's decision, when it was consulted; the verified token,
+ * when there was one (also on a policy denial, for the decision log's claims).
  */
-export async function decide(
-  runtime: DecisionRuntime,
-  view: RequestView,
-  options: DecideOptions = {},
-): Promise<{ outcome: Outcome; decision?: Decision }> {
+export interface Decided {
+  outcome: Outcome;
+  decision?: Decision;
+  token?: VerifiedToken;
+}
+
+/**
+ * The pipeline from a request to an Outcome: extract → verify → revocation → authorize. Transports turn
+ * the Outcome into their own answer.
+ */
+export async function decide(runtime: DecisionRuntime, view: RequestView, options: DecideOptions = {}): Promise<Decided> {
   let token = options.presetToken;
   let location: TokenLocation | undefined;
   let refresh = false;
@@ -79,7 +85,7 @@ export async function decide(
     (contextAnswers) => runtime.policy.authorize(request, identity, { explain: options.explain, contextAnswers, viewAs }),
     runtime.contextSources,
   );
-  return { outcome: outcomeOf(decision, token, location, refresh), decision };
+  return { outcome: outcomeOf(decision, token, location, refresh), decision, token };
 }
 
 function outcomeOf(decision: Decision, token: VerifiedToken | undefined, location: TokenLocation | undefined, refresh: boolean): Outcome {

@@ -7,6 +7,7 @@ import { normalizeHost, type HeaderLookup, type PreparedRequest } from './match.
 import { normalizePath } from './path.js';
 import type { PolicyReason } from '../reasons.js';
 import type { ContextAnswers, ContextGrant, ContextQuery, EvalContext, Failure, Identity } from './requirements.js';
+import { rolloutSubject, type RolloutArm } from './rollout.js';
 import { compileRule, type CompiledRule } from './rule.js';
 import type { RuleConfig } from './schema.js';
 import type { ViewAsApplied, ViewAsRequest } from './view-as.js';
@@ -31,6 +32,8 @@ export type Decision = {
   ruleId: string | null;
   /** Present when a dry-run rule (or global dry run) would have denied. */
   dryRun?: { wouldDeny: true; reason: PolicyReason; status: 'unauthenticated' | 'permission_denied' };
+  /** Present when the deciding rule has a rollout: the arm this subject is in. */
+  rollout?: { arm: RolloutArm; enforcePercent: number };
   /** Only in explain mode: sentences on why, for `tollgate check`. */
   explanation?: string[];
   /** On an allow by a rule with `internalToken`: the token to mint for the upstream. */
@@ -129,17 +132,28 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
           explain?.push(`viewAs: rule '${rule.id}' decides no context role, so there is nothing to view as`);
           failure = { reason: 'view_as_not_allowed', status: 'permission_denied' };
         }
-        if (failure) {
-          const decision = deny(rule.id, failure, rule.dryRun || globalDryRun, explain);
-          if (ctx.pending.length > 0) decision.pending = ctx.pending;
-          return decision;
+        let rollout: Decision['rollout'];
+        if (rule.rollout) {
+          const subject = rolloutSubject(identity?.claims, req.principal);
+          rollout = { arm: rule.rollout.armFor(subject), enforcePercent: rule.rollout.enforcePercent };
+          explain?.push(
+            `rollout: enforced for ${rollout.enforcePercent}% of subjects; ${subject === undefined ? 'no subject' : `subject "${subject}"`} is in the ${rollout.arm} arm`,
+          );
         }
-        explain?.push(`allowed by rule '${rule.id}'`);
-        const allowed: Decision = { allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' };
-        if (rule.internalToken) allowed.internalToken = { audience: rule.internalToken.audience(params, prepared.host), exchange: rule.internalToken.exchange };
-        if (viewAs?.applied) allowed.viewAs = viewAs.applied;
-        if (ctx.granted.length > 0) allowed.granted = ctx.granted;
-        return withExplanation(allowed, explain);
+        let decision: Decision;
+        if (failure) {
+          decision = deny(rule.id, failure, rule.dryRun || rollout?.arm === 'shadow' || globalDryRun, explain);
+          if (ctx.pending.length > 0) decision.pending = ctx.pending;
+        } else {
+          explain?.push(`allowed by rule '${rule.id}'`);
+          const allowed: Decision = { allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' };
+          if (rule.internalToken) allowed.internalToken = { audience: rule.internalToken.audience(params, prepared.host), exchange: rule.internalToken.exchange };
+          if (viewAs?.applied) allowed.viewAs = viewAs.applied;
+          if (ctx.granted.length > 0) allowed.granted = ctx.granted;
+          decision = withExplanation(allowed, explain);
+        }
+        if (rollout) decision.rollout = rollout;
+        return decision;
       }
 
       explain?.push(`no rule matches; defaultDecision is ${allowByDefault ? 'allow' : 'deny'}`);

@@ -1,11 +1,15 @@
 /** One rule compiled: its match and its requirements, both validated against each other. */
 import { compileMatch, type CompiledMatch } from './match.js';
 import { compileIdTemplate, compileRequirement, type CompiledRequirement } from './requirements.js';
+import { PolicyError } from './errors.js';
+import { compileRollout, type Rollout } from './rollout.js';
 import type { RuleConfig } from './schema.js';
 
 export interface CompiledRule {
   readonly id: string;
   readonly dryRun: boolean;
+  /** Gradual enforcement: which subjects the rule is enforced for; the rest get dry run. */
+  readonly rollout?: Rollout;
   readonly match: CompiledMatch;
   readonly require: CompiledRequirement;
   /** `internalToken`: the audience for this request (path parameters and `host` bound) and whether it is an exchange. */
@@ -23,5 +27,8 @@ export function compileRule(rule: RuleConfig): CompiledRule {
     const audience = compileIdTemplate({ ruleId: rule.id, params: new Set([...(match.params ?? []), 'host']) }, ['internalToken', 'audience'], rule.internalToken.audience);
     internalToken = { audience: (params, host) => audience({ ...params, host }), exchange: rule.internalToken.exchange === true };
   }
-  return { id: rule.id, dryRun: rule.dryRun === true, match, require, internalToken };
+  if (rule.rollout && rule.dryRun !== undefined) {
+    throw new PolicyError(rule.id, ['rollout'], 'give dryRun or rollout, not both: rollout: { enforcePercent: 0 } is dryRun: true, 100 is dryRun: false');
+  }
+  return { id: rule.id, dryRun: rule.dryRun === true, rollout: rule.rollout && compileRollout(rule.id, rule.rollout), match, require, internalToken };
 }

@@ -59,7 +59,8 @@
  * contextRole, then `anyOf`. Reasons never echo claim values.
  *
  * `dryRun: true` on a rule (or the global dry-run switch) computes the decision and reports a would-deny
- * in `decision.dryRun`, but allows the request (reason `dry_run`).
+ * in `decision.dryRun`, but allows the request (reason `dry_run`). `rollout: { enforcePercent }` does
+ * the same for the share of subjects outside the percentage (see rollout.ts).
  * `id`: unique, 1–64 of `A-Z a-z 0-9 . _ : -`, starting with a letter or digit; it appears in
  * decisions, logs and metrics. Unknown keys anywhere are errors.
  */
@@ -67,6 +68,7 @@ import { z } from 'zod';
 import { compileRule } from './rule.js';
 import { PolicyError } from './errors.js';
 import { ruleInternalTokenSchema } from './internal-token.js';
+import { rolloutSchema } from './rollout.js';
 
 /**
  * A strict object whose errors say which keys are allowed, and what to write when it is missing or is
@@ -198,6 +200,7 @@ const ruleSchema = strict(
     dryRun: z.boolean({ error: 'dryRun must be true or false' }).optional(),
     /** Mint an internal token for the upstream when this rule allows (see internalTokens). */
     internalToken: ruleInternalTokenSchema.optional(),
+    rollout: rolloutSchema.optional(),
   },
   'a rule',
 );

@@ -5,6 +5,9 @@ import { createAdminHandler } from '../admin/index.js';
 import { configHash, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Deps } from '../observability/deps.js';
+import { DecisionLog } from '../observability/decision-log.js';
+import { LogLineLimiter } from '../observability/log-limiter.js';
+import { noTracing, startTracing, type Tracing } from '../observability/tracing.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createCheckMetrics, type CheckMetrics } from '../observability/metrics.js';
 import { createRevocationStore, type RevocationStore } from '../revocation/index.js';
@@ -37,6 +40,7 @@ export interface TollgateOptions {
 export class Tollgate {
   private runtime!: Runtime;
   private revocation: RevocationStore | undefined;
+  private decisionLog: DecisionLog | undefined;
   private admin: HttpHandler | undefined;
   private grpc!: GrpcServer;
   private http!: HttpServer;
@@ -64,7 +68,14 @@ export class Tollgate {
   static async start(options: TollgateOptions): Promise<Tollgate> {
     const loaded = loadConfigFile(options.configPath);
     const registry = new Registry();
-    const deps: Deps = { logger: options.logger ?? createLogger(loaded.config.log.level, undefined, loaded.config.log.format), registry, clock: options.clock ?? systemClock };
+    // Tracing is set up once, from the config at start (like the listen addresses).
+    const tracing = loaded.config.tracing ? startTracing(loaded.config.tracing) : noTracing;
+    const deps: Deps = {
+      logger: options.logger ?? createLogger(loaded.config.log.level, undefined, loaded.config.log.format),
+      registry,
+      clock: options.clock ?? systemClock,
+      tracing,
+    };
     const app: Tollgate = new Tollgate(loaded.path, deps, createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }));
     await app.init(loaded, options.watchConfig ?? true, options.tlsPollMs);
     return app;
@@ -100,6 +111,7 @@ export class Tollgate {
     this.runtime = buildRuntime(config, this.deps);
     await this.runtime.start();
     await this.swapRevocation(config);
+    this.swapDecisionLog(config);
     const onError = (err: unknown) => this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'internal error');
     const check = createChecker({
       runtime: () => this.runtime,
@@ -107,6 +119,9 @@ export class Tollgate {
       metrics: this.metrics,
       logger: this.deps.logger,
       internalTokens: () => this.internalTokens,
+      decisionLog: () => this.decisionLog,
+      denialLines: new LogLineLimiter(() => this.runtime.config.log.denialsPerSecond, this.deps.clock, () => this.metrics.logDenialsSkipped.inc()),
+      tracing: this.tracing,
     });
     this.grpc = await startGrpcServer(config.listen.grpc, createCheckHandler(check), onError, { tls: this.tls.grpc });
     // listen.httpTls covers this port too: HTTPS, and with a client CA only the proxies it names.
@@ -165,6 +180,9 @@ export class Tollgate {
       if (JSON.stringify(loaded.config.internalTokens) !== JSON.stringify(this.runtime.config.internalTokens)) {
         this.deps.logger.warn('internalTokens changed: it takes effect at the next restart (keysDir itself is followed)');
       }
+      if (JSON.stringify(loaded.config.tracing) !== JSON.stringify(this.runtime.config.tracing)) {
+        this.deps.logger.warn('tracing changed: it takes effect at the next restart');
+      }
       const next = buildRuntime(loaded.config, this.deps, this.runtime);
       try {
         await next.start();
@@ -173,6 +191,7 @@ export class Tollgate {
         next.stop(this.runtime); // new key managers only; the running config keeps its own
         throw err;
       }
+      this.swapDecisionLog(loaded.config);
       const previous = this.runtime;
       this.runtime = next;
       this.configHash = loaded.hash;
@@ -207,6 +226,15 @@ export class Tollgate {
       this.revocation && config.admin
         ? createAdminHandler({ store: this.revocation, admin: config.admin, deps: this.deps })
         : undefined;
+  }
+
+  /** A changed `decisionLog` section starts a new log; the old one writes what it has queued and ends. */
+  private swapDecisionLog(config: Config): void {
+    const unchanged = this.decisionLog && JSON.stringify(this.runtime?.config.decisionLog) === JSON.stringify(config.decisionLog);
+    if (unchanged) return;
+    const previous = this.decisionLog;
+    this.decisionLog = config.decisionLog && new DecisionLog(config.decisionLog, { logger: this.deps.logger, clock: this.deps.clock, dropped: this.metrics.decisionLogDropped });
+    void previous?.stop();
   }
 
   /** gRPC health mirrors /healthz and /readyz, so Kubernetes probes and Envoy's health checks agree with HTTP. */
@@ -261,8 +289,14 @@ export class Tollgate {
     for (const tls of this.tls.all) tls.stop();
     this.internalTokens?.stop();
     this.runtime.stop();
+    await this.decisionLog?.stop();
     await this.revocation?.stop();
+    await this.tracing.shutdown();
     this.deps.logger.info('tollgate stopped');
+  }
+
+  private get tracing(): Tracing {
+    return this.deps.tracing ?? noTracing;
   }
 
   /** Exposed for tests and the bench: the registry this instance reports on /metrics. */

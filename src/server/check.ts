@@ -1,7 +1,11 @@
 import type { Logger } from '../observability/logger.js';
 import type { CheckMetrics, Transport } from '../observability/metrics.js';
+import type { DecisionLog } from '../observability/decision-log.js';
+import type { LogLineLimiter } from '../observability/log-limiter.js';
+import type { CheckSpan, Tracing } from '../observability/tracing.js';
+import { principalFromPeer } from '../policy/index.js';
 import type { RevocationStore } from '../revocation/index.js';
-import { decide } from '../pipeline/decide.js';
+import { decide, type Decided, type DecideOptions } from '../pipeline/decide.js';
 import { requestViewFrom, type RequestView } from '../pipeline/request.js';
 import { toCheckResponse, type Outcome, type ResponseContext } from '../pipeline/respond.js';
 import { withInternalToken } from '../internal-tokens/outcome.js';
@@ -19,6 +23,12 @@ export interface CheckContext {
   logger: Logger;
   /** Mints internal tokens for rules with `internalToken`; absent when `internalTokens` is not configured. */
   internalTokens?: () => InternalTokens | undefined;
+  /** The decision log of the current config, if it has one. */
+  decisionLog?: () => DecisionLog | undefined;
+  /** Caps the ordinary log's denial lines; without it every denial line is written. */
+  denialLines?: LogLineLimiter;
+  /** Spans for Checks; absent means tracing is off. */
+  tracing?: Tracing;
 }
 
 /** The gRPC Check handler: Envoy's CheckRequest as a request view, through the shared checker. */
@@ -58,6 +68,9 @@ export function createChecker(ctx: CheckContext): Checker {
     const runtime = ctx.runtime();
     let view: RequestView | undefined;
     let outcome: Outcome;
+    let result: Decided | undefined;
+    let span: CheckSpan | undefined;
+    let cacheHit: boolean | undefined;
     try {
       const decoded = toView();
       if (decoded === undefined) {
@@ -65,17 +78,25 @@ export function createChecker(ctx: CheckContext): Checker {
       } else {
         view = decoded;
         const revocation = ctx.revocation();
-        const result = await decide(runtime, view, { revocation, onVerified, onToken });
+        span = ctx.tracing?.startCheck(view.headers);
+        result = await (span
+          ? decideInSpan(span, runtime, view, revocation, onVerified, onToken, (cached) => (cacheHit = cached))
+          : decide(runtime, view, { revocation, onVerified, onToken }));
         outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
         if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
+        if (result.decision?.rollout) ctx.metrics.rollout(result.decision.ruleId ?? '', result.decision.rollout.arm, result.decision.allowed && !result.decision.dryRun ? 'allow' : 'deny');
       }
     } catch (err) {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
       outcome = { kind: 'error' };
     }
     const response = respond(outcome, view, { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim });
-    record(ctx, outcome, view, transport);
-    ctx.metrics.duration[transport].observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const labels = labelsOf(outcome);
+    record(ctx, labels, outcome, view, transport);
+    ctx.metrics.duration[transport].observe(seconds);
+    span?.finish({ ...labels, cacheHit });
+    queueDecisionLine(ctx, labels, outcome, view, result, seconds, transport);
     return response;
   };
   return {
@@ -90,12 +111,60 @@ export function createChecker(ctx: CheckContext): Checker {
   };
 }
 
-function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefined, transport: Transport): void {
-  const labels = labelsOf(outcome);
+/** `decide` inside the Check's span: the revocation look-up gets a child span, the cache hit is noted. */
+function decideInSpan(
+  span: CheckSpan,
+  runtime: Runtime,
+  view: RequestView,
+  store: Pick<RevocationStore, 'check'> | undefined,
+  onVerified: (cached: boolean) => void,
+  onToken: DecideOptions['onToken'],
+  noteCacheHit: (cached: boolean) => void,
+): Promise<Decided> {
+  const options: DecideOptions = {
+    revocation: store && { check: (claims) => span.child('tollgate.revocation.check', () => store.check(claims)) },
+    onVerified: (cached) => {
+      noteCacheHit(cached);
+      onVerified(cached);
+    },
+    onToken,
+  };
+  return span.within(() => decide(runtime, view, options));
+}
+
+/** Hands a sampled decision to the decision log, which formats and writes it off the Check path. */
+function queueDecisionLine(
+  ctx: CheckContext,
+  labels: Labels,
+  outcome: Outcome,
+  view: RequestView | undefined,
+  result: Decided | undefined,
+  seconds: number,
+  transport: Transport,
+): void {
+  const decisionLog = ctx.decisionLog?.();
+  if (!decisionLog?.wants(labels.decision !== 'allow')) return;
+  decisionLog.push({
+    requestId: view?.requestId,
+    ...labels,
+    transport,
+    sub: subOf(outcome),
+    method: view?.method,
+    path: view?.path,
+    peer: view ? principalFromPeer(view) : undefined,
+    latencySeconds: seconds,
+    arm: result?.decision?.rollout?.arm,
+    claims: result?.token?.claims,
+  });
+}
+
+function record(ctx: CheckContext, labels: Labels, outcome: Outcome, view: RequestView | undefined, transport: Transport): void {
   ctx.metrics.check(labels.decision, labels.reason, labels.provider, labels.rule, transport);
   // Allowed requests are logged only at debug level: a line per request would cost more than the check.
   const allowed = labels.decision === 'allow';
   if (allowed && !ctx.logger.isLevelEnabled('debug')) return;
+  const skipped = allowed || !ctx.denialLines ? 0 : ctx.denialLines.admit();
+  if (skipped === null) return;
   // The path is logged without its query: a query may carry a token.
   const line = {
     decision: labels.decision,
@@ -107,6 +176,7 @@ function record(ctx: CheckContext, outcome: Outcome, view: RequestView | undefin
     transport,
     method: view?.method,
     path: view?.path.split('?', 1)[0],
+    denialLinesSkipped: skipped || undefined,
   };
   if (allowed) ctx.logger.debug(line, 'check allowed');
   else ctx.logger.info(line, labels.decision === 'dry_run_deny' ? 'dry run: would deny, allowed' : 'check denied');
@@ -118,7 +188,14 @@ function subOf(outcome: Outcome): string | undefined {
   return typeof sub === 'string' ? sub : undefined;
 }
 
-function labelsOf(outcome: Outcome): { decision: string; reason: string; provider: string; rule: string } {
+interface Labels {
+  decision: string;
+  reason: string;
+  provider: string;
+  rule: string;
+}
+
+function labelsOf(outcome: Outcome): Labels {
   switch (outcome.kind) {
     case 'allow':
       return {

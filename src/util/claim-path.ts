@@ -4,6 +4,8 @@
  * claims work without escaping. Paths are split once, at load.
  */
 
+import { z } from 'zod';
+
 export interface ClaimPath {
   readonly source: string;
   readonly parts: readonly string[];
@@ -16,6 +18,12 @@ export function compileClaimPath(source: string): { ok: true; path: ClaimPath } 
   }
   return { ok: true, path: { source, parts } };
 }
+
+/** A claim path in a config section, validated where the section is parsed. */
+export const claimPathSchema = z.string().superRefine((path, ctx) => {
+  const compiled = compileClaimPath(path);
+  if (!compiled.ok) ctx.addIssue({ code: 'custom', message: compiled.message });
+});
 
 export type JsonObject = Readonly<Record<string, unknown>>;
 

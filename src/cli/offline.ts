@@ -1,0 +1,90 @@
+/**
+ * Offline decisions for `tollgate check` and `tollgate test`: a request described by hand goes through
+ * the server's own pipeline (`decide`) and response builder, so what they report is what `serve` does.
+ * Revocations are not consulted: they live in the running servers' store.
+ */
+import { Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import { silentLogger } from '../observability/logger.js';
+import type { Decision } from '../policy/index.js';
+import type { RequestView } from '../pipeline/request.js';
+import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
+import type { VerifiedToken } from '../pipeline/verify.js';
+import { decide } from '../pipeline/decide.js';
+import type { CheckResponse } from '../envoy/types.js';
+import { buildRuntime, type Runtime } from '../server/runtime.js';
+import { systemClock } from '../util/clock.js';
+
+/** An offline request that the config cannot take; `field` is `token` or `provider`. */
+export class OfflineInputError extends Error {
+  constructor(
+    readonly field: 'token' | 'provider',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface OfflineRequest {
+  view: RequestView;
+  /** A JWT, verified against the configured keys like a request's token. */
+  token?: string;
+  /** Claims taken as already verified by `provider` (or the only provider). */
+  claims?: Record<string, unknown>;
+  provider?: string;
+}
+
+export interface OfflineDecision {
+  view: RequestView;
+  outcome: Outcome;
+  /** The policy's decision, when the policy was consulted (not when the token was refused). */
+  decision?: Decision;
+  response: CheckResponse;
+  /** True when the claims were taken as verified rather than from a token. */
+  preset: boolean;
+}
+
+/** A runtime that logs nothing and reports to a registry of its own; its keys load on `start()`. */
+export function offlineRuntime(config: Config): Runtime {
+  return buildRuntime(config, { logger: silentLogger(), registry: new Registry(), clock: systemClock });
+}
+
+/** Throws OfflineInputError for a token or provider the config cannot take. */
+export async function decideOffline(runtime: Runtime, request: OfflineRequest, onUnsafeClaim: (header: string, claim: string) => void): Promise<OfflineDecision> {
+  const view = request.token !== undefined ? withToken(request.view, runtime, request.token) : request.view;
+  const preset = request.claims ? presetToken(runtime, request.claims, request.provider) : undefined;
+  const { outcome, decision } = await decide(runtime, view, { explain: true, presetToken: preset });
+  const response = toCheckResponse(outcome, view, { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim });
+  return { view, outcome, decision, response, preset: preset !== undefined };
+}
+
+/** The token travels where the first configured location expects it, as a client would send it. */
+function withToken(view: RequestView, runtime: Runtime, token: string): RequestView {
+  const location = runtime.locations[0];
+  if (!location) throw new OfflineInputError('token', 'the config has no provider to verify it');
+  const headers = new Map(view.headers);
+  switch (location.kind) {
+    case 'header':
+      headers.set(location.name, [`${location.prefix}${token}`]);
+      return { ...view, headers };
+    case 'cookie':
+      headers.set('cookie', [`${location.name}=${token}`]);
+      return { ...view, headers };
+    case 'param':
+      return { ...view, path: `${view.path}${view.path.includes('?') ? '&' : '?'}${location.name}=${encodeURIComponent(token)}` };
+  }
+}
+
+/** Preset claims stand for a token the named (or only) provider verified. */
+function presetToken(runtime: Runtime, claims: Record<string, unknown>, providerName: string | undefined): VerifiedToken {
+  const providers = runtime.providers;
+  const provider = providerName === undefined ? (providers.length === 1 ? providers[0] : undefined) : providers.find((p) => p.config.name === providerName);
+  if (!provider) {
+    const names = providers.map((p) => p.config.name).join(', ') || 'none configured';
+    throw new OfflineInputError(
+      'provider',
+      providerName === undefined ? `a provider name is needed with claims (providers: ${names})` : `${providerName}: no such provider (providers: ${names})`,
+    );
+  }
+  return { provider, claims, keyId: 'claims', payloadBytes: 0 };
+}
