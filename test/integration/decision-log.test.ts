@@ -57,6 +57,7 @@ describe('decision log', () => {
       rule: 'staff',
       reason: 'allowed',
       provider: 'idp',
+      transport: 'grpc',
       sub: 'alice',
       method: 'GET',
       path: '/staff/x',

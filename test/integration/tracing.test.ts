@@ -119,7 +119,7 @@ describe('traces joined to Envoy\'s', () => {
   it.each([
     [{ otlpEndpoint: 'collector:4318' }, 'tracing.otlpEndpoint: otlpEndpoint must be an http(s) URL'],
     [{ otlpEndpoint: 'http://c:4318', sampleRatio: 1.5 }, 'tracing.sampleRatio: sampleRatio must be from 0 to 1'],
-    [{ otlpEndpoint: 'http://c:4318', ratio: 1 }, 'tracing: Unrecognized key'],
+    [{ otlpEndpoint: 'http://c:4318', ratio: 1 }, 'tracing.ratio: unknown field'],
   ])('refuses tracing %j', (tracing, message) => {
     expect(() => parseConfig(JSON.stringify({ tracing }), '/tmp')).toThrow(message);
   });
