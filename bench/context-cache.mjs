@@ -58,7 +58,8 @@ try {
   if (domainCalls !== 1) throw new Error(`expected exactly one domain call before the load, saw ${domainCalls}`);
 
   // Warm-up: JIT and connection set-up stay out of the measured rounds.
-  for (const name of ['token', 'cache']) await h2load({ port: server.grpcPort, dataFile: files[name], seconds: 1, clients: 4, streams: 32 });
+  for (const name of ['token', 'cache'])
+    await h2load({ port: server.grpcPort, dataFile: files[name], seconds: 1, clients: 4, streams: 32 });
   const results = { token: [], cache: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of ['token', 'cache']) {
@@ -77,8 +78,12 @@ try {
   const rpsRatio = cache.rps / token.rps;
   console.log(`token-only:   ${token.rps.toFixed(0)} checks/s, ${token.cpu.toFixed(1)} µs CPU/check`);
   console.log(`from cache:   ${cache.rps.toFixed(0)} checks/s, ${cache.cpu.toFixed(1)} µs CPU/check`);
-  console.log(`cache/token:  CPU ×${cpuRatio.toFixed(3)}, throughput ×${rpsRatio.toFixed(3)}; domain calls during the load: ${domainCalls - 1}`);
-  console.log(`${cpuRatio <= 1.1 ? 'PASS' : 'FAIL'} a check answered from the context cache costs within 10 % of a token-only check (CPU per check)`);
+  console.log(
+    `cache/token:  CPU ×${cpuRatio.toFixed(3)}, throughput ×${rpsRatio.toFixed(3)}; domain calls during the load: ${domainCalls - 1}`,
+  );
+  console.log(
+    `${cpuRatio <= 1.1 ? 'PASS' : 'FAIL'} a check answered from the context cache costs within 10 % of a token-only check (CPU per check)`,
+  );
 } finally {
   await server.stop();
   domain.close();

@@ -39,7 +39,14 @@ export function grpcFrame(bytes) {
  * A CheckRequest shaped like Envoy's: the `headers` map with lower-case names (pseudo-headers
  * included), method/path/host/scheme/protocol set, source and destination socket addresses.
  */
-export function checkRequestBytes({ token, method = 'GET', path: reqPath = '/api/orders/42', host = 'api.bench.invalid', requestId = 'bench-0001', extraHeaders = {} }) {
+export function checkRequestBytes({
+  token,
+  method = 'GET',
+  path: reqPath = '/api/orders/42',
+  host = 'api.bench.invalid',
+  requestId = 'bench-0001',
+  extraHeaders = {},
+}) {
   const { request } = types();
   const headers = {
     ':authority': host,
@@ -88,7 +95,7 @@ export function decodeCheckResponse(body) {
 /** Splits a file of concatenated gRPC frames (each carries its own length) back into frames. */
 export function splitFrames(buffer) {
   const frames = [];
-  for (let offset = 0; offset < buffer.length; ) {
+  for (let offset = 0; offset < buffer.length;) {
     const end = offset + 5 + buffer.readUInt32BE(offset + 1);
     frames.push(buffer.subarray(offset, end));
     offset = end;

@@ -32,6 +32,9 @@ if (process.env.BENCH_MEMFILE) {
   process.on('SIGUSR2', () => {
     const before = process.memoryUsage();
     globalThis.gc?.();
-    writeFileSync(process.env.BENCH_MEMFILE, JSON.stringify({ before, after: process.memoryUsage(), gc: typeof globalThis.gc === 'function' }));
+    writeFileSync(
+      process.env.BENCH_MEMFILE,
+      JSON.stringify({ before, after: process.memoryUsage(), gc: typeof globalThis.gc === 'function' }),
+    );
   });
 }

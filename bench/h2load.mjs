@@ -48,7 +48,9 @@ async function runH2load(args, url, seconds, logFile) {
   const result = await run('h2load', args, { timeoutMs: (seconds + 30) * 1000 });
   const out = result.stdout;
   const finished = /finished in ([\d.]+)(s|ms), ([\d.]+) req\/s/.exec(out); // "997.69ms" or "5.00s"
-  const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+    out,
+  );
   if (result.code !== 0 || !finished || !requests) {
     throw new Error(`h2load failed (exit ${result.code ?? result.signal}):\n${out.slice(-1500)}\n${result.stderr.slice(-800)}`);
   }

@@ -14,7 +14,8 @@ const { systemClock } = await import(`${root}/dist/util/clock.js`);
 const { loadAuthorizationPackage } = await import(`${root}/dist/server/proto.js`);
 const { withTolerantCheckDecoding } = await import(`${root}/dist/server/check-codec.js`);
 process.env.HOT_SECRET = 'pipeline-unit-test-secret-0123456789abcdef';
-const config = parseConfig(`
+const config = parseConfig(
+  `
 providers:
   - name: idp
     issuer: https://idp.example.com
@@ -26,7 +27,9 @@ rules:
   - id: api
     match: { paths: ["/**"] }
     require: { authenticated: true }
-`, '/');
+`,
+  '/',
+);
 const registry = new Registry();
 const deps = { logger: silentLogger(), registry, clock: systemClock };
 const runtime = buildRuntime(config, deps);
@@ -34,13 +37,39 @@ await runtime.start();
 const metrics = createCheckMetrics(registry, { tokenCacheEntries: () => 0 });
 const handler = createCheckHandler({ runtime: () => runtime, revocation: () => undefined, metrics, logger: deps.logger });
 const now = Math.floor(Date.now() / 1000);
-const token = await new SignJWT({ sub: 'alice', roles: ['a', 'b'] }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://idp.example.com').setAudience('api').setIssuedAt(now).setExpirationTime(now + 3600).sign(new TextEncoder().encode(process.env.HOT_SECRET));
+const token = await new SignJWT({ sub: 'alice', roles: ['a', 'b'] })
+  .setProtectedHeader({ alg: 'HS256' })
+  .setIssuer('https://idp.example.com')
+  .setAudience('api')
+  .setIssuedAt(now)
+  .setExpirationTime(now + 3600)
+  .sign(new TextEncoder().encode(process.env.HOT_SECRET));
 const pkg = loadAuthorizationPackage();
 // The service definition as tollgate's gRPC server uses it: its own decoder and encoder.
 const svc = withTolerantCheckDecoding(pkg['envoy.service.auth.v3.Authorization']);
 const decode = svc.Check.requestDeserialize;
 const encode = svc.Check.responseSerialize;
-const reqBytes = svc.Check.requestSerialize({ attributes: { request: { http: { id: '1', method: 'GET', path: '/api/x', host: 'api.example.com', headers: { ':method': 'GET', ':path': '/api/x', ':authority': 'api.example.com', authorization: `Bearer ${token}`, 'x-request-id': 'abc', accept: '*/*', 'user-agent': 'curl' } } } } });
+const reqBytes = svc.Check.requestSerialize({
+  attributes: {
+    request: {
+      http: {
+        id: '1',
+        method: 'GET',
+        path: '/api/x',
+        host: 'api.example.com',
+        headers: {
+          ':method': 'GET',
+          ':path': '/api/x',
+          ':authority': 'api.example.com',
+          authorization: `Bearer ${token}`,
+          'x-request-id': 'abc',
+          accept: '*/*',
+          'user-agent': 'curl',
+        },
+      },
+    },
+  },
+});
 const N = Number(process.argv[2] ?? 100000);
 const request = decode(reqBytes);
 const response = await handler(request);
@@ -59,6 +88,7 @@ const steps = {
 };
 const out = {};
 for (const name of Object.keys(steps)) await cost(steps[name]); // warm-up
-for (let r = 0; r < 5; r++) for (const [name, step] of Object.entries(steps)) (out[name] ??= []).push(Number((await cost(step)).toFixed(2)));
+for (let r = 0; r < 5; r++)
+  for (const [name, step] of Object.entries(steps)) (out[name] ??= []).push(Number((await cost(step)).toFixed(2)));
 console.log(JSON.stringify({ cpuMicrosPerCall: out }));
 process.exit(0);

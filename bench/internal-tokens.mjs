@@ -32,9 +32,18 @@ await rotateKeys(dir, { algorithm: 'ES256', publishAheadSeconds: 0, ttlSeconds: 
 function handler(internalToken) {
   const yaml = JSON.stringify({
     listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', tls: { certFile: 'x', keyFile: 'x', clientCaFile: 'x' } },
-    providers: [{ name: 'bench', issuer: ISSUER, audiences: [AUDIENCE], algorithms: ['ES256', 'RS256'], jwks: { file: path.join(dir, 'jwks.json') } }],
+    providers: [
+      { name: 'bench', issuer: ISSUER, audiences: [AUDIENCE], algorithms: ['ES256', 'RS256'], jwks: { file: path.join(dir, 'jwks.json') } },
+    ],
     internalTokens: { issuer: 'https://gateway.bench', keysDir: dir, claims: ['roles'] },
-    rules: [{ id: 'api', match: { paths: ['/**'] }, require: { authenticated: true }, ...(internalToken ? { internalToken: { audience: '{host}' } } : {}) }],
+    rules: [
+      {
+        id: 'api',
+        match: { paths: ['/**'] },
+        require: { authenticated: true },
+        ...(internalToken ? { internalToken: { audience: '{host}' } } : {}),
+      },
+    ],
     log: { level: 'silent' },
   });
   const config = parseConfig(yaml, dir);
@@ -43,14 +52,33 @@ function handler(internalToken) {
   const runtime = buildRuntime(config, deps);
   const tokens = new InternalTokens(config.internalTokens, deps).start();
   tokens.stop();
-  const check = createCheckHandler({ runtime: () => runtime, revocation: () => undefined, metrics: createCheckMetrics(registry, { tokenCacheEntries: () => 0 }), logger: deps.logger, internalTokens: () => tokens });
+  const check = createCheckHandler({
+    runtime: () => runtime,
+    revocation: () => undefined,
+    metrics: createCheckMetrics(registry, { tokenCacheEntries: () => 0 }),
+    logger: deps.logger,
+    internalTokens: () => tokens,
+  });
   return { runtime, check };
 }
 
 const request = (token) => ({
   attributes: {
     source: { principal: '' },
-    request: { http: { method: 'GET', path: '/orders/1', host: 'orders.shop.svc', headers: { ':method': 'GET', ':path': '/orders/1', ':authority': 'orders.shop.svc', authorization: `Bearer ${token}`, 'x-request-id': 'r' } } },
+    request: {
+      http: {
+        method: 'GET',
+        path: '/orders/1',
+        host: 'orders.shop.svc',
+        headers: {
+          ':method': 'GET',
+          ':path': '/orders/1',
+          ':authority': 'orders.shop.svc',
+          authorization: `Bearer ${token}`,
+          'x-request-id': 'r',
+        },
+      },
+    },
   },
 });
 
@@ -78,7 +106,16 @@ await minting.runtime.start();
 const cached = await cpuPerCheck(plain.check, () => request(token));
 const hit = await cpuPerCheck(minting.check, () => request(token));
 // The mint alone: the same request (cache hit) against a new subject each time (sign + cache insert).
-const tokens = new InternalTokens(parseConfig(JSON.stringify({ listen: { tls: { certFile: 'x', keyFile: 'x', clientCaFile: 'x' } }, internalTokens: { issuer: 'https://gateway.bench', keysDir: dir, claims: ['roles'] } }), dir).internalTokens, { logger: createLogger('silent'), registry: new Registry(), clock: { now: () => Date.now() } }).start();
+const tokens = new InternalTokens(
+  parseConfig(
+    JSON.stringify({
+      listen: { tls: { certFile: 'x', keyFile: 'x', clientCaFile: 'x' } },
+      internalTokens: { issuer: 'https://gateway.bench', keysDir: dir, claims: ['roles'] },
+    }),
+    dir,
+  ).internalTokens,
+  { logger: createLogger('silent'), registry: new Registry(), clock: { now: () => Date.now() } },
+).start();
 tokens.stop();
 const spec = { audience: 'orders.shop.svc', exchange: false };
 const exp = Math.floor(Date.now() / 1000) + 3600;
@@ -104,7 +141,9 @@ rmSync(dir, { recursive: true, force: true });
 
 const f = (n) => `${n.toFixed(2)} µs`;
 console.log(`cached path (no internalToken):   ${f(cached)} CPU per check`);
-console.log(`internalToken, cache hit:         ${f(hit)} CPU per check (+${(((hit - cached) / cached) * 100).toFixed(1)} %, target < 10 %)`);
+console.log(
+  `internalToken, cache hit:         ${f(hit)} CPU per check (+${(((hit - cached) / cached) * 100).toFixed(1)} %, target < 10 %)`,
+);
 console.log(`mint alone, cache hit:            ${f(issueHit)}`);
 console.log(`mint alone, cache miss:           ${f(issueMiss)} (sign, jti, cache insert)`);
 console.log(`one ES256 signature (node:crypto): ${f(signOnly)}`);

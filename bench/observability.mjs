@@ -31,7 +31,11 @@ const DIST = new URL('../dist/', import.meta.url);
 
 const BENCH = fileURLToPath(new URL('./', import.meta.url));
 const { values: args } = parseArgs({
-  options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, 'no-write': { type: 'boolean', default: false } },
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    'no-write': { type: 'boolean', default: false },
+  },
 });
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
@@ -69,12 +73,41 @@ async function main() {
   const tracingStep = await tracingStepCost();
   log(`  off ${tracingStep.offNs.toFixed(0)} ns, on and unsampled ${tracingStep.unsampledNs.toFixed(0)} ns per Check`);
 
-  const results = { tracingStep, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, h2load: h2loadVersion, loadStart: os.loadavg().map((l) => l.toFixed(2)).join(' ') }, seconds: SECONDS, rounds: ROUNDS, paired: [], flood: [] };
+  const results = {
+    tracingStep,
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      node: process.version,
+      h2load: h2loadVersion,
+      loadStart: os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' '),
+    },
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    paired: [],
+    flood: [],
+  };
   try {
     const variants = [
-      { id: 'decision-log-blocked', title: 'decision log, every allowed check sampled, sink blocked (FIFO nobody reads)', sections: { decisionLog: { sink: 'file', path: fifo, sampleAllowed: 1 } }, target: 0.1 },
-      { id: 'tracing-unsampled', title: 'tracing on, sampleRatio 0 (span objects, nothing exported)', sections: { tracing: { otlpEndpoint: receiver.url, sampleRatio: 0 } } },
-      { id: 'tracing-sampled', title: 'tracing on, sampleRatio 1 (every check exported over OTLP/HTTP)', sections: { tracing: { otlpEndpoint: receiver.url, sampleRatio: 1 } } },
+      {
+        id: 'decision-log-blocked',
+        title: 'decision log, every allowed check sampled, sink blocked (FIFO nobody reads)',
+        sections: { decisionLog: { sink: 'file', path: fifo, sampleAllowed: 1 } },
+        target: 0.1,
+      },
+      {
+        id: 'tracing-unsampled',
+        title: 'tracing on, sampleRatio 0 (span objects, nothing exported)',
+        sections: { tracing: { otlpEndpoint: receiver.url, sampleRatio: 0 } },
+      },
+      {
+        id: 'tracing-sampled',
+        title: 'tracing on, sampleRatio 1 (every check exported over OTLP/HTTP)',
+        sections: { tracing: { otlpEndpoint: receiver.url, sampleRatio: 1 } },
+      },
     ];
     for (const variant of variants) {
       log(`${variant.id}: ${variant.title}; alternating with the plain config, ${ROUNDS} rounds`);
@@ -90,9 +123,12 @@ async function main() {
           const aRate = await atRate(plain, goodFile, rate);
           const bRate = await atRate(other, goodFile, rate);
           rounds.push({ plain: a, variant: b, plainRate: aRate, variantRate: bRate, rate });
-          log(`  round ${round + 1}: ${a.rps.toFixed(0)} vs ${b.rps.toFixed(0)} checks/s; at ${rate}/s p99 ${aRate.p99Ms.toFixed(2)} vs ${bRate.p99Ms.toFixed(2)} ms`);
+          log(
+            `  round ${round + 1}: ${a.rps.toFixed(0)} vs ${b.rps.toFixed(0)} checks/s; at ${rate}/s p99 ${aRate.p99Ms.toFixed(2)} vs ${bRate.p99Ms.toFixed(2)} ms`,
+          );
         }
-        const extra = variant.id === 'decision-log-blocked' ? { dropped: await metricValue(other, 'tollgate_decision_log_dropped_total') } : {};
+        const extra =
+          variant.id === 'decision-log-blocked' ? { dropped: await metricValue(other, 'tollgate_decision_log_dropped_total') } : {};
         if (variant.id === 'tracing-sampled') extra.spansReceived = receiver.spans();
         results.paired.push({ ...variant, sections: undefined, rounds, ...summarise(rounds), ...extra });
       } finally {
@@ -115,12 +151,23 @@ async function main() {
         const before = await decisionCounts(server.httpPort);
         const [allowed, flooded] = await Promise.all([
           atRate(server, goodFile, ALLOWED_RPS),
-          flood ? h2load({ port: server.grpcPort, dataFile: floodFile, seconds: SECONDS, clients: FLOOD_CLIENTS, streams: FLOOD_STREAMS, rpsPerClient: FLOOD_RPS / FLOOD_CLIENTS }) : undefined,
+          flood
+            ? h2load({
+                port: server.grpcPort,
+                dataFile: floodFile,
+                seconds: SECONDS,
+                clients: FLOOD_CLIENTS,
+                streams: FLOOD_STREAMS,
+                rpsPerClient: FLOOD_RPS / FLOOD_CLIENTS,
+              })
+            : undefined,
         ]);
         const decisions = diffCounts(await decisionCounts(server.httpPort), before);
         const skipped = await metricValue(server, 'tollgate_log_denials_skipped_total');
         results.flood.push({ id, allowed, floodRps: flooded?.rps ?? 0, decisions, skipped });
-        log(`  ${id}: allowed p50 ${allowed.p50Ms.toFixed(2)} p99 ${allowed.p99Ms.toFixed(2)} ms at ${allowed.rps.toFixed(0)}/s; flood ${(flooded?.rps ?? 0).toFixed(0)}/s; denial lines skipped ${skipped}`);
+        log(
+          `  ${id}: allowed p50 ${allowed.p50Ms.toFixed(2)} p99 ${allowed.p99Ms.toFixed(2)} ms at ${allowed.rps.toFixed(0)}/s; flood ${(flooded?.rps ?? 0).toFixed(0)}/s; denial lines skipped ${skipped}`,
+        );
       } finally {
         await server.stop();
       }
@@ -129,7 +176,10 @@ async function main() {
     closeSync(reader);
     receiver.close();
   }
-  results.machine.loadEnd = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  results.machine.loadEnd = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   const report = render(results);
   console.log(report);
   if (!args['no-write']) {
@@ -141,7 +191,17 @@ async function main() {
 /** Nanoseconds per `startCheck` call, median of five runs of 200,000 calls, on Envoy-like headers. */
 async function tracingStepCost() {
   const { noTracing, startTracing } = await import(new URL('observability/tracing.js', DIST).href);
-  const headers = new Map(Object.entries({ ':authority': ['api.bench.invalid'], ':method': ['GET'], ':path': ['/api/orders/42'], authorization: ['Bearer x'], 'x-request-id': ['r-1'], accept: ['application/json'], 'user-agent': ['tollgate-bench/1.0'] }));
+  const headers = new Map(
+    Object.entries({
+      ':authority': ['api.bench.invalid'],
+      ':method': ['GET'],
+      ':path': ['/api/orders/42'],
+      authorization: ['Bearer x'],
+      'x-request-id': ['r-1'],
+      accept: ['application/json'],
+      'user-agent': ['tollgate-bench/1.0'],
+    }),
+  );
   const on = startTracing({ otlpEndpoint: 'http://127.0.0.1:9', sampleRatio: 0 });
   const perCall = (tracing) => {
     const runs = [];
@@ -165,13 +225,28 @@ async function expectCode(server, frame, code) {
 
 /** Closed loop at full concurrency: throughput and latency. */
 async function saturation(server, dataFile) {
-  return h2load({ port: server.grpcPort, dataFile, seconds: SECONDS, clients: CLIENTS, streams: STREAMS, logFile: path.join(path.dirname(dataFile), `${server.name}.tsv`) });
+  return h2load({
+    port: server.grpcPort,
+    dataFile,
+    seconds: SECONDS,
+    clients: CLIENTS,
+    streams: STREAMS,
+    logFile: path.join(path.dirname(dataFile), `${server.name}.tsv`),
+  });
 }
 
 /** Open loop at `totalRps`, one stream per connection: latency without queueing behind the client. */
 async function atRate(server, dataFile, totalRps) {
   const logFile = path.join(path.dirname(dataFile), `${server.name}-rate.tsv`);
-  return h2load({ port: server.grpcPort, dataFile, seconds: SECONDS, clients: RATE_CLIENTS, streams: 1, rpsPerClient: Math.max(1, Math.floor(totalRps / RATE_CLIENTS)), logFile });
+  return h2load({
+    port: server.grpcPort,
+    dataFile,
+    seconds: SECONDS,
+    clients: RATE_CLIENTS,
+    streams: 1,
+    rpsPerClient: Math.max(1, Math.floor(totalRps / RATE_CLIENTS)),
+    logFile,
+  });
 }
 
 async function metricValue(server, name) {
@@ -202,7 +277,9 @@ function startOtlpReceiver() {
     });
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, spans: () => spans, close: () => server.close() })),
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ url: `http://127.0.0.1:${server.address().port}`, spans: () => spans, close: () => server.close() }),
+    ),
   );
 }
 
@@ -219,20 +296,41 @@ function render(r) {
     '| --- | --- | --- | --- | --- | --- |',
   ];
   for (const v of r.paired) {
-    const notes = v.dropped !== undefined ? `${v.dropped} lines dropped` : v.spansReceived !== undefined ? `${v.spansReceived} spans received` : '';
+    const notes =
+      v.dropped !== undefined ? `${v.dropped} lines dropped` : v.spansReceived !== undefined ? `${v.spansReceived} spans received` : '';
     // Slower or higher by more than the target fails; faster is run-to-run noise, not a failure.
-    const target = v.target === undefined ? '' : v.throughputRatio >= 1 - v.target && v.p99AtRateRatio <= 1 + v.target ? 'PASS (within 10%)' : 'FAIL (over 10%)';
-    lines.push(`| ${v.title} | ${pct(v.throughputRatio)} | ${pct(v.p99SaturatedRatio)} | ${pct(v.p99AtRateRatio)} | ${notes} | ${target} |`);
+    const target =
+      v.target === undefined
+        ? ''
+        : v.throughputRatio >= 1 - v.target && v.p99AtRateRatio <= 1 + v.target
+          ? 'PASS (within 10%)'
+          : 'FAIL (over 10%)';
+    lines.push(
+      `| ${v.title} | ${pct(v.throughputRatio)} | ${pct(v.p99SaturatedRatio)} | ${pct(v.p99AtRateRatio)} | ${notes} | ${target} |`,
+    );
   }
   lines.push(
     '',
     `Tracing step of a Check, in process (median of 5 × 200,000 calls): tracing off ${r.tracingStep.offNs.toFixed(0)} ns; tracing on, Check not sampled ${r.tracingStep.unsampledNs.toFixed(0)} ns (reading the trace headers and the sampler's decision).`,
   );
   lines.push('', 'Per round (checks/s plain vs variant; p99 ms at half rate plain vs variant):', '');
-  for (const v of r.paired) lines.push(`- ${v.id}: ${v.rounds.map((x) => `${x.plain.rps.toFixed(0)}/${x.variant.rps.toFixed(0)}, ${x.plainRate.p99Ms.toFixed(2)}/${x.variantRate.p99Ms.toFixed(2)} ms`).join('; ')}`);
-  lines.push('', `Denial flood: ${FLOOD_RPS} expired tokens/s (refused before any signature work) beside ${ALLOWED_RPS} allowed checks/s, one run each.`, '');
-  lines.push('| run | allowed checks/s | allowed p50 ms | allowed p99 ms | flood checks/s | denial lines skipped |', '| --- | --- | --- | --- | --- | --- |');
-  for (const f of r.flood) lines.push(`| ${f.id} | ${f.allowed.rps.toFixed(0)} | ${f.allowed.p50Ms.toFixed(2)} | ${f.allowed.p99Ms.toFixed(2)} | ${f.floodRps.toFixed(0)} | ${f.skipped} |`);
+  for (const v of r.paired)
+    lines.push(
+      `- ${v.id}: ${v.rounds.map((x) => `${x.plain.rps.toFixed(0)}/${x.variant.rps.toFixed(0)}, ${x.plainRate.p99Ms.toFixed(2)}/${x.variantRate.p99Ms.toFixed(2)} ms`).join('; ')}`,
+    );
+  lines.push(
+    '',
+    `Denial flood: ${FLOOD_RPS} expired tokens/s (refused before any signature work) beside ${ALLOWED_RPS} allowed checks/s, one run each.`,
+    '',
+  );
+  lines.push(
+    '| run | allowed checks/s | allowed p50 ms | allowed p99 ms | flood checks/s | denial lines skipped |',
+    '| --- | --- | --- | --- | --- | --- |',
+  );
+  for (const f of r.flood)
+    lines.push(
+      `| ${f.id} | ${f.allowed.rps.toFixed(0)} | ${f.allowed.p50Ms.toFixed(2)} | ${f.allowed.p99Ms.toFixed(2)} | ${f.floodRps.toFixed(0)} | ${f.skipped} |`,
+    );
   lines.push('');
   return lines.join('\n');
 }

@@ -21,7 +21,9 @@ export function useServerNode(path) {
   const probe = spawnSync(path, ['--version'], { encoding: 'utf8' });
   const version = probe.stdout?.trim();
   if (probe.status !== 0 || !/^v\d+\.\d+\.\d+/.test(version ?? '')) {
-    throw new Error(`--node ${path}: not a working node binary (${probe.error?.message ?? (probe.stderr?.trim() || `exit ${probe.status}`)})`);
+    throw new Error(
+      `--node ${path}: not a working node binary (${probe.error?.message ?? (probe.stderr?.trim() || `exit ${probe.status}`)})`,
+    );
   }
   Object.assign(serverNode, { path, version });
 }
@@ -94,7 +96,8 @@ export function run(command, args, { timeoutMs = 120_000, nodeGuard = false } = 
 export async function runNodeJson(script, args, timeoutMs, { node = process.execPath } = {}) {
   const result = await run(node, [script, ...args], { timeoutMs, nodeGuard: true });
   const line = result.stdout.trim().split('\n').at(-1);
-  if (result.code !== 0 || !line) throw new Error(`${script} failed (exit ${result.code ?? result.signal}): ${result.stderr.trim().slice(0, 800)}`);
+  if (result.code !== 0 || !line)
+    throw new Error(`${script} failed (exit ${result.code ?? result.signal}): ${result.stderr.trim().slice(0, 800)}`);
   return JSON.parse(line);
 }
 
@@ -126,7 +129,8 @@ export async function waitFor(probe, what, { timeoutMs = 20_000, child } = {}) {
   const deadline = Date.now() + timeoutMs;
   let lastError;
   while (Date.now() < deadline) {
-    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`${what}: the process exited (${child.exitCode ?? child.signalCode})`);
+    if (child && (child.exitCode !== null || child.signalCode !== null))
+      throw new Error(`${what}: the process exited (${child.exitCode ?? child.signalCode})`);
     try {
       if (await probe()) return;
     } catch (err) {
@@ -167,5 +171,11 @@ export async function memoryAfterGc(child, memFile) {
   const { before, after, gc } = JSON.parse(readFileSync(memFile, 'utf8'));
   if (!gc) throw new Error('memory probe: the process was not started with --expose-gc');
   const mb = (x) => x / 2 ** 20;
-  return { rssBeforeMB: mb(before.rss), rssMB: mb(after.rss), heapUsedMB: mb(after.heapUsed), heapTotalMB: mb(after.heapTotal), externalMB: mb(after.external + after.arrayBuffers) };
+  return {
+    rssBeforeMB: mb(before.rss),
+    rssMB: mb(after.rss),
+    heapUsedMB: mb(after.heapUsed),
+    heapTotalMB: mb(after.heapTotal),
+    externalMB: mb(after.external + after.arrayBuffers),
+  };
 }

@@ -37,7 +37,9 @@ function locate({ url, lineNumber, columnNumber }) {
     const map = url.includes('/dist/') ? sourceMapFor(url) : undefined;
     const entry = map?.findEntry(lineNumber, columnNumber);
     if (entry?.originalSource) {
-      const source = entry.originalSource.startsWith('file://') ? fileURLToPath(entry.originalSource) : path.resolve(path.dirname(fileURLToPath(url)), entry.originalSource);
+      const source = entry.originalSource.startsWith('file://')
+        ? fileURLToPath(entry.originalSource)
+        : path.resolve(path.dirname(fileURLToPath(url)), entry.originalSource);
       return `${path.relative(REPO, source)}:${entry.originalLine + 1}`;
     }
     return `${path.relative(REPO, fileURLToPath(url))}:${lineNumber + 1}`;
@@ -52,7 +54,8 @@ function categoryOf(name, location) {
   if (location.startsWith('src/')) return 'tollgate src/';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(location);
   if (pkg) return pkg[1];
-  if (location.startsWith('node:internal/http2') || location.startsWith('node:internal/stream') || location.startsWith('node:net')) return 'node http2/streams';
+  if (location.startsWith('node:internal/http2') || location.startsWith('node:internal/stream') || location.startsWith('node:net'))
+    return 'node http2/streams';
   if (location.startsWith('node:internal/crypto')) return 'node crypto';
   if (location.startsWith('node:internal/modules')) return 'module loading (startup)';
   return location.startsWith('node:') ? 'node other' : 'native/builtins';
@@ -102,9 +105,15 @@ export function summarizeProfile(file, top = 20) {
   return {
     busyMs: busy / 1000,
     idleMs: idle / 1000,
-    rows: [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(row),
+    rows: [...self]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(row),
     categories: [...categories].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, ms: us / 1000, pctOfBusy: (100 * us) / busy })),
-    srcInclusive: [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 12).map(row),
+    srcInclusive: [...inclusive]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(row),
   };
 }
 
@@ -135,8 +144,15 @@ export function profileTable(summary) {
   for (const r of summary.rows) lines.push(`| ${r.selfMs.toFixed(0)} | ${r.pctOfBusy.toFixed(1)} | \`${r.name}\` | ${r.location} |`);
   lines.push('', 'Self time by part of the stack:', '', '| part | ms | % of busy |', '|---|---:|---:|');
   for (const c of summary.categories) lines.push(`| ${c.name} | ${c.ms.toFixed(0)} | ${c.pctOfBusy.toFixed(1)} |`);
-  lines.push('', "tollgate's own functions, inclusive time (callees included):", '', '| total ms | % of busy | function | location |', '|---:|---:|---|---|');
-  for (const r of summary.srcInclusive) lines.push(`| ${r.selfMs.toFixed(0)} | ${r.pctOfBusy.toFixed(1)} | \`${r.name}\` | ${r.location} |`);
+  lines.push(
+    '',
+    "tollgate's own functions, inclusive time (callees included):",
+    '',
+    '| total ms | % of busy | function | location |',
+    '|---:|---:|---|---|',
+  );
+  for (const r of summary.srcInclusive)
+    lines.push(`| ${r.selfMs.toFixed(0)} | ${r.pctOfBusy.toFixed(1)} | \`${r.name}\` | ${r.location} |`);
   return lines.join('\n');
 }
 
@@ -151,14 +167,20 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     const known = {
       cached: [{}, {}, {}],
       'es256-nocache': [{ tokenCache: 0 }, {}, {}],
-      'policy-50': [{ policy: 'context50' }, { roles: { course: { teacher: ['1000', '1001'], ta: ['4711'] } } }, { path: '/courses/4711/grades' }],
+      'policy-50': [
+        { policy: 'context50' },
+        { roles: { course: { teacher: ['1000', '1001'], ta: ['4711'] } } },
+        { path: '/courses/4711/grades' },
+      ],
     };
     if (!known[scenario]) throw new Error(`usage: node bench/profile.mjs [${Object.keys(known).join('|')}] [seconds]`);
     const [config, extraClaims, request] = known[scenario];
     const configOptions = { jwksPath, ...config };
     const frame = checkRequestFrame({ token: signJwt(keys.ES256, claims('profiled-user', extraClaims)), ...request });
     const summary = await profileScenario({ dir, name: scenario, configOptions, frame, seconds });
-    console.log(`${scenario}: ${summary.rps.toFixed(0)} checks/s under the profiler; busy ${summary.busyMs.toFixed(0)} ms, idle ${summary.idleMs.toFixed(0)} ms`);
+    console.log(
+      `${scenario}: ${summary.rps.toFixed(0)} checks/s under the profiler; busy ${summary.busyMs.toFixed(0)} ms, idle ${summary.idleMs.toFixed(0)} ms`,
+    );
     console.log(profileTable(summary));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -16,7 +16,10 @@ export function machineInfo(h2loadVersion) {
     serverNode: serverNode.version,
     h2load: h2loadVersion,
     date: new Date().toISOString(),
-    loadStart: os.loadavg().map((l) => l.toFixed(2)).join(' '),
+    loadStart: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
   };
 }
 
@@ -91,7 +94,11 @@ export function targets(results) {
     });
   }
   if (results.memory) {
-    out.push({ name: `idle RSS ≤ ${IDLE_RSS_LIMIT_MB} MB`, pass: results.memory.empty.rssMB <= IDLE_RSS_LIMIT_MB, detail: `${results.memory.empty.rssMB.toFixed(0)} MB after one check` });
+    out.push({
+      name: `idle RSS ≤ ${IDLE_RSS_LIMIT_MB} MB`,
+      pass: results.memory.empty.rssMB <= IDLE_RSS_LIMIT_MB,
+      detail: `${results.memory.empty.rssMB.toFixed(0)} MB after one check`,
+    });
   }
   return out;
 }
@@ -135,10 +142,14 @@ export function printSummary(results) {
   const m = results.machine;
   console.log(`\n== tollgate bench — ${m.date} — ${m.nproc} CPUs ${m.cpuModel}, ${nodeText(m)}, load ${m.loadStart} → ${m.loadEnd}`);
   const c = results.ceiling;
-  console.log(`signature ceiling (crypto.verify, one core): ES256 ${n0(c.ES256)}/s, RS256 ${n0(c.RS256)}/s, EdDSA ${n0(c.EdDSA)}/s; jose.jwtVerify ES256 ${n0(c.jose_ES256)}/s, RS256 ${n0(c.jose_RS256)}/s, EdDSA ${n0(c.jose_EdDSA)}/s`);
+  console.log(
+    `signature ceiling (crypto.verify, one core): ES256 ${n0(c.ES256)}/s, RS256 ${n0(c.RS256)}/s, EdDSA ${n0(c.EdDSA)}/s; jose.jwtVerify ES256 ${n0(c.jose_ES256)}/s, RS256 ${n0(c.jose_RS256)}/s, EdDSA ${n0(c.jose_EdDSA)}/s`,
+  );
   const rows = [results.baseline, ...results.scenarios].filter(Boolean);
   const pad = (s, w) => String(s).padEnd(w);
-  console.log(`\n${pad('scenario', 18)}${pad('driver', 8)}${pad('checks/s', 10)}${pad('×base', 7)}${pad('sat p50/p99/max ms', 22)}${pad('half: checks/s', 15)}${pad('p50/p99/max ms', 20)}${pad('CPU µs', 8)}RSS MB`);
+  console.log(
+    `\n${pad('scenario', 18)}${pad('driver', 8)}${pad('checks/s', 10)}${pad('×base', 7)}${pad('sat p50/p99/max ms', 22)}${pad('half: checks/s', 15)}${pad('p50/p99/max ms', 20)}${pad('CPU µs', 8)}RSS MB`,
+  );
   for (const s of rows) {
     console.log(
       `${pad(s.id, 18)}${pad(s.driver, 8)}${pad(n0(s.rps), 10)}${pad(results.baseline ? (s.rps / results.baseline.rps).toFixed(2) : '—', 7)}${pad(`${ms(s.p50Ms)}/${ms(s.p99Ms)}/${ms(s.maxMs)}`, 22)}${pad(s.half ? n0(s.half.rps) : '—', 15)}${pad(s.half ? `${ms(s.half.p50Ms)}/${ms(s.half.p99Ms)}/${ms(s.half.maxMs)}` : '—', 20)}${pad(n0(s.cpuUsPerCheck), 8)}${n0(s.rssMB)}`,
@@ -146,12 +157,18 @@ export function printSummary(results) {
   }
   if (results.scaling) {
     console.log('\nscaling (checks/s):');
-    for (const r of results.scaling) console.log(`  ${pad(r.id, 16)} 1 process ${n0(r.one)}   2 processes ${n0(r.two)} (${r.each.map(n0).join(' + ')})   ×${(r.two / r.one).toFixed(2)}`);
+    for (const r of results.scaling)
+      console.log(
+        `  ${pad(r.id, 16)} 1 process ${n0(r.one)}   2 processes ${n0(r.two)} (${r.each.map(n0).join(' + ')})   ×${(r.two / r.one).toFixed(2)}`,
+      );
   }
   if (results.transports) {
     const { grpc, http } = results.transports;
-    const line = (r) => `${n0(r.rps)} checks/s (p99 ${ms(r.p99Ms)} ms, ${n0(r.cpuUsPerCheck)} µs CPU/check${r.failed ? `, ${r.failed} FAILED` : ''}; ${decisionsText(r.decisions)})`;
-    console.log(`\ntransports (one token, cache hits): gRPC Check ${line(grpc)}; HTTP /envoy ${line(http)}; HTTP/gRPC ${(http.rps / grpc.rps).toFixed(2)}`);
+    const line = (r) =>
+      `${n0(r.rps)} checks/s (p99 ${ms(r.p99Ms)} ms, ${n0(r.cpuUsPerCheck)} µs CPU/check${r.failed ? `, ${r.failed} FAILED` : ''}; ${decisionsText(r.decisions)})`;
+    console.log(
+      `\ntransports (one token, cache hits): gRPC Check ${line(grpc)}; HTTP /envoy ${line(http)}; HTTP/gRPC ${(http.rps / grpc.rps).toFixed(2)}`,
+    );
   }
   for (const mem of [results.memory, results.memoryDeployed].filter(Boolean)) {
     console.log(
@@ -184,17 +201,34 @@ export function writeResults(results, file) {
     '',
   );
   out.push('## Method', '');
-  out.push(`- Servers: tollgate as users run it (\`node dist/cli.js serve --config <generated yaml>\`, log level info, one process; the memory scenario runs a second time with the V8 flags of NODE_OPTIONS in k8s/base/tollgate-container.yaml, \`${DEPLOYED_NODE_ARGS.join(' ')}\`) and, as the baseline, \`bench/noop-server.mjs\`: grpc-js ${'1.14'} with the same proto files and proto-loader options, answering a constant OK CheckResponse. Both on 127.0.0.1, each in its own process.`);
-  out.push(`- Load: \`h2load -c ${results.clients} -m ${results.streams} -t 1 -D ${results.seconds}\` (h2c, ${results.clients * results.streams} checks in flight), POST \`/envoy.service.auth.v3.Authorization/Check\`, \`content-type: application/grpc\`, \`te: trailers\`; body = one gRPC frame (flag 0, 4-byte length, CheckRequest encoded with protobufjs from proto/), shaped like Envoy's (headers map with pseudo-headers, \`authorization: Bearer …\`, source/destination addresses). Each server gets a 1 s h2load warm-up before its first measured run. Baseline and \`cached\` alternate for ${results.rounds} rounds (baseline, tollgate, baseline, …); their row shows the best run of each, and the target uses the median of the per-round ratios.`);
-  out.push(`- Half rate: \`h2load -c ${results.halfClients} -m ${results.halfStreams} --rps <total/${results.halfClients}>\`, the total being half of that server's own saturation figure. One stream per connection because h2load's rate timer releases up to -m requests at once per connection (with -m 32, p50 is several ms even on an idle no-op server: it measures the burst). Caveat: a client whose previous request is still out sends its next one late, so a server stall shows in max more than in p99. Latency percentiles (both runs) from h2load's per-request \`--log-file\`. Right after each tollgate half-rate run the no-op server (kept running through the whole bench) is driven at the same rate for 3 s: the latency floor of this machine and load generator at that rate, shown beside tollgate's.`);
-  out.push('- CPU µs/check: utime+stime of the server (/proc/<pid>/stat) across the saturation run ÷ checks the server counted (tollgate_check_total delta; h2load\'s count for the baseline). Peak RSS: VmHWM at the end of the scenario.');
-  out.push('- Every scenario first sends real Checks and asserts the decision (e.g. 0 allow, 16 unauthenticated, 7 forbidden; a revoked jti is denied), and the table shows the decisions tollgate counted during the load.');
-  out.push('- **Distinct tokens, two ways.** h2load sends one body for every request, so: (a) `es256-nocache` / `rs256-nocache` use h2load with one token and `tokenCache: { maxEntries: 0 }` — every check pays full verification, which is the honest per-check cost of a token never seen before; (b) `es256-10k` / `rs256-10k` use `bench/load-node.mjs` (node:http2, same 4×32 concurrency) cycling 10,000 pre-encoded frames of distinct valid tokens with `tokenCache: { maxEntries: 1000 }`: a cyclic scan larger than an LRU always misses, so every check verifies and also pays the cache insert/evict. (b) is the cross-check of (a); the node generator is heavier than h2load, so its absolute figures are lower-bound-ish.');
-  out.push(`- Signature ceiling: \`bench/verify-ceiling.mjs\`, its own process, \`crypto.verify\` on one core for 2 s per algorithm on a real token's signing input (jose.jwtVerify measured the same way for context).`);
+  out.push(
+    `- Servers: tollgate as users run it (\`node dist/cli.js serve --config <generated yaml>\`, log level info, one process; the memory scenario runs a second time with the V8 flags of NODE_OPTIONS in k8s/base/tollgate-container.yaml, \`${DEPLOYED_NODE_ARGS.join(' ')}\`) and, as the baseline, \`bench/noop-server.mjs\`: grpc-js ${'1.14'} with the same proto files and proto-loader options, answering a constant OK CheckResponse. Both on 127.0.0.1, each in its own process.`,
+  );
+  out.push(
+    `- Load: \`h2load -c ${results.clients} -m ${results.streams} -t 1 -D ${results.seconds}\` (h2c, ${results.clients * results.streams} checks in flight), POST \`/envoy.service.auth.v3.Authorization/Check\`, \`content-type: application/grpc\`, \`te: trailers\`; body = one gRPC frame (flag 0, 4-byte length, CheckRequest encoded with protobufjs from proto/), shaped like Envoy's (headers map with pseudo-headers, \`authorization: Bearer …\`, source/destination addresses). Each server gets a 1 s h2load warm-up before its first measured run. Baseline and \`cached\` alternate for ${results.rounds} rounds (baseline, tollgate, baseline, …); their row shows the best run of each, and the target uses the median of the per-round ratios.`,
+  );
+  out.push(
+    `- Half rate: \`h2load -c ${results.halfClients} -m ${results.halfStreams} --rps <total/${results.halfClients}>\`, the total being half of that server's own saturation figure. One stream per connection because h2load's rate timer releases up to -m requests at once per connection (with -m 32, p50 is several ms even on an idle no-op server: it measures the burst). Caveat: a client whose previous request is still out sends its next one late, so a server stall shows in max more than in p99. Latency percentiles (both runs) from h2load's per-request \`--log-file\`. Right after each tollgate half-rate run the no-op server (kept running through the whole bench) is driven at the same rate for 3 s: the latency floor of this machine and load generator at that rate, shown beside tollgate's.`,
+  );
+  out.push(
+    "- CPU µs/check: utime+stime of the server (/proc/<pid>/stat) across the saturation run ÷ checks the server counted (tollgate_check_total delta; h2load's count for the baseline). Peak RSS: VmHWM at the end of the scenario.",
+  );
+  out.push(
+    '- Every scenario first sends real Checks and asserts the decision (e.g. 0 allow, 16 unauthenticated, 7 forbidden; a revoked jti is denied), and the table shows the decisions tollgate counted during the load.',
+  );
+  out.push(
+    '- **Distinct tokens, two ways.** h2load sends one body for every request, so: (a) `es256-nocache` / `rs256-nocache` use h2load with one token and `tokenCache: { maxEntries: 0 }` — every check pays full verification, which is the honest per-check cost of a token never seen before; (b) `es256-10k` / `rs256-10k` use `bench/load-node.mjs` (node:http2, same 4×32 concurrency) cycling 10,000 pre-encoded frames of distinct valid tokens with `tokenCache: { maxEntries: 1000 }`: a cyclic scan larger than an LRU always misses, so every check verifies and also pays the cache insert/evict. (b) is the cross-check of (a); the node generator is heavier than h2load, so its absolute figures are lower-bound-ish.',
+  );
+  out.push(
+    `- Signature ceiling: \`bench/verify-ceiling.mjs\`, its own process, \`crypto.verify\` on one core for 2 s per algorithm on a real token's signing input (jose.jwtVerify measured the same way for context).`,
+  );
   out.push('');
   out.push('## Figures', '');
   out.push(figuresTable(results), '');
-  out.push(`Signature-verification ceiling (one core, this run): **ES256 ${n0(c.ES256)}/s, RS256 ${n0(c.RS256)}/s, EdDSA ${n0(c.EdDSA)}/s** with crypto.verify; jose.jwtVerify ES256 ${n0(c.jose_ES256)}/s, RS256 ${n0(c.jose_RS256)}/s, EdDSA ${n0(c.jose_EdDSA)}/s.`, '');
+  out.push(
+    `Signature-verification ceiling (one core, this run): **ES256 ${n0(c.ES256)}/s, RS256 ${n0(c.RS256)}/s, EdDSA ${n0(c.EdDSA)}/s** with crypto.verify; jose.jwtVerify ES256 ${n0(c.jose_ES256)}/s, RS256 ${n0(c.jose_RS256)}/s, EdDSA ${n0(c.jose_EdDSA)}/s.`,
+    '',
+  );
   out.push('Scenarios:', '');
   for (const s of results.scenarios) out.push(`- \`${s.id}\`: ${s.title}`);
   out.push('');
@@ -202,41 +236,81 @@ export function writeResults(results, file) {
   for (const t of targets(results)) out.push(`- **${t.pass ? 'PASS' : 'FAIL'}** ${t.name}: ${t.detail}`);
   out.push('');
   out.push(
-    'Note on the uncached target: one tollgate process pays the gRPC/HTTP/2 work of the no-op server AND a signature verification for every check, so its CPU per check is held against the no-op\'s at the same rate plus one verification (from the ceiling above) plus 25 µs for tollgate\'s own work; the × ceiling figure beside it is for context.',
+    "Note on the uncached target: one tollgate process pays the gRPC/HTTP/2 work of the no-op server AND a signature verification for every check, so its CPU per check is held against the no-op's at the same rate plus one verification (from the ceiling above) plus 25 µs for tollgate's own work; the × ceiling figure beside it is for context.",
     '',
   );
   if (results.scaling) {
     out.push('## Scaling: one vs two tollgate processes', '');
-    out.push('Two replicas on different ports, load split across them (two h2load processes, 2 connections each, started together; versus one h2load with 4 connections on one replica). In Kubernetes this is two replicas (or two sidecars) behind Envoy\'s load balancing of the ext_authz cluster; they share no memory — revocations reach every replica through the revocation store (file per process, or Redis with pub/sub), and each keeps its own token cache.', '');
-    out.push('| scenario | 1 process checks/s (best of the runs before and after) | 2 processes checks/s | ratio |', '|---|---:|---:|---:|');
-    for (const r of results.scaling) out.push(`| ${r.id} | ${n0(r.one)} (${r.ones.map(n0).join(', ')}) | ${n0(r.two)} (${r.each.map(n0).join(' + ')}) | ${(r.two / r.one).toFixed(2)} |`);
-    out.push('', `On ${m.nproc} cores the load generators and both replicas share the same CPUs, so this shows contention more than scaling; on a node with spare cores each replica adds about one process's throughput.`, '');
+    out.push(
+      "Two replicas on different ports, load split across them (two h2load processes, 2 connections each, started together; versus one h2load with 4 connections on one replica). In Kubernetes this is two replicas (or two sidecars) behind Envoy's load balancing of the ext_authz cluster; they share no memory — revocations reach every replica through the revocation store (file per process, or Redis with pub/sub), and each keeps its own token cache.",
+      '',
+    );
+    out.push(
+      '| scenario | 1 process checks/s (best of the runs before and after) | 2 processes checks/s | ratio |',
+      '|---|---:|---:|---:|',
+    );
+    for (const r of results.scaling)
+      out.push(
+        `| ${r.id} | ${n0(r.one)} (${r.ones.map(n0).join(', ')}) | ${n0(r.two)} (${r.each.map(n0).join(' + ')}) | ${(r.two / r.one).toFixed(2)} |`,
+      );
+    out.push(
+      '',
+      `On ${m.nproc} cores the load generators and both replicas share the same CPUs, so this shows contention more than scaling; on a node with spare cores each replica adds about one process's throughput.`,
+      '',
+    );
   }
   if (results.transports) {
     const { grpc, http, h1Clients } = results.transports;
     out.push('## Transports: gRPC Check and the HTTP authorization port', '');
-    out.push(`One tollgate, one ES256 token repeated (cache hits), the two transports driven alternately for ${grpc.runs.length} rounds (best run of each shown): gRPC Check as in the scenarios above (h2c, ${results.clients} connections × ${results.streams} streams), and \`GET /envoy/api/orders/42\` with the same token on the HTTP authorization port (\`h2load --h1 -c ${h1Clients} -m 1\`: HTTP/1.1 keep-alive, one check in flight per connection, no pipelining, as nginx and Envoy's http_service call it). The same pipeline decides both; the difference is the transport.`, '');
+    out.push(
+      `One tollgate, one ES256 token repeated (cache hits), the two transports driven alternately for ${grpc.runs.length} rounds (best run of each shown): gRPC Check as in the scenarios above (h2c, ${results.clients} connections × ${results.streams} streams), and \`GET /envoy/api/orders/42\` with the same token on the HTTP authorization port (\`h2load --h1 -c ${h1Clients} -m 1\`: HTTP/1.1 keep-alive, one check in flight per connection, no pipelining, as nginx and Envoy's http_service call it). The same pipeline decides both; the difference is the transport.`,
+      '',
+    );
     out.push('| transport | checks/s (runs) | p50 / p99 / max ms | CPU µs/check | decisions seen by tollgate |', '|---|---:|---|---:|---|');
-    for (const [name, r] of [['gRPC Check', grpc], ['HTTP /envoy', http]]) {
-      out.push(`| ${name} | ${n0(r.rps)} (${r.runs.map(n0).join(', ')}) | ${ms(r.p50Ms)} / ${ms(r.p99Ms)} / ${ms(r.maxMs)} | ${n0(r.cpuUsPerCheck)} | ${decisionsText(r.decisions)}${r.failed ? ` — **${r.failed} failed requests**` : ''} |`);
+    for (const [name, r] of [
+      ['gRPC Check', grpc],
+      ['HTTP /envoy', http],
+    ]) {
+      out.push(
+        `| ${name} | ${n0(r.rps)} (${r.runs.map(n0).join(', ')}) | ${ms(r.p50Ms)} / ${ms(r.p99Ms)} / ${ms(r.maxMs)} | ${n0(r.cpuUsPerCheck)} | ${decisionsText(r.decisions)}${r.failed ? ` — **${r.failed} failed requests**` : ''} |`,
+      );
     }
     out.push('', `HTTP / gRPC: ${(http.rps / grpc.rps).toFixed(2)}.`, '');
   }
   for (const mem of [results.memory, results.memoryDeployed].filter(Boolean)) {
     const perEntry = (fromMB, toMB, count) => `${n0(((toMB - fromMB) * 2 ** 20) / count)} bytes`;
     out.push(`## Memory: 100,000 cached tokens + 100,000 revocations (${flagsText(mem.nodeArgs)})`, '');
-    out.push(`Config: \`tokenCache: { maxEntries: ${mem.tokens} }\`, \`revocation: { store: file }\` with a preloaded log of ${n0(mem.revocations)} live entries (80% jti, 10% sid, 10% sub cut-offs); the cache filled by driving ${n0(mem.tokens)} distinct ES256 tokens (${mem.tokenBytes} bytes each) through once with bench/load-node.mjs (${n0(mem.fill.rps)} checks/s; decisions: ${decisionsText(mem.fill.decisions)}). "After GC" figures come from a full GC requested through bench/guard.mjs (tollgate started with --expose-gc for this scenario only).`, '');
-    const row = (label, rss, gc) => `| ${label} | ${rss} | ${gc.rssMB.toFixed(0)} | ${gc.heapTotalMB.toFixed(0)} | ${gc.heapUsedMB.toFixed(0)} | ${gc.externalMB.toFixed(0)} |`;
-    out.push('| state | RSS MB | RSS after full GC MB | V8 heap total after GC MB | V8 heap used after GC MB | external + ArrayBuffers MB |', '|---|---:|---:|---:|---:|---:|');
+    out.push(
+      `Config: \`tokenCache: { maxEntries: ${mem.tokens} }\`, \`revocation: { store: file }\` with a preloaded log of ${n0(mem.revocations)} live entries (80% jti, 10% sid, 10% sub cut-offs); the cache filled by driving ${n0(mem.tokens)} distinct ES256 tokens (${mem.tokenBytes} bytes each) through once with bench/load-node.mjs (${n0(mem.fill.rps)} checks/s; decisions: ${decisionsText(mem.fill.decisions)}). "After GC" figures come from a full GC requested through bench/guard.mjs (tollgate started with --expose-gc for this scenario only).`,
+      '',
+    );
+    const row = (label, rss, gc) =>
+      `| ${label} | ${rss} | ${gc.rssMB.toFixed(0)} | ${gc.heapTotalMB.toFixed(0)} | ${gc.heapUsedMB.toFixed(0)} | ${gc.externalMB.toFixed(0)} |`;
+    out.push(
+      '| state | RSS MB | RSS after full GC MB | V8 heap total after GC MB | V8 heap used after GC MB | external + ArrayBuffers MB |',
+      '|---|---:|---:|---:|---:|---:|',
+    );
     out.push(row('idle tollgate (bench config, no revocation store)', mem.empty.rssMB.toFixed(0), mem.empty.gc));
     out.push(row(`+ ${n0(mem.revocations)} revocations loaded (just started)`, mem.loaded.rssMB.toFixed(0), mem.loaded.gc));
-    out.push(row(`+ ${n0(mem.tokens)} cached tokens (2 s after the fill)`, `**${mem.rssAfterFillMB.toFixed(0)}** (peak ${mem.hwmMB.toFixed(0)})`, mem.filledGc));
+    out.push(
+      row(
+        `+ ${n0(mem.tokens)} cached tokens (2 s after the fill)`,
+        `**${mem.rssAfterFillMB.toFixed(0)}** (peak ${mem.hwmMB.toFixed(0)})`,
+        mem.filledGc,
+      ),
+    );
     out.push('');
-    out.push(`Live heap per revocation ≈ ${perEntry(mem.empty.gc.heapUsedMB, mem.loaded.gc.heapUsedMB, mem.revocations)}; per cached token ≈ ${perEntry(mem.loaded.gc.heapUsedMB, mem.filledGc.heapUsedMB, mem.tokens)}. The oldest ${mem.oldestReplayed} tokens replayed afterwards: ${mem.oldestStillCached} cache hits (fewer would mean the LRU's byte or count bound evicted them).`, '');
+    out.push(
+      `Live heap per revocation ≈ ${perEntry(mem.empty.gc.heapUsedMB, mem.loaded.gc.heapUsedMB, mem.revocations)}; per cached token ≈ ${perEntry(mem.loaded.gc.heapUsedMB, mem.filledGc.heapUsedMB, mem.tokens)}. The oldest ${mem.oldestReplayed} tokens replayed afterwards: ${mem.oldestStillCached} cache hits (fewer would mean the LRU's byte or count bound evicted them).`,
+      '',
+    );
   }
   if (results.profile) {
     out.push('## Profile: cached-token path', '');
-    out.push(`\`node --cpu-prof\` on tollgate during ${results.seconds} s of h2load on the cached-token scenario (${n0(results.profile.rps)} checks/s under the profiler; busy ${n0(results.profile.busyMs)} ms, idle ${n0(results.profile.idleMs)} ms; startup included). Locations in dist/ are mapped back to src/ through the source maps. Standalone: \`node bench/profile.mjs cached\`.`, '');
+    out.push(
+      `\`node --cpu-prof\` on tollgate during ${results.seconds} s of h2load on the cached-token scenario (${n0(results.profile.rps)} checks/s under the profiler; busy ${n0(results.profile.busyMs)} ms, idle ${n0(results.profile.idleMs)} ms; startup included). Locations in dist/ are mapped back to src/ through the source maps. Standalone: \`node bench/profile.mjs cached\`.`,
+      '',
+    );
     out.push(profileTable(results.profile), '');
   }
   out.push(`Run took ${results.elapsedSeconds.toFixed(0)} s.`, '');

@@ -76,13 +76,20 @@ const MAX_RUN_MINUTES = 10; // the whole bench gives up (and its children die wi
 /** The Redis topology bench reuses the tests' Redis launchers, so vitest runs it (TypeScript). */
 function revocationHa() {
   const env = { ...process.env, ...(args['no-write'] ? { REVOCATION_BENCH_WRITE: '0' } : {}) };
-  const run = spawnSync('npx', ['vitest', 'run', '--config', path.join(BENCH, 'revocation-ha/vitest.config.ts')], { stdio: 'inherit', env });
+  const run = spawnSync('npx', ['vitest', 'run', '--config', path.join(BENCH, 'revocation-ha/vitest.config.ts')], {
+    stdio: 'inherit',
+    env,
+  });
   process.exit(run.status ?? 1);
 }
 
 /** Observability costs run in their own process, with their own rounds and results file. */
 function observability() {
-  const run = spawnSync(process.execPath, [path.join(BENCH, 'observability.mjs'), '--seconds', args.seconds, ...(args['no-write'] ? ['--no-write'] : [])], { stdio: 'inherit' });
+  const run = spawnSync(
+    process.execPath,
+    [path.join(BENCH, 'observability.mjs'), '--seconds', args.seconds, ...(args['no-write'] ? ['--no-write'] : [])],
+    { stdio: 'inherit' },
+  );
   process.exit(run.status ?? 1);
 }
 
@@ -96,11 +103,14 @@ async function main() {
   }, MAX_RUN_MINUTES * 60_000).unref();
   if (args.node) useServerNode(args.node);
   const h2loadVersion = requireH2load();
-  if (!existsSync(path.join(BENCH, '../dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first (npm run bench does)');
+  if (!existsSync(path.join(BENCH, '../dist/cli.js')))
+    throw new Error('dist/cli.js is missing: run `npm run build` first (npm run bench does)');
   const machine = machineInfo(h2loadVersion);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  log(`work dir ${dir}; ${machine.nproc} CPUs, ${machine.cpuModel}, servers on node ${machine.serverNode} (${serverNode.path}), bench on node ${machine.node}, load ${machine.loadStart}`);
+  log(
+    `work dir ${dir}; ${machine.nproc} CPUs, ${machine.cpuModel}, servers on node ${machine.serverNode} (${serverNode.path}), bench on node ${machine.node}, load ${machine.loadStart}`,
+  );
 
   // ---- keys, tokens, frames --------------------------------------------------------------------
   const keys = generateKeys();
@@ -126,7 +136,8 @@ async function main() {
   log(`signing ${MEMORY_TOKENS} ES256 and ${DISTINCT} RS256 distinct tokens`);
   const es256Many = distinctTokens(keys.ES256, MEMORY_TOKENS, 'es-user');
   const rs256Many = distinctTokens(keys.RS256, DISTINCT, 'rs-user');
-  const manyFile = (name, list) => frameFile(name, Buffer.concat(list.map((t, i) => checkRequestFrame({ token: t, requestId: `bench-${i}` }))));
+  const manyFile = (name, list) =>
+    frameFile(name, Buffer.concat(list.map((t, i) => checkRequestFrame({ token: t, requestId: `bench-${i}` }))));
   const files = {
     es256: frameFile('es256', frameOf(tokens.es256)),
     rs256: frameFile('rs256', frameOf(tokens.rs256)),
@@ -145,7 +156,12 @@ async function main() {
 
   if (args.soak) {
     const soak = await runSoak({ dir, base, frames: files.es256Memory, minutes: Number(args.soak), log });
-    console.log(`\nsoak (${soak.minutes} min, load ${machine.loadStart} → ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}): ${soak.checks} checks at ${soak.rps.toFixed(0)}/s`);
+    console.log(
+      `\nsoak (${soak.minutes} min, load ${machine.loadStart} → ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}): ${soak.checks} checks at ${soak.rps.toFixed(0)}/s`,
+    );
     for (const t of soakTargets(soak)) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.detail}`);
     return;
   }
@@ -153,7 +169,9 @@ async function main() {
   // ---- signature-verification ceiling (own process, one core) ---------------------------------------
   log('verification ceiling: crypto.verify ES256, RS256 and EdDSA, 2 s each, one core');
   const ceiling = await runNodeJson(path.join(BENCH, 'verify-ceiling.mjs'), ['2'], 60_000, { node: serverNode.path });
-  log(`ceiling: ES256 ${ceiling.ES256.toFixed(0)}/s, RS256 ${ceiling.RS256.toFixed(0)}/s, EdDSA ${ceiling.EdDSA.toFixed(0)}/s (jose.jwtVerify: ${ceiling.jose_ES256.toFixed(0)}, ${ceiling.jose_RS256.toFixed(0)}, ${ceiling.jose_EdDSA.toFixed(0)})`);
+  log(
+    `ceiling: ES256 ${ceiling.ES256.toFixed(0)}/s, RS256 ${ceiling.RS256.toFixed(0)}/s, EdDSA ${ceiling.EdDSA.toFixed(0)}/s (jose.jwtVerify: ${ceiling.jose_ES256.toFixed(0)}, ${ceiling.jose_RS256.toFixed(0)}, ${ceiling.jose_EdDSA.toFixed(0)})`,
+  );
 
   // ---- scenarios -----------------------------------------------------------------------------
   const scenarios = [
@@ -240,7 +258,17 @@ async function main() {
     },
   ];
 
-  const results = { machine, ceiling, seconds: SECONDS, clients: CLIENTS, streams: STREAMS, halfClients: HALF_CLIENTS, halfStreams: HALF_STREAMS, rounds: ROUNDS, scenarios: [] };
+  const results = {
+    machine,
+    ceiling,
+    seconds: SECONDS,
+    clients: CLIENTS,
+    streams: STREAMS,
+    halfClients: HALF_CLIENTS,
+    halfStreams: HALF_STREAMS,
+    rounds: ROUNDS,
+    scenarios: [],
+  };
 
   // The no-op server runs through all scenarios (idle costs nothing): the baseline alternates with the
   // cached-token scenario, so the ratio compares runs seconds apart on the same noisy machine; and after
@@ -309,17 +337,36 @@ async function main() {
     log(`denial flood: valid cached checks at saturation, alone and beside ${FLOOD_RPS}/s expired tokens, alternating`);
     const server = await startTollgate(dir, 'denial-flood', base);
     try {
-      await validate(server, { expect: [[frameOf(tokens.es256), 0], [frameOf(tokens.expired), 16]] });
+      await validate(server, {
+        expect: [
+          [frameOf(tokens.es256), 0],
+          [frameOf(tokens.expired), 16],
+        ],
+      });
       await warmup(server, files.es256);
       const valid = () => h2load({ port: server.grpcPort, dataFile: files.es256, seconds: SECONDS, clients: CLIENTS, streams: STREAMS });
       const flood = () =>
-        h2load({ port: server.grpcPort, dataFile: files.expired, seconds: SECONDS, clients: FLOOD_CLIENTS, streams: FLOOD_STREAMS, rpsPerClient: FLOOD_RPS / FLOOD_CLIENTS });
+        h2load({
+          port: server.grpcPort,
+          dataFile: files.expired,
+          seconds: SECONDS,
+          clients: FLOOD_CLIENTS,
+          streams: FLOOD_STREAMS,
+          rpsPerClient: FLOOD_RPS / FLOOD_CLIENTS,
+        });
       const rounds = [];
       for (let round = 0; round < FLOOD_ROUNDS; round++) {
         const alone = await valid();
         const [beside, denials] = await Promise.all([valid(), flood()]);
-        rounds.push({ alone: alone.rps, flooded: beside.rps, floodRps: denials.rps, failed: beside.failed + beside.errored + denials.failed + denials.errored });
-        log(`  round ${round + 1}: valid alone ${alone.rps.toFixed(0)}/s; beside the flood ${beside.rps.toFixed(0)}/s (flood ${denials.rps.toFixed(0)}/s)`);
+        rounds.push({
+          alone: alone.rps,
+          flooded: beside.rps,
+          floodRps: denials.rps,
+          failed: beside.failed + beside.errored + denials.failed + denials.errored,
+        });
+        log(
+          `  round ${round + 1}: valid alone ${alone.rps.toFixed(0)}/s; beside the flood ${beside.rps.toFixed(0)}/s (flood ${denials.rps.toFixed(0)}/s)`,
+        );
       }
       results.denialFlood = { targetRps: FLOOD_RPS, rounds };
     } finally {
@@ -347,7 +394,13 @@ async function main() {
           [a, b].map((s) => h2load({ port: s.grpcPort, dataFile: data, seconds: SECONDS, clients: CLIENTS / 2, streams: STREAMS })),
         );
         const oneAfter = await single();
-        const row = { id, one: Math.max(oneBefore.rps, oneAfter.rps), ones: [oneBefore.rps, oneAfter.rps], two: two[0].rps + two[1].rps, each: two.map((t) => t.rps) };
+        const row = {
+          id,
+          one: Math.max(oneBefore.rps, oneAfter.rps),
+          ones: [oneBefore.rps, oneAfter.rps],
+          two: two[0].rps + two[1].rps,
+          each: two.map((t) => t.rps),
+        };
         results.scaling.push(row);
         log(`  1 process ${row.one.toFixed(0)}/s; 2 processes ${row.two.toFixed(0)}/s (${row.each.map((x) => x.toFixed(0)).join(' + ')})`);
       } finally {
@@ -359,7 +412,9 @@ async function main() {
 
   // ---- transports: gRPC Check and the HTTP authorization port, one server, alternating -------------
   if (want('transports')) {
-    log(`transports: one tollgate, one token (cache hits): gRPC Check (h2c, ${CLIENTS}×${STREAMS}) and HTTP /envoy (HTTP/1.1, ${H1_CLIENTS} connections), alternating`);
+    log(
+      `transports: one tollgate, one token (cache hits): gRPC Check (h2c, ${CLIENTS}×${STREAMS}) and HTTP /envoy (HTTP/1.1, ${H1_CLIENTS} connections), alternating`,
+    );
     const server = await startTollgate(dir, 'transports', base);
     const request = { path: '/envoy/api/orders/42', headers: { authorization: `Bearer ${tokens.es256}`, 'x-request-id': 'bench-http' } };
     try {
@@ -397,7 +452,10 @@ async function main() {
       await plain.stop();
     }
     // Once as `tollgate serve` runs by default, once with the deployment's V8 flags (k8s/base NODE_OPTIONS).
-    for (const [variant, nodeArgs] of [['default', []], ['deployed', DEPLOYED_NODE_ARGS]]) {
+    for (const [variant, nodeArgs] of [
+      ['default', []],
+      ['deployed', DEPLOYED_NODE_ARGS],
+    ]) {
       const record = await measureFilledMemory(`memory-${variant}`, { ...probe, nodeArgs: [...probe.nodeArgs, ...nodeArgs] });
       results[variant === 'default' ? 'memory' : 'memoryDeployed'] = { ...record, empty, nodeArgs };
     }
@@ -408,12 +466,28 @@ async function main() {
     const memFile = probe.env.BENCH_MEMFILE;
     const server = await startTollgate(dir, name, { ...base, tokenCache: MEMORY_TOKENS, revocation: { path: revocationLog } }, probe);
     try {
-      await validate(server, { expect: [[frameOf(tokens.es256), 0], [frameOf(tokens.revoked), 16]] });
+      await validate(server, {
+        expect: [
+          [frameOf(tokens.es256), 0],
+          [frameOf(tokens.revoked), 16],
+        ],
+      });
       const loaded = { rssMB: memory(server.pid).rssMB, gc: await memoryAfterGc(server.child, memFile) };
       const before = await decisionCounts(server.httpPort);
       const fill = await runNodeJson(
         path.join(BENCH, 'load-node.mjs'),
-        ['--port', String(server.grpcPort), '--frames', files.es256Memory, '--count', String(MEMORY_TOKENS), '--connections', '2', '--streams', '32'],
+        [
+          '--port',
+          String(server.grpcPort),
+          '--frames',
+          files.es256Memory,
+          '--count',
+          String(MEMORY_TOKENS),
+          '--connections',
+          '2',
+          '--streams',
+          '32',
+        ],
         180_000,
       );
       await sleep(2000); // let the process settle: RSS as a dashboard would show it, no forced GC
@@ -421,7 +495,11 @@ async function main() {
       const afterFill = await decisionCounts(server.httpPort);
       const filledGc = await memoryAfterGc(server.child, memFile);
       // Are the oldest 2,000 tokens still cached? (An LRU over its count or byte bound evicts them first.)
-      await runNodeJson(path.join(BENCH, 'load-node.mjs'), ['--port', String(server.grpcPort), '--frames', files.es256Oldest, '--count', '2000'], 60_000);
+      await runNodeJson(
+        path.join(BENCH, 'load-node.mjs'),
+        ['--port', String(server.grpcPort), '--frames', files.es256Oldest, '--count', '2000'],
+        60_000,
+      );
       const replay = diffCounts(await decisionCounts(server.httpPort), afterFill);
       const record = {
         revocations: REVOCATIONS,
@@ -448,10 +526,21 @@ async function main() {
   // ---- profile of the cached-token path ----------------------------------------------------------
   if (!args['skip-profile'] && want('profile')) {
     log('profile: cached-token scenario under node --cpu-prof');
-    results.profile = await profileScenario({ dir, name: 'cached', configOptions: base, frame: frameOf(tokens.es256), seconds: SECONDS, clients: CLIENTS, streams: STREAMS });
+    results.profile = await profileScenario({
+      dir,
+      name: 'cached',
+      configOptions: base,
+      frame: frameOf(tokens.es256),
+      seconds: SECONDS,
+      clients: CLIENTS,
+      streams: STREAMS,
+    });
   }
 
-  results.machine.loadEnd = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  results.machine.loadEnd = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   results.elapsedSeconds = (Date.now() - started) / 1000;
   printSummary(results);
   if (!args['no-write']) {
@@ -475,7 +564,8 @@ async function validate(server, scenario) {
 /** The HTTP port's answer before any load: 200 with the identity header. */
 async function validateHttp(server, request) {
   const res = await fetch(`http://127.0.0.1:${server.authzPort}${request.path}`, { headers: request.headers });
-  if (res.status !== 200 || !res.headers.get('x-user-id')) throw new Error(`${server.name}: HTTP /envoy answered ${res.status}; see ${server.logFile}`);
+  if (res.status !== 200 || !res.headers.get('x-user-id'))
+    throw new Error(`${server.name}: HTTP /envoy answered ${res.status}; see ${server.logFile}`);
 }
 
 async function warmup(server, dataFile) {
@@ -519,7 +609,15 @@ async function atRate(server, dataFile, totalRps, seconds = SECONDS) {
   const logFile = path.join(path.dirname(dataFile), `${server.name}-rate-latency.tsv`);
   const countsBefore = server.httpPort ? await decisionCounts(server.httpPort) : undefined;
   const cpuBefore = cpuMicros(server.pid);
-  const load = await h2load({ port: server.grpcPort, dataFile, seconds, clients: HALF_CLIENTS, streams: HALF_STREAMS, rpsPerClient, logFile });
+  const load = await h2load({
+    port: server.grpcPort,
+    dataFile,
+    seconds,
+    clients: HALF_CLIENTS,
+    streams: HALF_STREAMS,
+    rpsPerClient,
+    logFile,
+  });
   const cpu = cpuMicros(server.pid) - cpuBefore;
   const checks = countsBefore ? sumChecks(diffCounts(await decisionCounts(server.httpPort), countsBefore)) : load.done;
   return {
@@ -539,20 +637,46 @@ async function nodeLoad(server, framesFile) {
   const cpuBefore = cpuMicros(server.pid);
   const load = await runNodeJson(
     path.join(BENCH, 'load-node.mjs'),
-    ['--port', String(server.grpcPort), '--frames', framesFile, '--duration', String(SECONDS), '--warmup', String(WARMUP_SECONDS), '--connections', String(CLIENTS), '--streams', String(STREAMS)],
+    [
+      '--port',
+      String(server.grpcPort),
+      '--frames',
+      framesFile,
+      '--duration',
+      String(SECONDS),
+      '--warmup',
+      String(WARMUP_SECONDS),
+      '--connections',
+      String(CLIENTS),
+      '--streams',
+      String(STREAMS),
+    ],
     (SECONDS + WARMUP_SECONDS + 60) * 1000,
   );
   const cpu = cpuMicros(server.pid) - cpuBefore;
   const decisions = diffCounts(await decisionCounts(server.httpPort), countsBefore);
-  return { rps: load.rps, p50Ms: load.p50Ms, p99Ms: load.p99Ms, maxMs: load.maxMs, cpuUsPerCheck: cpu / sumChecks(decisions), failed: load.failed, decisions };
+  return {
+    rps: load.rps,
+    p50Ms: load.p50Ms,
+    p99Ms: load.p99Ms,
+    maxMs: load.maxMs,
+    cpuUsPerCheck: cpu / sumChecks(decisions),
+    failed: load.failed,
+    decisions,
+  };
 }
 
-const sumChecks = (decisions) => Object.entries(decisions).filter(([k]) => !k.startsWith('cache/')).reduce((sum, [, v]) => sum + v, 0);
+const sumChecks = (decisions) =>
+  Object.entries(decisions)
+    .filter(([k]) => !k.startsWith('cache/'))
+    .reduce((sum, [, v]) => sum + v, 0);
 const best = (runs) => ({ ...runs.reduce((a, b) => (b.rps > a.rps ? b : a)), runs: runs.map((r) => r.rps) });
 const describe = (scenario, driver) => ({ id: scenario.id, title: scenario.title, driver, ceiling: scenario.ceiling });
 const fmt = (r) =>
   `${r.rps.toFixed(0)} checks/s, p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerCheck.toFixed(0)} µs CPU/check` +
-  (r.half ? `; at ${r.half.rps.toFixed(0)}/s p99 ${r.half.p99Ms.toFixed(2)} ms${r.half.noop ? ` (no-op server at that rate: ${r.half.noop.p99Ms.toFixed(2)} ms)` : ''}` : '');
+  (r.half
+    ? `; at ${r.half.rps.toFixed(0)}/s p99 ${r.half.p99Ms.toFixed(2)} ms${r.half.noop ? ` (no-op server at that rate: ${r.half.noop.p99Ms.toFixed(2)} ms)` : ''}`
+    : '');
 
 main().then(
   () => process.exit(0),

@@ -15,7 +15,9 @@ const CONTAINER = fileURLToPath(new URL('../k8s/base/tollgate-container.yaml', i
  * memory scenario runs with and without them: the old-space cap keeps RSS near the live data, where V8
  * on a large machine otherwise lets the heap grow far past it, and costs CPU on the hot path.
  */
-export const DEPLOYED_NODE_ARGS = (/NODE_OPTIONS, value: ([^}]+?) \}/.exec(readFileSync(CONTAINER, 'utf8'))?.[1] ?? '').split(' ').filter(Boolean);
+export const DEPLOYED_NODE_ARGS = (/NODE_OPTIONS, value: ([^}]+?) \}/.exec(readFileSync(CONTAINER, 'utf8'))?.[1] ?? '')
+  .split(' ')
+  .filter(Boolean);
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 
 /** Starts tollgate with a generated config; resolves once /readyz answers 200. */
@@ -27,7 +29,10 @@ export async function startTollgate(dir, name, configOptions, { nodeArgs = [], e
   const logFile = path.join(dir, `${name}.log`);
   const child = spawnNode(CLI, ['serve', '--config', configPath], { nodeArgs, logFile, cwd: dir, env });
   try {
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, `tollgate (${name}) /readyz`, { child, timeoutMs: 30_000 });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, `tollgate (${name}) /readyz`, {
+      child,
+      timeoutMs: 30_000,
+    });
   } catch (err) {
     await stop(child);
     throw new Error(`${err.message}; see its log ${logFile}`, { cause: err });

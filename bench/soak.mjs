@@ -22,7 +22,12 @@ export async function runSoak({ dir, base, frames, minutes, log }) {
   writeRevocationLog(revocationLog, 0);
   const tokenFile = path.join(dir, 'soak-admin-token');
   writeFileSync(tokenFile, ADMIN_SECRET);
-  const server = await startTollgate(dir, 'soak', { ...base, tokenCache: CACHE_ENTRIES, revocation: { path: revocationLog }, admin: { tokenFile } });
+  const server = await startTollgate(dir, 'soak', {
+    ...base,
+    tokenCache: CACHE_ENTRIES,
+    revocation: { path: revocationLog },
+    admin: { tokenFile },
+  });
   const samples = [];
   let revoked = 0;
   let refused = 0;
@@ -30,7 +35,20 @@ export async function runSoak({ dir, base, frames, minutes, log }) {
     log(`soak: ${minutes} min of distinct tokens (cache ${CACHE_ENTRIES}) and ${REVOCATIONS_PER_SECOND} revocations/s`);
     const load = runNodeJson(
       path.join(BENCH, 'load-node.mjs'),
-      ['--port', String(server.grpcPort), '--frames', frames, '--duration', String(seconds), '--warmup', '0', '--connections', '2', '--streams', '16'],
+      [
+        '--port',
+        String(server.grpcPort),
+        '--frames',
+        frames,
+        '--duration',
+        String(seconds),
+        '--warmup',
+        '0',
+        '--connections',
+        '2',
+        '--streams',
+        '16',
+      ],
       (seconds + 120) * 1000,
     );
     let loading = true;
@@ -44,14 +62,31 @@ export async function runSoak({ dir, base, frames, minutes, log }) {
       }
     })();
     while (loading) {
-      samples.push({ at: samples.length * (SAMPLE_MS / 1000), rssMB: memory(server.pid).rssMB, fds: readdirSync(`/proc/${server.pid}/fd`).length, cached: await cacheEntries(server.httpPort) });
-      log(`  ${samples.at(-1).at} s: RSS ${samples.at(-1).rssMB.toFixed(0)} MB, ${samples.at(-1).fds} fds, ${samples.at(-1).cached} cached tokens, ${revoked} revocations`);
+      samples.push({
+        at: samples.length * (SAMPLE_MS / 1000),
+        rssMB: memory(server.pid).rssMB,
+        fds: readdirSync(`/proc/${server.pid}/fd`).length,
+        cached: await cacheEntries(server.httpPort),
+      });
+      log(
+        `  ${samples.at(-1).at} s: RSS ${samples.at(-1).rssMB.toFixed(0)} MB, ${samples.at(-1).fds} fds, ${samples.at(-1).cached} cached tokens, ${revoked} revocations`,
+      );
       await Promise.race([sleep(SAMPLE_MS), load]);
     }
     const result = await load;
     await revoker;
     const listed = await listRevocations(server.httpPort);
-    return { minutes, checks: result.requests, rps: result.rps, failed: result.failed, revoked, refused, listed, samples, cacheBound: CACHE_ENTRIES };
+    return {
+      minutes,
+      checks: result.requests,
+      rps: result.rps,
+      failed: result.failed,
+      revoked,
+      refused,
+      listed,
+      samples,
+      cacheBound: CACHE_ENTRIES,
+    };
   } finally {
     await server.stop();
   }
@@ -64,10 +99,26 @@ export function soakTargets(soak) {
   const fds = after.map((s) => s.fds);
   const spread = Math.max(...rss) / Math.min(...rss) - 1;
   return [
-    { name: 'soak: RSS flat within 10 % after warm-up', pass: spread <= 0.1, detail: `${Math.min(...rss).toFixed(0)}–${Math.max(...rss).toFixed(0)} MB (${(spread * 100).toFixed(1)} %)` },
-    { name: 'soak: no file-descriptor growth', pass: Math.max(...fds) <= Math.min(...fds) + 2, detail: `${Math.min(...fds)}–${Math.max(...fds)} open` },
-    { name: 'soak: token cache at its bound', pass: after.every((s) => s.cached === soak.cacheBound), detail: `cached after warm-up: ${[...new Set(after.map((s) => s.cached))].join(', ')} (bound ${soak.cacheBound})` },
-    { name: 'soak: every revocation kept', pass: soak.refused === 0 && soak.listed >= soak.revoked, detail: `${soak.revoked} stored, ${soak.refused} refused, ${soak.listed} listed; ${soak.checks} checks, ${soak.failed} failed` },
+    {
+      name: 'soak: RSS flat within 10 % after warm-up',
+      pass: spread <= 0.1,
+      detail: `${Math.min(...rss).toFixed(0)}–${Math.max(...rss).toFixed(0)} MB (${(spread * 100).toFixed(1)} %)`,
+    },
+    {
+      name: 'soak: no file-descriptor growth',
+      pass: Math.max(...fds) <= Math.min(...fds) + 2,
+      detail: `${Math.min(...fds)}–${Math.max(...fds)} open`,
+    },
+    {
+      name: 'soak: token cache at its bound',
+      pass: after.every((s) => s.cached === soak.cacheBound),
+      detail: `cached after warm-up: ${[...new Set(after.map((s) => s.cached))].join(', ')} (bound ${soak.cacheBound})`,
+    },
+    {
+      name: 'soak: every revocation kept',
+      pass: soak.refused === 0 && soak.listed >= soak.revoked,
+      detail: `${soak.revoked} stored, ${soak.refused} refused, ${soak.listed} listed; ${soak.checks} checks, ${soak.failed} failed`,
+    },
   ];
 }
 
@@ -80,7 +131,9 @@ function revoke(httpPort, jti) {
 }
 
 async function listRevocations(httpPort) {
-  const response = await fetch(`http://127.0.0.1:${httpPort}/admin/v1/revocations`, { headers: { authorization: `Bearer ${ADMIN_SECRET}` } });
+  const response = await fetch(`http://127.0.0.1:${httpPort}/admin/v1/revocations`, {
+    headers: { authorization: `Bearer ${ADMIN_SECRET}` },
+  });
   return ((await response.json()).revocations ?? []).length;
 }
 

@@ -42,7 +42,10 @@ for (const alg of ['ES256', 'RS256', 'EdDSA']) {
     await round(alg, mode); // warm-up
     const rounds = [];
     for (let r = 0; r < 5; r++) rounds.push(await round(alg, mode));
-    out[`${alg} ${mode}`] = { processUs: rounds.map((r) => Number(r.processUs.toFixed(1))), mainThreadUs: rounds.map((r) => Number(r.mainThreadUs.toFixed(1))) };
+    out[`${alg} ${mode}`] = {
+      processUs: rounds.map((r) => Number(r.processUs.toFixed(1))),
+      mainThreadUs: rounds.map((r) => Number(r.mainThreadUs.toFixed(1))),
+    };
   }
 }
 for (const [name, r] of Object.entries(out)) console.log(JSON.stringify({ [name]: r }));

@@ -39,7 +39,9 @@ async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   try {
-    return await (await COMMANDS[name]())(rest, processIo);
+    return await (
+      await COMMANDS[name]()
+    )(rest, processIo);
   } catch (err) {
     if (err instanceof ConfigError) {
       processIo.stderr(err.message);

@@ -9,26 +9,14 @@ import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 // protobufjs is the engine under @grpc/proto-loader; the test uses its reflection directly.
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AUTHORIZATION_SERVICE,
-  LOADER_OPTIONS,
-  PROTO_ROOT,
-  loadAuthorizationPackage,
-} from '../src/server/proto.js';
-import {
-  fromStruct,
-  toStruct,
-  type CheckRequest,
-  type CheckResponse,
-} from '../src/envoy/types.js';
+import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT, loadAuthorizationPackage } from '../src/server/proto.js';
+import { fromStruct, toStruct, type CheckRequest, type CheckResponse } from '../src/envoy/types.js';
 
 const ENTRY = 'envoy/service/auth/v3/external_auth.proto';
 const DEPS = fileURLToPath(new URL('../node_modules/@grpc/grpc-js-xds/deps/', import.meta.url));
 // Everything the official files import, annotations included. google/protobuf/* (descriptor.proto
 // too, registered when @grpc/proto-loader is imported) comes bundled with protobufjs.
-const OFFICIAL_DIRS = ['envoy-api', 'googleapis', 'protoc-gen-validate', 'xds'].map((dir) =>
-  path.join(DEPS, dir),
-);
+const OFFICIAL_DIRS = ['envoy-api', 'googleapis', 'protoc-gen-validate', 'xds'].map((dir) => path.join(DEPS, dir));
 
 function loadRoot(includeDirs: string[]): protobuf.Root {
   const root = new protobuf.Root();
@@ -47,10 +35,7 @@ const official = loadRoot(OFFICIAL_DIRS);
 // The serializers the server actually uses.
 const check = serviceOf(loadAuthorizationPackage())['Check']!;
 
-function allOf<T extends protobuf.ReflectionObject>(
-  ns: protobuf.NamespaceBase,
-  kind: abstract new (...args: never[]) => T,
-): T[] {
+function allOf<T extends protobuf.ReflectionObject>(ns: protobuf.NamespaceBase, kind: abstract new (...args: never[]) => T): T[] {
   return ns.nestedArray.flatMap((child) => [
     ...(child instanceof kind ? [child] : []),
     ...(child instanceof protobuf.Namespace ? allOf(child, kind) : []),
@@ -76,9 +61,7 @@ describe('proto/ is a subset of the official ext_authz v3 protos', () => {
       for (const field of type.fieldsArray) {
         const theirField = theirs.fields[field.name];
         expect(theirField, `${type.fullName}.${field.name}`).toBeDefined();
-        expect(describeField(field), `${type.fullName}.${field.name}`).toEqual(
-          describeField(theirField!),
-        );
+        expect(describeField(field), `${type.fullName}.${field.name}`).toEqual(describeField(theirField!));
       }
     }
   });
@@ -228,32 +211,32 @@ function decode(root: protobuf.Root, typeName: string, bytes: Uint8Array) {
   return type.toObject(type.decode(bytes), LOADER_OPTIONS);
 }
 
-for (const { name, type, value } of cases) describe(name, () => {
-  const officialBytes = encode(official, type, value);
+for (const { name, type, value } of cases)
+  describe(name, () => {
+    const officialBytes = encode(official, type, value);
 
-  it('encodes to the same bytes as the official definitions', () => {
-    expect(officialBytes.length).toBeGreaterThan(0);
-    expect(encode(ours, type, value).equals(officialBytes)).toBe(true);
-  });
+    it('encodes to the same bytes as the official definitions', () => {
+      expect(officialBytes.length).toBeGreaterThan(0);
+      expect(encode(ours, type, value).equals(officialBytes)).toBe(true);
+    });
 
-  it('encodes to the same bytes through loadAuthorizationPackage()', () => {
-    const serialize = type === REQUEST ? check.requestSerialize : check.responseSerialize;
-    expect(serialize(value).equals(officialBytes)).toBe(true);
-  });
+    it('encodes to the same bytes through loadAuthorizationPackage()', () => {
+      const serialize = type === REQUEST ? check.requestSerialize : check.responseSerialize;
+      expect(serialize(value).equals(officialBytes)).toBe(true);
+    });
 
-  it('decodes the same with either definition, whichever encoded it', () => {
-    const oursBytes = encode(ours, type, value);
-    const decodedByOurs = decode(ours, type, officialBytes);
-    expect(decodedByOurs).toMatchObject(value);
-    expect(decodedByOurs).toEqual(decode(official, type, officialBytes));
-    expect(decode(official, type, oursBytes)).toEqual(decode(ours, type, oursBytes));
+    it('decodes the same with either definition, whichever encoded it', () => {
+      const oursBytes = encode(ours, type, value);
+      const decodedByOurs = decode(ours, type, officialBytes);
+      expect(decodedByOurs).toMatchObject(value);
+      expect(decodedByOurs).toEqual(decode(official, type, officialBytes));
+      expect(decode(official, type, oursBytes)).toEqual(decode(ours, type, oursBytes));
+    });
   });
-});
 
 describe('proto-loader conventions the server relies on', () => {
   const { responseSerialize, responseDeserialize } = check;
-  const roundTrip = (response: CheckResponse) =>
-    responseDeserialize(responseSerialize(response)) as CheckResponse;
+  const roundTrip = (response: CheckResponse) => responseDeserialize(responseSerialize(response)) as CheckResponse;
 
   it('round-trips dynamic metadata through toStruct/fromStruct', () => {
     const decoded = roundTrip({ dynamic_metadata: toStruct(dynamicMetadata) });
@@ -282,9 +265,7 @@ describe('proto-loader conventions the server relies on', () => {
       ok_response: { headers: [{ ...header, append: { value: false } }, header] },
     });
     expect(decoded.ok_response?.headers?.map((h) => h.append)).toEqual([{ value: false }, null]);
-    expect(() =>
-      responseSerialize({ ok_response: { headers: [{ ...header, append: false }] } }),
-    ).toThrow(TypeError);
+    expect(() => responseSerialize({ ok_response: { headers: [{ ...header, append: false }] } })).toThrow(TypeError);
   });
 });
 
@@ -299,17 +280,13 @@ describe('Check over a loopback gRPC connection', () => {
       callback(null, {
         status: { code: 0 },
         ok_response: {
-          headers: [
-            { header: { key: 'x-tollgate-subject', value: 'alice' }, append: { value: false } },
-          ],
+          headers: [{ header: { key: 'x-tollgate-subject', value: 'alice' }, append: { value: false } }],
         },
       });
     };
     server.addService(serviceOf(loadAuthorizationPackage()), { Check: handler });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) =>
-        err ? reject(err) : resolve(bound),
-      ),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
     );
     client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   });
@@ -337,12 +314,8 @@ describe('Check over a loopback gRPC connection', () => {
     };
 
     const response = await new Promise<CheckResponse>((resolve, reject) =>
-      client.makeUnaryRequest(
-        method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
-        request,
-        (err, value) => (err ? reject(err) : resolve(value as CheckResponse)),
+      client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request, (err, value) =>
+        err ? reject(err) : resolve(value as CheckResponse),
       ),
     );
 
@@ -350,9 +323,7 @@ describe('Check over a loopback gRPC connection', () => {
     const http = seen[0]?.attributes?.request?.http;
     expect(http?.method).toBe('GET');
     expect(http?.path).toBe('/v1/orders');
-    expect(http?.header_map?.headers).toEqual([
-      { key: 'x-binary', value: '', raw_value: Buffer.from([0xff, 0x00, 0x7f]) },
-    ]);
+    expect(http?.header_map?.headers).toEqual([{ key: 'x-binary', value: '', raw_value: Buffer.from([0xff, 0x00, 0x7f]) }]);
     expect(response.status?.code).toBe(0);
     expect(response.http_response).toBe('ok_response');
     expect(response.ok_response?.headers).toEqual([

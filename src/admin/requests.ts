@@ -3,8 +3,7 @@ import { MAX_REASON_LENGTH, MAX_VALUE_LENGTH } from '../revocation/index.js';
 import { HttpError } from './http.js';
 import { parseRfc3339, RFC3339_HINT } from './time.js';
 
-const required = (otherwise: string) => (issue: { input?: unknown }) =>
-  issue.input === undefined ? 'required' : otherwise;
+const required = (otherwise: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'required' : otherwise);
 
 const identifier = z
   .string({ error: required('must be a string') })

@@ -11,14 +11,7 @@ export const RFC3339_HINT = 'must be an RFC 3339 timestamp with an offset, e.g. 
 export function parseRfc3339(text: string): number | undefined {
   const match = RFC3339.exec(text);
   if (match === null) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   // Before 1970 means nothing here (and Date.UTC maps years 0-99 to 1900-1999).
   if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth) return undefined;

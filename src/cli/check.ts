@@ -18,7 +18,6 @@ import type { CheckResponse } from '../envoy/types.js';
 import { EXIT_DENIED, EXIT_OK, UsageError, type CliIo } from './io.js';
 import { decideOffline, offlineRuntime, OfflineInputError, type OfflineDecision, type OfflineRequest } from './offline.js';
 
-
 export const OPTIONS = {
   config: { type: 'string' },
   method: { type: 'string', default: 'GET' },
@@ -82,7 +81,8 @@ export async function runCheck(argv: string[], io: CliIo): Promise<number> {
   const runtime = offlineRuntime(config);
   try {
     if (input.token !== undefined) await runtime.start();
-    const onUnsafeClaim = (header: string, claim: string) => io.stderr(`warning: claim ${claim} is not a safe value for header ${header}; it would not be injected`);
+    const onUnsafeClaim = (header: string, claim: string) =>
+      io.stderr(`warning: claim ${claim} is not a safe value for header ${header}; it would not be injected`);
     let result: OfflineDecision;
     try {
       result = await decideOffline(runtime, input, onUnsafeClaim);
@@ -107,7 +107,8 @@ function render(outcome: Outcome, decision: Decision | undefined, response: Chec
     lines.push(`decision: deny (HTTP ${http}, gRPC status ${response.status?.code}, ${response.status?.message})`);
   }
   lines.push(`rule: ${decision?.ruleId ?? '(none)'}`);
-  if (decision?.rollout) lines.push(`rollout: ${decision.rollout.arm} arm (the rule is enforced for ${decision.rollout.enforcePercent}% of subjects)`);
+  if (decision?.rollout)
+    lines.push(`rollout: ${decision.rollout.arm} arm (the rule is enforced for ${decision.rollout.enforcePercent}% of subjects)`);
   if (decision) {
     lines.push(`reason: ${decision.reason}`);
     lines.push('why:');

@@ -25,7 +25,8 @@ export const OPTIONS = {
 export async function runKeys(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   if (positionals[0] === 'rotate' && positionals.length === 1) return rotate(values, io);
-  if (positionals[0] !== 'generate' || positionals.length !== 1) throw new UsageError('the subcommands are generate and rotate: tollgate keys generate --out DIR, tollgate keys rotate --dir DIR');
+  if (positionals[0] !== 'generate' || positionals.length !== 1)
+    throw new UsageError('the subcommands are generate and rotate: tollgate keys generate --out DIR, tollgate keys rotate --dir DIR');
   const alg = values.alg;
   if (!(GENERATABLE as readonly string[]).includes(alg)) throw new UsageError(`--alg: one of ${GENERATABLE.join(', ')}`);
   if (!values.out) throw new UsageError('--out: the directory to write private.jwk.json and jwks.json into');
@@ -33,10 +34,15 @@ export async function runKeys(argv: string[], io: CliIo): Promise<number> {
   const publicPath = join(values.out, 'jwks.json');
   const existing = [privatePath, publicPath].filter((path) => existsSync(path));
   if (existing.length > 0 && !values.force) {
-    throw new UsageError(`${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''}: overwriting loses the old private key and every token it signed stops verifying; add --force to do it anyway`);
+    throw new UsageError(
+      `${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''}: overwriting loses the old private key and every token it signed stops verifying; add --force to do it anyway`,
+    );
   }
 
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg.startsWith('RS') || alg.startsWith('PS') ? { modulusLength: 2048 } : {}) });
+  const { publicKey, privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg.startsWith('RS') || alg.startsWith('PS') ? { modulusLength: 2048 } : {}),
+  });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   const privateJwk = { ...(await exportJWK(privateKey)), kid, alg, use: 'sig' };
@@ -53,14 +59,24 @@ export async function runKeys(argv: string[], io: CliIo): Promise<number> {
  * `tollgate keys rotate --dir DIR`: the internalTokens signing-key directory gets a new key, and keys
  * no live token can need are pruned (see rotateKeys). Apply the directory as the Secret afterwards.
  */
-async function rotate(values: { alg?: string; dir?: string; 'publish-ahead-seconds'?: string; 'ttl-seconds'?: string }, io: CliIo): Promise<number> {
+async function rotate(
+  values: { alg?: string; dir?: string; 'publish-ahead-seconds'?: string; 'ttl-seconds'?: string },
+  io: CliIo,
+): Promise<number> {
   if (!values.dir) throw new UsageError('--dir: the internalTokens.keysDir directory');
   const alg = values.alg ?? 'ES256';
   if (!(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) throw new UsageError(`--alg: one of ${SIGNING_ALGORITHMS.join(', ')}`);
   const publishAheadSeconds = wholeSeconds(values['publish-ahead-seconds'], '--publish-ahead-seconds');
   const ttlSeconds = wholeSeconds(values['ttl-seconds'], '--ttl-seconds');
-  const { added, pruned } = await rotateKeys(values.dir, { algorithm: alg as SigningAlgorithm, publishAheadSeconds, ttlSeconds, nowSeconds: Math.floor(Date.now() / 1000) });
-  io.stdout(`added ${added}; signs after ${publishAheadSeconds}s of publication${pruned.length > 0 ? `; pruned ${pruned.join(', ')}` : ''}`);
+  const { added, pruned } = await rotateKeys(values.dir, {
+    algorithm: alg as SigningAlgorithm,
+    publishAheadSeconds,
+    ttlSeconds,
+    nowSeconds: Math.floor(Date.now() / 1000),
+  });
+  io.stdout(
+    `added ${added}; signs after ${publishAheadSeconds}s of publication${pruned.length > 0 ? `; pruned ${pruned.join(', ')}` : ''}`,
+  );
   return EXIT_OK;
 }
 

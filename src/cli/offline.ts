@@ -50,7 +50,11 @@ export function offlineRuntime(config: Config): Runtime {
 }
 
 /** Throws OfflineInputError for a token or provider the config cannot take. */
-export async function decideOffline(runtime: Runtime, request: OfflineRequest, onUnsafeClaim: (header: string, claim: string) => void): Promise<OfflineDecision> {
+export async function decideOffline(
+  runtime: Runtime,
+  request: OfflineRequest,
+  onUnsafeClaim: (header: string, claim: string) => void,
+): Promise<OfflineDecision> {
   const view = request.token !== undefined ? withToken(request.view, runtime, request.token) : request.view;
   const preset = request.claims ? presetToken(runtime, request.claims, request.provider) : undefined;
   const { outcome, decision } = await decide(runtime, view, { explain: true, presetToken: preset });
@@ -78,12 +82,19 @@ function withToken(view: RequestView, runtime: Runtime, token: string): RequestV
 /** Preset claims stand for a token the named (or only) provider verified. */
 function presetToken(runtime: Runtime, claims: Record<string, unknown>, providerName: string | undefined): VerifiedToken {
   const providers = runtime.providers;
-  const provider = providerName === undefined ? (providers.length === 1 ? providers[0] : undefined) : providers.find((p) => p.config.name === providerName);
+  const provider =
+    providerName === undefined
+      ? providers.length === 1
+        ? providers[0]
+        : undefined
+      : providers.find((p) => p.config.name === providerName);
   if (!provider) {
     const names = providers.map((p) => p.config.name).join(', ') || 'none configured';
     throw new OfflineInputError(
       'provider',
-      providerName === undefined ? `a provider name is needed with claims (providers: ${names})` : `${providerName}: no such provider (providers: ${names})`,
+      providerName === undefined
+        ? `a provider name is needed with claims (providers: ${names})`
+        : `${providerName}: no such provider (providers: ${names})`,
     );
   }
   return { provider, claims, keyId: 'claims', payloadBytes: 0 };

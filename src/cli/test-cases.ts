@@ -39,7 +39,12 @@ const requestSchema = z.strictObject(
       .default({}),
     principal: text('principal').optional(),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}; allowed: method, path, host, headers, principal` : 'request must be a mapping with at least path') },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown key(s) ${issue.keys.join(', ')}; allowed: method, path, host, headers, principal`
+        : 'request must be a mapping with at least path',
+  },
 );
 
 const expectSchema = z
@@ -51,16 +56,27 @@ const expectSchema = z
       status: z.union([z.literal(401), z.literal(403)], { error: 'status must be 401 or 403' }).optional(),
       arm: z.enum(['enforced', 'shadow'], { error: 'arm must be "enforced" or "shadow"' }).optional(),
       headers: z
-        .record(z.string(), z.union([z.string(), z.null()], { error: 'an expected header value must be a string, or null for "not injected"' }), {
-          error: 'headers must be a mapping of name to expected value',
-        })
+        .record(
+          z.string(),
+          z.union([z.string(), z.null()], { error: 'an expected header value must be a string, or null for "not injected"' }),
+          {
+            error: 'headers must be a mapping of name to expected value',
+          },
+        )
         .optional(),
     },
-    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}; allowed: decision, rule, reason, status, arm, headers` : 'expect must be a mapping with at least decision') },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown key(s) ${issue.keys.join(', ')}; allowed: decision, rule, reason, status, arm, headers`
+          : 'expect must be a mapping with at least decision',
+    },
   )
   .superRefine((expect, ctx) => {
-    if (expect.decision === 'allow' && expect.status !== undefined) ctx.addIssue({ code: 'custom', path: ['status'], message: 'status is for denials (401 or 403); an allowed request has none' });
-    if (expect.decision === 'deny' && expect.headers !== undefined) ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers are injected only on allow' });
+    if (expect.decision === 'allow' && expect.status !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['status'], message: 'status is for denials (401 or 403); an allowed request has none' });
+    if (expect.decision === 'deny' && expect.headers !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers are injected only on allow' });
   });
 
 const caseSchema = z
@@ -73,11 +89,18 @@ const caseSchema = z
       provider: text('provider').optional(),
       expect: expectSchema,
     },
-    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}; allowed: name, request, claims, token, provider, expect` : 'a case must be a mapping with name, request and expect') },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown key(s) ${issue.keys.join(', ')}; allowed: name, request, claims, token, provider, expect`
+          : 'a case must be a mapping with name, request and expect',
+    },
   )
   .superRefine((c, ctx) => {
-    if (c.claims !== undefined && c.token !== undefined) ctx.addIssue({ code: 'custom', path: ['token'], message: 'give claims or token, not both' });
-    if (c.provider !== undefined && c.claims === undefined) ctx.addIssue({ code: 'custom', path: ['provider'], message: 'provider goes with claims' });
+    if (c.claims !== undefined && c.token !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['token'], message: 'give claims or token, not both' });
+    if (c.provider !== undefined && c.claims === undefined)
+      ctx.addIssue({ code: 'custom', path: ['provider'], message: 'provider goes with claims' });
   });
 
 const fileSchema = z.strictObject(
@@ -85,7 +108,12 @@ const fileSchema = z.strictObject(
     config: text('config').optional(),
     cases: z.array(z.unknown(), { error: 'cases must be a list of cases' }).min(1, { error: 'cases must list at least one case' }),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}; allowed: config, cases` : 'a case file must be a mapping with cases') },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown key(s) ${issue.keys.join(', ')}; allowed: config, cases`
+        : 'a case file must be a mapping with cases',
+  },
 );
 
 export type TestCase = z.infer<typeof caseSchema>;

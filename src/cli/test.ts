@@ -13,7 +13,16 @@ import type { Config } from '../config/schema.js';
 import { EXIT_DENIED, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.js';
 import { decideOffline, offlineRuntime, OfflineInputError, type OfflineDecision } from './offline.js';
 import { CaseFileError, loadCaseFile, type CaseFile, type TestCase } from './test-cases.js';
-import { caseLines, coverageLines, coverageOf, coveredPercent, formatPercent, writeJUnit, type CaseResult, type Coverage } from './test-report.js';
+import {
+  caseLines,
+  coverageLines,
+  coverageOf,
+  coveredPercent,
+  formatPercent,
+  writeJUnit,
+  type CaseResult,
+  type Coverage,
+} from './test-report.js';
 
 interface TestInput {
   config?: string;
@@ -35,7 +44,8 @@ function parseInput(argv: string[]): TestInput {
   });
   if (positionals.length === 0) throw new UsageError('name at least one case file');
   const minCoverage = Number(values['min-coverage']);
-  if (!/^\d+(\.\d+)?$/.test(values['min-coverage']) || minCoverage > 100) throw new UsageError(`--min-coverage must be a percentage from 0 to 100, e.g. --min-coverage 90`);
+  if (!/^\d+(\.\d+)?$/.test(values['min-coverage']) || minCoverage > 100)
+    throw new UsageError(`--min-coverage must be a percentage from 0 to 100, e.g. --min-coverage 90`);
   return { config: values.config, minCoverage, junit: values.junit, files: positionals };
 }
 
@@ -74,7 +84,9 @@ export async function runTest(argv: string[], io: CliIo): Promise<number> {
         for (const [index, testCase] of file.cases.entries()) {
           let decided: OfflineDecision;
           try {
-            decided = await decideOffline(runtime, requestOf(testCase), (header, claim) => io.stderr(`warning: ${file.path}: ${testCase.name}: claim ${claim} is not a safe value for header ${header}`));
+            decided = await decideOffline(runtime, requestOf(testCase), (header, claim) =>
+              io.stderr(`warning: ${file.path}: ${testCase.name}: claim ${claim} is not a safe value for header ${header}`),
+            );
           } catch (err) {
             if (!(err instanceof OfflineInputError)) throw err;
             io.stderr(`${file.path}: cases[${index}] "${testCase.name}": ${err.field}: ${err.message}`);
@@ -160,7 +172,8 @@ function judge(file: string, testCase: TestCase, decided: OfflineDecision): Case
   compare('reason', want.reason, seen.reason);
   compare('status', want.status, seen.status);
   compare('arm', want.arm, seen.arm ?? null);
-  for (const [name, value] of Object.entries(want.headers ?? {})) compare(`headers.${name.toLowerCase()}`, value, seen.headers.get(name.toLowerCase()) ?? null);
+  for (const [name, value] of Object.entries(want.headers ?? {}))
+    compare(`headers.${name.toLowerCase()}`, value, seen.headers.get(name.toLowerCase()) ?? null);
   const summary = `${seen.decision}${seen.status ? ` ${seen.status}` : ''}, rule ${seen.rule ?? '(none)'}, ${seen.reason}${seen.arm ? `, ${seen.arm} arm` : ''}`;
   return { file, name: testCase.name, summary, differences, rule: seen.rule };
 }

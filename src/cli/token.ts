@@ -24,7 +24,15 @@ export const OPTIONS = {
 } as const;
 
 /** Claims the command sets from its own options: a `--claim` for one of them would silently lose. */
-const OPTION_CLAIMS: Record<string, string> = { iss: '--iss', sub: '--sub', aud: '--aud', exp: '--exp or --ttl', nbf: '--nbf', iat: '--iat', jti: '(always a fresh UUID)' };
+const OPTION_CLAIMS: Record<string, string> = {
+  iss: '--iss',
+  sub: '--sub',
+  aud: '--aud',
+  exp: '--exp or --ttl',
+  nbf: '--nbf',
+  iat: '--iat',
+  jti: '(always a fresh UUID)',
+};
 const TIME_OPTIONS = ['--exp', '--nbf', '--iat'];
 const DEFAULT_TTL = '5m';
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -35,9 +43,11 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
  */
 export async function runToken(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: withNegativeTimes(argv), options: OPTIONS, allowPositionals: true, strict: true });
-  if (positionals[0] !== 'mint' || positionals.length !== 1) throw new UsageError('the only subcommand is mint: tollgate token mint --key FILE --sub SUBJECT');
+  if (positionals[0] !== 'mint' || positionals.length !== 1)
+    throw new UsageError('the only subcommand is mint: tollgate token mint --key FILE --sub SUBJECT');
   if (!values.key) throw new UsageError('--key: a private JWK file, e.g. private.jwk.json from `tollgate keys generate`');
-  if (values.sub === undefined && !values['no-sub']) throw new UsageError('--sub SUBJECT is required (or --no-sub for a token without a subject)');
+  if (values.sub === undefined && !values['no-sub'])
+    throw new UsageError('--sub SUBJECT is required (or --no-sub for a token without a subject)');
   if (values.sub !== undefined && values['no-sub']) throw new UsageError('give --sub or --no-sub, not both');
   if (values.ttl !== undefined && values.exp !== undefined) throw new UsageError('give --ttl or --exp, not both');
   const jwk = readPrivateJwk(values.key);
@@ -62,7 +72,11 @@ export async function runToken(argv: string[], io: CliIo): Promise<number> {
     exp: values.exp !== undefined ? time('--exp', values.exp, now) : iat + duration(values.ttl ?? DEFAULT_TTL),
     jti: crypto.randomUUID(),
   };
-  const jwt = new SignJWT(payload).setProtectedHeader({ alg: jwk.alg!, kid: values.kid ?? jwk.kid, ...(values.typ ? { typ: values.typ } : {}) });
+  const jwt = new SignJWT(payload).setProtectedHeader({
+    alg: jwk.alg!,
+    kid: values.kid ?? jwk.kid,
+    ...(values.typ ? { typ: values.typ } : {}),
+  });
   io.stdout(await jwt.sign(await importJWK(jwk, jwk.alg)));
   return EXIT_OK;
 }
@@ -93,13 +107,18 @@ function readPrivateJwk(path: string): JWK {
   } catch (err) {
     throw new UsageError(`--key: cannot read a JWK from ${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--key: ${path} is not a JWK (a JSON object)`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError(`--key: ${path} is not a JWK (a JSON object)`);
   if ('keys' in parsed) {
-    throw new UsageError(`--key: ${path} is a JWKS, a set of PUBLIC keys (what a provider's jwks.file points at); minting needs the private key, e.g. private.jwk.json from tollgate keys generate`);
+    throw new UsageError(
+      `--key: ${path} is a JWKS, a set of PUBLIC keys (what a provider's jwks.file points at); minting needs the private key, e.g. private.jwk.json from tollgate keys generate`,
+    );
   }
   const jwk = parsed as JWK;
   if (jwk.kty !== 'oct' && jwk.d === undefined) {
-    throw new UsageError(`--key: ${path} holds a PUBLIC key (no "d"); minting needs the private key, e.g. private.jwk.json from tollgate keys generate`);
+    throw new UsageError(
+      `--key: ${path} holds a PUBLIC key (no "d"); minting needs the private key, e.g. private.jwk.json from tollgate keys generate`,
+    );
   }
   if (!jwk.alg) throw new UsageError(`--key: ${path} has no "alg"; regenerate it with tollgate keys generate`);
   return jwk;
@@ -127,5 +146,7 @@ function time(option: string, text: string, now: number): number {
   if (/^\d+$/.test(text)) return Number(text);
   const absolute = parseRfc3339(text);
   if (absolute !== undefined) return Math.floor(absolute);
-  throw new UsageError(`${option} ${JSON.stringify(text)}: relative (+10m, -1h, 30s), epoch seconds (1767225600) or RFC 3339 (2026-01-01T00:00:00Z)`);
+  throw new UsageError(
+    `${option} ${JSON.stringify(text)}: relative (+10m, -1h, 30s), epoch seconds (1767225600) or RFC 3339 (2026-01-01T00:00:00Z)`,
+  );
 }

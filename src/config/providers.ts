@@ -56,19 +56,35 @@ export const providerSchema = z
   .superRefine((p, ctx) => {
     const hmac = p.algorithms.some((a) => a.startsWith('HS'));
     if (hmac && !p.hmacSecret) {
-      ctx.addIssue({ code: 'custom', path: ['algorithms'], message: 'HS* algorithms need `hmacSecret` for this provider; use an asymmetric algorithm or configure the secret' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithms'],
+        message: 'HS* algorithms need `hmacSecret` for this provider; use an asymmetric algorithm or configure the secret',
+      });
     }
     if (!hmac && p.hmacSecret) {
       ctx.addIssue({ code: 'custom', path: ['hmacSecret'], message: 'set only when `algorithms` lists an HS* algorithm' });
     }
     if (p.algorithms.some((a) => !a.startsWith('HS')) && !p.jwks) {
-      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'required for asymmetric algorithms: set jwks.file, jwks.uri or jwks.discovery' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwks'],
+        message: 'required for asymmetric algorithms: set jwks.file, jwks.uri or jwks.discovery',
+      });
     }
     if (!p.requiredClaims.includes('exp')) {
-      ctx.addIssue({ code: 'custom', path: ['requiredClaims'], message: 'must include "exp": tokens without an expiry are never accepted' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requiredClaims'],
+        message: 'must include "exp": tokens without an expiry are never accepted',
+      });
     }
     if (p.fromHeaders.length + p.fromCookies.length + p.fromParams.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['fromHeaders'], message: 'the provider needs at least one token location (fromHeaders, fromCookies or fromParams)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fromHeaders'],
+        message: 'the provider needs at least one token location (fromHeaders, fromCookies or fromParams)',
+      });
     }
   });
 

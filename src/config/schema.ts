@@ -50,7 +50,11 @@ export const configSchema = z
     /** Global dry run: every decision is computed, logged and counted, and every request is allowed. */
     dryRun: z.boolean().default(false),
     /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
-    realm: z.string().regex(/^[\x20-\x7e]*$/).refine((s) => !s.includes('"') && !s.includes('\\'), 'must not contain quotes or backslashes').default('tollgate'),
+    realm: z
+      .string()
+      .regex(/^[\x20-\x7e]*$/)
+      .refine((s) => !s.includes('"') && !s.includes('\\'), 'must not contain quotes or backslashes')
+      .default('tollgate'),
     limits: z
       .strictObject({
         /** Tokens longer than this are denied before any parsing. */
@@ -89,26 +93,49 @@ export const configSchema = z
         drainSeconds: z.number().min(0).max(300).default(10),
       })
       .default({ notServingSeconds: 2, drainSeconds: 10 })
-      .refine((s) => s.notServingSeconds <= s.drainSeconds, { message: 'notServingSeconds must not exceed drainSeconds', path: ['notServingSeconds'] }),
+      .refine((s) => s.notServingSeconds <= s.drainSeconds, {
+        message: 'notServingSeconds must not exceed drainSeconds',
+        path: ['notServingSeconds'],
+      }),
   })
   .superRefine((config, ctx) => {
     const names = new Set<string>();
     const issuers = new Set<string>();
     config.providers.forEach((p, i) => {
-      if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name ${JSON.stringify(p.name)}` });
-      if (issuers.has(p.issuer)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'issuer'], message: 'another provider has the same issuer: tokens are routed by `iss`, so issuers must be unique' });
+      if (names.has(p.name))
+        ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name ${JSON.stringify(p.name)}` });
+      if (issuers.has(p.issuer))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['providers', i, 'issuer'],
+          message: 'another provider has the same issuer: tokens are routed by `iss`, so issuers must be unique',
+        });
       names.add(p.name);
       issuers.add(p.issuer);
     });
     config.rules.forEach((rule, i) => {
-      if (rule.internalToken && !config.internalTokens) ctx.addIssue({ code: 'custom', path: ['rules', i, 'internalToken'], message: 'configure internalTokens (issuer, keysDir) to mint internal tokens' });
+      if (rule.internalToken && !config.internalTokens)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', i, 'internalToken'],
+          message: 'configure internalTokens (issuer, keysDir) to mint internal tokens',
+        });
     });
     if (config.internalTokens && !config.listen.tls?.clientCaFile) {
-      ctx.addIssue({ code: 'custom', path: ['internalTokens'], message: 'minted tokens name the calling workload in act.sub, taken from its client certificate: configure listen.tls with clientCaFile' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['internalTokens'],
+        message:
+          'minted tokens name the calling workload in act.sub, taken from its client certificate: configure listen.tls with clientCaFile',
+      });
     }
     checkFallbacks(config, ctx);
     if (config.admin && !config.revocation) {
-      ctx.addIssue({ code: 'custom', path: ['admin'], message: 'the admin API manages revocations: configure `revocation` too (store: memory, file or redis)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['admin'],
+        message: 'the admin API manages revocations: configure `revocation` too (store: memory, file or redis)',
+      });
     }
   })
   .transform((config) => ({
@@ -123,11 +150,18 @@ export const configSchema = z
 function checkFallbacks(config: { rules: RuleConfig[]; contextSources: readonly { name: string }[] }, ctx: z.RefinementCtx): void {
   const names = new Set(config.contextSources.map((s) => s.name));
   config.rules.forEach((rule, i) => {
-    const sets = [{ set: rule.require, path: ['require'] }, ...(rule.require.anyOf ?? []).map((set, j) => ({ set, path: ['require', 'anyOf', j] }))];
+    const sets = [
+      { set: rule.require, path: ['require'] },
+      ...(rule.require.anyOf ?? []).map((set, j) => ({ set, path: ['require', 'anyOf', j] })),
+    ];
     for (const { set, path } of sets) {
       const fallback = set.contextRole?.fallback;
       if (fallback !== undefined && !names.has(fallback)) {
-        ctx.addIssue({ code: 'custom', path: ['rules', i, ...path, 'contextRole', 'fallback'], message: `no context source named ${JSON.stringify(fallback)}; add it to contextSources` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', i, ...path, 'contextRole', 'fallback'],
+          message: `no context source named ${JSON.stringify(fallback)}; add it to contextSources`,
+        });
       }
     }
   });

@@ -22,7 +22,9 @@ export const contextSourceSchema = z.strictObject({
   http: z.strictObject({
     url: urlTemplateSchema,
     timeoutMs: z.number().int().min(1).max(10_000).default(200),
-    headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'header names must be tokens' }), headerValueSchema).optional(),
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'header names must be tokens' }), headerValueSchema)
+      .optional(),
   }),
   /** How long an answer with roles is kept. */
   cacheSeconds: z.number().min(0).default(60),
@@ -30,7 +32,11 @@ export const contextSourceSchema = z.strictObject({
   negativeCacheSeconds: z.number().min(0).default(10),
   maxEntries: z.number().int().min(1).default(100_000),
   /** Bytes the cached answers may take in all (keys and roles, as UTF-16). */
-  maxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+  maxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024),
 });
 
 export const contextSourcesSchema = z
@@ -39,7 +45,8 @@ export const contextSourcesSchema = z
   .superRefine((sources, ctx) => {
     const seen = new Set<string>();
     sources.forEach((s, i) => {
-      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate context source name ${JSON.stringify(s.name)}` });
+      if (seen.has(s.name))
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate context source name ${JSON.stringify(s.name)}` });
       seen.add(s.name);
     });
   });

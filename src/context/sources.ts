@@ -25,7 +25,13 @@ class ContextSource {
 
   resolve(query: ContextQuery): Promise<RolesAnswer> {
     this.metrics.lookups.inc(this.labels);
-    return this.cache.get(query.sub, query.context, query.id, () => this.call(query), () => this.metrics.hits.inc(this.labels));
+    return this.cache.get(
+      query.sub,
+      query.context,
+      query.id,
+      () => this.call(query),
+      () => this.metrics.hits.inc(this.labels),
+    );
   }
 
   private async call(query: ContextQuery): Promise<RolesAnswer> {

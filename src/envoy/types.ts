@@ -120,11 +120,7 @@ export interface HeaderValue {
 }
 
 /** envoy.config.core.v3.HeaderValueOption.HeaderAppendAction. */
-export type HeaderAppendAction =
-  | 'APPEND_IF_EXISTS_OR_ADD'
-  | 'ADD_IF_ABSENT'
-  | 'OVERWRITE_IF_EXISTS_OR_ADD'
-  | 'OVERWRITE_IF_EXISTS';
+export type HeaderAppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
 
 /** envoy.config.core.v3.HeaderValueOption. */
 export interface HeaderValueOption {
@@ -271,11 +267,7 @@ function toValue(input: unknown): Value | undefined {
 }
 
 function hasToJSON(value: unknown): value is { toJSON(): unknown } {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { toJSON?: unknown }).toJSON === 'function'
-  );
+  return typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function';
 }
 
 /** Converts a Struct (decoded or built by toStruct) back to a plain JSON object. */

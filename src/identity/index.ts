@@ -73,7 +73,13 @@ export function identityFrom(headers: HeaderSource, names: Partial<IdentityHeade
   const isObject = rolesText.startsWith('{');
   return {
     subject: header(headers, subject) || null,
-    roles: isObject || rolesText === '' ? [] : rolesText.split(',').map((r) => r.trim()).filter((r) => r !== ''),
+    roles:
+      isObject || rolesText === ''
+        ? []
+        : rolesText
+            .split(',')
+            .map((r) => r.trim())
+            .filter((r) => r !== ''),
     contextRoles: isObject ? parseContextRoles(rolesText) : {},
     viewAs: header(headers, viewAs) || null,
   };

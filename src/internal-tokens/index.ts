@@ -16,8 +16,7 @@ export interface InternalTokenSpec {
 }
 
 export type IssueResult =
-  | { ok: true; header: string; value: string }
-  | { ok: false; denial: 'actor_chain_too_long' | 'error'; detail: string };
+  { ok: true; header: string; value: string } | { ok: false; denial: 'actor_chain_too_long' | 'error'; detail: string };
 
 /**
  * The gateway side of internal tokens: signing keys from keysDir, the minted-token cache, and the
@@ -50,10 +49,21 @@ export class InternalTokens {
    * workload whose Envoy asked (the client certificate of the Check RPC), which becomes `act.sub`.
    * With `exchange`, the verified token's own `act` is nested under it (RFC 8693 §4.1).
    */
-  issue(spec: InternalTokenSpec, claims: Record<string, unknown>, caller: string | undefined, revoked?: (claims: { sub: string; iat: number; jti: string }) => boolean): IssueResult {
+  issue(
+    spec: InternalTokenSpec,
+    claims: Record<string, unknown>,
+    caller: string | undefined,
+    revoked?: (claims: { sub: string; iat: number; jti: string }) => boolean,
+  ): IssueResult {
     const { sub, exp } = claims;
-    if (typeof sub !== 'string' || sub === '') return { ok: false, denial: 'error', detail: 'the verified token has no string sub to carry' };
-    if (caller === undefined) return { ok: false, denial: 'error', detail: 'the Check RPC presented no client certificate with a SPIFFE ID (listen.tls with clientCaFile): act.sub would be unknown' };
+    if (typeof sub !== 'string' || sub === '')
+      return { ok: false, denial: 'error', detail: 'the verified token has no string sub to carry' };
+    if (caller === undefined)
+      return {
+        ok: false,
+        denial: 'error',
+        detail: 'the Check RPC presented no client certificate with a SPIFFE ID (listen.tls with clientCaFile): act.sub would be unknown',
+      };
     const act: ActorClaim = spec.exchange && claims.act !== undefined ? { sub: caller, act: claims.act as ActorClaim } : { sub: caller };
     const chain = readActorChain(act, this.config.maxChainDepth);
     if (!chain.ok) {
@@ -63,7 +73,10 @@ export class InternalTokens {
     }
     const copied: Record<string, unknown> = {};
     for (const name of this.config.claims) if (Object.hasOwn(claims, name)) copied[name] = claims[name];
-    const token = this.minter.mint({ sub, audience: spec.audience, claims: copied, act, notAfter: typeof exp === 'number' ? exp : undefined }, revoked);
+    const token = this.minter.mint(
+      { sub, audience: spec.audience, claims: copied, act, notAfter: typeof exp === 'number' ? exp : undefined },
+      revoked,
+    );
     if (token === undefined) return { ok: false, denial: 'error', detail: 'no signing key usable, or the token it came with expires now' };
     const value = this.config.header === 'authorization' ? `Bearer ${token}` : token;
     return { ok: true, header: this.config.header, value };
@@ -86,7 +99,13 @@ export class InternalTokens {
     }
     if (path === DISCOVERY_PATH) {
       const base = this.config.issuer.replace(/\/+$/, '');
-      const document = { issuer: this.config.issuer, jwks_uri: `${base}${JWKS_PATH}`, id_token_signing_alg_values_supported: [this.config.algorithm], subject_types_supported: ['public'], response_types_supported: ['id_token'] };
+      const document = {
+        issuer: this.config.issuer,
+        jwks_uri: `${base}${JWKS_PATH}`,
+        id_token_signing_alg_values_supported: [this.config.algorithm],
+        subject_types_supported: ['public'],
+        response_types_supported: ['id_token'],
+      };
       sendJson(res, 200, document, { 'cache-control': 'public, max-age=300' });
       return true;
     }

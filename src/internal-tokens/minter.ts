@@ -48,7 +48,12 @@ export class TokenMinter {
     private readonly clock: Clock,
     private readonly metrics: InternalTokenMetrics,
   ) {
-    this.algorithm = config.algorithm === 'EdDSA' ? { digest: null } : config.algorithm === 'ES256' ? { digest: 'sha256', dsaEncoding: 'ieee-p1363' } : { digest: 'sha256' };
+    this.algorithm =
+      config.algorithm === 'EdDSA'
+        ? { digest: null }
+        : config.algorithm === 'ES256'
+          ? { digest: 'sha256', dsaEncoding: 'ieee-p1363' }
+          : { digest: 'sha256' };
   }
 
   /**

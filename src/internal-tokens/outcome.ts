@@ -25,7 +25,13 @@ export function withInternalToken(
   const result = tokens.issue(outcome.internalToken, outcome.token.claims, caller, revoked);
   if (result.ok) return { ...outcome, minted: { header: result.header, value: result.value } };
   if (result.denial === 'actor_chain_too_long') {
-    return { kind: 'forbidden', reason: 'actor_chain_too_long', ruleId: outcome.ruleId, provider: outcome.token.provider.config.name, sub: outcome.token.claims.sub };
+    return {
+      kind: 'forbidden',
+      reason: 'actor_chain_too_long',
+      ruleId: outcome.ruleId,
+      provider: outcome.token.provider.config.name,
+      sub: outcome.token.claims.sub,
+    };
   }
   return failed(result.detail);
 }

@@ -27,10 +27,17 @@ export async function rotateKeys(dir: string, options: RotateOptions): Promise<{
       const jwk = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { kid?: string; created?: unknown };
       return { file, kid: jwk.kid ?? file, created: typeof jwk.created === 'number' ? jwk.created : 0 };
     });
-  const { privateKey } = await generateKeyPair(options.algorithm, { extractable: true, ...(options.algorithm === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const { privateKey } = await generateKeyPair(options.algorithm, {
+    extractable: true,
+    ...(options.algorithm === 'RS256' ? { modulusLength: 2048 } : {}),
+  });
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(jwk);
-  writeFileSync(join(dir, `${kid}.json`), `${JSON.stringify({ ...jwk, kid, alg: options.algorithm, use: 'sig', created: options.nowSeconds }, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(
+    join(dir, `${kid}.json`),
+    `${JSON.stringify({ ...jwk, kid, alg: options.algorithm, use: 'sig', created: options.nowSeconds }, null, 2)}\n`,
+    { mode: 0o600 },
+  );
 
   const all = [...existing, { file: `${kid}.json`, kid, created: options.nowSeconds }].sort((a, b) => a.created - b.created);
   const pruned: string[] = [];

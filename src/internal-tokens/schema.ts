@@ -30,7 +30,10 @@ export const internalTokensSchema = z.strictObject({
   claims: z
     .array(z.string().min(1))
     .default([])
-    .refine((names) => names.every((n) => !RESERVED_CLAIMS.has(n)), `tollgate sets ${[...RESERVED_CLAIMS].join(', ')} itself; they cannot be copied`),
+    .refine(
+      (names) => names.every((n) => !RESERVED_CLAIMS.has(n)),
+      `tollgate sets ${[...RESERVED_CLAIMS].join(', ')} itself; they cannot be copied`,
+    ),
   /** A new key signs only after its public part has been served this long. */
   publishAheadSeconds: z.number().int().min(0).max(86_400).default(300),
   /** Longest `act` chain an exchange may produce. */

@@ -41,7 +41,10 @@ export class SigningKeys {
   /** Loads the keys (none usable fails startup) and starts following the directory. */
   start(pollMs = KEYS_POLL_MS): void {
     this.refresh();
-    if (this.keys.length === 0) throw new ConfigError([`internalTokens.keysDir: no usable ${this.algorithm} private JWK in ${this.dir}; create one with tollgate keys rotate --dir ${this.dir}`]);
+    if (this.keys.length === 0)
+      throw new ConfigError([
+        `internalTokens.keysDir: no usable ${this.algorithm} private JWK in ${this.dir}; create one with tollgate keys rotate --dir ${this.dir}`,
+      ]);
     this.started = true;
     this.timer = setInterval(() => this.refresh(), pollMs).unref();
   }
@@ -59,7 +62,10 @@ export class SigningKeys {
     for (const key of this.keys) {
       if (key.publishedAtMs + publishAheadMs <= nowMs && (!chosen || key.publishedAtMs > chosen.publishedAtMs)) chosen = key;
     }
-    return chosen ?? this.keys.reduce<SigningKey | undefined>((oldest, k) => (!oldest || k.publishedAtMs < oldest.publishedAtMs ? k : oldest), undefined);
+    return (
+      chosen ??
+      this.keys.reduce<SigningKey | undefined>((oldest, k) => (!oldest || k.publishedAtMs < oldest.publishedAtMs ? k : oldest), undefined)
+    );
   }
 
   /** Every public key, published ahead of use and kept while tokens it signed may live. */
@@ -70,7 +76,9 @@ export class SigningKeys {
   refresh(): void {
     let names: string[];
     try {
-      names = readdirSync(this.dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort();
+      names = readdirSync(this.dir)
+        .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
+        .sort();
     } catch (err) {
       this.logOnce(`cannot read ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
       return; // keep signing with what was loaded: a transient read error must not stop the gateway
@@ -82,7 +90,9 @@ export class SigningKeys {
         return ''; // removed between listing and reading
       }
     });
-    const version = createHash('sha256').update(JSON.stringify([names, texts])).digest('hex');
+    const version = createHash('sha256')
+      .update(JSON.stringify([names, texts]))
+      .digest('hex');
     if (version === this.version) return;
     this.version = version;
     const keys: SigningKey[] = [];
@@ -109,7 +119,10 @@ export class SigningKeys {
     }
     const { kid, alg, created } = jwk;
     if (typeof kid !== 'string' || kid === '' || alg !== this.algorithm) {
-      this.deps.logger.error({ file: name, alg: typeof alg === 'string' ? alg : null }, `internal token key needs a kid and alg ${this.algorithm}; skipped`);
+      this.deps.logger.error(
+        { file: name, alg: typeof alg === 'string' ? alg : null },
+        `internal token key needs a kid and alg ${this.algorithm}; skipped`,
+      );
       return undefined;
     }
     let privateKey: KeyObject;

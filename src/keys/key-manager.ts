@@ -97,10 +97,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       lastError = undefined;
       lastSuccessMs = clock.now();
       metrics.refreshes.inc({ ...label, result: unchanged ? 'not_modified' : 'success' });
-      nextSeconds = Math.min(
-        Math.max(doc.maxAgeSeconds ?? config.refreshSeconds, config.minRefreshSeconds),
-        config.maxRefreshSeconds,
-      );
+      nextSeconds = Math.min(Math.max(doc.maxAgeSeconds ?? config.refreshSeconds, config.minRefreshSeconds), config.maxRefreshSeconds);
     } catch (err) {
       if (scheduler.isStopped) return;
       failing = true;
@@ -161,11 +158,15 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
       untrack = metrics.track(provider.name, () => ({ state: state(), keys: usable()?.ids.size ?? 0, lastSuccessMs }));
       if (source.watch) {
         try {
-          unwatch = source.watch(() => void scheduler.refresh().catch(noop), (err) =>
-            log.warn({ err: err.message }, 'jwks: file watch failed; relying on the refresh interval'),
+          unwatch = source.watch(
+            () => void scheduler.refresh().catch(noop),
+            (err) => log.warn({ err: err.message }, 'jwks: file watch failed; relying on the refresh interval'),
           );
         } catch (err) {
-          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'jwks: cannot watch the key file; relying on the refresh interval');
+          log.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'jwks: cannot watch the key file; relying on the refresh interval',
+          );
         }
       }
       await scheduler.refresh().catch(noop);
@@ -188,9 +189,7 @@ export function createKeyManager(provider: KeyProvider, deps: Deps): KeyManager 
         const fits = set.byAlg.get(alg) ?? [];
         const only = fits.length === 1 ? fits[0] : undefined;
         if (only) return Promise.resolve(only);
-        return Promise.reject(
-          new KeyError('unknown_key', `${provider.name}: token has no kid and ${fits.length} keys fit ${quote(alg)}`),
-        );
+        return Promise.reject(new KeyError('unknown_key', `${provider.name}: token has no kid and ${fits.length} keys fit ${quote(alg)}`));
       }
       const hit = lookup(set, alg, kid);
       if (hit === 'alg_mismatch') return Promise.reject(mismatch(alg, kid));

@@ -27,10 +27,7 @@ export interface KeySet {
   ids: Set<string>;
 }
 
-export async function buildKeySet(
-  text: string,
-  algorithms: readonly string[],
-): Promise<{ set: KeySet; dropped: DroppedJwk[] }> {
+export async function buildKeySet(text: string, algorithms: readonly string[]): Promise<{ set: KeySet; dropped: DroppedJwk[] }> {
   let doc: unknown;
   try {
     doc = JSON.parse(text);

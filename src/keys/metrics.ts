@@ -59,12 +59,20 @@ function createKeyMetrics(registry: Registry): KeyMetrics {
     ['provider'],
     (g, provider, v) => g.set({ provider }, (v.lastSuccessMs ?? 0) / 1000),
   );
-  gauge('tollgate_jwks_stale', '1 unless a freshly loaded key set is served: never loaded, refreshes failing, or withheld past maxStaleSeconds', ['provider'], (g, provider, v) =>
-    g.set({ provider }, v.state === 'fresh' ? 0 : 1),
+  gauge(
+    'tollgate_jwks_stale',
+    '1 unless a freshly loaded key set is served: never loaded, refreshes failing, or withheld past maxStaleSeconds',
+    ['provider'],
+    (g, provider, v) => g.set({ provider }, v.state === 'fresh' ? 0 : 1),
   );
-  gauge('tollgate_jwks_state', 'The key state (never_loaded, fresh, stale, withheld): 1 for the current one, 0 for the others', ['provider', 'state'], (g, provider, v) => {
-    for (const state of KEY_STATES) g.set({ provider, state }, v.state === state ? 1 : 0);
-  });
+  gauge(
+    'tollgate_jwks_state',
+    'The key state (never_loaded, fresh, stale, withheld): 1 for the current one, 0 for the others',
+    ['provider', 'state'],
+    (g, provider, v) => {
+      for (const state of KEY_STATES) g.set({ provider, state }, v.state === state ? 1 : 0);
+    },
+  );
   const refreshes = new Counter({
     name: 'tollgate_jwks_refresh_total',
     help: 'JWKS loads by result: success (new content), not_modified (same content), error',

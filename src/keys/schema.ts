@@ -26,7 +26,11 @@ export const jwksConfigSchema = z
     unknownKidCooldownSeconds: seconds.default(30),
     /** Whole request, body included. */
     timeoutSeconds: seconds.default(5),
-    maxBytes: z.number().int().positive().default(1024 * 1024),
+    maxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
     /** Plain http for non-loopback hosts. Off by default: http keys can be swapped in transit. */
     allowInsecureHttp: z.boolean().default(false),
     /** Discovery only: origins the discovered jwks_uri may have; default the issuer's origin. */

@@ -81,7 +81,8 @@ export function verifySignature(alg: string, key: KeyObject | Uint8Array, signin
   switch (scheme.kind) {
     case 'rsa':
       hash = scheme.hash;
-      input = scheme.pssSaltBytes === undefined ? { key } : { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.pssSaltBytes };
+      input =
+        scheme.pssSaltBytes === undefined ? { key } : { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.pssSaltBytes };
       break;
     case 'ec':
       // A JWS carries R || S; a signature of any other length is not one (and not DER either).

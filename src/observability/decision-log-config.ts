@@ -2,7 +2,11 @@
 import { z } from 'zod';
 import { claimPathSchema } from '../util/claim-path.js';
 
-const rate = (what: string) => z.number({ error: `${what} must be a number from 0 to 1` }).min(0, { error: `${what} must be from 0 to 1` }).max(1, { error: `${what} must be from 0 to 1` });
+const rate = (what: string) =>
+  z
+    .number({ error: `${what} must be a number from 0 to 1` })
+    .min(0, { error: `${what} must be from 0 to 1` })
+    .max(1, { error: `${what} must be from 0 to 1` });
 
 export const decisionLogConfigSchema = z
   .strictObject({
@@ -18,8 +22,10 @@ export const decisionLogConfigSchema = z
     maxQueue: z.number().int().min(1).max(1_000_000).default(10000),
   })
   .superRefine((log, ctx) => {
-    if (log.sink === 'file' && log.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'sink: file needs a path, e.g. path: /var/log/tollgate/decisions.jsonl' });
-    if (log.sink === 'stdout' && log.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'path goes with sink: file' });
+    if (log.sink === 'file' && log.path === undefined)
+      ctx.addIssue({ code: 'custom', path: ['path'], message: 'sink: file needs a path, e.g. path: /var/log/tollgate/decisions.jsonl' });
+    if (log.sink === 'stdout' && log.path !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['path'], message: 'path goes with sink: file' });
   });
 
 export type DecisionLogConfig = z.infer<typeof decisionLogConfigSchema>;

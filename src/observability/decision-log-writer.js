@@ -38,7 +38,8 @@ function* chunks(text) {
   while (start < text.length) {
     const lineEnd = (/** @type {number} */ from) => text.indexOf('\n', from) + 1 || text.length;
     let end = lineEnd(start);
-    for (let next = lineEnd(end); end < text.length && Buffer.byteLength(text.slice(start, next)) <= PIPE_BUF; next = lineEnd(end)) end = next;
+    for (let next = lineEnd(end); end < text.length && Buffer.byteLength(text.slice(start, next)) <= PIPE_BUF; next = lineEnd(end))
+      end = next;
     yield text.slice(start, end);
     start = end;
   }

@@ -70,9 +70,13 @@ export class DecisionLog {
       if (!compiled.ok) throw new Error(compiled.message); // the config schema validated it
       return compiled.path;
     });
-    this.worker = new Worker(new URL('./decision-log-writer.js', import.meta.url), { workerData: { sink: config.sink, path: config.path } });
+    this.worker = new Worker(new URL('./decision-log-writer.js', import.meta.url), {
+      workerData: { sink: config.sink, path: config.path },
+    });
     this.worker.on('message', (message: { written: number } | { failed: number; code: string }) => this.onWriterReport(message));
-    this.worker.on('error', (err: Error) => options.logger.error({ err: err.message }, 'decision log writer failed; decision lines are dropped'));
+    this.worker.on('error', (err: Error) =>
+      options.logger.error({ err: err.message }, 'decision log writer failed; decision lines are dropped'),
+    );
     // The log never keeps the process alive, and a writer stuck on a stalled sink never holds up exit.
     this.worker.unref();
   }
@@ -150,7 +154,10 @@ export class DecisionLog {
     this.options.dropped.inc(message.failed);
     if (!this.failureLogged) {
       this.failureLogged = true;
-      this.options.logger.error({ sink: this.config.sink, code: message.code }, 'decision log sink failed; lines are dropped and counted in tollgate_decision_log_dropped_total');
+      this.options.logger.error(
+        { sink: this.config.sink, code: message.code },
+        'decision log sink failed; lines are dropped and counted in tollgate_decision_log_dropped_total',
+      );
     }
   }
 

@@ -13,7 +13,13 @@ export type LogFormat = 'json' | 'pretty';
 export function createLogger(level = 'info', destination?: DestinationStream, format: LogFormat = 'json'): Logger {
   if (format === 'pretty') {
     // In the same thread and synchronous, so the last lines before an exit are not lost.
-    destination = pretty({ destination: destination ?? 1, sync: true, colorize: destination === undefined && process.stdout.isTTY, translateTime: 'SYS:standard', ignore: 'name' });
+    destination = pretty({
+      destination: destination ?? 1,
+      sync: true,
+      colorize: destination === undefined && process.stdout.isTTY,
+      translateTime: 'SYS:standard',
+      ignore: 'name',
+    });
   }
   return pino(
     {

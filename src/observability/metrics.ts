@@ -49,7 +49,13 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
     /** Records one presented token's size, by the provider it claims (`""` when unknown). */
     tokenSize: tokenSizeRecorder(registry),
     /** Counts one decision. */
-    check: childrenOf(checks, (decision: string, reason: string, provider: string, rule: string, transport: Transport) => ({ decision, reason, provider, rule, transport })),
+    check: childrenOf(checks, (decision: string, reason: string, provider: string, rule: string, transport: Transport) => ({
+      decision,
+      reason,
+      provider,
+      rule,
+      transport,
+    })),
     /** Counts one decision of a rule under rollout. */
     rollout: childrenOf(rollout, (rule: string, arm: string, outcome: string) => ({ rule, arm, outcome })),
     tokenCacheHit: tokenCache.labels({ result: 'hit' }),
@@ -132,7 +138,10 @@ function tokenSizeRecorder(registry: Registry): (bytes: number, provider: string
  * Increments a labelled counter given its label values in order, without building a label object per
  * call. Label values come from code and config, so the memo stays small.
  */
-function childrenOf<L extends string, A extends string[]>(counter: ScrapeCounter<L>, labels: (...values: A) => Record<L, string>): (...values: A) => void {
+function childrenOf<L extends string, A extends string[]>(
+  counter: ScrapeCounter<L>,
+  labels: (...values: A) => Record<L, string>,
+): (...values: A) => void {
   const children = new Map<string, CounterSeries>();
   return (...values: A) => {
     const key = values.join('\u0000');

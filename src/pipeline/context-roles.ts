@@ -14,7 +14,9 @@ class RequestAnswers implements ContextAnswers {
   private readonly entries: { query: ContextQuery; roles: readonly string[] | null }[] = [];
 
   get(query: ContextQuery): readonly string[] | null | undefined {
-    return this.entries.find(({ query: q }) => q.source === query.source && q.sub === query.sub && q.context === query.context && q.id === query.id)?.roles;
+    return this.entries.find(
+      ({ query: q }) => q.source === query.source && q.sub === query.sub && q.context === query.context && q.id === query.id,
+    )?.roles;
   }
 
   add(query: ContextQuery, roles: readonly string[] | null): void {
@@ -27,7 +29,10 @@ class RequestAnswers implements ContextAnswers {
  * the context), asks them and runs it again with their answers. A decision that needs nothing costs one
  * property read more than before. Without a resolver every query fails, so the rule denies.
  */
-export async function authorizeWithContext(authorize: (answers: ContextAnswers | undefined) => Decision, resolver: ContextRoleResolver | undefined): Promise<Decision> {
+export async function authorizeWithContext(
+  authorize: (answers: ContextAnswers | undefined) => Decision,
+  resolver: ContextRoleResolver | undefined,
+): Promise<Decision> {
   let decision = authorize(undefined);
   if (decision.pending === undefined) return decision;
   const answers = new RequestAnswers();

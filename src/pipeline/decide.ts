@@ -91,11 +91,27 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
 function outcomeOf(decision: Decision, token: VerifiedToken | undefined, location: TokenLocation | undefined, refresh: boolean): Outcome {
   switch (decision.status) {
     case 'ok':
-      return { kind: 'allow', ruleId: decision.ruleId, token, location, refresh, dryRunReason: decision.dryRun?.reason, internalToken: decision.internalToken, viewAs: decision.viewAs, granted: decision.granted };
+      return {
+        kind: 'allow',
+        ruleId: decision.ruleId,
+        token,
+        location,
+        refresh,
+        dryRunReason: decision.dryRun?.reason,
+        internalToken: decision.internalToken,
+        viewAs: decision.viewAs,
+        granted: decision.granted,
+      };
     case 'unauthenticated':
       return { kind: 'unauthenticated', reason: 'missing_token', ruleId: decision.ruleId };
     case 'permission_denied':
-      return { kind: 'forbidden', reason: decision.reason, ruleId: decision.ruleId, provider: token?.provider.config.name, sub: token?.claims.sub };
+      return {
+        kind: 'forbidden',
+        reason: decision.reason,
+        ruleId: decision.ruleId,
+        provider: token?.provider.config.name,
+        sub: token?.claims.sub,
+      };
   }
 }
 

@@ -142,7 +142,12 @@ function allowResponse(outcome: AllowOutcome, request: RequestView, ctx: Respons
   const parts = outcome.token && tokenResponseParts(outcome.token, outcome, ctx.onUnsafeClaim);
   const minted = outcome.minted;
   const headers = minted ? [...(parts?.headers ?? []), overwrite(minted.header, minted.value)] : (parts?.headers ?? []);
-  const { headers_to_remove, response_headers_to_add, query_parameters_to_remove } = requestResponseParts(outcome, request, ctx, parts?.headerNames);
+  const { headers_to_remove, response_headers_to_add, query_parameters_to_remove } = requestResponseParts(
+    outcome,
+    request,
+    ctx,
+    parts?.headerNames,
+  );
   return {
     status: ALLOWED,
     ok_response: { headers, headers_to_remove, response_headers_to_add, query_parameters_to_remove },
@@ -172,7 +177,14 @@ export function requestResponseParts(
   // With a minted token the external one never travels on, whatever forwardToken says. A cookie
   // cannot be removed alone, so the whole cookie header goes.
   const dropToken = minted !== undefined || !ctx.identityHeaders.forwardToken;
-  const tokenHeader = outcome.location && dropToken ? (outcome.location.kind === 'header' ? outcome.location.name : outcome.location.kind === 'cookie' && minted ? 'cookie' : undefined) : undefined;
+  const tokenHeader =
+    outcome.location && dropToken
+      ? outcome.location.kind === 'header'
+        ? outcome.location.name
+        : outcome.location.kind === 'cookie' && minted
+          ? 'cookie'
+          : undefined
+      : undefined;
   const remove: string[] = [];
   for (const name of request.headers.keys()) {
     if (name.startsWith(':') || name === 'host' || overwritten?.has(name) || name === minted?.header) continue;
@@ -194,7 +206,8 @@ function decidedRoles(value: unknown, claim: string, decided: Pick<AllowOutcome,
   let roles = value;
   for (const grant of decided.granted ?? []) {
     // The source was asked because the token does not list this context: the grant is the whole entry.
-    if (grant.claim === claim) roles = { ...(isObject(roles) ? roles : {}), [grant.context]: Object.fromEntries(grant.roles.map((r) => [r, [grant.id]])) };
+    if (grant.claim === claim)
+      roles = { ...(isObject(roles) ? roles : {}), [grant.context]: Object.fromEntries(grant.roles.map((r) => [r, [grant.id]])) };
   }
   const viewAs = decided.viewAs;
   if (viewAs?.claim === claim) roles = { ...(isObject(roles) ? roles : {}), [viewAs.context]: { [viewAs.role]: [viewAs.id] } };

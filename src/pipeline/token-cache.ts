@@ -13,7 +13,11 @@ import type { VerifiedToken } from './verify.js';
 export class TokenCache {
   private readonly lru: LRUCache<string, VerifiedToken> | undefined;
 
-  constructor(maxEntries: number, private readonly clock: Clock, maxBytes = 64 * 1024 * 1024) {
+  constructor(
+    maxEntries: number,
+    private readonly clock: Clock,
+    maxBytes = 64 * 1024 * 1024,
+  ) {
     this.lru =
       maxEntries > 0
         ? new LRUCache<string, VerifiedToken>({

@@ -32,8 +32,7 @@ export interface VerifiedToken {
 }
 
 export type VerifyOutcome =
-  | { ok: true; token: VerifiedToken; cached: boolean }
-  | { ok: false; reason: TokenFailure; provider?: ProviderRuntime };
+  { ok: true; token: VerifiedToken; cached: boolean } | { ok: false; reason: TokenFailure; provider?: ProviderRuntime };
 
 const HMAC_KEY_ID = 'hmac';
 
@@ -104,7 +103,11 @@ export class TokenVerifier {
   }
 
   /** The provider's key for this header, or why there is none. */
-  private async keyFor(provider: ProviderRuntime, alg: string, kid: string | undefined): Promise<{ id: string; key: KeyObject | Uint8Array } | TokenFailure> {
+  private async keyFor(
+    provider: ProviderRuntime,
+    alg: string,
+    kid: string | undefined,
+  ): Promise<{ id: string; key: KeyObject | Uint8Array } | TokenFailure> {
     if (alg.startsWith('HS')) return provider.hmacKey ? { id: HMAC_KEY_ID, key: provider.hmacKey } : 'unsupported_algorithm';
     if (!provider.keys) return 'unknown_key';
     try {

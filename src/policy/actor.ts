@@ -13,7 +13,11 @@ export interface ActorRequirementConfig {
   maxChainDepth?: number;
 }
 
-export function compileActorCheck(ruleId: string, field: FieldPath, config: ActorRequirementConfig): (identity: Identity, explain: string[] | null) => Failure | null {
+export function compileActorCheck(
+  ruleId: string,
+  field: FieldPath,
+  config: ActorRequirementConfig,
+): (identity: Identity, explain: string[] | null) => Failure | null {
   const compiled = compilePrincipals(config.principals);
   if (!compiled.ok) throw new PolicyError(ruleId, [...field, 'principals', compiled.index], compiled.message);
   const matches = compiled.matches;
@@ -29,7 +33,11 @@ export function compileActorCheck(ruleId: string, field: FieldPath, config: Acto
       explain?.push(`actor: ${found} is in the act chain`);
       return null;
     }
-    explain?.push(chain.principals.length === 0 ? 'actor: the token has no act claim' : `actor: none of ${chain.principals.join(' → ')} is an allowed actor`);
+    explain?.push(
+      chain.principals.length === 0
+        ? 'actor: the token has no act claim'
+        : `actor: none of ${chain.principals.join(' → ')} is an allowed actor`,
+    );
     return { reason: 'actor_not_allowed', status: 'permission_denied' };
   };
 }

@@ -14,6 +14,13 @@ export { normalizeHost, type HeaderLookup } from './match.js';
 export { principalFromPeer } from './peer.js';
 export type { Identity, DenyReason, ContextAnswers, ContextGrant, ContextQuery } from './requirements.js';
 export { compilePolicy, type AuthzRequest, type Decision, type DecisionReason, type Policy, type PolicyOptions } from './policy.js';
-export { viewAsConfigSchema, viewAsRequest, VIEW_AS_INJECTED_HEADER, type ViewAsConfig, type ViewAsApplied, type ViewAsRequest } from './view-as.js';
+export {
+  viewAsConfigSchema,
+  viewAsRequest,
+  VIEW_AS_INJECTED_HEADER,
+  type ViewAsConfig,
+  type ViewAsApplied,
+  type ViewAsRequest,
+} from './view-as.js';
 export { PolicyError, formatFieldPath, type FieldPath } from './errors.js';
 export type { RolloutArm } from './rollout.js';

@@ -42,7 +42,10 @@ export function normalizeHost(raw: string): string {
 
 type HeaderTest = (value: string | undefined) => boolean;
 
-function compileHeader(condition: HeaderConditionConfig, fail: (detail: string) => PolicyError): { name: string; test: HeaderTest; text: string } {
+function compileHeader(
+  condition: HeaderConditionConfig,
+  fail: (detail: string) => PolicyError,
+): { name: string; test: HeaderTest; text: string } {
   const name = condition.name.toLowerCase();
   if (name.startsWith(':')) {
     throw fail(`"${condition.name}" is a pseudo-header; use match.paths, match.methods or match.hosts, which see the normalized request`);
@@ -74,7 +77,11 @@ export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch 
   const hostSuffixes: string[] = [];
   for (const [i, raw] of (match.hosts ?? []).entries()) {
     const host = raw.toLowerCase().replace(/\.$/, '');
-    if (!HOST.test(host)) throw error(['hosts', i], `"${raw}" is not a host name; write it without scheme, port or path, e.g. api.example.com or *.example.com`);
+    if (!HOST.test(host))
+      throw error(
+        ['hosts', i],
+        `"${raw}" is not a host name; write it without scheme, port or path, e.g. api.example.com or *.example.com`,
+      );
     if (host.startsWith('*.')) hostSuffixes.push(host.slice(1));
     else exactHosts.add(host);
   }

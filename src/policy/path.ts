@@ -8,9 +8,7 @@
  * gap a path-confusion attack uses to reach a permissive rule while the upstream serves a strict one.
  */
 
-export type NormalizedPath =
-  | { ok: true; path: string; segments: readonly string[] }
-  | { ok: false; reason: string };
+export type NormalizedPath = { ok: true; path: string; segments: readonly string[] } | { ok: false; reason: string };
 
 const HEX = '0123456789ABCDEF';
 
@@ -135,10 +133,7 @@ export function normalizePath(raw: string): NormalizedPath {
 }
 
 /** One compiled template segment. */
-export type TemplateSegment =
-  | { kind: 'literal'; value: string }
-  | { kind: 'param'; name: string }
-  | { kind: 'any' };
+export type TemplateSegment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'any' };
 
 /** A path template compiled once: segment matchers plus whether a trailing `**` takes the rest. */
 export interface PathTemplate {

@@ -66,7 +66,11 @@ export function compilePrincipals(
   for (const [index, pattern] of patterns.entries()) {
     const star = pattern.indexOf('*');
     if (pattern === '' || pattern === '*' || pattern === '/*') {
-      return { ok: false, index, message: `"${pattern}" would match any workload; list the principals, e.g. spiffe://cluster.local/ns/edge/sa/gateway` };
+      return {
+        ok: false,
+        index,
+        message: `"${pattern}" would match any workload; list the principals, e.g. spiffe://cluster.local/ns/edge/sa/gateway`,
+      };
     }
     if (star === -1) {
       exact.add(pattern);

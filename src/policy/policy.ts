@@ -125,7 +125,16 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
         }
         // A fresh record per evaluation: `applied` is this decision's, never a previous round's.
         const viewAs: ViewAsRequest | undefined = opts?.viewAs && { role: opts.viewAs.role, allows: opts.viewAs.allows };
-        const ctx: EvalContext = { identity, principal: req.principal, params, explain, contextAnswers: opts?.contextAnswers, pending: [], viewAs, granted: [] };
+        const ctx: EvalContext = {
+          identity,
+          principal: req.principal,
+          params,
+          explain,
+          contextAnswers: opts?.contextAnswers,
+          pending: [],
+          viewAs,
+          granted: [],
+        };
         let failure = rule.require.evaluate(ctx);
         if (!failure && viewAs && !viewAs.applied) {
           // Asked to view as, but the rule has no context role to downgrade: refuse rather than ignore.
@@ -147,7 +156,8 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
         } else {
           explain?.push(`allowed by rule '${rule.id}'`);
           const allowed: Decision = { allowed: true, ruleId: rule.id, reason: 'allowed', status: 'ok' };
-          if (rule.internalToken) allowed.internalToken = { audience: rule.internalToken.audience(params, prepared.host), exchange: rule.internalToken.exchange };
+          if (rule.internalToken)
+            allowed.internalToken = { audience: rule.internalToken.audience(params, prepared.host), exchange: rule.internalToken.exchange };
           if (viewAs?.applied) allowed.viewAs = viewAs.applied;
           if (ctx.granted.length > 0) allowed.granted = ctx.granted;
           decision = withExplanation(allowed, explain);

@@ -98,7 +98,11 @@ function compileSetCheck(
   const { allOf, anyOf } = config;
   const { key, label: what, reason, held } = kind;
   if (!allOf && !anyOf) {
-    throw new PolicyError(scope.ruleId, field, `give allOf and/or anyOf, e.g. ${key}: { anyOf: [${key === 'roles' ? 'admin' : 'courses:read'}] }`);
+    throw new PolicyError(
+      scope.ruleId,
+      field,
+      `give allOf and/or anyOf, e.g. ${key}: { anyOf: [${key === 'roles' ? 'admin' : 'courses:read'}] }`,
+    );
   }
   return (identity, ctx) => {
     const has = held(identity);
@@ -140,7 +144,8 @@ function stringsAt(claims: JsonObject, path: ClaimPath): ReadonlySet<string> {
 function compileClaimCondition(scope: Scope, field: FieldPath, condition: ClaimConditionConfig): UserCheck {
   const path = claimPath(scope, [...field, 'path'], condition.path);
   const given = [condition.equals, condition.oneOf, condition.contains].filter((v) => v !== undefined).length;
-  if (given !== 1) throw new PolicyError(scope.ruleId, field, `give exactly one of equals, oneOf or contains for claim "${condition.path}"`);
+  if (given !== 1)
+    throw new PolicyError(scope.ruleId, field, `give exactly one of equals, oneOf or contains for claim "${condition.path}"`);
   let test: (value: unknown) => boolean;
   let text: string;
   if (condition.equals !== undefined) {
@@ -174,7 +179,8 @@ export function compileIdTemplate(scope: Scope, field: FieldPath, source: string
   const pattern = /\{([^{}]*)\}|[^{}]+|[{}]/g;
   for (const [token, name] of source.matchAll(pattern)) {
     if (name === undefined) {
-      if (token === '{' || token === '}') throw new PolicyError(scope.ruleId, field, `"${source}" has an unbalanced brace; reference a path parameter as {courseId}`);
+      if (token === '{' || token === '}')
+        throw new PolicyError(scope.ruleId, field, `"${source}" has an unbalanced brace; reference a path parameter as {courseId}`);
       parts.push({ literal: token });
       continue;
     }
@@ -212,14 +218,20 @@ function compileContextRole(scope: Scope, field: FieldPath, config: NonNullable<
       if (!failure) ctx.granted.push({ claim: path.source, context, id, roles: answered });
       return failure;
     }
-    return judgeRoles(isObject(byRole) ? rolesListing(byRole, id) : [], { anyOf, context, id, claim: path.source, holder: 'the token' }, ctx);
+    return judgeRoles(
+      isObject(byRole) ? rolesListing(byRole, id) : [],
+      { anyOf, context, id, claim: path.source, holder: 'the token' },
+      ctx,
+    );
   };
 }
 
 /** The roles under one context whose id list holds `id`. JSON ids may be numbers (`[123]`): compared as their decimal text. */
 function rolesListing(byRole: JsonObject, id: string): string[] {
   return Object.keys(byRole).filter((role) =>
-    asList(own(byRole, role)).some((held) => held === id || (typeof held === 'number' && Number.isSafeInteger(held) && String(held) === id)),
+    asList(own(byRole, role)).some(
+      (held) => held === id || (typeof held === 'number' && Number.isSafeInteger(held) && String(held) === id),
+    ),
   );
 }
 
@@ -292,7 +304,9 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
     });
   }
   if (set.scopes) {
-    userChecks.push(compileSetCheck(scope, [...field, 'scopes'], set.scopes, { key: 'scopes', label: 'scopes', reason: 'missing_scope', held: scopesOf }));
+    userChecks.push(
+      compileSetCheck(scope, [...field, 'scopes'], set.scopes, { key: 'scopes', label: 'scopes', reason: 'missing_scope', held: scopesOf }),
+    );
   }
   if (set.roles) {
     const path = claimPath(scope, [...field, 'roles', 'claim'], set.roles.claim ?? 'roles');
@@ -324,7 +338,11 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
     peer = compiled.matches;
   }
   if (!needsUser && peer === null) {
-    throw new PolicyError(scope.ruleId, field, 'no requirement given; state who may pass, or write require: { anonymous: true } to open the route');
+    throw new PolicyError(
+      scope.ruleId,
+      field,
+      'no requirement given; state who may pass, or write require: { anonymous: true } to open the route',
+    );
   }
   const matchesPeer = peer;
 
@@ -333,7 +351,9 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
       // Peer first: a token cannot fix a wrong workload, so 403 beats a 401 the client cannot act on.
       if (matchesPeer !== null) {
         if (ctx.principal === undefined || !matchesPeer(ctx.principal)) {
-          ctx.explain?.push(ctx.principal === undefined ? 'peer: no workload identity was presented' : `peer: ${ctx.principal} is not an allowed workload`);
+          ctx.explain?.push(
+            ctx.principal === undefined ? 'peer: no workload identity was presented' : `peer: ${ctx.principal} is not an allowed workload`,
+          );
           return denied('peer_not_allowed');
         }
         ctx.explain?.push(`peer: ${ctx.principal} is allowed`);
@@ -367,7 +387,11 @@ export function compileRequirement(ruleId: string, params: ReadonlySet<string> |
     const extra = Object.keys(rest).filter((k) => rest[k as keyof typeof rest] !== undefined);
     if (anyOf) extra.push('anyOf');
     if (extra.length > 0) {
-      throw new PolicyError(ruleId, ['require', 'anonymous'], `anonymous: true opens the route and cannot be combined with ${extra.join(', ')}; remove anonymous, or the other keys`);
+      throw new PolicyError(
+        ruleId,
+        ['require', 'anonymous'],
+        `anonymous: true opens the route and cannot be combined with ${extra.join(', ')}; remove anonymous, or the other keys`,
+      );
     }
     return {
       evaluate(ctx) {
@@ -379,7 +403,11 @@ export function compileRequirement(ruleId: string, params: ReadonlySet<string> |
 
   const hasOwnRequirements = USER_KEYS.some((k) => rest[k] !== undefined) || rest.peer !== undefined;
   if (!hasOwnRequirements && !anyOf) {
-    throw new PolicyError(ruleId, ['require'], 'no requirement given; state who may pass, or write require: { anonymous: true } to open the route');
+    throw new PolicyError(
+      ruleId,
+      ['require'],
+      'no requirement given; state who may pass, or write require: { anonymous: true } to open the route',
+    );
   }
   const base = hasOwnRequirements ? compileSet(scope, ['require'], rest) : null;
   const alternatives = (anyOf ?? []).map((alternative, i) => compileSet(scope, ['require', 'anyOf', i], alternative));

@@ -14,7 +14,12 @@ export const rolloutSchema = z.strictObject(
       .min(0, { error: 'enforcePercent must be a number from 0 to 100' })
       .max(100, { error: 'enforcePercent must be a number from 0 to 100' }),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')} in rollout; allowed keys: enforcePercent` : 'rollout must be a mapping: rollout: { enforcePercent: 10 }') },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown key(s) ${issue.keys.join(', ')} in rollout; allowed keys: enforcePercent`
+        : 'rollout must be a mapping: rollout: { enforcePercent: 10 }',
+  },
 );
 
 export type RolloutConfig = z.infer<typeof rolloutSchema>;

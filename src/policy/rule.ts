@@ -24,11 +24,26 @@ export function compileRule(rule: RuleConfig): CompiledRule {
   let internalToken: CompiledRule['internalToken'];
   if (rule.internalToken) {
     // `{host}` is the request's host; every other `{name}` a parameter bound by every path.
-    const audience = compileIdTemplate({ ruleId: rule.id, params: new Set([...(match.params ?? []), 'host']) }, ['internalToken', 'audience'], rule.internalToken.audience);
+    const audience = compileIdTemplate(
+      { ruleId: rule.id, params: new Set([...(match.params ?? []), 'host']) },
+      ['internalToken', 'audience'],
+      rule.internalToken.audience,
+    );
     internalToken = { audience: (params, host) => audience({ ...params, host }), exchange: rule.internalToken.exchange === true };
   }
   if (rule.rollout && rule.dryRun !== undefined) {
-    throw new PolicyError(rule.id, ['rollout'], 'give dryRun or rollout, not both: rollout: { enforcePercent: 0 } is dryRun: true, 100 is dryRun: false');
+    throw new PolicyError(
+      rule.id,
+      ['rollout'],
+      'give dryRun or rollout, not both: rollout: { enforcePercent: 0 } is dryRun: true, 100 is dryRun: false',
+    );
   }
-  return { id: rule.id, dryRun: rule.dryRun === true, rollout: rule.rollout && compileRollout(rule.id, rule.rollout), match, require, internalToken };
+  return {
+    id: rule.id,
+    dryRun: rule.dryRun === true,
+    rollout: rule.rollout && compileRollout(rule.id, rule.rollout),
+    match,
+    require,
+    internalToken,
+  };
 }

@@ -90,8 +90,7 @@ function strict<Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string,
   });
 }
 
-const text = (what: string) =>
-  z.string({ error: `${what} must be a string` }).min(1, { error: `${what} must not be empty` });
+const text = (what: string) => z.string({ error: `${what} must be a string` }).min(1, { error: `${what} must not be empty` });
 
 const textList = (what: string, example: string) =>
   z
@@ -102,8 +101,7 @@ const scalar = z.union([z.string(), z.number(), z.boolean()], {
   error: 'must be a string, number or boolean',
 });
 
-const trueOnly = (what: string) =>
-  z.literal(true, { error: `${what} can only be true; remove the key instead of setting it to false` });
+const trueOnly = (what: string) => z.literal(true, { error: `${what} can only be true; remove the key instead of setting it to false` });
 
 const headerConditionSchema = strict(
   {
@@ -181,7 +179,10 @@ const requireSchema = strict(
     ...requirementShape,
     anyOf: z
       .array(alternativeSchema, { error: 'anyOf must be a list of requirement sets' })
-      .min(2, { error: 'anyOf needs at least two alternatives: each list item is one alternative whose keys must all hold; with one, put its requirements beside the others' })
+      .min(2, {
+        error:
+          'anyOf needs at least two alternatives: each list item is one alternative whose keys must all hold; with one, put its requirements beside the others',
+      })
       .optional(),
   },
   'require',
@@ -242,6 +243,4 @@ export const rulesSchema: z.ZodType<RuleConfig[]> = z
   });
 
 /** What happens when no rule matches. Deny unless the config says otherwise. */
-export const defaultDecisionSchema = z
-  .enum(['deny', 'allow'], { error: 'defaultDecision must be "deny" or "allow"' })
-  .default('deny');
+export const defaultDecisionSchema = z.enum(['deny', 'allow'], { error: 'defaultDecision must be "deny" or "allow"' }).default('deny');

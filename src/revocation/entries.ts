@@ -1,12 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../util/clock.js';
-import {
-  RevocationInputError,
-  type RefreshMarker,
-  type RevocationEntry,
-  type RevocationInput,
-  type RevocationType,
-} from './types.js';
+import { RevocationInputError, type RefreshMarker, type RevocationEntry, type RevocationInput, type RevocationType } from './types.js';
 
 /** Identifiers longer than this are not real `jti`/`sid`/`sub` values; the cap keeps the mirror bounded. */
 export const MAX_VALUE_LENGTH = 1024;
@@ -37,9 +31,7 @@ export function buildEntry(input: RevocationInput, clock: Clock, defaultTtlSecon
   }
   // A `sub` cut-off in the future must outlive the tokens issued until then, hence max(now, notBefore).
   const expiresAt =
-    input.expiresAt === undefined
-      ? Math.ceil(Math.max(now, notBefore ?? now)) + defaultTtlSeconds
-      : finite('expiresAt', input.expiresAt);
+    input.expiresAt === undefined ? Math.ceil(Math.max(now, notBefore ?? now)) + defaultTtlSeconds : finite('expiresAt', input.expiresAt);
   if (expiresAt <= now) throw new RevocationInputError('expiresAt', 'must be in the future');
   if (input.reason !== undefined && input.reason.length > MAX_REASON_LENGTH) {
     throw new RevocationInputError('reason', `must be at most ${MAX_REASON_LENGTH} characters`);
@@ -51,12 +43,7 @@ export function buildEntry(input: RevocationInput, clock: Clock, defaultTtlSecon
   return entry;
 }
 
-export function buildRefreshMarker(
-  sub: string,
-  at: number | undefined,
-  clock: Clock,
-  defaultTtlSeconds: number,
-): RefreshMarker {
+export function buildRefreshMarker(sub: string, at: number | undefined, clock: Clock, defaultTtlSeconds: number): RefreshMarker {
   checkValue('sub', sub);
   const cutoff = at === undefined ? cutoffNow(clock) : Math.ceil(finite('at', at));
   // Tokens issued before `at` live at most defaultTtlSeconds after it; the marker is useless afterwards.

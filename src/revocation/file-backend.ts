@@ -174,15 +174,13 @@ export class FileBackend implements Backend {
       return { ops: [], goodEnd: HEADER.length, fileSize: HEADER.length };
     }
     if (data.toString('utf8', 0, headerEnd + 1) !== HEADER) {
-      throw new Error(
-        `revocation: ${this.path} is not a tollgate revocation log (unexpected first line); refusing to modify it`,
-      );
+      throw new Error(`revocation: ${this.path} is not a tollgate revocation log (unexpected first line); refusing to modify it`);
     }
     const ops: StoreOp[] = [];
     let goodEnd = headerEnd + 1;
     let firstBadLine: number | undefined;
     let lineNumber = 1;
-    for (let offset = goodEnd; offset < data.length; ) {
+    for (let offset = goodEnd; offset < data.length;) {
       const newline = data.indexOf(0x0a, offset);
       if (newline === -1) break; // torn: the write never reached its newline
       lineNumber++;
@@ -231,7 +229,7 @@ function parseRecord(text: string): StoreOp | undefined {
 
 /** The file is opened in append mode, so each write lands at the end even if another process wrote. */
 async function appendAll(handle: FileHandle, data: Buffer): Promise<void> {
-  for (let written = 0; written < data.length; ) {
+  for (let written = 0; written < data.length;) {
     const { bytesWritten } = await handle.write(data, written, data.length - written, null);
     written += bytesWritten;
   }

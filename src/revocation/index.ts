@@ -53,12 +53,7 @@ export function createRevocationStore(config: RevocationConfig, deps: Deps): Rev
     case 'redis': {
       const redis = config.redis;
       if (redis === undefined) throw new ConfigError(['revocation.redis: required when store is redis']);
-      backend = new RedisBackend(
-        { ...redis, channel: redis.channel ?? `${redis.keyPrefix}revocations` },
-        mirror,
-        deps.clock,
-        deps.logger,
-      );
+      backend = new RedisBackend({ ...redis, channel: redis.channel ?? `${redis.keyPrefix}revocations` }, mirror, deps.clock, deps.logger);
       break;
     }
   }

@@ -34,7 +34,8 @@ export class Mirror {
 
   /** Returns whether the op changed anything live (for unrevoke: whether a live entry was removed). */
   apply(op: StoreOp, nowMs: number): boolean {
-    const sub = op.op === 'refresh' ? op.marker.sub : op.op === 'revoke' ? op.entry.type === 'sub' && op.entry.value : op.type === 'sub' && op.value;
+    const sub =
+      op.op === 'refresh' ? op.marker.sub : op.op === 'revoke' ? op.entry.type === 'sub' && op.entry.value : op.type === 'sub' && op.value;
     if (typeof sub === 'string') for (const listener of this.subjectListeners) listener(sub);
     switch (op.op) {
       case 'revoke':

@@ -17,10 +17,7 @@ export type RedisBackendOptions = RedisConfig & { channel: string };
  * A message on the channel: a change (`id` lets the writer recognise its own change coming back), or
  * after a rolled-back write, a request that every replica resynchronises.
  */
-const messageSchema = z.union([
-  z.object({ id: z.string(), change: storeOpSchema }),
-  z.object({ id: z.string(), resync: z.literal(true) }),
-]);
+const messageSchema = z.union([z.object({ id: z.string(), change: storeOpSchema }), z.object({ id: z.string(), resync: z.literal(true) })]);
 type Message = z.output<typeof messageSchema>;
 type ChangeMessage = Extract<Message, { change: StoreOp }>;
 const SCAN_COUNT = 1000;
@@ -205,11 +202,23 @@ export class RedisBackend implements Backend {
     // The stored value carries the write's id, so a rollback reverts only its own write.
     switch (change.op) {
       case 'revoke':
-        return { ...common, key: this.entryKey(change.entry), kind: 'set', value: JSON.stringify({ ...change.entry, writeId: id }), expireAtSeconds: Math.ceil(change.entry.expiresAt) };
+        return {
+          ...common,
+          key: this.entryKey(change.entry),
+          kind: 'set',
+          value: JSON.stringify({ ...change.entry, writeId: id }),
+          expireAtSeconds: Math.ceil(change.entry.expiresAt),
+        };
       case 'unrevoke':
         return { ...common, key: this.entryKey(change), kind: 'del', value: '', expireAtSeconds: 0 };
       case 'refresh':
-        return { ...common, key: this.markerKey(change.marker), kind: 'set', value: JSON.stringify({ ...change.marker, writeId: id }), expireAtSeconds: Math.ceil(change.marker.expiresAt) };
+        return {
+          ...common,
+          key: this.markerKey(change.marker),
+          kind: 'set',
+          value: JSON.stringify({ ...change.marker, writeId: id }),
+          expireAtSeconds: Math.ceil(change.marker.expiresAt),
+        };
     }
   }
 
@@ -342,10 +351,7 @@ export class RedisBackend implements Backend {
     if (snapshot.skipped > 0) {
       this.logger.warn({ skipped: snapshot.skipped }, 'revocation: ignored malformed values under the redis key prefix');
     }
-    this.logger.info(
-      { entries: this.mirror.size, durationMs: Date.now() - started },
-      'revocation: synchronised with redis',
-    );
+    this.logger.info({ entries: this.mirror.size, durationMs: Date.now() - started }, 'revocation: synchronised with redis');
     this.firstSync?.resolve();
     this.firstSync = undefined;
   }

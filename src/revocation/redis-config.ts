@@ -1,10 +1,7 @@
 import { z } from 'zod';
 import { secretSourceSchema, type SecretSource } from '../util/secret.js';
 
-
-const hostPortSchema = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. redis-sentinel-0:26379');
+const hostPortSchema = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. redis-sentinel-0:26379');
 
 const sentinelSchema = z.strictObject({
   sentinels: z.array(hostPortSchema).min(1, 'list at least one sentinel'),
@@ -64,7 +61,7 @@ export type RedisConfig = z.output<typeof redisConfigSchema>;
 
 /** File paths in the section (secrets, CA), resolved with `at` (relative to the config file). */
 export function resolveRedisPaths(config: RedisConfig, at: (path: string) => string): RedisConfig {
-  const secret = (source: SecretSource | undefined) => source?.file === undefined ? source : { ...source, file: at(source.file) };
+  const secret = (source: SecretSource | undefined) => (source?.file === undefined ? source : { ...source, file: at(source.file) });
   return {
     ...config,
     password: secret(config.password),

@@ -92,7 +92,18 @@ export async function writeKey(primary: Redis | undefined, write: KeyWrite): Pro
   const connection = await PrimaryConnection.open(primary);
   const deadline = await connection.deadline(write.timeoutMs, 'before');
   const reply = (await connection.send('write', 'before', (redis) =>
-    redis.eval(APPLY, 1, write.key, deadline, write.minReplicasAcked ?? -1, write.kind, write.value, write.expireAtSeconds, write.channel, write.message),
+    redis.eval(
+      APPLY,
+      1,
+      write.key,
+      deadline,
+      write.minReplicasAcked ?? -1,
+      write.kind,
+      write.value,
+      write.expireAtSeconds,
+      write.channel,
+      write.message,
+    ),
   )) as ApplyReply;
   switch (reply[0]) {
     case 'late':
@@ -119,7 +130,9 @@ async function undo(connection: PrimaryConnection, write: KeyWrite, wanted: numb
   );
   // 'superseded': a later write replaced ours on the primary; ours is gone either way.
   if (outcome === 'late') {
-    throw new RevocationOutcomeUnknownError('revocation: replicas did not confirm the change and the rollback came too late; it is stored on the primary');
+    throw new RevocationOutcomeUnknownError(
+      'revocation: replicas did not confirm the change and the rollback came too late; it is stored on the primary',
+    );
   }
   if ((await connection.acked(wanted, write.timeoutMs)) < wanted) {
     throw new RevocationOutcomeUnknownError(

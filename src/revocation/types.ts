@@ -27,9 +27,7 @@ export interface RefreshMarker {
   expiresAt: number;
 }
 
-export type RevocationVerdict =
-  | { revoked: RevocationType | 'store_unavailable' }
-  | { revoked: null; refresh: boolean };
+export type RevocationVerdict = { revoked: RevocationType | 'store_unavailable' } | { revoked: null; refresh: boolean };
 
 export interface RevocationClaims {
   jti?: unknown;

@@ -76,7 +76,11 @@ export class Tollgate {
       clock: options.clock ?? systemClock,
       tracing,
     };
-    const app: Tollgate = new Tollgate(loaded.path, deps, createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }));
+    const app: Tollgate = new Tollgate(
+      loaded.path,
+      deps,
+      createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }),
+    );
     await app.init(loaded, options.watchConfig ?? true, options.tlsPollMs);
     return app;
   }
@@ -120,7 +124,11 @@ export class Tollgate {
       logger: this.deps.logger,
       internalTokens: () => this.internalTokens,
       decisionLog: () => this.decisionLog,
-      denialLines: new LogLineLimiter(() => this.runtime.config.log.denialsPerSecond, this.deps.clock, () => this.metrics.logDenialsSkipped.inc()),
+      denialLines: new LogLineLimiter(
+        () => this.runtime.config.log.denialsPerSecond,
+        this.deps.clock,
+        () => this.metrics.logDenialsSkipped.inc(),
+      ),
       tracing: this.tracing,
     });
     this.grpc = await startGrpcServer(config.listen.grpc, createCheckHandler(check), onError, { tls: this.tls.grpc });
@@ -175,7 +183,9 @@ export class Tollgate {
       text = readFileSync(this.configPath);
       const loaded = loadConfigFile(this.configPath);
       if (JSON.stringify(loaded.config.listen) !== JSON.stringify(this.runtime.config.listen)) {
-        this.deps.logger.warn('listen settings changed: they take effect at the next restart (certificate files themselves reload on change)');
+        this.deps.logger.warn(
+          'listen settings changed: they take effect at the next restart (certificate files themselves reload on change)',
+        );
       }
       if (JSON.stringify(loaded.config.internalTokens) !== JSON.stringify(this.runtime.config.internalTokens)) {
         this.deps.logger.warn('internalTokens changed: it takes effect at the next restart (keysDir itself is followed)');
@@ -206,7 +216,11 @@ export class Tollgate {
       if (text) this.rejectedHash = configHash(text);
       const error = err instanceof Error ? err.message : String(err);
       const { log, repeated } = this.limitRepeats(error);
-      if (log) this.deps.logger.error({ config: this.configPath, err: error, ...(repeated ? { repeated } : {}) }, 'config reload rejected; the previous config keeps serving');
+      if (log)
+        this.deps.logger.error(
+          { config: this.configPath, err: error, ...(repeated ? { repeated } : {}) },
+          'config reload rejected; the previous config keeps serving',
+        );
     }
   }
 
@@ -223,9 +237,7 @@ export class Tollgate {
       await previous?.stop();
     }
     this.admin =
-      this.revocation && config.admin
-        ? createAdminHandler({ store: this.revocation, admin: config.admin, deps: this.deps })
-        : undefined;
+      this.revocation && config.admin ? createAdminHandler({ store: this.revocation, admin: config.admin, deps: this.deps }) : undefined;
   }
 
   /** A changed `decisionLog` section starts a new log; the old one writes what it has queued and ends. */
@@ -233,7 +245,9 @@ export class Tollgate {
     const unchanged = this.decisionLog && JSON.stringify(this.runtime?.config.decisionLog) === JSON.stringify(config.decisionLog);
     if (unchanged) return;
     const previous = this.decisionLog;
-    this.decisionLog = config.decisionLog && new DecisionLog(config.decisionLog, { logger: this.deps.logger, clock: this.deps.clock, dropped: this.metrics.decisionLogDropped });
+    this.decisionLog =
+      config.decisionLog &&
+      new DecisionLog(config.decisionLog, { logger: this.deps.logger, clock: this.deps.clock, dropped: this.metrics.decisionLogDropped });
     void previous?.stop();
   }
 
@@ -308,7 +322,10 @@ export class Tollgate {
 /** A config that is valid but decides every request the same way is almost always a mistake: say so. */
 function warnAboutPolicy(config: Config, logger: Logger): void {
   if (config.rules.length === 0) {
-    logger.warn({ defaultDecision: config.defaultDecision }, `no rules configured: every request gets defaultDecision (${config.defaultDecision})`);
+    logger.warn(
+      { defaultDecision: config.defaultDecision },
+      `no rules configured: every request gets defaultDecision (${config.defaultDecision})`,
+    );
   }
   if (config.dryRun) logger.warn('dryRun is on: every request is allowed; denials are only logged and counted');
 }

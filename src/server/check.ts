@@ -63,7 +63,12 @@ export function createChecker(ctx: CheckContext): Checker {
   const onUnsafeClaim = (header: string, claim: string) =>
     ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
   const whole = (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext) => toCheckResponse(outcome, view ?? emptyView, rc);
-  const run = async <R>(toView: () => RequestView | undefined, transport: Transport, caller: string | undefined, respond: (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext) => R): Promise<R> => {
+  const run = async <R>(
+    toView: () => RequestView | undefined,
+    transport: Transport,
+    caller: string | undefined,
+    respond: (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext) => R,
+  ): Promise<R> => {
     const started = process.hrtime.bigint();
     const runtime = ctx.runtime();
     let view: RequestView | undefined;
@@ -84,7 +89,12 @@ export function createChecker(ctx: CheckContext): Checker {
           : decide(runtime, view, { revocation, onVerified, onToken }));
         outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
         if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
-        if (result.decision?.rollout) ctx.metrics.rollout(result.decision.ruleId ?? '', result.decision.rollout.arm, result.decision.allowed && !result.decision.dryRun ? 'allow' : 'deny');
+        if (result.decision?.rollout)
+          ctx.metrics.rollout(
+            result.decision.ruleId ?? '',
+            result.decision.rollout.arm,
+            result.decision.allowed && !result.decision.dryRun ? 'allow' : 'deny',
+          );
       }
     } catch (err) {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');

@@ -103,7 +103,11 @@ function topLevelMembers(ns: protobuf.NamespaceBase): Reflected[] {
 }
 
 /** protobufjs's descriptor for `type`, with every type reference replaced by its full name. */
-function messageDescriptor(type: protobuf.Type, uses: (target: protobuf.ReflectionObject) => string, snakeCase: boolean): MessageDescriptor {
+function messageDescriptor(
+  type: protobuf.Type,
+  uses: (target: protobuf.ReflectionObject) => string,
+  snakeCase: boolean,
+): MessageDescriptor {
   const built = type.toDescriptor('proto3') as MessageDescriptor;
   const nestedTypes = type.nestedArray.filter((n): n is protobuf.Type => n instanceof protobuf.Type);
   const mapEntries = new Map((built.nestedType ?? []).filter((n) => n.options?.mapEntry).map((n) => [n.name!, n]));
@@ -127,7 +131,10 @@ function messageDescriptor(type: protobuf.Type, uses: (target: protobuf.Reflecti
   return built;
 }
 
-function serviceDescriptor(service: protobuf.Service, uses: (target: protobuf.ReflectionObject) => string): descriptor.IServiceDescriptorProto {
+function serviceDescriptor(
+  service: protobuf.Service,
+  uses: (target: protobuf.ReflectionObject) => string,
+): descriptor.IServiceDescriptorProto {
   return {
     name: service.name,
     method: service.methodsArray.map((method) => ({

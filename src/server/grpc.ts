@@ -40,7 +40,12 @@ export interface GrpcServerOptions {
   tls?: ListenerTls;
 }
 
-export async function startGrpcServer(address: string, check: CheckHandler, onError: (err: unknown) => void, options: GrpcServerOptions = {}): Promise<GrpcServer> {
+export async function startGrpcServer(
+  address: string,
+  check: CheckHandler,
+  onError: (err: unknown) => void,
+  options: GrpcServerOptions = {},
+): Promise<GrpcServer> {
   // One package definition holding every served service, so reflection describes them all.
   const pkg = loadSync(['envoy/service/auth/v3/external_auth.proto', healthProtoPath, REFLECTION_PROTO], {
     ...LOADER_OPTIONS,
@@ -72,7 +77,9 @@ export async function startGrpcServer(address: string, check: CheckHandler, onEr
   new ReflectionService(withLinkableDescriptors(pkg)).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, options.tls ? grpcServerCredentials(options.tls) : grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync(address, options.tls ? grpcServerCredentials(options.tls) : grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
   );
 
   return {

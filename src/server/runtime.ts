@@ -48,7 +48,9 @@ export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Ru
     const identity = keySourceIdentity(p);
     let keys: KeyManager | undefined;
     if (identity !== undefined && p.jwks) {
-      keys = previous?.keyManagers.get(identity) ?? createKeyManager({ name: p.name, issuer: p.issuer, algorithms: p.algorithms, jwks: p.jwks }, deps);
+      keys =
+        previous?.keyManagers.get(identity) ??
+        createKeyManager({ name: p.name, issuer: p.issuer, algorithms: p.algorithms, jwks: p.jwks }, deps);
       keyManagers.set(identity, keys);
     }
     return buildProviderRuntime(p, i, keys);

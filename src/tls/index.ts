@@ -14,7 +14,11 @@ export interface ListenersTls {
 }
 
 /** Loads and checks the configured pairs (a bad one fails startup) and starts following their files. */
-export function startListenersTls(listen: { tls?: TlsListenerConfig; httpTls?: TlsListenerConfig }, deps: Deps, pollMs?: number): ListenersTls {
+export function startListenersTls(
+  listen: { tls?: TlsListenerConfig; httpTls?: TlsListenerConfig },
+  deps: Deps,
+  pollMs?: number,
+): ListenersTls {
   const metrics = createTlsMetrics(deps.registry);
   const grpc = listen.tls && ListenerTls.start('grpc', listen.tls, deps, metrics, pollMs);
   let http: ListenerTls | undefined;

@@ -45,7 +45,13 @@ export class ListenerTls {
   }
 
   /** Loads and checks the pair (a bad one fails startup) and starts watching the files. */
-  static start(name: 'grpc' | 'http', config: TlsListenerConfig, deps: Deps, metrics: TlsMetrics, pollMs = DEFAULT_TLS_POLL_MS): ListenerTls {
+  static start(
+    name: 'grpc' | 'http',
+    config: TlsListenerConfig,
+    deps: Deps,
+    metrics: TlsMetrics,
+    pollMs = DEFAULT_TLS_POLL_MS,
+  ): ListenerTls {
     const tls = new ListenerTls(name, config, deps, metrics);
     tls.timer = setInterval(() => tls.refresh(), pollMs).unref();
     return tls;
@@ -66,7 +72,12 @@ export class ListenerTls {
 
   /** Options for a Node TLS/HTTPS/HTTP2 server; the handshake itself refuses clients without a CA-signed certificate. */
   serverOptions(): TlsOptions {
-    return { ...this.material.context, requestCert: this.requiresClientCertificate, rejectUnauthorized: this.requiresClientCertificate, minVersion: 'TLSv1.2' };
+    return {
+      ...this.material.context,
+      requestCert: this.requiresClientCertificate,
+      rejectUnauthorized: this.requiresClientCertificate,
+      minVersion: 'TLSv1.2',
+    };
   }
 
   /** Called with each new validated pair; returns the unsubscribe function. */
@@ -106,7 +117,10 @@ export class ListenerTls {
   /** Not ready once the serving certificate has expired (no client would accept it). */
   status(): { ready: boolean; detail?: string } {
     const expired = this.deps.clock.now() > this.material.notAfterMs;
-    return { ready: !expired, detail: expired ? `serving certificate expired at ${new Date(this.material.notAfterMs).toISOString()}` : undefined };
+    return {
+      ready: !expired,
+      detail: expired ? `serving certificate expired at ${new Date(this.material.notAfterMs).toISOString()}` : undefined,
+    };
   }
 
   /**
@@ -122,7 +136,10 @@ export class ListenerTls {
     if (!checked.ok) {
       this.refusedVersion = version;
       this.metrics.reloads.inc({ listener: this.name, result: 'error' });
-      this.deps.logger.error({ listener: this.name, error: checked.message }, `${this.field}: new certificate refused; the previous one keeps serving`);
+      this.deps.logger.error(
+        { listener: this.name, error: checked.message },
+        `${this.field}: new certificate refused; the previous one keeps serving`,
+      );
       return false;
     }
     this.material = checked.material;
@@ -131,7 +148,10 @@ export class ListenerTls {
     for (const listener of this.listeners) listener(this.material.context);
     this.metrics.reloads.inc({ listener: this.name, result: 'success' });
     this.metrics.certificateExpiry.set({ listener: this.name }, this.material.notAfterMs / 1000);
-    this.deps.logger.info({ listener: this.name, serial: this.material.serialNumber, notAfter: new Date(this.material.notAfterMs).toISOString() }, `${this.field}: certificate reloaded`);
+    this.deps.logger.info(
+      { listener: this.name, serial: this.material.serialNumber, notAfter: new Date(this.material.notAfterMs).toISOString() },
+      `${this.field}: certificate reloaded`,
+    );
     return true;
   }
 

@@ -19,10 +19,19 @@ export function readTlsFiles(config: TlsListenerConfig): FileRead {
     const cert = readFileSync(config.certFile);
     const key = readFileSync(config.keyFile);
     const ca = config.clientCaFile === undefined ? undefined : readFileSync(config.clientCaFile);
-    const digest = createHash('sha256').update(cert).update('\0').update(key).update('\0').update(ca ?? '').digest('hex');
+    const digest = createHash('sha256')
+      .update(cert)
+      .update('\0')
+      .update(key)
+      .update('\0')
+      .update(ca ?? '')
+      .digest('hex');
     return { ok: true, digest, cert, key, ca };
   } catch (err) {
-    return { ok: false, message: `cannot read ${(err as NodeJS.ErrnoException).path ?? 'file'}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
+    return {
+      ok: false,
+      message: `cannot read ${(err as NodeJS.ErrnoException).path ?? 'file'}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    };
   }
 }
 
@@ -33,7 +42,10 @@ export function readTlsFiles(config: TlsListenerConfig): FileRead {
  * one trust bundle, so a serving certificate outside it is a mixed-up mount. Messages never hold key
  * material.
  */
-export function validateTlsMaterial(files: Extract<FileRead, { ok: true }>, nowMs: number): { ok: true; material: TlsMaterial } | { ok: false; message: string } {
+export function validateTlsMaterial(
+  files: Extract<FileRead, { ok: true }>,
+  nowMs: number,
+): { ok: true; material: TlsMaterial } | { ok: false; message: string } {
   let chain: X509Certificate[];
   let key: KeyObject;
   let cas: X509Certificate[] = [];
@@ -71,7 +83,9 @@ export function validateTlsMaterial(files: Extract<FileRead, { ok: true }>, nowM
 
 /** Every certificate in a PEM bundle, in order. */
 function pemCertificates(pem: Buffer): X509Certificate[] {
-  return (pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
+  return (pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (block) => new X509Certificate(block),
+  );
 }
 
 /** Walks up from `leaf` through `intermediates` until a certificate of `anchors` signed the current one. */

@@ -15,7 +15,11 @@ export const tlsListenerSchema = z
   })
   .superRefine((tls, ctx) => {
     if (tls.allowedClients && !tls.clientCaFile) {
-      ctx.addIssue({ code: 'custom', path: ['allowedClients'], message: 'allowedClients needs clientCaFile: client certificates are only requested when a CA is set' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowedClients'],
+        message: 'allowedClients needs clientCaFile: client certificates are only requested when a CA is set',
+      });
     }
     const compiled = compilePrincipals(tls.allowedClients ?? []);
     if (!compiled.ok) ctx.addIssue({ code: 'custom', path: ['allowedClients', compiled.index], message: compiled.message });
@@ -25,5 +29,12 @@ export type TlsListenerConfig = z.infer<typeof tlsListenerSchema>;
 
 /** Anchors the files at the config's directory. */
 export function resolveTlsPaths(tls: TlsListenerConfig | undefined, at: (p: string) => string): TlsListenerConfig | undefined {
-  return tls && { ...tls, certFile: at(tls.certFile), keyFile: at(tls.keyFile), clientCaFile: tls.clientCaFile === undefined ? undefined : at(tls.clientCaFile) };
+  return (
+    tls && {
+      ...tls,
+      certFile: at(tls.certFile),
+      keyFile: at(tls.keyFile),
+      clientCaFile: tls.clientCaFile === undefined ? undefined : at(tls.clientCaFile),
+    }
+  );
 }

@@ -20,5 +20,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 export function configErrorFromZod(error: z.ZodError, schema: z.ZodType): ConfigError {
-  return new ConfigError(explainIssues(error.issues, schema).map((issue) => `${formatPath(issue.path) || '(top level)'}: ${issue.message}`));
+  return new ConfigError(
+    explainIssues(error.issues, schema).map((issue) => `${formatPath(issue.path) || '(top level)'}: ${issue.message}`),
+  );
 }

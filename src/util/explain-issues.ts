@@ -54,7 +54,8 @@ const EXAMPLES: Record<string, string> = {
   strip: '[x-user-, x-auth-]',
   jwks: '{ uri: https://idp.example.com/jwks.json } (or file: keys/jwks.json, or discovery: true)',
   rules: '[{ id: api, match: { paths: ["/**"] }, require: { authenticated: true } }]',
-  providers: '[{ name: idp, issuer: https://idp.example.com, audiences: [api], algorithms: [RS256], jwks: { uri: https://idp.example.com/jwks.json } }]',
+  providers:
+    '[{ name: idp, issuer: https://idp.example.com, audiences: [api], algorithms: [RS256], jwks: { uri: https://idp.example.com/jwks.json } }]',
 };
 
 /** zod's own wording, which says nothing about the config; a schema's own message is kept as written. */
@@ -80,7 +81,8 @@ function messageFor(issue: z.core.$ZodIssue): string {
       const bound = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum);
       const least = issue.code === 'too_small';
       if (issue.origin === 'array') return `list at ${least ? 'least' : 'most'} ${bound} ${bound === 1 ? 'entry' : 'entries'}${example}`;
-      if (issue.origin === 'string') return least && bound === 1 ? 'must not be empty' : `must be at ${least ? 'least' : 'most'} ${bound} characters long`;
+      if (issue.origin === 'string')
+        return least && bound === 1 ? 'must not be empty' : `must be at ${least ? 'least' : 'most'} ${bound} characters long`;
       const exclusive = issue.inclusive === false;
       return `must be ${least ? (exclusive ? 'more than' : 'at least') : exclusive ? 'less than' : 'at most'} ${bound}`;
     }

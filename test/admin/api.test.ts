@@ -2,7 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminConfigSchema, createAdminHandler } from '../../src/admin/index.js';
-import { createRevocationStore, parseRevocationConfig, RevocationStoreUnavailableError, type RevocationStore } from '../../src/revocation/index.js';
+import {
+  createRevocationStore,
+  parseRevocationConfig,
+  RevocationStoreUnavailableError,
+  type RevocationStore,
+} from '../../src/revocation/index.js';
 import { SECRET, startAdmin, T0, type AdminFixture } from './admin-server.js';
 import { testDeps } from '../revocation/helpers.js';
 
@@ -17,7 +22,12 @@ afterAll(async () => {
 async function call(
   method: string,
   path: string,
-  { body, token = SECRET, raw, contentType = 'application/json' }: { body?: unknown; token?: string | null; raw?: string | Blob; contentType?: string | null } = {},
+  {
+    body,
+    token = SECRET,
+    raw,
+    contentType = 'application/json',
+  }: { body?: unknown; token?: string | null; raw?: string | Blob; contentType?: string | null } = {},
 ): Promise<{ status: number; json: Record<string, unknown> | undefined; headers: Headers }> {
   const headers: Record<string, string> = {};
   if (token !== null) headers.authorization = `Bearer ${token}`;
@@ -28,7 +38,11 @@ async function call(
     body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
   });
   const text = await response.text();
-  return { status: response.status, json: text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>), headers: response.headers };
+  return {
+    status: response.status,
+    json: text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>),
+    headers: response.headers,
+  };
 }
 
 const revocations = '/admin/v1/revocations';
@@ -108,7 +122,9 @@ describe('admin API: requests', () => {
   });
 
   it('caps the body at 64 KiB', async () => {
-    const { status, json } = await call('POST', revocations, { raw: JSON.stringify({ type: 'jti', value: 'a', reason: 'x'.repeat(70_000) }) });
+    const { status, json } = await call('POST', revocations, {
+      raw: JSON.stringify({ type: 'jti', value: 'a', reason: 'x'.repeat(70_000) }),
+    });
     expect(status).toBe(413);
     expect(json?.message).toBe('body: must be at most 65536 bytes');
   });
@@ -145,7 +161,13 @@ describe('admin API: requests', () => {
       },
     });
     const sub = await call('POST', revocations, {
-      body: { type: 'sub', value: 'bob', reason: 'account compromised', notBefore: '2025-01-31T13:30:00+01:00', expiresAt: '2025-02-01T00:00:00Z' },
+      body: {
+        type: 'sub',
+        value: 'bob',
+        reason: 'account compromised',
+        notBefore: '2025-01-31T13:30:00+01:00',
+        expiresAt: '2025-02-01T00:00:00Z',
+      },
     });
     expect(sub.status).toBe(201);
     expect(sub.json?.revocation).toMatchObject({ notBefore: '2025-01-31T12:30:00Z', expiresAt: '2025-02-01T00:00:00Z' });
@@ -173,7 +195,9 @@ describe('admin API: requests', () => {
     expect(response.json).toEqual({ refresh: { sub: 'carol', at: '2025-01-31T12:00:01Z', expiresAt: '2025-01-31T13:00:01Z' } });
     expect(admin.store.check({ sub: 'carol', iat: T0 / 1000 })).toEqual({ revoked: null, refresh: true });
     expect(admin.store.check({ sub: 'carol', iat: T0 / 1000 + 1 })).toEqual({ revoked: null, refresh: false });
-    const explicit = await call('POST', '/admin/v1/subjects/dave/refresh', { body: { at: '2025-01-31T11:00:00Z', reason: 'role removed' } });
+    const explicit = await call('POST', '/admin/v1/subjects/dave/refresh', {
+      body: { at: '2025-01-31T11:00:00Z', reason: 'role removed' },
+    });
     expect(explicit.json?.refresh).toMatchObject({ sub: 'dave', at: '2025-01-31T11:00:00Z' });
     const bad = await call('POST', '/admin/v1/subjects/dave/refresh', { body: { at: 'yesterday' } });
     expect({ status: bad.status, field: bad.json?.field }).toEqual({ status: 400, field: 'at' });

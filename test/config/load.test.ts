@@ -3,7 +3,13 @@ import { stringify } from 'yaml';
 import { ConfigError } from '../../src/util/config-error.js';
 import { EMBEDDED_CONFIG_PATH, loadConfigFile, parseConfig } from '../../src/config/load.js';
 
-const provider = { name: 'idp', issuer: 'https://idp.example.com', audiences: ['api'], algorithms: ['ES256'], jwks: { uri: 'https://idp.example.com/jwks' } };
+const provider = {
+  name: 'idp',
+  issuer: 'https://idp.example.com',
+  audiences: ['api'],
+  algorithms: ['ES256'],
+  jwks: { uri: 'https://idp.example.com/jwks' },
+};
 
 /** The problems a config produces, one line each, as `tollgate serve` prints them. */
 function problems(config: unknown): string[] {
@@ -37,13 +43,19 @@ describe('config loading', () => {
   });
 
   it('resolves relative paths against the config file', () => {
-    const config = parseConfig(stringify({ providers: [{ ...provider, jwks: { file: 'keys/jwks.json' } }], revocation: { store: 'file', path: 'data/rev.log' } }), '/etc/tollgate');
+    const config = parseConfig(
+      stringify({ providers: [{ ...provider, jwks: { file: 'keys/jwks.json' } }], revocation: { store: 'file', path: 'data/rev.log' } }),
+      '/etc/tollgate',
+    );
     expect(config.providers[0]?.jwks?.file).toBe('/etc/tollgate/keys/jwks.json');
     expect(config.revocation?.path).toBe('/etc/tollgate/data/rev.log');
   });
 
   it('derives the revocation TTL from the longest token lifetime when every provider bounds it', () => {
-    const bounded = parseConfig(stringify({ providers: [{ ...provider, maxTokenAgeSeconds: 3600 }], revocation: { store: 'memory' } }), '/');
+    const bounded = parseConfig(
+      stringify({ providers: [{ ...provider, maxTokenAgeSeconds: 3600 }], revocation: { store: 'memory' } }),
+      '/',
+    );
     expect(bounded.revocation?.defaultTtlSeconds).toBe(3630);
     const unbounded = parseConfig(stringify({ providers: [provider], revocation: { store: 'memory' } }), '/');
     expect(unbounded.revocation?.defaultTtlSeconds).toBe(604800);
@@ -58,33 +70,51 @@ describe('config loading', () => {
     [{ providers: [{ ...provider, requiredClaims: ['sub'] }] }, 'config: providers[0].requiredClaims: must include "exp"'],
     [{ providers: [{ ...provider, audiences: [] }] }, 'config: providers[0].audiences: list at least one audience'],
     [{ providers: [{ ...provider, jwks: { uri: 'http://idp.example.com/jwks' } }] }, 'config: providers[0].jwks.uri: must be an https URL'],
-    [{ providers: [{ ...provider, claimToHeaders: [{ header: 'host', claim: 'sub' }] }] }, 'config: providers[0].claimToHeaders[0].header: host cannot be set or removed'],
-    [{ providers: [{ ...provider, claimToHeaders: [{ header: 'x-user', claim: 'a..b' }] }] }, 'config: providers[0].claimToHeaders[0].claim: claim path "a..b" has an empty part'],
+    [
+      { providers: [{ ...provider, claimToHeaders: [{ header: 'host', claim: 'sub' }] }] },
+      'config: providers[0].claimToHeaders[0].header: host cannot be set or removed',
+    ],
+    [
+      { providers: [{ ...provider, claimToHeaders: [{ header: 'x-user', claim: 'a..b' }] }] },
+      'config: providers[0].claimToHeaders[0].claim: claim path "a..b" has an empty part',
+    ],
     [{ providers: [provider, { ...provider, name: 'idp2' }] }, 'config: providers[1].issuer: another provider has the same issuer'],
     [{ providers: [provider, { ...provider, issuer: 'https://other' }] }, 'config: providers[1].name: duplicate provider name "idp"'],
     [{ providers: [{ ...provider, clockskew: 30 }] }, 'config: providers[0].clockskew: unknown field; did you mean "clockSkewSeconds"?'],
     [{ listen: { grpc: 'localhost' } }, 'config: listen.grpc: must be host:port'],
     [{ admin: { tokenFile: 'x' } }, 'config: admin: the admin API manages revocations: configure `revocation` too'],
     [{ revocation: { store: 'file' } }, 'config: revocation.path: required when store is file'],
-    [{ shutdown: { notServingSeconds: 20, drainSeconds: 10 } }, 'config: shutdown.notServingSeconds: notServingSeconds must not exceed drainSeconds'],
+    [
+      { shutdown: { notServingSeconds: 20, drainSeconds: 10 } },
+      'config: shutdown.notServingSeconds: notServingSeconds must not exceed drainSeconds',
+    ],
     ['providers: []\nproviders: []\n', 'config: YAML: Map keys must be unique'],
   ])('%j is refused with a message naming the field', (config, message) => {
     const lines = problems(config);
-    expect(lines.some((line) => line.startsWith(message)), `${lines.join('\n')}\nexpected: ${message}`).toBe(true);
+    expect(
+      lines.some((line) => line.startsWith(message)),
+      `${lines.join('\n')}\nexpected: ${message}`,
+    ).toBe(true);
   });
 
   it.each([
     [{ defaultDecison: 'deny' }, ['config: defaultDecison: unknown field; did you mean "defaultDecision"?']],
     [{ providers: [{ ...provider, jwks: { fille: 'x.json' } }] }, ['config: providers[0].jwks.fille: unknown field; did you mean "file"?']],
-    [{ providers: [{ ...provider, audience: ['api'], audiences: undefined }] }, ['config: providers[0].audience: unknown field; did you mean "audiences"?']],
+    [
+      { providers: [{ ...provider, audience: ['api'], audiences: undefined }] },
+      ['config: providers[0].audience: unknown field; did you mean "audiences"?'],
+    ],
     [{ providers: [{ ...provider, audiences: undefined }] }, ['config: providers[0].audiences: required: a list, e.g. [api]']],
     [{ providers: [{ ...provider, audiences: 'api' }] }, ['config: providers[0].audiences: must be a list, e.g. [api]; found a string']],
     [{ listen: { grpc: 9001 } }, ['config: listen.grpc: must be a string, e.g. 0.0.0.0:9001; found a number']],
     [{ log: { level: 'inf' } }, ['config: log.level: must be one of fatal, error, warn, info, debug, trace, silent; did you mean "info"?']],
     [{ limits: { maxTokenBytes: 10 } }, ['config: limits.maxTokenBytes: must be at least 256']],
     [{ dryRun: 'yes' }, ['config: dryRun: must be true or false; found a string']],
-    [{ rules: [{ id: 'a', match: { paths: ['/x'], methdos: ['GET'] }, require: { authenticated: true } }] }, ['config: rules[0].match.methdos: unknown field; did you mean "methods"?']],
-  ])('%j: one problem per mistake, in the config\'s words', (config, expected) => {
+    [
+      { rules: [{ id: 'a', match: { paths: ['/x'], methdos: ['GET'] }, require: { authenticated: true } }] },
+      ['config: rules[0].match.methdos: unknown field; did you mean "methods"?'],
+    ],
+  ])("%j: one problem per mistake, in the config's words", (config, expected) => {
     const lines = problems(config);
     expect(lines).toEqual(expected);
     expect(lines.join('\n')).not.toMatch(/Invalid input|Invalid option|Unrecognized key|received undefined/);

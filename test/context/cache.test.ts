@@ -4,7 +4,9 @@ import { sourceUrl } from '../../src/context/http-source.js';
 import { ManualClock } from '../../src/util/clock.js';
 
 const limits = { maxEntries: 1000, maxBytes: 1 << 20, cacheSeconds: 60, negativeCacheSeconds: 10 };
-const answer = (...roles: string[]) => async (): Promise<RolesAnswer> => ({ ok: true, roles });
+const answer =
+  (...roles: string[]) =>
+  async (): Promise<RolesAnswer> => ({ ok: true, roles });
 const noHit = () => {};
 
 describe('ContextRoleCache', () => {

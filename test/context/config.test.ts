@@ -23,12 +23,25 @@ function problems(config: object): string[] {
 describe('contextSources config', () => {
   it('fills the defaults the README gives', () => {
     const config = parseConfig(stringify({ contextSources: [source], rules: [rule('courses')] }), '/');
-    expect(config.contextSources).toEqual([{ ...source, http: { ...source.http, timeoutMs: 200 }, cacheSeconds: 60, negativeCacheSeconds: 10, maxEntries: 100000, maxBytes: 67108864 }]);
+    expect(config.contextSources).toEqual([
+      {
+        ...source,
+        http: { ...source.http, timeoutMs: 200 },
+        cacheSeconds: 60,
+        negativeCacheSeconds: 10,
+        maxEntries: 100000,
+        maxBytes: 67108864,
+      },
+    ]);
   });
 
   it('refuses a fallback that names no source, unknown placeholders, other schemes and duplicate names', () => {
-    expect(problems({ contextSources: [source], rules: [rule('nope')] }).join('\n')).toMatch(/rules\[0\]\.require\.contextRole\.fallback.*no context source named "nope"/);
-    expect(problems({ contextSources: [{ ...source, http: { url: 'https://d/{user}' } }] }).join('\n')).toMatch(/placeholders \{sub\}, \{context\} and \{id\}/);
+    expect(problems({ contextSources: [source], rules: [rule('nope')] }).join('\n')).toMatch(
+      /rules\[0\]\.require\.contextRole\.fallback.*no context source named "nope"/,
+    );
+    expect(problems({ contextSources: [{ ...source, http: { url: 'https://d/{user}' } }] }).join('\n')).toMatch(
+      /placeholders \{sub\}, \{context\} and \{id\}/,
+    );
     expect(problems({ contextSources: [{ ...source, http: { url: 'file:///etc/{sub}' } }] }).join('\n')).toMatch(/http:\/\/ or https:\/\//);
     expect(problems({ contextSources: [source, source] }).join('\n')).toMatch(/duplicate context source name/);
   });

@@ -50,7 +50,12 @@ describe('context sources: roles from a domain service when the token lacks the 
     tg = await startTollgate({
       providers: [{ name: 'idp', issuer: ISSUER, audiences: ['api'], algorithms: ['ES256'], jwks: { uri: `${jwksServer.url}/jwks` } }],
       contextSources: [
-        { name: 'courses', http: { url: `${domain.server.url}/subjects/{sub}/{context}/{id}/roles`, timeoutMs: 200 }, cacheSeconds: 60, negativeCacheSeconds: 10 },
+        {
+          name: 'courses',
+          http: { url: `${domain.server.url}/subjects/{sub}/{context}/{id}/roles`, timeoutMs: 200 },
+          cacheSeconds: 60,
+          negativeCacheSeconds: 10,
+        },
         // For the crowd: 1,000 checks reach the cache over a loaded machine before the call is answered.
         { name: 'patient', http: { url: `${domain.server.url}/patient/{sub}/{id}`, timeoutMs: 10_000 } },
       ],
@@ -96,7 +101,11 @@ describe('context sources: roles from a domain service when the token lacks the 
 
   it('answers the second check from the cache, and counts lookups, hits and misses', async () => {
     domain.respond = (_req, res) => json(res, { roles: ['teacher'] });
-    const before = { lookups: await metric(tg, 'tollgate_context_lookups_total'), hits: await metric(tg, 'tollgate_context_cache_hits_total'), misses: await metric(tg, 'tollgate_context_cache_misses_total') };
+    const before = {
+      lookups: await metric(tg, 'tollgate_context_lookups_total'),
+      hits: await metric(tg, 'tollgate_context_cache_hits_total'),
+      misses: await metric(tg, 'tollgate_context_cache_misses_total'),
+    };
     expect((await check({ sub: 'cached' })).status?.code).toBe(0);
     expect((await check({ sub: 'cached' })).status?.code).toBe(0);
     expect(domain.server.requests).toHaveLength(1);
@@ -105,7 +114,10 @@ describe('context sources: roles from a domain service when the token lacks the 
     expect(await metric(tg, 'tollgate_context_cache_misses_total')).toBe(before.misses + 1);
     // One upstream call timed: the latency histogram's count follows the misses.
     const latency = (await tg.app.registry.getSingleMetric('tollgate_context_request_duration_seconds')?.get())?.values ?? [];
-    const timed = latency.find((v) => (v as { metricName?: string }).metricName === 'tollgate_context_request_duration_seconds_count' && v.labels.source === 'courses');
+    const timed = latency.find(
+      (v) =>
+        (v as { metricName?: string }).metricName === 'tollgate_context_request_duration_seconds_count' && v.labels.source === 'courses',
+    );
     expect(timed?.value).toBe(await metric(tg, 'tollgate_context_cache_misses_total'));
     // Another course is another question.
     expect((await check({ sub: 'cached' }, '/courses/43/grades')).status?.code).toBe(0);
@@ -128,9 +140,13 @@ describe('context sources: roles from a domain service when the token lacks the 
     domain.respond = (_req, res) => release.push(() => json(res, { roles: ['teacher'] }));
     const token = await mint(ISSUER, 'api', { key, claims: { sub: 'crowd' }, now: nowSeconds(tg.clock) });
     const lookups = await metric(tg, 'tollgate_context_lookups_total', 'patient');
-    const checks = Array.from({ length: 1000 }, () => tg.client.check(checkRequest({ path: '/crowd/42/grades', headers: { authorization: `Bearer ${token}` } })));
+    const checks = Array.from({ length: 1000 }, () =>
+      tg.client.check(checkRequest({ path: '/crowd/42/grades', headers: { authorization: `Bearer ${token}` } })),
+    );
     // Every check has reached the cache before the one call is answered.
-    await waitFor('1,000 look-ups', async () => (await metric(tg, 'tollgate_context_lookups_total', 'patient')) - lookups >= 1000, { timeoutMs: 9_000 });
+    await waitFor('1,000 look-ups', async () => (await metric(tg, 'tollgate_context_lookups_total', 'patient')) - lookups >= 1000, {
+      timeoutMs: 9_000,
+    });
     expect(domain.server.requests).toHaveLength(1);
     for (const answer of release) answer();
     const responses = await Promise.all(checks);

@@ -87,7 +87,10 @@ describe('context-role invalidation across replicas', () => {
     const started = performance.now();
     expect((await admin('/admin/v1/subjects/carol/refresh', { reason: 'left the course' })).status).toBe(200);
     let denied = await checkOnB('carol');
-    await waitFor('replica B to ask again about carol', async () => (denied = await checkOnB('carol')).status?.code !== 0, { timeoutMs: 1000, intervalMs: 0 });
+    await waitFor('replica B to ask again about carol', async () => (denied = await checkOnB('carol')).status?.code !== 0, {
+      timeoutMs: 1000,
+      intervalMs: 0,
+    });
     console.log(`context-role invalidation A→B through Redis: ${(performance.now() - started).toFixed(1)} ms`);
     expect(deniedBody(denied)).toEqual({ error: 'forbidden', reason: 'context_role_mismatch', rule: 'course' });
     expect(domain.requests.every((path) => path === '/carol/course/42')).toBe(true);
@@ -100,7 +103,10 @@ describe('context-role invalidation across replicas', () => {
     const notBefore = new Date(b.clock.now() - 60_000).toISOString();
     expect((await admin('/admin/v1/revocations', { type: 'sub', value: 'dave', notBefore, reason: 'role change' })).status).toBe(201);
     let denied = await checkOnB('dave');
-    await waitFor('replica B to ask again about dave', async () => (denied = await checkOnB('dave')).status?.code !== 0, { timeoutMs: 1000, intervalMs: 0 });
+    await waitFor('replica B to ask again about dave', async () => (denied = await checkOnB('dave')).status?.code !== 0, {
+      timeoutMs: 1000,
+      intervalMs: 0,
+    });
     expect(deniedBody(denied)).toEqual({ error: 'forbidden', reason: 'context_role_mismatch', rule: 'course' });
   });
 });

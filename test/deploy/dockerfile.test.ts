@@ -112,7 +112,8 @@ describe('Dockerfile', () => {
     expect(runtime.from).toMatch(/^gcr\.io\/distroless\/nodejs\d+-debian13:nonroot(@sha256:[0-9a-f]{64})?$/);
     expect(Object.keys(pinnedNodeLines())).toContain(IMAGE_NODE_MAJOR);
     // Dependencies are installed and dist/ is built by the same Node.js major that runs them.
-    for (const stage of dockerfile.slice(0, -1)) expect(stage.from, stage.name).toMatch(new RegExp(`^node:${IMAGE_NODE_MAJOR}-trixie-slim(@sha256:[0-9a-f]{64})?$`));
+    for (const stage of dockerfile.slice(0, -1))
+      expect(stage.from, stage.name).toMatch(new RegExp(`^node:${IMAGE_NODE_MAJOR}-trixie-slim(@sha256:[0-9a-f]{64})?$`));
     // No shell at run time: the runtime stage runs nothing, and starts node directly (exec form).
     expect(ops(runtime, 'RUN')).toEqual([]);
     const user = ops(runtime, 'USER').at(-1)?.args ?? '';
@@ -121,11 +122,21 @@ describe('Dockerfile', () => {
     const entrypoint = execForm(ops(runtime, 'ENTRYPOINT').at(-1)?.args ?? '');
     expect(entrypoint).toEqual(['/nodejs/bin/node', 'dist/cli.js', 'serve']);
     expect(execForm(ops(runtime, 'CMD').at(-1)?.args ?? '')).toEqual(['--config', '/etc/tollgate/tollgate.yaml']);
-    expect(ops(runtime, 'EXPOSE').map((i) => i.args).join(' ').split(/\s+/).sort()).toEqual(['9001', '9002']);
+    expect(
+      ops(runtime, 'EXPOSE')
+        .map((i) => i.args)
+        .join(' ')
+        .split(/\s+/)
+        .sort(),
+    ).toEqual(['9001', '9002']);
   });
 
   it('labels the image with OCI annotations: version and source revision from build args, licence, base image', () => {
-    const labels = parseLabels(ops(runtime, 'LABEL').map((l) => l.args).join(' '));
+    const labels = parseLabels(
+      ops(runtime, 'LABEL')
+        .map((l) => l.args)
+        .join(' '),
+    );
     const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string; license: string };
     expect(labels['org.opencontainers.image.title']).toBe('tollgate');
     expect(labels['org.opencontainers.image.licenses']).toBe(manifest.license);
@@ -187,110 +198,112 @@ describe('the image, replayed', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it(
-    'assembles /app from the COPY steps, with the production install done for real',
-    () => {
-      for (const stage of dockerfile) {
-        let workdir = '/';
-        mkdirSync(stageRoot(stage.name), { recursive: true });
-        for (const step of stage.instructions) {
-          if (step.op === 'WORKDIR') {
-            workdir = posix.resolve(workdir, step.args);
-            mkdirSync(inStage(stage.name, workdir), { recursive: true });
-          } else if (step.op === 'COPY') {
-            const copy = parseCopy(step.args);
-            const dest = posix.resolve(workdir, copy.dest);
-            for (const source of copy.sources) {
-              let from: string;
-              if (copy.from === undefined) from = join(REPO, source);
-              // The build stage's output is the repository's own build (see the header comment).
-              else if (copy.from === 'build' && source === '/app/dist') from = join(REPO, 'dist');
-              else from = inStage(copy.from, source);
-              if (!existsSync(from)) throw new Error(`Dockerfile:${step.line}: COPY source ${source} does not exist in ${copy.from ?? 'the context'}`);
-              const target = copy.dest.endsWith('/') || copy.sources.length > 1 ? join(inStage(stage.name, dest), posix.basename(source)) : inStage(stage.name, dest);
-              mkdirSync(dirname(target), { recursive: true });
-              cpSync(from, target, { recursive: true });
-            }
-          } else if (step.op === 'RUN') {
-            if (stage.name === 'build') continue; // replaced by the repository's build
-            const argv = step.args.split(/\s+/);
-            expect(argv.slice(0, 2), `Dockerfile:${step.line}: only npm ci is replayed`).toEqual(['npm', 'ci']);
-            // Offline-friendly: the npm cache answers when it can; the flags change no installed file.
-            execFileSync('npm', [...argv.slice(1), '--prefer-offline', '--no-audit', '--no-fund'], {
-              cwd: inStage(stage.name, workdir),
-              stdio: ['ignore', 'pipe', 'pipe'],
-              env: { ...process.env, npm_config_update_notifier: 'false' },
-            });
+  it('assembles /app from the COPY steps, with the production install done for real', () => {
+    for (const stage of dockerfile) {
+      let workdir = '/';
+      mkdirSync(stageRoot(stage.name), { recursive: true });
+      for (const step of stage.instructions) {
+        if (step.op === 'WORKDIR') {
+          workdir = posix.resolve(workdir, step.args);
+          mkdirSync(inStage(stage.name, workdir), { recursive: true });
+        } else if (step.op === 'COPY') {
+          const copy = parseCopy(step.args);
+          const dest = posix.resolve(workdir, copy.dest);
+          for (const source of copy.sources) {
+            let from: string;
+            if (copy.from === undefined) from = join(REPO, source);
+            // The build stage's output is the repository's own build (see the header comment).
+            else if (copy.from === 'build' && source === '/app/dist') from = join(REPO, 'dist');
+            else from = inStage(copy.from, source);
+            if (!existsSync(from))
+              throw new Error(`Dockerfile:${step.line}: COPY source ${source} does not exist in ${copy.from ?? 'the context'}`);
+            const target =
+              copy.dest.endsWith('/') || copy.sources.length > 1
+                ? join(inStage(stage.name, dest), posix.basename(source))
+                : inStage(stage.name, dest);
+            mkdirSync(dirname(target), { recursive: true });
+            cpSync(from, target, { recursive: true });
           }
+        } else if (step.op === 'RUN') {
+          if (stage.name === 'build') continue; // replaced by the repository's build
+          const argv = step.args.split(/\s+/);
+          expect(argv.slice(0, 2), `Dockerfile:${step.line}: only npm ci is replayed`).toEqual(['npm', 'ci']);
+          // Offline-friendly: the npm cache answers when it can; the flags change no installed file.
+          execFileSync('npm', [...argv.slice(1), '--prefer-offline', '--no-audit', '--no-fund'], {
+            cwd: inStage(stage.name, workdir),
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: { ...process.env, npm_config_update_notifier: 'false' },
+          });
         }
       }
-      const app = inStage(runtime.name, '/app');
-      expect(readdirSync(app).sort()).toEqual(['dist', 'node_modules', 'package.json', 'proto']);
-      const installed = readdirSync(join(app, 'node_modules'));
-      const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
-      for (const dep of Object.keys(manifest.dependencies)) expect(existsSync(join(app, 'node_modules', dep)), dep).toBe(true);
-      // No development tooling in the image.
-      for (const dev of ['typescript', 'vitest', 'kubernetes-models', '@grpc/grpc-js-xds']) {
-        expect(existsSync(join(app, 'node_modules', dev)), dev).toBe(false);
+    }
+    const app = inStage(runtime.name, '/app');
+    expect(readdirSync(app).sort()).toEqual(['dist', 'node_modules', 'package.json', 'proto']);
+    const installed = readdirSync(join(app, 'node_modules'));
+    const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    for (const dep of Object.keys(manifest.dependencies)) expect(existsSync(join(app, 'node_modules', dep)), dep).toBe(true);
+    // No development tooling in the image.
+    for (const dev of ['typescript', 'vitest', 'kubernetes-models', '@grpc/grpc-js-xds']) {
+      expect(existsSync(join(app, 'node_modules', dev)), dev).toBe(false);
+    }
+    expect(installed.length).toBeGreaterThan(0);
+  }, 90_000);
+
+  it('starts with the ENTRYPOINT, answers grpc.health.v1 SERVING, and exits 0 on SIGTERM', async () => {
+    const app = inStage(runtime.name, '/app');
+    expect(existsSync(join(app, 'dist/cli.js')), 'the previous step assembled /app').toBe(true);
+
+    // The example config, as a mounted volume would provide it, on free loopback ports.
+    const configDir = join(work, 'etc-tollgate');
+    cpSync(join(REPO, 'examples/default'), configDir, { recursive: true });
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const config = parse(readFileSync(join(configDir, 'tollgate.yaml'), 'utf8')) as Record<string, unknown>;
+    config.listen = { grpc: `127.0.0.1:${grpcPort}`, http: `127.0.0.1:${httpPort}`, authz: '127.0.0.1:0' };
+    config.shutdown = { notServingSeconds: 0, drainSeconds: 5 };
+    writeFileSync(join(configDir, 'tollgate.yaml'), stringify(config));
+
+    const entrypoint = execForm(ops(runtime, 'ENTRYPOINT').at(-1)!.args);
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: work, TMPDIR: work };
+    for (const step of ops(runtime, 'ENV')) {
+      const [key, ...value] = step.args.split('=');
+      env[key!] = value.join('=');
+    }
+    // /nodejs/bin/node in the image; a node of the same major version here.
+    child = spawn(nodeBinary(IMAGE_NODE_MAJOR), [...entrypoint.slice(1), '--config', join(configDir, 'tollgate.yaml')], {
+      cwd: app,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
+
+    const health = healthClient(grpcPort);
+    try {
+      for (const service of ['', 'envoy.service.auth.v3.Authorization']) {
+        const status = await Promise.race([
+          check(health, service),
+          exited.then((code) => {
+            throw new Error(`tollgate exited (${code}) before serving:\n${stderr}`);
+          }),
+        ]);
+        expect(status).toBe('SERVING');
       }
-      expect(installed.length).toBeGreaterThan(0);
-    },
-    90_000,
-  );
+    } finally {
+      health.close();
+    }
 
-  it(
-    'starts with the ENTRYPOINT, answers grpc.health.v1 SERVING, and exits 0 on SIGTERM',
-    async () => {
-      const app = inStage(runtime.name, '/app');
-      expect(existsSync(join(app, 'dist/cli.js')), 'the previous step assembled /app').toBe(true);
-
-      // The example config, as a mounted volume would provide it, on free loopback ports.
-      const configDir = join(work, 'etc-tollgate');
-      cpSync(join(REPO, 'examples/default'), configDir, { recursive: true });
-      const [grpcPort, httpPort] = [await freePort(), await freePort()];
-      const config = parse(readFileSync(join(configDir, 'tollgate.yaml'), 'utf8')) as Record<string, unknown>;
-      config.listen = { grpc: `127.0.0.1:${grpcPort}`, http: `127.0.0.1:${httpPort}`, authz: '127.0.0.1:0' };
-      config.shutdown = { notServingSeconds: 0, drainSeconds: 5 };
-      writeFileSync(join(configDir, 'tollgate.yaml'), stringify(config));
-
-      const entrypoint = execForm(ops(runtime, 'ENTRYPOINT').at(-1)!.args);
-      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: work, TMPDIR: work };
-      for (const step of ops(runtime, 'ENV')) {
-        const [key, ...value] = step.args.split('=');
-        env[key!] = value.join('=');
-      }
-      // /nodejs/bin/node in the image; a node of the same major version here.
-      child = spawn(nodeBinary(IMAGE_NODE_MAJOR), [...entrypoint.slice(1), '--config', join(configDir, 'tollgate.yaml')], {
-        cwd: app,
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      child.stderr?.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
-
-      const health = healthClient(grpcPort);
-      try {
-        for (const service of ['', 'envoy.service.auth.v3.Authorization']) {
-          const status = await Promise.race([
-            check(health, service),
-            exited.then((code) => {
-              throw new Error(`tollgate exited (${code}) before serving:\n${stderr}`);
-            }),
-          ]);
-          expect(status).toBe('SERVING');
-        }
-      } finally {
-        health.close();
-      }
-
-      child.kill('SIGTERM');
-      const code = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit within 15 s of SIGTERM:\n${stderr}`)), 15_000).unref())]);
-      expect(code, stderr).toBe(0);
-    },
-    45_000,
-  );
+    child.kill('SIGTERM');
+    const code = await Promise.race([
+      exited,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit within 15 s of SIGTERM:\n${stderr}`)), 15_000).unref()),
+    ]);
+    expect(code, stderr).toBe(0);
+  }, 45_000);
 });
 
 function freePort(): Promise<number> {

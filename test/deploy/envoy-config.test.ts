@@ -72,16 +72,28 @@ describe('the strict checker', () => {
   });
 
   it('reports unknown keys, wrong shapes, bad @types, two oneof members and missing required fields', () => {
-    expect(check(cluster({ conect_timeout: '1s' }))).toEqual([expect.stringContaining('static_resources.clusters[0].conect_timeout: unknown field')]);
+    expect(check(cluster({ conect_timeout: '1s' }))).toEqual([
+      expect.stringContaining('static_resources.clusters[0].conect_timeout: unknown field'),
+    ]);
     expect(check(cluster({ connect_timeout: 0.25 }))).toEqual([expect.stringContaining('a Duration is a string')]);
-    expect(check(cluster({ type: 'STATICK' }))).toEqual([expect.stringContaining('"STATICK" is not a value of envoy.config.cluster.v3.Cluster.DiscoveryType')]);
+    expect(check(cluster({ type: 'STATICK' }))).toEqual([
+      expect.stringContaining('"STATICK" is not a value of envoy.config.cluster.v3.Cluster.DiscoveryType'),
+    ]);
     expect(check(cluster({ type: 'STATIC', cluster_type: { name: 'x' } }))).toEqual([expect.stringContaining('more than one member set')]);
-    expect(check({ static_resources: { clusters: [{ type: 'STATIC' }] } })).toEqual([expect.stringContaining('envoy.config.cluster.v3.Cluster.name is required')]);
+    expect(check({ static_resources: { clusters: [{ type: 'STATIC' }] } })).toEqual([
+      expect.stringContaining('envoy.config.cluster.v3.Cluster.name is required'),
+    ]);
     expect(check(cluster({ typed_extension_protocol_options: { x: { '@type': 'type.googleapis.com/envoy.NoSuchThing' } } }))).toEqual([
       expect.stringContaining('envoy.NoSuchThing is not a message in the loaded protos'),
     ]);
     expect(
-      check(cluster({ typed_extension_protocol_options: { x: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http3_protocol_option: {} } } } })),
+      check(
+        cluster({
+          typed_extension_protocol_options: {
+            x: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http3_protocol_option: {} } },
+          },
+        }),
+      ),
     ).toEqual([
       expect.stringContaining('explicit_http_config.http3_protocol_option: unknown field'),
       expect.stringContaining('one of http_protocol_options, http2_protocol_options, http3_protocol_options is required'),
@@ -93,7 +105,9 @@ describe('the strict checker', () => {
   it('accepts camelCase names, wrappers as plain values and reports deprecated fields', () => {
     expect(check(cluster({ connectTimeout: '1s', perConnectionBufferLimitBytes: 32768 }))).toEqual([]);
     // A deprecated field in the cluster proto: Envoy warns or refuses depending on version.
-    expect(check(cluster({ http2_protocol_options: {} }))).toEqual([expect.stringContaining('deprecated field of envoy.config.cluster.v3.Cluster')]);
+    expect(check(cluster({ http2_protocol_options: {} }))).toEqual([
+      expect.stringContaining('deprecated field of envoy.config.cluster.v3.Cluster'),
+    ]);
   });
 });
 
@@ -250,7 +264,10 @@ describe('examples/envoy/http-service.yaml', () => {
     expect(authz.status_on_error).toEqual({ code: 'ServiceUnavailable' });
     expect(authz.with_request_body).toBeUndefined();
     const cluster = (load(file).static_resources.clusters as Obj[]).find((c) => c.name === authz.http_service.server_uri.cluster)!;
-    expect(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 9003 });
+    expect(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({
+      address: '127.0.0.1',
+      port_value: 9003,
+    });
     expect(cluster.health_checks[0].http_health_check.path).toBe('/readyz');
     expect(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.health_check_config.port_value).toBe(9002);
   });
@@ -260,7 +277,8 @@ describe('examples/envoy/http-service.yaml', () => {
     const authz = extAuthzOf(hcm)!;
     const { strip } = configSchema.parse({}).identityHeaders;
     const sent = patterns(authz.allowed_headers);
-    for (const name of ['authorization', 'cookie', 'x-forwarded-client-cert', 'x-request-id']) expect(sent, name).toContainEqual({ exact: name });
+    for (const name of ['authorization', 'cookie', 'x-forwarded-client-cert', 'x-request-id'])
+      expect(sent, name).toContainEqual({ exact: name });
     for (const prefix of strip) expect(sent, prefix).toContainEqual({ prefix });
     const response = authz.http_service.authorization_response;
     for (const prefix of strip) expect(patterns(response.allowed_upstream_headers), prefix).toContainEqual({ prefix });

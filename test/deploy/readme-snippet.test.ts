@@ -16,8 +16,10 @@ function snippetRegion(text: string): string {
   const lines = text.split('\n');
   const begin = lines.findIndex((l) => l.trim() === BEGIN);
   const end = lines.findIndex((l) => l.trim() === END);
-  if (begin < 0 || end < 0 || end <= begin + 1) throw new Error(`examples/envoy/sidecar.yaml needs one "${BEGIN}" line before one "${END}" line`);
-  if (lines.filter((l) => l.trim() === BEGIN || l.trim() === END).length !== 2) throw new Error('the snippet markers appear more than once');
+  if (begin < 0 || end < 0 || end <= begin + 1)
+    throw new Error(`examples/envoy/sidecar.yaml needs one "${BEGIN}" line before one "${END}" line`);
+  if (lines.filter((l) => l.trim() === BEGIN || l.trim() === END).length !== 2)
+    throw new Error('the snippet markers appear more than once');
   return lines.slice(begin + 1, end).join('\n');
 }
 

@@ -34,7 +34,11 @@ interface LockEntry {
   dev?: boolean;
 }
 
-const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { name: string; version: string; dependencies: Record<string, string> };
+const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  dependencies: Record<string, string>;
+};
 const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
 
 /** name@version of every package `npm ci --omit=dev` installs: lockfile entries not marked dev-only. */

@@ -19,7 +19,11 @@ export class EnvoyClient {
   private readonly client: grpc.Client & { Check: grpc.requestCallback<CheckResponse> };
   private readonly decodeResponse: (bytes: Buffer) => CheckResponse;
 
-  constructor(port: number, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), channelOptions: grpc.ChannelOptions = {}) {
+  constructor(
+    port: number,
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    channelOptions: grpc.ChannelOptions = {},
+  ) {
     const pkg = loadSync('envoy/service/auth/v3/external_auth.proto', {
       ...LOADER_OPTIONS,
       includeDirs: ['envoy-api', 'googleapis', 'protoc-gen-validate', 'xds'].map((d) => join(XDS_DEPS, d)),
@@ -32,16 +36,22 @@ export class EnvoyClient {
 
   check(request: CheckRequest): Promise<CheckResponse> {
     return new Promise((resolve, reject) => {
-      (this.client as unknown as { Check(req: CheckRequest, cb: (err: grpc.ServiceError | null, res?: CheckResponse) => void): void }).Check(request, (err, res) =>
-        err ? reject(err) : resolve(res!),
-      );
+      (
+        this.client as unknown as { Check(req: CheckRequest, cb: (err: grpc.ServiceError | null, res?: CheckResponse) => void): void }
+      ).Check(request, (err, res) => (err ? reject(err) : resolve(res!)));
     });
   }
 
   /** Sends `message` as the Check request's bytes, whatever they are, and decodes the answer. */
   checkBytes(message: Buffer): Promise<CheckResponse> {
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(CHECK_PATH, (bytes: Buffer) => bytes, this.decodeResponse, message, (err, res) => (err ? reject(err) : resolve(res!)));
+      this.client.makeUnaryRequest(
+        CHECK_PATH,
+        (bytes: Buffer) => bytes,
+        this.decodeResponse,
+        message,
+        (err, res) => (err ? reject(err) : resolve(res!)),
+      );
     });
   }
 
@@ -76,19 +86,21 @@ export function checkRequest(spec: HttpRequestSpec = {}): CheckRequest {
   };
   if (spec.rawHeaders) {
     http.header_map = {
-      headers: [
-        [':method', method],
-        [':path', path],
-        [':authority', host],
-        ...spec.rawHeaders,
-      ].map(([key, value]) => ({ key, raw_value: Buffer.from(value!, 'latin1') })),
+      headers: [[':method', method], [':path', path], [':authority', host], ...spec.rawHeaders].map(([key, value]) => ({
+        key,
+        raw_value: Buffer.from(value!, 'latin1'),
+      })),
     };
   } else {
     http.headers = { ':method': method, ':path': path, ':authority': host, 'x-request-id': 'req-1', ...spec.headers };
   }
   return {
     attributes: {
-      source: { address: { socket_address: { address: '10.0.0.1', port_value: 40000 } }, principal: spec.principal ?? '', certificate: spec.certificate ?? '' },
+      source: {
+        address: { socket_address: { address: '10.0.0.1', port_value: 40000 } },
+        principal: spec.principal ?? '',
+        certificate: spec.certificate ?? '',
+      },
       destination: { address: { socket_address: { address: '10.0.0.2', port_value: 8080 } } },
       request: { time: { seconds: Math.floor(Date.now() / 1000) }, http },
     },

@@ -1,4 +1,13 @@
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload, type JWTHeaderParameters } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+  type JWTHeaderParameters,
+} from 'jose';
 
 export interface TestKey {
   alg: string;
@@ -31,7 +40,14 @@ export interface MintOptions {
 /** A token as the test IdP would issue it: iss/aud/sub/iat/exp set unless the claims override them. */
 export async function mint(issuer: string, audience: string | string[], options: MintOptions): Promise<string> {
   const now = options.now ?? Math.floor(Date.now() / 1000);
-  const claims: JWTPayload = { iss: issuer, aud: audience, sub: 'user-123', iat: now, exp: now + (options.ttlSeconds ?? 300), ...options.claims };
+  const claims: JWTPayload = {
+    iss: issuer,
+    aud: audience,
+    sub: 'user-123',
+    iat: now,
+    exp: now + (options.ttlSeconds ?? 300),
+    ...options.claims,
+  };
   return new SignJWT(claims)
     .setProtectedHeader({ alg: options.key.alg, kid: options.key.kid, ...options.header })
     .sign(options.key.privateKey);

@@ -31,7 +31,27 @@ export class TestCa {
   constructor(name = 'tollgate test CA', days = 30) {
     this.keyPath = join(this.dir, 'ca.key');
     const certPath = join(this.dir, 'ca.crt');
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', this.keyPath, '-out', certPath, '-subj', `/CN=${name}`, '-days', String(days), '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      this.keyPath,
+      '-out',
+      certPath,
+      '-subj',
+      `/CN=${name}`,
+      '-days',
+      String(days),
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     this.cert = readFileSync(certPath, 'utf8');
   }
 
@@ -39,9 +59,43 @@ export class TestCa {
   issue(spiffeId: string, { days = 1 }: { days?: number } = {}): IssuedPair {
     const n = ++this.issued;
     const base = join(this.dir, `leaf-${n}`);
-    writeFileSync(`${base}.ext`, `subjectAltName=URI:${spiffeId},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=critical,CA:FALSE\n`);
-    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=leaf-${n}`]);
-    openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', join(this.dir, 'ca.crt'), '-CAkey', this.keyPath, '-set_serial', String(1000 + n), '-days', String(days), '-extfile', `${base}.ext`, '-out', `${base}.crt`]);
+    writeFileSync(
+      `${base}.ext`,
+      `subjectAltName=URI:${spiffeId},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=critical,CA:FALSE\n`,
+    );
+    openssl([
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${base}.key`,
+      '-out',
+      `${base}.csr`,
+      '-subj',
+      `/CN=leaf-${n}`,
+    ]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      `${base}.csr`,
+      '-CA',
+      join(this.dir, 'ca.crt'),
+      '-CAkey',
+      this.keyPath,
+      '-set_serial',
+      String(1000 + n),
+      '-days',
+      String(days),
+      '-extfile',
+      `${base}.ext`,
+      '-out',
+      `${base}.crt`,
+    ]);
     const cert = readFileSync(`${base}.crt`, 'utf8');
     return { cert, key: readFileSync(`${base}.key`, 'utf8'), serial: new X509Certificate(cert).serialNumber };
   }

@@ -37,7 +37,11 @@ export interface StartOptions {
   clientCredentials?: grpc.ChannelCredentials;
 }
 
-export async function startTollgate(config: Record<string, unknown>, files: Record<string, string | object> = {}, options: StartOptions = {}): Promise<RunningTollgate> {
+export async function startTollgate(
+  config: Record<string, unknown>,
+  files: Record<string, string | object> = {},
+  options: StartOptions = {},
+): Promise<RunningTollgate> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const writeFile = (name: string, content: string | object) => {
     const path = join(dir, name);
@@ -45,7 +49,14 @@ export async function startTollgate(config: Record<string, unknown>, files: Reco
     return path;
   };
   for (const [name, content] of Object.entries(files)) writeFile(name, content);
-  const configPath = writeFile('tollgate.yaml', stringify({ listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' }, shutdown: { notServingSeconds: 0, drainSeconds: 5 }, ...config }));
+  const configPath = writeFile(
+    'tollgate.yaml',
+    stringify({
+      listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' },
+      shutdown: { notServingSeconds: 0, drainSeconds: 5 },
+      ...config,
+    }),
+  );
 
   const chunks: string[] = [];
   const sink = new Writable({
@@ -55,7 +66,13 @@ export async function startTollgate(config: Record<string, unknown>, files: Reco
     },
   });
   const clock = new ManualClock(options.clockStart ?? Date.UTC(2026, 10, 23, 12, 0, 0));
-  const app = await Tollgate.start({ configPath, clock, logger: createLogger('debug', sink), watchConfig: false, tlsPollMs: options.tlsPollMs });
+  const app = await Tollgate.start({
+    configPath,
+    clock,
+    logger: createLogger('debug', sink),
+    watchConfig: false,
+    tlsPollMs: options.tlsPollMs,
+  });
   const client = new EnvoyClient(app.grpcPort, options.clientCredentials, options.clientCredentials ? TLS_CHANNEL_OPTIONS : {});
   return {
     app,
@@ -63,7 +80,11 @@ export async function startTollgate(config: Record<string, unknown>, files: Reco
     clock,
     dir,
     get logs() {
-      return chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+      return chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
     },
     logText: () => chunks.join(''),
     writeFile,
@@ -79,7 +100,9 @@ export async function startTollgate(config: Record<string, unknown>, files: Reco
  * tollgate whose providers trust one fresh ES256 key, served by a real JWKS server at `jwksUri`;
  * close() stops both.
  */
-export async function startTollgateWithKey(config: (jwksUri: string) => Record<string, unknown>): Promise<RunningTollgate & { key: TestKey }> {
+export async function startTollgateWithKey(
+  config: (jwksUri: string) => Record<string, unknown>,
+): Promise<RunningTollgate & { key: TestKey }> {
   const key = await testKey('ES256');
   const jwksServer = await startJwksServer(jwks(key));
   const tg = await startTollgate(config(`${jwksServer.url}/jwks.json`));

@@ -52,7 +52,15 @@ describe('chaos: JWKS flapping, Redis restarts and SIGHUPs under load', () => {
     const config = {
       listen: { grpc: `127.0.0.1:${ports.grpcPort}`, http: `127.0.0.1:${ports.httpPort}` },
       shutdown: { notServingSeconds: 0, drainSeconds: 2 },
-      providers: [{ name: 'idp', issuer: ISSUER, audiences: ['api'], algorithms: ['ES256'], jwks: { uri: `${jwksServer.url}/jwks.json`, refreshSeconds: 1 } }],
+      providers: [
+        {
+          name: 'idp',
+          issuer: ISSUER,
+          audiences: ['api'],
+          algorithms: ['ES256'],
+          jwks: { uri: `${jwksServer.url}/jwks.json`, refreshSeconds: 1 },
+        },
+      ],
       rules: [{ id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } }],
       revocation: { store: 'redis', redis: { url: redis.url, timeoutSeconds: 1 } },
       admin: { tokenFile: join(dir, 'admin-token') },
@@ -155,11 +163,17 @@ describe('chaos: JWKS flapping, Redis restarts and SIGHUPs under load', () => {
     await redis.start().catch(() => undefined);
     const after = new EnvoyClient(ports.grpcPort);
     try {
-      await waitFor('the valid token allowed again', async () => (await after.check(checkRequest({ headers: { authorization: `Bearer ${valid}` } }))).status?.code === 0, { timeoutMs: 20_000, intervalMs: 100 });
+      await waitFor(
+        'the valid token allowed again',
+        async () => (await after.check(checkRequest({ headers: { authorization: `Bearer ${valid}` } }))).status?.code === 0,
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
       for (const t of [revokedBefore, revokedDuring]) {
         expect(deniedBody(await after.check(checkRequest({ headers: { authorization: `Bearer ${t}` } }))).reason).toBe('revoked');
       }
-      const listed = (await (await fetch(`http://127.0.0.1:${ports.httpPort}/admin/v1/revocations`, { headers: { authorization: `Bearer ${ADMIN_SECRET}` } })).json()) as { revocations: Array<{ value: string }> };
+      const listed = (await (
+        await fetch(`http://127.0.0.1:${ports.httpPort}/admin/v1/revocations`, { headers: { authorization: `Bearer ${ADMIN_SECRET}` } })
+      ).json()) as { revocations: Array<{ value: string }> };
       expect(listed.revocations.map((r) => r.value).sort()).toEqual(['revoked-before', 'revoked-during']);
       // The SIGHUPs reloaded the config while the checks ran.
       const metrics = await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text();

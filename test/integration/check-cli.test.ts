@@ -24,7 +24,8 @@ async function check(...argv: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-const PROVIDER = 'providers: [{ name: idp, issuer: "https://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { uri: "https://idp.example.com/jwks" } }]\n';
+const PROVIDER =
+  'providers: [{ name: idp, issuer: "https://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { uri: "https://idp.example.com/jwks" } }]\n';
 
 function configFile(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
@@ -37,7 +38,16 @@ const TEACHER = JSON.stringify({ sub: 't1', roles: { course: { teacher: ['123'],
 
 describe('tollgate check', () => {
   it('allows and explains, exit 0', async () => {
-    const { code, stdout, stderr } = await check('--config', EDTECH_CONFIG, '--method', 'GET', '--path', '/courses/123/grades', '--claims', TEACHER);
+    const { code, stdout, stderr } = await check(
+      '--config',
+      EDTECH_CONFIG,
+      '--method',
+      'GET',
+      '--path',
+      '/courses/123/grades',
+      '--claims',
+      TEACHER,
+    );
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toContain('claims: taken as verified (from --claims)');
     expect(stdout).toContain('decision: allow\nrule: course-grades-read\nreason: allowed\nwhy:\n');
@@ -62,15 +72,50 @@ describe('tollgate check', () => {
   });
 
   it('takes the workload identity, host, headers and provider', async () => {
-    const payments = await check('--config', EDTECH_CONFIG, '--method', 'POST', '--path', '/payments/refund', '--claims', '{"sub":"u"}', '--principal', 'spiffe://cluster.local/ns/edge/sa/gateway');
+    const payments = await check(
+      '--config',
+      EDTECH_CONFIG,
+      '--method',
+      'POST',
+      '--path',
+      '/payments/refund',
+      '--claims',
+      '{"sub":"u"}',
+      '--principal',
+      'spiffe://cluster.local/ns/edge/sa/gateway',
+    );
     expect(payments.code).toBe(0);
-    const metrics = await check('--config', EDTECH_CONFIG, '--host', 'n1.internal.example.com', '--path', '/metrics', '--principal', 'spiffe://cluster.local/ns/monitoring/sa/prometheus');
+    const metrics = await check(
+      '--config',
+      EDTECH_CONFIG,
+      '--host',
+      'n1.internal.example.com',
+      '--path',
+      '/metrics',
+      '--principal',
+      'spiffe://cluster.local/ns/monitoring/sa/prometheus',
+    );
     expect(metrics.code).toBe(0);
-    const beta = await check('--config', EDTECH_CONFIG, '--path', '/beta/x', '--header', 'X-Tenant: a', '--claims', '{"https://example.com/beta":true}');
+    const beta = await check(
+      '--config',
+      EDTECH_CONFIG,
+      '--path',
+      '/beta/x',
+      '--header',
+      'X-Tenant: a',
+      '--claims',
+      '{"https://example.com/beta":true}',
+    );
     expect(beta.code).toBe(0);
     const admin = await check(
-      '--config', EDTECH_CONFIG, '--path', '/admin/users', '--provider', 'idp',
-      '--claims', JSON.stringify({ realm_access: { roles: ['admin'] }, scope: 'admin:write', email_verified: true, groups: ['staff'], tier: 'gold' }),
+      '--config',
+      EDTECH_CONFIG,
+      '--path',
+      '/admin/users',
+      '--provider',
+      'idp',
+      '--claims',
+      JSON.stringify({ realm_access: { roles: ['admin'] }, scope: 'admin:write', email_verified: true, groups: ['staff'], tier: 'gold' }),
     );
     expect(admin.stdout).toContain('rule: admin');
     expect(admin.code).toBe(0);
@@ -145,7 +190,9 @@ defaultDecision: maybe
       const { code, stderr } = await check('--config', configFile('rules: [\n'), '--path', '/x');
       expect(code).toBe(2);
       expect(stderr).toMatch(/^config: YAML: /);
-      expect((await check('--config', configFile('rules: []\nrules: []\n'), '--path', '/x')).stderr).toMatch(/config: YAML: Map keys must be unique/);
+      expect((await check('--config', configFile('rules: []\nrules: []\n'), '--path', '/x')).stderr).toMatch(
+        /config: YAML: Map keys must be unique/,
+      );
     });
   });
 

@@ -51,7 +51,14 @@ describe('Check over a real gRPC connection', () => {
 
   it('allows a valid token, injects identity headers with append false, and strips forged ones', async () => {
     const response = await tg.client.check(
-      checkRequest({ headers: { ...(await bearer({ roles: ['teacher', 'ta'], org: { id: 7 } })), 'x-user-id': 'forged', 'x-auth-level': 'admin', 'x-other': 'kept' } }),
+      checkRequest({
+        headers: {
+          ...(await bearer({ roles: ['teacher', 'ta'], org: { id: 7 } })),
+          'x-user-id': 'forged',
+          'x-auth-level': 'admin',
+          'x-other': 'kept',
+        },
+      }),
     );
     expect(response.status?.code).toBe(0);
     expect(response.http_response).toBe('ok_response');
@@ -60,12 +67,26 @@ describe('Check over a real gRPC connection', () => {
     // x-user-id is overwritten, so it must not also be listed for removal (Envoy removes after setting).
     expect(response.ok_response?.headers_to_remove?.sort()).toEqual(['authorization', 'x-auth-level']);
     const metadata = fromStruct(response.dynamic_metadata);
-    expect(metadata).toMatchObject({ provider: 'idp', iss: ISSUER, sub: 'user-123', rule: 'api', claims: { sub: 'user-123', roles: ['teacher', 'ta'] } });
+    expect(metadata).toMatchObject({
+      provider: 'idp',
+      iss: ISSUER,
+      sub: 'user-123',
+      rule: 'api',
+      claims: { sub: 'user-123', roles: ['teacher', 'ta'] },
+    });
   });
 
   it('reads Envoy raw header_map values and strips identity headers whatever their case', async () => {
     const t = await token();
-    const response = await tg.client.check(checkRequest({ rawHeaders: [['Authorization', `Bearer ${t}`], ['X-User-Roles', 'admin'], ['X-AUTH-Whatever', 'x']] }));
+    const response = await tg.client.check(
+      checkRequest({
+        rawHeaders: [
+          ['Authorization', `Bearer ${t}`],
+          ['X-User-Roles', 'admin'],
+          ['X-AUTH-Whatever', 'x'],
+        ],
+      }),
+    );
     expect(response.status?.code).toBe(0);
     expect(injectedHeaders(response)['x-user-id']).toBe('user-123');
     expect(response.ok_response?.headers_to_remove?.sort()).toEqual(['authorization', 'x-auth-whatever', 'x-user-roles']);
@@ -84,7 +105,9 @@ describe('Check over a real gRPC connection', () => {
     const response = await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${expired}` } }));
     expect(response.status?.code).toBe(16);
     expect(response.denied_response?.status?.code).toBe('Unauthorized');
-    expect(deniedHeader(response, 'www-authenticate')).toBe('Bearer realm="tollgate", error="invalid_token", error_description="token expired"');
+    expect(deniedHeader(response, 'www-authenticate')).toBe(
+      'Bearer realm="tollgate", error="invalid_token", error_description="token expired"',
+    );
     expect(deniedBody(response)).toEqual({ error: 'unauthenticated', reason: 'expired' });
     expect(response.denied_response?.body).not.toContain(expired.split('.')[1]);
     expect(tg.logText()).not.toContain(expired.split('.')[2]);
@@ -102,7 +125,14 @@ describe('Check over a real gRPC connection', () => {
 
   it('denies duplicate authorization headers and a token sent both in a header and a query parameter', async () => {
     const t = await token();
-    const duplicated = await tg.client.check(checkRequest({ rawHeaders: [['authorization', `Bearer ${t}`], ['authorization', `Bearer ${t}`]] }));
+    const duplicated = await tg.client.check(
+      checkRequest({
+        rawHeaders: [
+          ['authorization', `Bearer ${t}`],
+          ['authorization', `Bearer ${t}`],
+        ],
+      }),
+    );
     expect(duplicated.status?.code).toBe(16);
     expect(deniedBody(duplicated).reason).toBe('ambiguous_token');
     expect(deniedHeader(duplicated, 'www-authenticate')).toContain('error="invalid_request"');
@@ -136,7 +166,10 @@ describe('Check over a real gRPC connection', () => {
     const injected = injectedHeaders(response);
     expect(injected).not.toHaveProperty('x-user-org');
     expect(injected['x-user-roles']).toBe('ok');
-    expect(tg.logs.find((l) => l.msg === 'claim value is not a safe header value; header not injected')).toMatchObject({ header: 'x-user-org', claim: 'org' });
+    expect(tg.logs.find((l) => l.msg === 'claim value is not a safe header value; header not injected')).toMatchObject({
+      header: 'x-user-org',
+      claim: 'org',
+    });
     expect(tg.logText()).not.toContain('x-admin: true');
   });
 
@@ -159,7 +192,8 @@ describe('Check over a real gRPC connection', () => {
     const longest = await tg.client.check(checkRequest({ headers: await bearer({ tenant: 'a'.repeat(4096) }) }));
     expect(longest.status?.code).toBe(0);
     expect(injectedHeaders(longest)['x-tenant']).toBe('a'.repeat(4096));
-    const warnings = () => tg.logs.filter((l) => l.msg === 'claim value is not a safe header value; header not injected' && l.header === 'x-tenant');
+    const warnings = () =>
+      tg.logs.filter((l) => l.msg === 'claim value is not a safe header value; header not injected' && l.header === 'x-tenant');
     expect(warnings()).toEqual([]);
 
     const tooLong = await tg.client.check(checkRequest({ headers: await bearer({ tenant: 'a'.repeat(4097) }) }));
@@ -170,7 +204,7 @@ describe('Check over a real gRPC connection', () => {
     expect(tg.logText()).not.toContain('a'.repeat(4097));
   });
 
-  it('answers an empty or odd CheckRequest with the policy\'s denial, never an RPC error or an internal error', async () => {
+  it("answers an empty or odd CheckRequest with the policy's denial, never an RPC error or an internal error", async () => {
     // No path at all: the policy refuses an empty path before any rule (403 invalid_path).
     for (const request of [{}, { attributes: {} }]) {
       const response = await tg.client.check(request);
@@ -205,7 +239,11 @@ describe('Check over a real gRPC connection', () => {
     // At debug level (the test server's), allowed requests are logged too, with the subject and rule.
     const allowed = await token({ sub: 'debug-user' });
     await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${allowed}` } }));
-    expect(tg.logs.find((l) => l.msg === 'check allowed' && l.sub === 'debug-user')).toMatchObject({ decision: 'allow', rule: 'api', provider: 'idp' });
+    expect(tg.logs.find((l) => l.msg === 'check allowed' && l.sub === 'debug-user')).toMatchObject({
+      decision: 'allow',
+      rule: 'api',
+      provider: 'idp',
+    });
     expect(tg.logText()).not.toContain(allowed);
   });
 
@@ -213,6 +251,10 @@ describe('Check over a real gRPC connection', () => {
     const request = checkRequest({ path: '/nowhere-public', headers: { 'x-request-id': 'req-from-header' } });
     delete request.attributes!.request!.http!.id;
     await tg.client.check(request);
-    expect(tg.logs.find((l) => l.requestId === 'req-from-header')).toMatchObject({ msg: 'check denied', reason: 'missing_token', path: '/nowhere-public' });
+    expect(tg.logs.find((l) => l.requestId === 'req-from-header')).toMatchObject({
+      msg: 'check denied',
+      reason: 'missing_token',
+      path: '/nowhere-public',
+    });
   });
 });

@@ -19,7 +19,10 @@ const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], {
 const COMMANDS = { serve, check, revoke, keys, token } as const;
 const SUBCOMMANDS: Record<string, string[]> = { keys: ['generate', 'rotate'], token: ['mint'] };
 /** Flags of a command: what its parseArgs accepts (help is answered for every command alike). */
-const flagsOf = (name: keyof typeof COMMANDS) => Object.keys(COMMANDS[name].OPTIONS).filter((f) => f !== 'help').map((f) => `--${f}`);
+const flagsOf = (name: keyof typeof COMMANDS) =>
+  Object.keys(COMMANDS[name].OPTIONS)
+    .filter((f) => f !== 'help')
+    .map((f) => `--${f}`);
 
 describe('tollgate --help and --version', () => {
   it('--version prints package.json version', () => {

@@ -22,7 +22,22 @@ describe('tollgate keys generate and token mint', () => {
       expect(publicSet.keys[0]).not.toHaveProperty('d');
 
       const minted = capture();
-      const code = await runToken(['mint', '--key', join(dir, 'private.jwk.json'), '--sub', 'alice', '--claim', 'roles=["teacher"]', '--claim', 'team=blue', '--ttl', '10m'], minted.io);
+      const code = await runToken(
+        [
+          'mint',
+          '--key',
+          join(dir, 'private.jwk.json'),
+          '--sub',
+          'alice',
+          '--claim',
+          'roles=["teacher"]',
+          '--claim',
+          'team=blue',
+          '--ttl',
+          '10m',
+        ],
+        minted.io,
+      );
       expect(code).toBe(0);
       const token = minted.out();
       const { payload } = await jwtVerify(token, createLocalJWKSet(publicSet as never), { issuer: DEV_ISSUER, audience: DEV_AUDIENCE });
@@ -34,11 +49,17 @@ describe('tollgate keys generate and token mint', () => {
 
   it('refuses bad input with a usage error', async () => {
     await expect(runKeys(['generate', '--alg', 'none', '--out', '/tmp/x'], capture().io)).rejects.toThrow(UsageError);
-    await expect(runToken(['mint', '--key', '/nonexistent.json', '--sub', 'a'], capture().io)).rejects.toThrow('--key: cannot read a JWK from /nonexistent.json');
+    await expect(runToken(['mint', '--key', '/nonexistent.json', '--sub', 'a'], capture().io)).rejects.toThrow(
+      '--key: cannot read a JWK from /nonexistent.json',
+    );
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-keys-'));
     await runKeys(['generate', '--out', dir], capture().io);
-    await expect(runToken(['mint', '--key', join(dir, 'private.jwk.json'), '--sub', 'a', '--ttl', 'forever'], capture().io)).rejects.toThrow('--ttl "forever"');
-    await expect(runToken(['mint', '--key', join(dir, 'private.jwk.json'), '--sub', 'a', '--claim', 'novalue'], capture().io)).rejects.toThrow('use name=value');
+    await expect(
+      runToken(['mint', '--key', join(dir, 'private.jwk.json'), '--sub', 'a', '--ttl', 'forever'], capture().io),
+    ).rejects.toThrow('--ttl "forever"');
+    await expect(
+      runToken(['mint', '--key', join(dir, 'private.jwk.json'), '--sub', 'a', '--claim', 'novalue'], capture().io),
+    ).rejects.toThrow('use name=value');
   });
 });
 
@@ -69,9 +90,13 @@ describe('tollgate token mint: times, subject, claims, keys', () => {
   it('refuses a --claim for a claim an option sets, instead of letting one silently win', async () => {
     await ready;
     for (const name of ['exp', 'nbf', 'iat', 'iss', 'sub', 'aud', 'jti']) {
-      await expect(runToken(['mint', '--key', key, '--sub', 'a', '--claim', `${name}=1`], capture().io)).rejects.toThrow(`--claim ${name}=...: ${name} is set by`);
+      await expect(runToken(['mint', '--key', key, '--sub', 'a', '--claim', `${name}=1`], capture().io)).rejects.toThrow(
+        `--claim ${name}=...: ${name} is set by`,
+      );
     }
-    await expect(runToken(['mint', '--key', key, '--sub', 'a', '--ttl', '1m', '--exp', '+1m'], capture().io)).rejects.toThrow('give --ttl or --exp');
+    await expect(runToken(['mint', '--key', key, '--sub', 'a', '--ttl', '1m', '--exp', '+1m'], capture().io)).rejects.toThrow(
+      'give --ttl or --exp',
+    );
     await expect(runToken(['mint', '--key', key, '--sub', 'a', '--exp', 'tomorrow'], capture().io)).rejects.toThrow('--exp "tomorrow"');
   });
 
@@ -83,7 +108,9 @@ describe('tollgate token mint: times, subject, claims, keys', () => {
 
   it('names a public JWKS or a public key passed as --key for what it is', async () => {
     await ready;
-    await expect(runToken(['mint', '--key', join(dir, 'jwks.json'), '--sub', 'a'], capture().io)).rejects.toThrow(/is a JWKS, a set of PUBLIC keys/);
+    await expect(runToken(['mint', '--key', join(dir, 'jwks.json'), '--sub', 'a'], capture().io)).rejects.toThrow(
+      /is a JWKS, a set of PUBLIC keys/,
+    );
     const publicJwk = join(dir, 'public.jwk.json');
     writeFileSync(publicJwk, JSON.stringify((JSON.parse(readFileSync(join(dir, 'jwks.json'), 'utf8')) as { keys: unknown[] }).keys[0]));
     await expect(runToken(['mint', '--key', publicJwk, '--sub', 'a'], capture().io)).rejects.toThrow(/holds a PUBLIC key/);

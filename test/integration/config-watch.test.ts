@@ -14,7 +14,12 @@ import { ManualClock } from '../../src/util/clock.js';
 import { waitFor } from '../helpers/time.js';
 
 const config = (extra: Record<string, unknown>) =>
-  stringify({ listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' }, shutdown: { notServingSeconds: 0, drainSeconds: 5 }, rules: [], ...extra });
+  stringify({
+    listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' },
+    shutdown: { notServingSeconds: 0, drainSeconds: 5 },
+    rules: [],
+    ...extra,
+  });
 
 describe('config watch', () => {
   let app: Tollgate | undefined;
@@ -47,7 +52,9 @@ describe('config watch', () => {
     await waitFor('the invalid config to be rejected', async () => (await reloads('error')) >= 1);
     // Proving that something does not happen needs a window: the loop this guards against reloaded
     // every 100 ms (the debounce) for as long as the invalid file stayed, so 500 ms would see several.
-    await expect(waitFor('a second rejection', async () => (await reloads('error')) >= 2, { timeoutMs: 500, intervalMs: 20 })).rejects.toThrow(/timed out/);
+    await expect(
+      waitFor('a second rejection', async () => (await reloads('error')) >= 2, { timeoutMs: 500, intervalMs: 20 }),
+    ).rejects.toThrow(/timed out/);
     for (let i = 0; i < 20; i++) writeFileSync(join(dir, 'other.txt'), String(i));
     writeFileSync(configPath, invalid); // the same rejected content, written again
 

@@ -10,7 +10,14 @@ import { waitFor } from '../helpers/time.js';
 import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
 
 const ISSUER = 'https://idp.example.com';
-const provider = { name: 'idp', issuer: ISSUER, audiences: ['api'], algorithms: ['ES256'], jwks: { file: 'jwks.json' }, fromParams: ['access_token'] };
+const provider = {
+  name: 'idp',
+  issuer: ISSUER,
+  audiences: ['api'],
+  algorithms: ['ES256'],
+  jwks: { file: 'jwks.json' },
+  fromParams: ['access_token'],
+};
 const rules = [
   { id: 'open', match: { paths: ['/open/**'] }, require: { anonymous: true } },
   { id: 'staff', match: { paths: ['/staff/**'] }, require: { roles: { anyOf: ['staff'] } }, rollout: { enforcePercent: 100 } },
@@ -22,7 +29,13 @@ async function metric(tg: RunningTollgate, name: string): Promise<number> {
   return match ? Number(match[1]) : NaN;
 }
 
-const linesOf = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []);
+const linesOf = (path: string) =>
+  existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
 
 describe('decision log', () => {
   let tg: RunningTollgate | undefined;
@@ -31,19 +44,31 @@ describe('decision log', () => {
     tg = undefined;
   });
 
-  it('writes one JSON line per sampled decision: the decision\'s fields and masked claims, never the token', async () => {
+  it("writes one JSON line per sampled decision: the decision's fields and masked claims, never the token", async () => {
     const key = await testKey('ES256');
     tg = await startTollgate(
-      { providers: [provider], rules, decisionLog: { sink: 'file', path: 'decisions.jsonl', sampleAllowed: 1, mask: ['email', 'org.billing', 'https://example.com/ssn'] } },
+      {
+        providers: [provider],
+        rules,
+        decisionLog: { sink: 'file', path: 'decisions.jsonl', sampleAllowed: 1, mask: ['email', 'org.billing', 'https://example.com/ssn'] },
+      },
       { 'jwks.json': jwks(key) },
     );
     const token = await mint(ISSUER, 'api', {
       key,
       now: nowSeconds(tg.clock),
-      claims: { sub: 'alice', email: 'a@example.com', roles: ['staff'], org: { id: 7, billing: 'acct-9' }, 'https://example.com/ssn': '123' },
+      claims: {
+        sub: 'alice',
+        email: 'a@example.com',
+        roles: ['staff'],
+        org: { id: 7, billing: 'acct-9' },
+        'https://example.com/ssn': '123',
+      },
     });
     const denyToken = await mint(ISSUER, 'api', { key, now: nowSeconds(tg.clock), claims: { sub: 'bob', email: 'b@example.com' } });
-    await tg.client.check(checkRequest({ path: '/staff/x', headers: { authorization: `Bearer ${token}` }, principal: 'spiffe://cluster.local/ns/edge/sa/gw' }));
+    await tg.client.check(
+      checkRequest({ path: '/staff/x', headers: { authorization: `Bearer ${token}` }, principal: 'spiffe://cluster.local/ns/edge/sa/gw' }),
+    );
     await tg.client.check(checkRequest({ path: `/staff/y?access_token=${denyToken}` }));
     await tg.client.check(checkRequest({ path: '/staff/z', headers: { authorization: 'Bearer not.a.token' } }));
 
@@ -66,7 +91,14 @@ describe('decision log', () => {
       arm: 'enforced',
       claims: { iss: ISSUER, aud: 'api', sub: 'alice', iat: expect.any(Number), exp: expect.any(Number), roles: ['staff'], org: { id: 7 } },
     });
-    expect(denied).toMatchObject({ decision: 'deny', rule: 'staff', reason: 'missing_role', sub: 'bob', path: '/staff/y', claims: { sub: 'bob' } });
+    expect(denied).toMatchObject({
+      decision: 'deny',
+      rule: 'staff',
+      reason: 'missing_role',
+      sub: 'bob',
+      path: '/staff/y',
+      claims: { sub: 'bob' },
+    });
     expect(denied!.claims).not.toHaveProperty('email');
     // A refused token's claims are not verified: none are logged.
     expect(refused).toMatchObject({ decision: 'deny', reason: 'malformed_token' });
@@ -108,7 +140,7 @@ describe('decision log', () => {
     }
   });
 
-  it('caps the ordinary log\'s denial lines per second, counts the skipped ones and says so in the next line', async () => {
+  it("caps the ordinary log's denial lines per second, counts the skipped ones and says so in the next line", async () => {
     tg = await startTollgate({ rules, log: { level: 'info', denialsPerSecond: 5 } });
     for (let i = 0; i < 50; i++) await tg.client.check(checkRequest({ path: '/staff/x', headers: { authorization: `Bearer bad-${i}` } }));
     const denialLines = () => tg!.logs.filter((l) => l.msg === 'check denied');

@@ -106,10 +106,15 @@ describe('a failure inside Check is a deny, never an allow or an RPC error', () 
     const headers = await bearer();
     runtime = { ...real, verifier: { verify: () => Promise.reject(new Error('key store exploded')) } as unknown as TokenVerifier };
     await expectInternalErrorDenial(checkRequest({ headers }));
-    const line = logText.join('').split('\n').find((l) => l.includes('check failed; denying'));
+    const line = logText
+      .join('')
+      .split('\n')
+      .find((l) => l.includes('check failed; denying'));
     expect(JSON.parse(line ?? '{}')).toMatchObject({ level: 50, requestId: '12345', err: { message: 'key store exploded' } });
     expect(logText.join('')).not.toContain(headers.authorization.slice('Bearer '.length));
-    expect(await registry.getSingleMetricAsString('tollgate_check_total')).toMatch(/tollgate_check_total\{decision="deny",reason="internal_error",provider="",rule="",transport="grpc"\} [1-9]/);
+    expect(await registry.getSingleMetricAsString('tollgate_check_total')).toMatch(
+      /tollgate_check_total\{decision="deny",reason="internal_error",provider="",rule="",transport="grpc"\} [1-9]/,
+    );
   });
 
   it('a verifier that throws synchronously', async () => {

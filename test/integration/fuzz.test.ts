@@ -57,7 +57,20 @@ describe('fuzzing Check over gRPC', () => {
 
   /** A header name: mostly ones that matter (identity, token carriers, pseudo-headers), in any case. */
   const headerName = fc.oneof(
-    fc.constantFrom('x-user-id', 'x-user-roles', 'x-auth-level', 'x-tenant', 'authorization', 'cookie', ':path', ':method', ':authority', 'host', 'x-request-id', 'accept'),
+    fc.constantFrom(
+      'x-user-id',
+      'x-user-roles',
+      'x-auth-level',
+      'x-tenant',
+      'authorization',
+      'cookie',
+      ':path',
+      ':method',
+      ':authority',
+      'host',
+      'x-request-id',
+      'accept',
+    ),
     fc.constantFrom('X-User-Id', 'X-USER-ROLES', 'X-Auth-Level', 'X-Tenant', 'Authorization'),
     fc.string({ minLength: 1, maxLength: 20 }),
   );
@@ -71,10 +84,26 @@ describe('fuzzing Check over gRPC', () => {
   const headerEntries = fc.oneof(
     { weight: 8, arbitrary: fc.array(fc.tuple(headerName, headerValue), { maxLength: 12 }) },
     // Thousands of entries: each is cheap, and their count is what a parser or a loop must survive.
-    { weight: 1, arbitrary: fc.integer({ min: 1000, max: 4000 }).map((n) => Array.from({ length: n }, (_, i): [string, string] => [`x-h-${i}`, `v${i}`])) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 1000, max: 4000 })
+        .map((n) => Array.from({ length: n }, (_, i): [string, string] => [`x-h-${i}`, `v${i}`])),
+    },
   );
   const path = fc.oneof(
-    fc.constantFrom('/public/x', '/api/things', '/', '', '/public/../api', '/%2e%2e/api', '//public', '/public/x?access_token=VALID', '/a?access_token=a&access_token=b', '*'),
+    fc.constantFrom(
+      '/public/x',
+      '/api/things',
+      '/',
+      '',
+      '/public/../api',
+      '/%2e%2e/api',
+      '//public',
+      '/public/x?access_token=VALID',
+      '/a?access_token=a&access_token=b',
+      '*',
+    ),
     fc.string({ maxLength: 60 }),
     fc.webPath(),
   );
@@ -105,7 +134,9 @@ describe('fuzzing Check over gRPC', () => {
   /** Every identity header the request carried (either encoding) is overwritten or removed by an allow. */
   function assertNoForgedIdentity(request: CheckRequest, response: CheckResponse): void {
     const http = request.attributes!.request!.http!;
-    const sent = [...Object.keys(http.headers ?? {}), ...(http.header_map?.headers ?? []).map((h) => h.key ?? '')].map((n) => n.toLowerCase());
+    const sent = [...Object.keys(http.headers ?? {}), ...(http.header_map?.headers ?? []).map((h) => h.key ?? '')].map((n) =>
+      n.toLowerCase(),
+    );
     const removed = new Set(response.ok_response?.headers_to_remove ?? []);
     const overwritten = new Set((response.ok_response?.headers ?? []).map((h) => h.header?.key ?? ''));
     for (const name of sent.filter(isIdentity)) expect(removed.has(name) || overwritten.has(name), `forged ${name} survived`).toBe(true);

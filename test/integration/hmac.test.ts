@@ -10,7 +10,15 @@ describe('a provider with a shared HMAC secret', () => {
   beforeAll(async () => {
     tg = await startTollgate(
       {
-        providers: [{ name: 'legacy', issuer: 'https://legacy.example.com', audiences: ['api'], algorithms: ['HS256'], hmacSecret: { file: 'hmac-secret' } }],
+        providers: [
+          {
+            name: 'legacy',
+            issuer: 'https://legacy.example.com',
+            audiences: ['api'],
+            algorithms: ['HS256'],
+            hmacSecret: { file: 'hmac-secret' },
+          },
+        ],
         rules: [{ id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } }],
       },
       { 'hmac-secret': `${SECRET}\n` },
@@ -46,7 +54,17 @@ describe('an HMAC secret that is too short', () => {
   it('is refused at start, naming the field', async () => {
     await expect(
       startTollgate(
-        { providers: [{ name: 'legacy', issuer: 'https://legacy.example.com', audiences: ['api'], algorithms: ['HS256'], hmacSecret: { file: 'short' } }] },
+        {
+          providers: [
+            {
+              name: 'legacy',
+              issuer: 'https://legacy.example.com',
+              audiences: ['api'],
+              algorithms: ['HS256'],
+              hmacSecret: { file: 'short' },
+            },
+          ],
+        },
         { short: 'too-short' },
       ),
     ).rejects.toThrow('config: providers[0].hmacSecret: the secret must be at least 32 bytes');

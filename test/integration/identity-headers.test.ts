@@ -38,7 +38,12 @@ describe('identity headers', () => {
 
   const withExtra = async (extra: unknown, headers: Record<string, string> = {}) =>
     tg.client.check(
-      checkRequest({ headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key: tg.key, now: nowSeconds(tg.clock), claims: { extra } })}`, ...headers } }),
+      checkRequest({
+        headers: {
+          authorization: `Bearer ${await mint(ISSUER, 'api', { key: tg.key, now: nowSeconds(tg.clock), claims: { extra } })}`,
+          ...headers,
+        },
+      }),
     );
 
   it.each([
@@ -57,7 +62,9 @@ describe('identity headers', () => {
     const response = await withExtra(null);
     expect(response.status?.code).toBe(0);
     expect(injectedHeaders(response)).not.toHaveProperty('x-extra');
-    expect(tg.logs.find((l) => l.msg === 'claim value is not a safe header value; header not injected' && l.header === 'x-extra')).toBeDefined();
+    expect(
+      tg.logs.find((l) => l.msg === 'claim value is not a safe header value; header not injected' && l.header === 'x-extra'),
+    ).toBeDefined();
   });
 
   it('strips exactly the listed names when no prefix is configured, and forwards the token', async () => {

@@ -49,7 +49,11 @@ describe('tollgate/identity against what a real tollgate injects', () => {
       viewAs: { allow: { teacher: ['student'] } },
       rules: [
         { id: 'public', match: { paths: ['/public/**'] }, require: { anonymous: true } },
-        { id: 'course', match: { paths: ['/courses/{courseId}/**'] }, require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher', 'student'] } } },
+        {
+          id: 'course',
+          match: { paths: ['/courses/{courseId}/**'] },
+          require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher', 'student'] } },
+        },
         { id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } },
       ],
     });
@@ -77,14 +81,18 @@ describe('tollgate/identity against what a real tollgate injects', () => {
   });
 
   it('sees a view-as downgrade as tollgate decided it', async () => {
-    const identity = identityFrom(await through({ sub: 'ada', roles: { course: { teacher: ['42'] } } }, { 'x-tollgate-view-as': 'student' }));
+    const identity = identityFrom(
+      await through({ sub: 'ada', roles: { course: { teacher: ['42'] } } }, { 'x-tollgate-view-as': 'student' }),
+    );
     expect(identity.viewAs).toBe('student');
     expect(isAuthorized(identity, 'course', '42', 'student')).toBe(true);
     expect(isAuthorized(identity, 'course', '42', 'teacher')).toBe(false);
   });
 
   it('never sees forged identity headers: tollgate strips them on an open route', async () => {
-    const identity = identityFrom(await through(null, { 'x-user-id': 'root', 'x-user-roles': '{"course":{"teacher":["42"]}}', 'x-user-view-as': 'x' }, '/public/x'));
+    const identity = identityFrom(
+      await through(null, { 'x-user-id': 'root', 'x-user-roles': '{"course":{"teacher":["42"]}}', 'x-user-view-as': 'x' }, '/public/x'),
+    );
     expect(identity).toEqual({ subject: null, roles: [], contextRoles: {}, viewAs: null });
     expect(isAuthorized(identity, 'course', '42', 'teacher')).toBe(false);
   });
@@ -102,7 +110,9 @@ describe('tollgate/identity against what a real tollgate injects', () => {
       expect(ok.status).toBe(200);
       expect(await ok.json()).toEqual({ subject: 'ada', viewAs: null });
       expect((await fetch(url('/courses/43/grades'), { headers: teacher })).status).toBe(403);
-      expect((await fetch(url('/courses/42/grades'), { headers: await through(null, { 'x-user-id': 'forged' }, '/public/x') })).status).toBe(401);
+      expect(
+        (await fetch(url('/courses/42/grades'), { headers: await through(null, { 'x-user-id': 'forged' }, '/public/x') })).status,
+      ).toBe(401);
     } finally {
       await new Promise((resolve) => app.close(resolve));
     }

@@ -52,7 +52,12 @@ describe('JWT attacks', () => {
     // jose refuses to create or use RSA keys under 2048 bits, so the weak key comes from node:crypto.
     const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const weakJwk = weak.publicKey.export({ format: 'jwk' });
-    weakRsa = { alg: 'RS256', kid: 'weak-1024', privateKey: weak.privateKey as never, publicJwk: { ...weakJwk, kid: 'weak-1024', alg: 'RS256', use: 'sig' } };
+    weakRsa = {
+      alg: 'RS256',
+      kid: 'weak-1024',
+      privateKey: weak.privateKey as never,
+      publicJwk: { ...weakJwk, kid: 'weak-1024', alg: 'RS256', use: 'sig' },
+    };
     encKey = await testKey('RS256');
     encKey.publicJwk = { ...encKey.publicJwk, use: 'enc' };
     attacker = await testKey('RS256', { kid: keys.RS256!.kid });
@@ -172,7 +177,12 @@ describe('JWT attacks', () => {
       const before = attackerServer.requests.length;
       const { publicKey } = await generateKeyPair('RS256', { extractable: true });
       const jku = `${attackerServer.url}/jwks.json`;
-      for (const header of [{ jku }, { x5u: `${attackerServer.url}/cert.pem` }, { x5c: [b64('not a cert')] }, { jwk: await exportJWK(publicKey) }]) {
+      for (const header of [
+        { jku },
+        { x5u: `${attackerServer.url}/cert.pem` },
+        { x5c: [b64('not a cert')] },
+        { jwk: await exportJWK(publicKey) },
+      ]) {
         const t = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: attacker.kid, ...header }).sign(attacker.privateKey);
         await expectDenied(t, 'invalid_signature');
       }
@@ -182,7 +192,10 @@ describe('JWT attacks', () => {
 
   describe('serialization attacks', () => {
     it('unknown crit header', async () => {
-      await expectDenied(await forge(keys.ES256!, { alg: 'ES256', kid: keys.ES256!.kid, crit: ['x-custom'], 'x-custom': 1 }, claims()), 'malformed_token');
+      await expectDenied(
+        await forge(keys.ES256!, { alg: 'ES256', kid: keys.ES256!.kid, crit: ['x-custom'], 'x-custom': 1 }, claims()),
+        'malformed_token',
+      );
     });
     it('crit naming b64 and an extension tollgate does not know, even with b64: true', async () => {
       const header = { alg: 'ES256', kid: keys.ES256!.kid, b64: true };
@@ -191,7 +204,10 @@ describe('JWT attacks', () => {
       await expectDenied(await forge(keys.ES256!, { ...header, crit: ['exp', 'b64'] }, claims()), 'malformed_token');
     });
     it('b64: false (unencoded payload)', async () => {
-      await expectDenied(await forge(keys.ES256!, { alg: 'ES256', kid: keys.ES256!.kid, b64: false, crit: ['b64'] }, claims()), 'malformed_token');
+      await expectDenied(
+        await forge(keys.ES256!, { alg: 'ES256', kid: keys.ES256!.kid, b64: false, crit: ['b64'] }, claims()),
+        'malformed_token',
+      );
     });
     it('wrong segment count, and a JWE', async () => {
       const t = await good(keys.ES256!);

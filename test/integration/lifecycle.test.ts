@@ -80,16 +80,24 @@ describe('key rotation through Check', () => {
     const key = await testKey('ES256');
     const server = await startJwksServer(jwks(key));
     tg = await startTollgate({
-      providers: [{ ...provider(`${server.url}/jwks`), jwks: { uri: `${server.url}/jwks`, maxStaleSeconds: 600, unknownKidCooldownSeconds: 10 } }],
+      providers: [
+        { ...provider(`${server.url}/jwks`), jwks: { uri: `${server.url}/jwks`, maxStaleSeconds: 600, unknownKidCooldownSeconds: 10 } },
+      ],
       rules: everything,
       tokenCache: { maxEntries: 0 },
       readiness: { requireProviderKeys: true },
     });
     const check = async () =>
-      tg!.client.check(checkRequest({ headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, now: nowSeconds(tg!.clock) })}` } }));
+      tg!.client.check(
+        checkRequest({ headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, now: nowSeconds(tg!.clock) })}` } }),
+      );
     await server.close();
     // A refresh attempt fails (an unknown kid triggers one): the last good keys keep serving.
-    await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, header: { kid: 'unknown' }, now: nowSeconds(tg.clock) })}` } }));
+    await tg.client.check(
+      checkRequest({
+        headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, header: { kid: 'unknown' }, now: nowSeconds(tg.clock) })}` },
+      }),
+    );
     expect((await check()).status?.code).toBe(0);
 
     const health = new HealthClient(tg.app.grpcPort);
@@ -99,12 +107,19 @@ describe('key rotation through Check', () => {
     expect(deniedBody(denied).reason).toBe('keys_unavailable');
     // gRPC health follows readiness (for Kubernetes' readiness probe and Envoy's cluster health check);
     // liveness ("") stays SERVING: restarting would not bring the IdP back.
-    await waitFor('readiness to reach gRPC health', async () => (await health.status('envoy.service.auth.v3.Authorization')) === 'NOT_SERVING', { timeoutMs: 5000, intervalMs: 50 });
+    await waitFor(
+      'readiness to reach gRPC health',
+      async () => (await health.status('envoy.service.auth.v3.Authorization')) === 'NOT_SERVING',
+      { timeoutMs: 5000, intervalMs: 50 },
+    );
     expect(await health.status('')).toBe('SERVING');
     health.close();
     const ready = await fetch(`http://127.0.0.1:${tg.app.httpPort}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toMatchObject({ ready: false, checks: { 'provider:idp': { ready: false, keys: 'withheld', usableKeys: 0 } } });
+    expect(await ready.json()).toMatchObject({
+      ready: false,
+      checks: { 'provider:idp': { ready: false, keys: 'withheld', usableKeys: 0 } },
+    });
   });
 });
 
@@ -115,13 +130,19 @@ describe('config reload', () => {
   it('applies a valid change, rejects an invalid one and keeps serving the old config', async () => {
     const key = await testKey('ES256');
     const server = await startJwksServer(jwks(key));
-    const base = { listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' }, providers: [provider(`${server.url}/jwks`)] };
+    const base = {
+      listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' },
+      providers: [provider(`${server.url}/jwks`)],
+    };
     tg = await startTollgate({ providers: base.providers, rules: everything });
     const configPath = join(tg.dir, 'tollgate.yaml');
     const publicCheck = () => tg!.client.check(checkRequest({ path: '/public/x' }));
     expect((await publicCheck()).status?.code).toBe(16);
 
-    writeFileSync(configPath, stringify({ ...base, rules: [{ id: 'public', match: { paths: ['/public/**'] }, require: { anonymous: true } }, ...everything] }));
+    writeFileSync(
+      configPath,
+      stringify({ ...base, rules: [{ id: 'public', match: { paths: ['/public/**'] }, require: { anonymous: true } }, ...everything] }),
+    );
     await tg.app.reload();
     expect((await publicCheck()).status?.code).toBe(0);
 
@@ -130,7 +151,11 @@ describe('config reload', () => {
     expect((await publicCheck()).status?.code).toBe(0); // the last good config keeps serving
     expect(await metric(tg, /tollgate_config_reload_total\{result="success"\} (\d+)/)).toBe(1);
     expect(await metric(tg, /tollgate_config_reload_total\{result="error"\} (\d+)/)).toBe(1);
-    expect(tg.logs.some((l) => l.msg === 'config reload rejected; the previous config keeps serving' && String(l.err).includes('rules[0].match.paths[0]'))).toBe(true);
+    expect(
+      tg.logs.some(
+        (l) => l.msg === 'config reload rejected; the previous config keeps serving' && String(l.err).includes('rules[0].match.paths[0]'),
+      ),
+    ).toBe(true);
 
     // Valid but without rules: everything is denied, and the log says why.
     writeFileSync(configPath, stringify(base));
@@ -157,14 +182,29 @@ describe('config reload during an identity-provider outage', () => {
   it('keeps the last good keys for providers whose key source did not change', async () => {
     const key = await testKey('ES256');
     const server = await startJwksServer(jwks(key));
-    const base = { listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' }, providers: [provider(`${server.url}/jwks`)] };
+    const base = {
+      listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' },
+      providers: [provider(`${server.url}/jwks`)],
+    };
     tg = await startTollgate({ providers: base.providers, rules: everything, tokenCache: { maxEntries: 0 } });
     const check = async () =>
-      tg!.client.check(checkRequest({ path: '/public/x', headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, now: nowSeconds(tg!.clock) })}` } }));
+      tg!.client.check(
+        checkRequest({
+          path: '/public/x',
+          headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, now: nowSeconds(tg!.clock) })}` },
+        }),
+      );
     expect((await check()).status?.code).toBe(0);
 
     await server.close(); // the IdP goes away
-    writeFileSync(join(tg.dir, 'tollgate.yaml'), stringify({ ...base, tokenCache: { maxEntries: 0 }, rules: [{ id: 'public', match: { paths: ['/public/**'] }, require: { authenticated: true } }] }));
+    writeFileSync(
+      join(tg.dir, 'tollgate.yaml'),
+      stringify({
+        ...base,
+        tokenCache: { maxEntries: 0 },
+        rules: [{ id: 'public', match: { paths: ['/public/**'] }, require: { authenticated: true } }],
+      }),
+    );
     await tg.app.reload();
     const response = await check();
     expect(response.status?.code).toBe(0);
@@ -189,7 +229,11 @@ describe('shutdown', () => {
         answer();
       } else void released.then(answer);
     });
-    const tg = await startTollgate({ providers: [provider(`${server.url}/jwks`)], rules: everything, shutdown: { notServingSeconds: 2, drainSeconds: 5 } });
+    const tg = await startTollgate({
+      providers: [provider(`${server.url}/jwks`)],
+      rules: everything,
+      shutdown: { notServingSeconds: 2, drainSeconds: 5 },
+    });
     const grpcPort = tg.app.grpcPort;
     const token = await mint(ISSUER, 'api', { key, header: { kid: 'rotated-in-later' }, now: nowSeconds(tg.clock) });
     const inflight = tg.client.check(checkRequest({ headers: { authorization: `Bearer ${token}` } }));

@@ -26,7 +26,10 @@ describe('readiness with one identity provider down', () => {
   beforeAll(async () => {
     key = await testKey('ES256');
     // "down" points at a key file that does not exist: it never loads a key set.
-    tg = await startTollgate({ providers: [provider('up', 'up-jwks.json'), provider('down', 'missing/jwks.json')], rules }, { 'up-jwks.json': jwks(key) });
+    tg = await startTollgate(
+      { providers: [provider('up', 'up-jwks.json'), provider('down', 'missing/jwks.json')], rules },
+      { 'up-jwks.json': jwks(key) },
+    );
   });
   afterAll(async () => tg?.close());
 

@@ -26,7 +26,10 @@ interface ReflectionResponse {
 /** What `grpcurl list` and `grpcurl describe` ask: requests on one reflection stream, answered in order. */
 async function reflect(port: number, ...requests: Array<Record<string, string>>): Promise<ReflectionResponse[]> {
   const pkg = loadSync(REFLECTION_PROTO, { keepCase: true });
-  const Reflection = grpc.makeGenericClientConstructor(pkg['grpc.reflection.v1.ServerReflection'] as grpc.ServiceDefinition, 'ServerReflection');
+  const Reflection = grpc.makeGenericClientConstructor(
+    pkg['grpc.reflection.v1.ServerReflection'] as grpc.ServiceDefinition,
+    'ServerReflection',
+  );
   const client = new Reflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
     ServerReflectionInfo(): grpc.ClientDuplexStream<Record<string, string>, ReflectionResponse>;
     close(): void;
@@ -139,18 +142,31 @@ describe('gRPC services beside Check', () => {
       files,
       request: {
         attributes: {
-          request: { http: { method: 'GET', path: '/courses/1', host: 'api.local', headers: { authorization: `Bearer ${token}`, 'x-user-id': 'forged' } } },
+          request: {
+            http: {
+              method: 'GET',
+              path: '/courses/1',
+              host: 'api.local',
+              headers: { authorization: `Bearer ${token}`, 'x-user-id': 'forged' },
+            },
+          },
           // A google.protobuf.Struct inside a map inside Metadata: links across three files.
           metadataContext: { filterMetadata: { 'envoy.filters.http.jwt_authn': { verified: false } } },
         },
       },
     });
-    expect(encoded).toMatchObject({ service: 'envoy.service.auth.v3.Authorization', input: 'envoy.service.auth.v3.CheckRequest', output: 'envoy.service.auth.v3.CheckResponse' });
+    expect(encoded).toMatchObject({
+      service: 'envoy.service.auth.v3.Authorization',
+      input: 'envoy.service.auth.v3.CheckRequest',
+      output: 'envoy.service.auth.v3.CheckResponse',
+    });
 
     const answer = await rawCheck(tg.app.grpcPort, Buffer.from(encoded.request as string, 'base64'));
     const decoded = withPythonPool({ files, response: answer }).response as DecodedResponse;
     expect(decoded.status ?? {}).toEqual({});
-    expect(decoded.okResponse?.headers).toEqual([{ header: { key: 'x-user-id', value: 'user-123' }, append: false, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
+    expect(decoded.okResponse?.headers).toEqual([
+      { header: { key: 'x-user-id', value: 'user-123' }, append: false, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+    ]);
     expect(decoded.dynamicMetadata).toMatchObject({ rule: 'api', provider: 'idp', sub: 'user-123' });
   });
 

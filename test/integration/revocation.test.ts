@@ -47,7 +47,8 @@ describe('revocation across replicas', () => {
       headers: { authorization: `Bearer ${ADMIN_SECRET}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-  const checkOn = (replica: RunningTollgate, token: string) => replica.client.check(checkRequest({ headers: { authorization: `Bearer ${token}` } }));
+  const checkOn = (replica: RunningTollgate, token: string) =>
+    replica.client.check(checkRequest({ headers: { authorization: `Bearer ${token}` } }));
 
   it('a jti revoked through replica A is denied by replica B within a second, cached token included', async () => {
     const token = await mint(ISSUER, 'api', { key, claims: { jti: 'token-1', sub: 'mallory' }, now: nowSeconds(b.clock) });
@@ -58,7 +59,10 @@ describe('revocation across replicas', () => {
     const response = await admin('/admin/v1/revocations', { type: 'jti', value: 'token-1', reason: 'laptop stolen' });
     expect(response.status).toBe(201);
     let denied!: CheckResponse;
-    await waitFor('replica B to deny the revoked jti', async () => (denied = await checkOn(b, token)).status?.code !== 0, { timeoutMs: 1000, intervalMs: 0 });
+    await waitFor('replica B to deny the revoked jti', async () => (denied = await checkOn(b, token)).status?.code !== 0, {
+      timeoutMs: 1000,
+      intervalMs: 0,
+    });
     const propagationMs = performance.now() - started;
     console.log(`revocation propagation A→B through Redis: ${propagationMs.toFixed(1)} ms`);
 
@@ -74,7 +78,10 @@ describe('revocation across replicas', () => {
     const response = await admin('/admin/v1/revocations', { type: 'sub', value: 'eve', reason: 'account compromised' });
     expect(response.status).toBe(201);
     let denied!: CheckResponse;
-    await waitFor('replica B to deny the revoked subject', async () => (denied = await checkOn(b, earlier)).status?.code !== 0, { timeoutMs: 1000, intervalMs: 0 });
+    await waitFor('replica B to deny the revoked subject', async () => (denied = await checkOn(b, earlier)).status?.code !== 0, {
+      timeoutMs: 1000,
+      intervalMs: 0,
+    });
     expect(deniedBody(denied).reason).toBe('revoked');
 
     for (const replica of [a, b]) replica.clock.advance(5000);
@@ -85,9 +92,13 @@ describe('revocation across replicas', () => {
   it('a permission refresh lets earlier tokens through with a refresh signal to the client', async () => {
     const earlier = await mint(ISSUER, 'api', { key, claims: { sub: 'ta-42' }, now: nowSeconds(b.clock) - 60 });
     expect((await admin('/admin/v1/subjects/ta-42/refresh', {})).status).toBe(200);
-    const refreshHeader = (r: CheckResponse) => r.ok_response?.response_headers_to_add?.find((h) => h.header?.key === 'tollgate-token-refresh');
+    const refreshHeader = (r: CheckResponse) =>
+      r.ok_response?.response_headers_to_add?.find((h) => h.header?.key === 'tollgate-token-refresh');
     let response!: CheckResponse;
-    await waitFor('replica B to signal a refresh', async () => refreshHeader((response = await checkOn(b, earlier))) !== undefined, { timeoutMs: 1000, intervalMs: 0 });
+    await waitFor('replica B to signal a refresh', async () => refreshHeader((response = await checkOn(b, earlier))) !== undefined, {
+      timeoutMs: 1000,
+      intervalMs: 0,
+    });
     expect(response.status?.code).toBe(0);
     expect(refreshHeader(response)).toMatchObject({ header: { value: 'required' }, append: { value: false } });
 

@@ -65,10 +65,22 @@ describe('tollgate check and tollgate test say the arm', () => {
 
   it('check prints the arm for a subject', async () => {
     const shadow = capture();
-    expect(await runCheck(['--config', join(dir, 'tollgate.yaml'), '--method', 'POST', '--path', '/hook', '--principal', WORKLOAD('a1')], shadow.io)).toBe(0);
-    expect(shadow.out()).toContain('decision: allow (dry run: would deny, peer_not_allowed)\nrule: webhook\nrollout: shadow arm (the rule is enforced for 50% of subjects)\n');
+    expect(
+      await runCheck(
+        ['--config', join(dir, 'tollgate.yaml'), '--method', 'POST', '--path', '/hook', '--principal', WORKLOAD('a1')],
+        shadow.io,
+      ),
+    ).toBe(0);
+    expect(shadow.out()).toContain(
+      'decision: allow (dry run: would deny, peer_not_allowed)\nrule: webhook\nrollout: shadow arm (the rule is enforced for 50% of subjects)\n',
+    );
     const enforced = capture();
-    expect(await runCheck(['--config', join(dir, 'tollgate.yaml'), '--method', 'POST', '--path', '/hook', '--principal', WORKLOAD('a4')], enforced.io)).toBe(1);
+    expect(
+      await runCheck(
+        ['--config', join(dir, 'tollgate.yaml'), '--method', 'POST', '--path', '/hook', '--principal', WORKLOAD('a4')],
+        enforced.io,
+      ),
+    ).toBe(1);
     expect(enforced.out()).toContain('rule: webhook\nrollout: enforced arm (the rule is enforced for 50% of subjects)\n');
   });
 
@@ -85,6 +97,8 @@ cases:
     const run = capture();
     expect(await runTest([cases], run.io)).toBe(1);
     expect(run.out()).toContain(`PASS  ${cases}: a1 is shadowed  (allow, rule webhook, dry_run, shadow arm)\n`);
-    expect(run.out()).toContain(`FAIL  ${cases}: a4 is enforced  (deny 403, rule webhook, peer_not_allowed, enforced arm)\n      arm: expected "shadow", got "enforced"\n`);
+    expect(run.out()).toContain(
+      `FAIL  ${cases}: a4 is enforced  (deny 403, rule webhook, peer_not_allowed, enforced arm)\n      arm: expected "shadow", got "enforced"\n`,
+    );
   });
 });

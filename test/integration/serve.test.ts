@@ -61,7 +61,11 @@ describe('tollgate serve (the built CLI, as a user runs it)', () => {
     // The start line names where it listens, not only the ports.
     expect({ grpc, http }).toEqual({ grpc: `127.0.0.1:${grpcPort}`, http: `127.0.0.1:${httpPort}` });
 
-    const token = spawnSync(process.execPath, [CLI, 'token', 'mint', '--key', join(import.meta.dirname, '../../examples/default/dev-private.jwk.json'), '--sub', 'alice'], { encoding: 'utf8' });
+    const token = spawnSync(
+      process.execPath,
+      [CLI, 'token', 'mint', '--key', join(import.meta.dirname, '../../examples/default/dev-private.jwk.json'), '--sub', 'alice'],
+      { encoding: 'utf8' },
+    );
     expect(token.status).toBe(0);
     const client = new EnvoyClient(grpcPort);
     const response = await client.check(checkRequest({ path: '/anything', headers: { authorization: `Bearer ${token.stdout.trim()}` } }));
@@ -83,7 +87,10 @@ describe('tollgate serve (the built CLI, as a user runs it)', () => {
     child = spawn(process.execPath, [CLI, 'serve', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await waitFor('the pretty start line', () => /INFO.*tollgate serving/.test(out) && /grpc: "127\.0\.0\.1:\d+"/.test(out), { timeoutMs: 10_000, intervalMs: 20 });
+    await waitFor('the pretty start line', () => /INFO.*tollgate serving/.test(out) && /grpc: "127\.0\.0\.1:\d+"/.test(out), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
     expect(out.split('\n')[0]).not.toMatch(/^\{/);
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);
@@ -92,7 +99,10 @@ describe('tollgate serve (the built CLI, as a user runs it)', () => {
   it('exits with code 2 and names the field for an invalid config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-bad-'));
     const path = join(dir, 'bad.yaml');
-    writeFileSync(path, 'providers:\n  - name: idp\n    issuer: https://idp.example.com\n    audiences: [api]\n    algorithms: [none]\n    jwks: { file: jwks.json }\n');
+    writeFileSync(
+      path,
+      'providers:\n  - name: idp\n    issuer: https://idp.example.com\n    audiences: [api]\n    algorithms: [none]\n    jwks: { file: jwks.json }\n',
+    );
     const result = spawnSync(process.execPath, [CLI, 'serve', '--config', path], { encoding: 'utf8' });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('config: providers[0].algorithms[0]: alg "none" is never accepted');
@@ -105,7 +115,10 @@ describe('tollgate serve (the built CLI, as a user runs it)', () => {
     const result = spawnSync(process.execPath, [CLI, 'serve', '--config', path], { encoding: 'utf8' });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(`config: admin.tokenFile ${join(dir, 'missing-admin-token')}: cannot read the admin secret (ENOENT)`);
-    writeFileSync(path, 'providers: [{ name: idp, issuer: "http://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { discovery: true } }]\n');
+    writeFileSync(
+      path,
+      'providers: [{ name: idp, issuer: "http://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { discovery: true } }]\n',
+    );
     const discovery = spawnSync(process.execPath, [CLI, 'serve', '--config', path], { encoding: 'utf8' });
     expect(discovery.status).toBe(2);
     expect(discovery.stderr).toMatch(/config: provider "idp": issuer \(used for jwks discovery\)/);
@@ -145,7 +158,10 @@ describe('config reload in a running tollgate serve', () => {
     expect(await publicCode()).toBe(16);
 
     // The update: a new timestamped directory, then an atomic rename of a new ..data link over the old.
-    const opened = original.replace('rules:\n', 'rules:\n  - id: public\n    match: { paths: ["/public/**"] }\n    require: { anonymous: true }\n');
+    const opened = original.replace(
+      'rules:\n',
+      'rules:\n  - id: public\n    match: { paths: ["/public/**"] }\n    require: { anonymous: true }\n',
+    );
     mkdirSync(join(dir, '..v2'));
     writeFileSync(join(dir, '..v2', 'tollgate.yaml'), opened);
     symlinkSync('..v2', join(dir, '..data_tmp'));

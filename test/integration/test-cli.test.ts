@@ -42,7 +42,7 @@ function caseFile(text: string, dir = tempDir()): string {
 const TEACHER = '{ sub: t1, roles: { course: { teacher: ["123"], ta: ["246"] } } }';
 
 describe('tollgate test', () => {
-  it('runs the example config\'s own case file with every rule reached (the built CLI, as CI runs it)', () => {
+  it("runs the example config's own case file with every rule reached (the built CLI, as CI runs it)", () => {
     const run = spawnSync(process.execPath, [CLI, 'test', '--min-coverage', '100', EXAMPLE_CASES], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
@@ -84,7 +84,9 @@ describe('tollgate test', () => {
         '      reason: expected "missing_role", got "missing_token"\n' +
         '      status: expected 403, got 401\n',
     );
-    expect(stdout).toContain(`FAIL  ${path}: wrong header  (allow, rule profile, allowed)\n      headers.x-user-id: expected "u2", got "u1"\n`);
+    expect(stdout).toContain(
+      `FAIL  ${path}: wrong header  (allow, rule profile, allowed)\n      headers.x-user-id: expected "u2", got "u1"\n`,
+    );
     expect(stdout).toContain('cases: 1 passed, 3 failed\n');
   });
 
@@ -124,7 +126,14 @@ cases:
     const { code } = await test('--junit', junit, path);
     expect(code).toBe(1);
     const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(readFileSync(junit, 'utf8')) as {
-      testsuites: { testsuite: { name: string; tests: string; failures: string; testcase: Array<{ name: string; classname: string; failure?: { message: string } }> } };
+      testsuites: {
+        testsuite: {
+          name: string;
+          tests: string;
+          failures: string;
+          testcase: Array<{ name: string; classname: string; failure?: { message: string } }>;
+        };
+      };
     };
     const suite = xml.testsuites.testsuite;
     expect(suite).toMatchObject({ name: path, tests: '2', failures: '1' });
@@ -133,7 +142,7 @@ cases:
     expect(suite.testcase[1]!.failure!.message).toBe('decision: expected "allow", got "deny" (deny 403, rule admin, missing_scope)');
   });
 
-  it('verifies a case\'s token against the configured keys', async () => {
+  it("verifies a case's token against the configured keys", async () => {
     const dir = tempDir();
     const key = await testKey('ES256');
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks(key)));
@@ -162,16 +171,37 @@ cases:
   describe('bad input exits 2, naming the file, the case and the field', () => {
     it.each([
       ['cases: []', ': cases: cases must list at least one case'],
-      ['cases: [{ name: a, request: { path: /x }, expect: { decision: maybe } }]', ': cases[0] "a": expect.decision: decision must be "allow" or "deny"'],
+      [
+        'cases: [{ name: a, request: { path: /x }, expect: { decision: maybe } }]',
+        ': cases[0] "a": expect.decision: decision must be "allow" or "deny"',
+      ],
       ['cases: [{ name: a, request: { path: x }, expect: { decision: allow } }]', ': cases[0] "a": request.path: path must start with "/"'],
-      ['cases: [{ name: a, request: { path: /x, verb: GET }, expect: { decision: allow } }]', ': cases[0] "a": request: unknown key(s) verb; allowed: method, path, host, headers, principal'],
-      ['cases: [{ name: a, request: { path: /x }, claims: {}, token: t.t.t, expect: { decision: allow } }]', ': cases[0] "a": token: give claims or token, not both'],
-      ['cases: [{ name: a, request: { path: /x }, expect: { decision: allow, status: 403 } }]', ': cases[0] "a": expect.status: status is for denials (401 or 403); an allowed request has none'],
-      ['cases: [{ name: a, request: { path: /x }, expect: { decision: deny, status: 404 } }]', ': cases[0] "a": expect.status: status must be 401 or 403'],
+      [
+        'cases: [{ name: a, request: { path: /x, verb: GET }, expect: { decision: allow } }]',
+        ': cases[0] "a": request: unknown key(s) verb; allowed: method, path, host, headers, principal',
+      ],
+      [
+        'cases: [{ name: a, request: { path: /x }, claims: {}, token: t.t.t, expect: { decision: allow } }]',
+        ': cases[0] "a": token: give claims or token, not both',
+      ],
+      [
+        'cases: [{ name: a, request: { path: /x }, expect: { decision: allow, status: 403 } }]',
+        ': cases[0] "a": expect.status: status is for denials (401 or 403); an allowed request has none',
+      ],
+      [
+        'cases: [{ name: a, request: { path: /x }, expect: { decision: deny, status: 404 } }]',
+        ': cases[0] "a": expect.status: status must be 401 or 403',
+      ],
       ['cases: [{ name: a, expect: { decision: deny } }]', ': cases[0] "a": request: request must be a mapping with at least path'],
       ['cases: [{ request: { path: /x }, expect: { decision: deny } }]', ': cases[0]: name: name must be a string'],
-      ['cases:\n  - { name: a, request: { path: /x }, expect: { decision: deny } }\n  - { name: a, request: { path: /y }, expect: { decision: deny } }', ': cases[1] "a": name: duplicate case name (also cases[0])'],
-      ['cases: [{ name: a, request: { path: /x }, claims: { sub: u }, provider: nope, expect: { decision: deny } }]', ': cases[0] "a": provider: nope: no such provider (providers: idp)'],
+      [
+        'cases:\n  - { name: a, request: { path: /x }, expect: { decision: deny } }\n  - { name: a, request: { path: /y }, expect: { decision: deny } }',
+        ': cases[1] "a": name: duplicate case name (also cases[0])',
+      ],
+      [
+        'cases: [{ name: a, request: { path: /x }, claims: { sub: u }, provider: nope, expect: { decision: deny } }]',
+        ': cases[0] "a": provider: nope: no such provider (providers: idp)',
+      ],
       ['cases: [\n', ': YAML: '],
     ])('%s', async (text, message) => {
       const path = caseFile(text);
@@ -183,11 +213,19 @@ cases:
 
     it('a case file without a config, a missing file, bad options', async () => {
       const path = caseFile('cases: [{ name: a, request: { path: /x }, expect: { decision: deny } }]');
-      expect((await test(path)).stderr).toContain(`${path}: no config to test against: give --config FILE, or config: FILE in the case file`);
-      expect((await test('--config', EDTECH_CONFIG, '/nonexistent/cases.yaml')).stderr).toContain('/nonexistent/cases.yaml: cannot read: ENOENT');
+      expect((await test(path)).stderr).toContain(
+        `${path}: no config to test against: give --config FILE, or config: FILE in the case file`,
+      );
+      expect((await test('--config', EDTECH_CONFIG, '/nonexistent/cases.yaml')).stderr).toContain(
+        '/nonexistent/cases.yaml: cannot read: ENOENT',
+      );
       expect((await test('--config', EDTECH_CONFIG)).stderr).toContain('name at least one case file');
-      expect((await test('--config', EDTECH_CONFIG, '--min-coverage', '101', path)).stderr).toContain('--min-coverage must be a percentage from 0 to 100');
-      expect((await test('--config', '/nonexistent/tollgate.yaml', path)).stderr).toContain('config: cannot read /nonexistent/tollgate.yaml: ENOENT');
+      expect((await test('--config', EDTECH_CONFIG, '--min-coverage', '101', path)).stderr).toContain(
+        '--min-coverage must be a percentage from 0 to 100',
+      );
+      expect((await test('--config', '/nonexistent/tollgate.yaml', path)).stderr).toContain(
+        'config: cannot read /nonexistent/tollgate.yaml: ENOENT',
+      );
     });
   });
 });

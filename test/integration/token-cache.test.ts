@@ -17,7 +17,15 @@ describe('cached tokens on the injected clock', () => {
   beforeAll(async () => {
     tg = await startTollgateWithKey((uri) => ({
       providers: [
-        { name: 'idp', issuer: ISSUER, audiences: ['api'], algorithms: ['ES256'], jwks: { uri }, clockSkewSeconds: SKEW, maxTokenAgeSeconds: MAX_AGE },
+        {
+          name: 'idp',
+          issuer: ISSUER,
+          audiences: ['api'],
+          algorithms: ['ES256'],
+          jwks: { uri },
+          clockSkewSeconds: SKEW,
+          maxTokenAgeSeconds: MAX_AGE,
+        },
       ],
       rules: [{ id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } }],
     }));

@@ -19,7 +19,11 @@ describe('token size metrics', () => {
   };
   const sample = async (name: string, labels: Record<string, string>) => {
     // Histogram values carry their series name (`_count`, `_sum`, `_bucket`); counters do not.
-    const values = ((await tg.app.registry.getSingleMetric(name)?.get())?.values ?? []) as Array<{ value: number; labels: Record<string, unknown>; metricName?: string }>;
+    const values = ((await tg.app.registry.getSingleMetric(name)?.get())?.values ?? []) as Array<{
+      value: number;
+      labels: Record<string, unknown>;
+      metricName?: string;
+    }>;
     return values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
   };
 
@@ -46,7 +50,8 @@ describe('token size metrics', () => {
     expect(near.length).toBeLessThanOrEqual(1024);
     expect(over.length).toBeGreaterThan(1024);
 
-    for (const token of [small, near]) expect((await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${token}` } }))).status?.code).toBe(0);
+    for (const token of [small, near])
+      expect((await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${token}` } }))).status?.code).toBe(0);
     const denied = await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${over}` } }));
     expect(deniedBody(denied)).toMatchObject({ reason: 'token_too_large' });
 

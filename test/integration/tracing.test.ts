@@ -40,7 +40,7 @@ const attributesOf = (span: OtlpSpan) => Object.fromEntries(span.attributes.map(
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const ISSUER = 'https://idp.example.com';
 
-describe('traces joined to Envoy\'s', () => {
+describe("traces joined to Envoy's", () => {
   let tg: RunningTollgate | undefined;
   const servers: TestHttpServer[] = [];
   afterEach(async () => {
@@ -49,14 +49,14 @@ describe('traces joined to Envoy\'s', () => {
     for (const s of servers.splice(0)) await s.close();
   });
 
-  it('exports a span per Check that continues the request\'s traceparent or B3 trace, with the decision and child spans', async () => {
+  it("exports a span per Check that continues the request's traceparent or B3 trace, with the decision and child spans", async () => {
     const receiver = await startOtlpReceiver();
     const first = await testKey('ES256');
     const rotated = await testKey('ES256');
     const jwksServer = await startJwksServer(jwks(first));
     servers.push(receiver, jwksServer);
     tg = await startTollgate({
-      providers: [{ name: 'idp', issuer: ISSUER, audiences: ['api'], algorithms: ['ES256'], jwks: { uri: `${jwksServer.url}/jwks.json`} }],
+      providers: [{ name: 'idp', issuer: ISSUER, audiences: ['api'], algorithms: ['ES256'], jwks: { uri: `${jwksServer.url}/jwks.json` } }],
       rules: [
         { id: 'open', match: { paths: ['/open'] }, require: { anonymous: true } },
         { id: 'api', match: { paths: ['/api/**'] }, require: { roles: { anyOf: ['reader'] } } },
@@ -69,13 +69,22 @@ describe('traces joined to Envoy\'s', () => {
     jwksServer.set(jwks(first, rotated));
     const token = await mint(ISSUER, 'api', { key: rotated, now: nowSeconds(tg.clock), claims: { sub: 'alice', roles: ['reader'] } });
     const w3c = { traceId: hex(16), spanId: hex(8) };
-    const allowed = await tg.client.check(checkRequest({ path: '/api/x', headers: { authorization: `Bearer ${token}`, traceparent: `00-${w3c.traceId}-${w3c.spanId}-01` } }));
+    const allowed = await tg.client.check(
+      checkRequest({ path: '/api/x', headers: { authorization: `Bearer ${token}`, traceparent: `00-${w3c.traceId}-${w3c.spanId}-01` } }),
+    );
     expect(allowed.status?.code).toBe(0);
     const again = { traceId: hex(16), spanId: hex(8) };
-    await tg.client.check(checkRequest({ path: '/api/x', headers: { authorization: `Bearer ${token}`, traceparent: `00-${again.traceId}-${again.spanId}-01` } }));
+    await tg.client.check(
+      checkRequest({
+        path: '/api/x',
+        headers: { authorization: `Bearer ${token}`, traceparent: `00-${again.traceId}-${again.spanId}-01` },
+      }),
+    );
 
     const b3 = { traceId: hex(16), spanId: hex(8) };
-    const denied = await tg.client.check(checkRequest({ path: '/api/x', headers: { 'x-b3-traceid': b3.traceId, 'x-b3-spanid': b3.spanId, 'x-b3-sampled': '1' } }));
+    const denied = await tg.client.check(
+      checkRequest({ path: '/api/x', headers: { 'x-b3-traceid': b3.traceId, 'x-b3-spanid': b3.spanId, 'x-b3-sampled': '1' } }),
+    );
     expect(denied.status?.code).toBe(16);
     const single = { traceId: hex(16), spanId: hex(8) };
     await tg.client.check(checkRequest({ path: '/open', headers: { b3: `${single.traceId}-${single.spanId}-1` } }));
@@ -103,7 +112,11 @@ describe('traces joined to Envoy\'s', () => {
     });
     expect(attributesOf(byTrace(again.traceId))['tollgate.cache_hit']).toBe(true);
     expect(byTrace(b3.traceId).parentSpanId).toBe(b3.spanId);
-    expect(attributesOf(byTrace(b3.traceId))).toMatchObject({ 'tollgate.decision': 'deny', 'tollgate.reason': 'missing_token', 'tollgate.rule': 'api' });
+    expect(attributesOf(byTrace(b3.traceId))).toMatchObject({
+      'tollgate.decision': 'deny',
+      'tollgate.reason': 'missing_token',
+      'tollgate.rule': 'api',
+    });
     expect(byTrace(single.traceId).parentSpanId).toBe(single.spanId);
 
     // Children of the first Check: the key fetch its unknown kid caused, and the revocation look-up.

@@ -38,7 +38,15 @@ describe('Check messages tollgate cannot decode', () => {
   beforeAll(async () => {
     tg = await startTollgate(
       {
-        providers: [{ name: 'legacy', issuer: 'https://legacy.example.com', audiences: ['api'], algorithms: ['HS256'], hmacSecret: { file: 'hmac-secret' } }],
+        providers: [
+          {
+            name: 'legacy',
+            issuer: 'https://legacy.example.com',
+            audiences: ['api'],
+            algorithms: ['HS256'],
+            hmacSecret: { file: 'hmac-secret' },
+          },
+        ],
         rules: [{ id: 'open', match: { paths: ['/**'] }, require: { anonymous: true } }],
       },
       { 'hmac-secret': 'a-shared-secret-of-at-least-32-bytes!!\n' },

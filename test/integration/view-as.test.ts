@@ -70,7 +70,8 @@ describe('viewAs: a teacher views the course as a student', () => {
 
   it('never answers one request with the headers of another for the same token (prepared allows)', async () => {
     const token = await mint(ISSUER, 'api', { key, claims: teacherOf42, now: nowSeconds(tg.clock) });
-    const send = (headers: Record<string, string>) => tg.client.check(checkRequest({ path: '/courses/42/grades', headers: { authorization: `Bearer ${token}`, ...headers } }));
+    const send = (headers: Record<string, string>) =>
+      tg.client.check(checkRequest({ path: '/courses/42/grades', headers: { authorization: `Bearer ${token}`, ...headers } }));
     for (const ask of [false, true, false, true]) {
       const injected = injectedHeaders(await send(ask ? { 'x-tollgate-view-as': 'student' } : {}));
       expect(injected['x-user-view-as']).toBe(ask ? 'student' : undefined);
@@ -79,7 +80,9 @@ describe('viewAs: a teacher views the course as a student', () => {
     // Roles a source granted depend on the course asked about, not only on the token.
     const fromSource = await mint(ISSUER, 'api', { key, claims: { sub: 'from-source' }, now: nowSeconds(tg.clock) });
     for (const course of ['42', '43', '42']) {
-      const response = await tg.client.check(checkRequest({ path: `/courses/${course}/grades`, headers: { authorization: `Bearer ${fromSource}` } }));
+      const response = await tg.client.check(
+        checkRequest({ path: `/courses/${course}/grades`, headers: { authorization: `Bearer ${fromSource}` } }),
+      );
       expect(JSON.parse(injectedHeaders(response)['x-user-roles'] ?? '')).toEqual({ course: { ta: [course] } });
     }
   });

@@ -29,7 +29,19 @@ beforeEach(async () => {
   clock = new ManualClock(START);
   await rotateKeys(dir, { algorithm: 'ES256', publishAheadSeconds: 60, ttlSeconds: 120, nowSeconds: START / 1000 - 3600 });
   const deps = { logger: createLogger('silent'), registry: new Registry(), clock };
-  tokens = new InternalTokens({ issuer: 'https://gw', keysDir: dir, algorithm: 'ES256', ttlSeconds: 100, header: 'authorization', claims: ['roles'], publishAheadSeconds: 60, maxChainDepth: 4 }, deps).start(20);
+  tokens = new InternalTokens(
+    {
+      issuer: 'https://gw',
+      keysDir: dir,
+      algorithm: 'ES256',
+      ttlSeconds: 100,
+      header: 'authorization',
+      claims: ['roles'],
+      publishAheadSeconds: 60,
+      maxChainDepth: 4,
+    },
+    deps,
+  ).start(20);
   store = createRevocationStore(parseRevocationConfig({ store: 'memory' }), deps);
   await store.start();
 });

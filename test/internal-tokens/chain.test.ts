@@ -53,14 +53,30 @@ function serverTls(id: string, allowedClients: string[]) {
 
 /** The sidecar side: internal tokens of `issuer`, fetched from a tollgate's HTTP port. */
 function internalProvider(name: string, issuer: string, httpPort: number, audience: string) {
-  return { name, issuer, audiences: [audience], algorithms: ['ES256'], typ: TYP, jwks: { uri: `http://127.0.0.1:${httpPort}/.well-known/jwks.json` }, claimToHeaders: [{ header: 'x-user-id', claim: 'sub' }] };
+  return {
+    name,
+    issuer,
+    audiences: [audience],
+    algorithms: ['ES256'],
+    typ: TYP,
+    jwks: { uri: `http://127.0.0.1:${httpPort}/.well-known/jwks.json` },
+    claimToHeaders: [{ header: 'x-user-id', claim: 'sub' }],
+  };
 }
 
 /** Starts a tollgate whose gRPC listener is mTLS with certificates from the test CA. */
 function startWithTls(id: string, allowedClients: string[], config: Record<string, unknown>, client: IssuedPair): Promise<RunningTollgate> {
   const tls = serverTls(id, allowedClients);
   return startTollgate(
-    { ...config, listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0', tls: { certFile: 'tls.crt', keyFile: 'tls.key', clientCaFile: 'ca.crt', allowedClients } } },
+    {
+      ...config,
+      listen: {
+        grpc: '127.0.0.1:0',
+        http: '127.0.0.1:0',
+        authz: '127.0.0.1:0',
+        tls: { certFile: 'tls.crt', keyFile: 'tls.key', clientCaFile: 'ca.crt', allowedClients },
+      },
+    },
     { 'tls.crt': tls.certFile, 'tls.key': tls.keyFile, 'ca.crt': ca.cert },
     { clockStart: START, tlsPollMs: 50, clientCredentials: mtls(client) },
   );
@@ -69,7 +85,19 @@ function startWithTls(id: string, allowedClients: string[], config: Record<strin
 /** The orders sidecar's token maker, on its real keys directory, outside any server. */
 function ordersMinter() {
   const deps = { logger: createLogger('silent'), registry: new Registry(), clock: ordersEgress.clock };
-  const tokens = new InternalTokens({ issuer: ORDERS_ISSUER, keysDir: ordersKeys, algorithm: 'ES256', ttlSeconds: 120, header: 'authorization', claims: [], publishAheadSeconds: 300, maxChainDepth: 4 }, deps).start();
+  const tokens = new InternalTokens(
+    {
+      issuer: ORDERS_ISSUER,
+      keysDir: ordersKeys,
+      algorithm: 'ES256',
+      ttlSeconds: 120,
+      header: 'authorization',
+      claims: [],
+      publishAheadSeconds: 300,
+      maxChainDepth: 4,
+    },
+    deps,
+  ).start();
   tokens.stop(); // keys loaded; no need to follow the directory
   return tokens;
 }
@@ -84,7 +112,9 @@ async function externalToken(sub = 'alice', extra: Record<string, unknown> = {})
 
 /** The gateway's answer for a request to the orders service: the minted token (or the denial). */
 async function throughGateway(sub = 'alice') {
-  const response = await gateway.client.check(checkRequest({ host: 'orders.shop.svc', path: '/orders/42', headers: bearer(await externalToken(sub)) }));
+  const response = await gateway.client.check(
+    checkRequest({ host: 'orders.shop.svc', path: '/orders/42', headers: bearer(await externalToken(sub)) }),
+  );
   return { response, token: tokenOf(injectedHeaders(response).authorization) };
 }
 
@@ -108,7 +138,14 @@ beforeAll(async () => {
     {
       providers: [{ name: 'idp', issuer: IDP, audiences: ['api'], algorithms: ['ES256'], jwks: { file: 'idp.json' } }],
       internalTokens: { issuer: GATEWAY_ISSUER, keysDir: gatewayKeys, claims: ['roles', 'tenant'], publishAheadSeconds: 60 },
-      rules: [{ id: 'orders', match: { hosts: ['orders.shop.svc'], paths: ['/orders/{orderId}'] }, require: { authenticated: true }, internalToken: { audience: '{host}' } }],
+      rules: [
+        {
+          id: 'orders',
+          match: { hosts: ['orders.shop.svc'], paths: ['/orders/{orderId}'] },
+          require: { authenticated: true },
+          internalToken: { audience: '{host}' },
+        },
+      ],
     },
     gatewayEnvoy,
   );
@@ -129,7 +166,14 @@ beforeAll(async () => {
     {
       providers: [internalProvider('gateway', GATEWAY_ISSUER, gateway.app.httpPort, 'orders.shop.svc')],
       internalTokens: { issuer: ORDERS_ISSUER, keysDir: ordersKeys, claims: ['roles', 'tenant'] },
-      rules: [{ id: 'egress', match: { hosts: ['payments.shop.svc'] }, require: { actor: { principals: [GATEWAY] } }, internalToken: { audience: '{host}', exchange: true } }],
+      rules: [
+        {
+          id: 'egress',
+          match: { hosts: ['payments.shop.svc'] },
+          require: { actor: { principals: [GATEWAY] } },
+          internalToken: { audience: '{host}', exchange: true },
+        },
+      ],
     },
     ordersEnvoy,
   );
@@ -162,12 +206,21 @@ describe('gateway mints, sidecar verifies through the served JWKS', () => {
     expect(header).toMatchObject({ alg: 'ES256', typ: TYP });
     expect(typeof header.kid).toBe('string');
     const claims = decodeJwt(token);
-    expect(claims).toMatchObject({ iss: GATEWAY_ISSUER, sub: 'alice', aud: 'orders.shop.svc', roles: ['buyer'], tenant: 't1', act: { sub: GATEWAY } });
+    expect(claims).toMatchObject({
+      iss: GATEWAY_ISSUER,
+      sub: 'alice',
+      aud: 'orders.shop.svc',
+      roles: ['buyer'],
+      tenant: 't1',
+      act: { sub: GATEWAY },
+    });
     expect(claims.exp! - claims.iat!).toBe(120);
     expect(claims.nbf).toBe(claims.iat);
     expect(typeof claims.jti).toBe('string');
 
-    const atSidecar = await ordersIngress.client.check(checkRequest({ host: 'orders.shop.svc', path: '/orders/42', headers: bearer(token) }));
+    const atSidecar = await ordersIngress.client.check(
+      checkRequest({ host: 'orders.shop.svc', path: '/orders/42', headers: bearer(token) }),
+    );
     expect(atSidecar.status?.code ?? 0).toBe(0);
     expect(injectedHeaders(atSidecar)['x-user-id']).toBe('alice');
   });
@@ -183,7 +236,10 @@ describe('gateway mints, sidecar verifies through the served JWKS', () => {
     expect(second).toBe(first);
     const metrics = await gateway.app.registry.metrics();
     expect(metrics).toMatch(/tollgate_internal_token_cache_hits_total \d+/);
-    const discovery = (await (await fetch(`http://127.0.0.1:${gateway.app.httpPort}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const discovery = (await (await fetch(`http://127.0.0.1:${gateway.app.httpPort}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(discovery).toMatchObject({ issuer: GATEWAY_ISSUER, jwks_uri: `${GATEWAY_ISSUER}/.well-known/jwks.json` });
     const jwksResponse = await fetch(`http://127.0.0.1:${gateway.app.httpPort}/.well-known/jwks.json`);
     expect(jwksResponse.headers.get('cache-control')).toBe('public, max-age=30');
@@ -197,7 +253,14 @@ describe('gateway mints, sidecar verifies through the served JWKS', () => {
     // Asynchronously: PyJWT fetches the JWKS from the gateway, which serves from this process.
     const output = await new Promise<string>((resolve, reject) => {
       const child = execFile(PYTHON, [VERIFY], (err: Error | null, stdout: string) => (err ? reject(err) : resolve(stdout)));
-      child.stdin!.end(JSON.stringify({ jwks_uri: `http://127.0.0.1:${gateway.app.httpPort}/.well-known/jwks.json`, issuer: GATEWAY_ISSUER, now: nowS(), tokens: tokens.map((token) => ({ token, audience: 'orders.shop.svc' })) }));
+      child.stdin!.end(
+        JSON.stringify({
+          jwks_uri: `http://127.0.0.1:${gateway.app.httpPort}/.well-known/jwks.json`,
+          issuer: GATEWAY_ISSUER,
+          now: nowS(),
+          tokens: tokens.map((token) => ({ token, audience: 'orders.shop.svc' })),
+        }),
+      );
     });
     const results = JSON.parse(output) as Array<{ header?: Record<string, unknown>; claims?: Record<string, unknown>; error?: string }>;
     expect(results.map((r) => r.error)).toEqual([undefined, undefined]);
@@ -210,15 +273,27 @@ describe('gateway mints, sidecar verifies through the served JWKS', () => {
 describe('egress exchange', () => {
   it('mints for the next service with the act chain nested: alice via orders via the gateway', async () => {
     const { token: forOrders } = await throughGateway('alice');
-    const egress = await ordersEgress.client.check(checkRequest({ host: 'payments.shop.svc', path: '/charge', headers: bearer(forOrders) }));
+    const egress = await ordersEgress.client.check(
+      checkRequest({ host: 'payments.shop.svc', path: '/charge', headers: bearer(forOrders) }),
+    );
     expect(egress.status?.code ?? 0).toBe(0);
     const forPayments = tokenOf(injectedHeaders(egress).authorization);
-    expect(decodeJwt(forPayments)).toMatchObject({ iss: ORDERS_ISSUER, sub: 'alice', aud: 'payments.shop.svc', roles: ['buyer'], act: { sub: ORDERS, act: { sub: GATEWAY } } });
+    expect(decodeJwt(forPayments)).toMatchObject({
+      iss: ORDERS_ISSUER,
+      sub: 'alice',
+      aud: 'payments.shop.svc',
+      roles: ['buyer'],
+      act: { sub: ORDERS, act: { sub: GATEWAY } },
+    });
 
-    const atPayments = await payments.client.check(checkRequest({ host: 'payments.shop.svc', path: '/charge', headers: bearer(forPayments) }));
+    const atPayments = await payments.client.check(
+      checkRequest({ host: 'payments.shop.svc', path: '/charge', headers: bearer(forPayments) }),
+    );
     expect(atPayments.status?.code ?? 0).toBe(0);
     // A chain longer than the rule's bound is refused, whatever it contains.
-    const shallow = await payments.client.check(checkRequest({ host: 'payments.shop.svc', path: '/shallow', headers: bearer(forPayments) }));
+    const shallow = await payments.client.check(
+      checkRequest({ host: 'payments.shop.svc', path: '/shallow', headers: bearer(forPayments) }),
+    );
     expect(deniedBody(shallow)).toMatchObject({ reason: 'actor_chain_too_long' });
     // The gateway's token is not for payments: wrong audience and issuer.
     const replayed = await payments.client.check(checkRequest({ host: 'payments.shop.svc', path: '/charge', headers: bearer(forOrders) }));
@@ -239,9 +314,14 @@ describe('egress exchange', () => {
     for (let i = 0; i < 3; i++) act = { sub: `spiffe://test.local/ns/x/sa/hop${i}`, act };
     const minter = ordersMinter();
     // Four actors already: one more hop would make five.
-    expect(minter.issue({ audience: 'payments.shop.svc', exchange: true }, { sub: 'alice', exp: nowS() + 60, act }, ORDERS)).toMatchObject({ ok: false, denial: 'actor_chain_too_long' });
+    expect(minter.issue({ audience: 'payments.shop.svc', exchange: true }, { sub: 'alice', exp: nowS() + 60, act }, ORDERS)).toMatchObject({
+      ok: false,
+      denial: 'actor_chain_too_long',
+    });
     // Three actors: the exchange makes four, the bound.
-    expect(minter.issue({ audience: 'payments.shop.svc', exchange: true }, { sub: 'alice', exp: nowS() + 60, act: act.act }, ORDERS)).toMatchObject({ ok: true });
+    expect(
+      minter.issue({ audience: 'payments.shop.svc', exchange: true }, { sub: 'alice', exp: nowS() + 60, act: act.act }, ORDERS),
+    ).toMatchObject({ ok: true });
   });
 });
 
@@ -252,11 +332,16 @@ describe('key rotation drill', () => {
     const roundTrip = async () => {
       const { response, token } = await throughGateway(`user-${n++ % 3}`);
       if ((response.status?.code ?? 0) !== 0) failures.push(response.status);
-      const atSidecar = await ordersIngress.client.check(checkRequest({ host: 'orders.shop.svc', path: '/orders/1', headers: bearer(token) }));
+      const atSidecar = await ordersIngress.client.check(
+        checkRequest({ host: 'orders.shop.svc', path: '/orders/1', headers: bearer(token) }),
+      );
       if ((atSidecar.status?.code ?? 0) !== 0) failures.push(deniedBody(atSidecar));
       return decodeProtectedHeader(token).kid;
     };
-    const servedKids = async () => ((await (await fetch(`http://127.0.0.1:${gateway.app.httpPort}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+    const servedKids = async () =>
+      (
+        (await (await fetch(`http://127.0.0.1:${gateway.app.httpPort}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }
+      ).keys.map((k) => k.kid);
     const [oldKid] = await servedKids();
     expect(await roundTrip()).toBe(oldKid);
 

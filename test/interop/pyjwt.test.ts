@@ -50,9 +50,12 @@ function mintWithPyJwt(requests: MintRequest[]): string[] {
   try {
     return JSON.parse(execFileSync(PYTHON, [MINT], { input: JSON.stringify(requests), encoding: 'utf8' })) as string[];
   } catch (err) {
-    throw new Error(`minting with PyJWT failed: ${PYTHON} needs PyJWT and cryptography (apt-get install python3-jwt python3-cryptography; .ci/run does)\n${String(err)}`, {
-      cause: err,
-    });
+    throw new Error(
+      `minting with PyJWT failed: ${PYTHON} needs PyJWT and cryptography (apt-get install python3-jwt python3-cryptography; .ci/run does)\n${String(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -70,11 +73,20 @@ describe('tokens minted by PyJWT', () => {
   let forged: Map<string, string>;
 
   beforeAll(async () => {
-    const jwks = { keys: [...new Set(Object.values(KEYS))].map((k) => ({ ...k.publicKey.export({ format: 'jwk' }), kid: k.kid, use: 'sig' })) };
+    const jwks = {
+      keys: [...new Set(Object.values(KEYS))].map((k) => ({ ...k.publicKey.export({ format: 'jwk' }), kid: k.kid, use: 'sig' })),
+    };
     tg = await startTollgate(
       {
         providers: [
-          { name: 'py', issuer: ISSUER, audiences: ['api'], algorithms: ALGS, jwks: { file: 'jwks.json' }, hmacSecret: { file: 'hmac-secret' } },
+          {
+            name: 'py',
+            issuer: ISSUER,
+            audiences: ['api'],
+            algorithms: ALGS,
+            jwks: { file: 'jwks.json' },
+            hmacSecret: { file: 'hmac-secret' },
+          },
         ],
         rules: [{ id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } }],
       },

@@ -76,7 +76,9 @@ describe('key filtering', () => {
   });
 
   it("logs a key that fits none of the provider's algorithms once, and keeps its kid known", async () => {
-    expect(h.logs.filter((l) => l.kid === 'ec384')).toEqual([expect.objectContaining({ provider: 'idp', reason: "fits none of the provider's algorithms" })]);
+    expect(h.logs.filter((l) => l.kid === 'ec384')).toEqual([
+      expect.objectContaining({ provider: 'idp', reason: "fits none of the provider's algorithms" }),
+    ]);
     expect(await codeOf(get('ES256', 'ec384'))).toBe('alg_mismatch');
   });
 

@@ -47,10 +47,18 @@ describe('a malicious or broken JWKS server', () => {
   const cases: [string, (other: TestServer) => Handler, RegExp][] = [
     ['slow body that never ends', () => (_req, res) => void res.writeHead(200).write('{"keys":['), /timed out after 0.3s/],
     ['50 MB body', () => hugeBody, /larger than 1048576 bytes/],
-    ['declared 50 MB Content-Length', () => (_req, res) => void res.writeHead(200, { 'content-length': FIFTY_MB }).write('{'), /larger than/],
+    [
+      'declared 50 MB Content-Length',
+      () => (_req, res) => void res.writeHead(200, { 'content-length': FIFTY_MB }).write('{'),
+      /larger than/,
+    ],
     ['invalid JSON', () => (_req, res) => res.writeHead(200).end('{"keys": [oops'), /not valid JSON/],
     ['JSON without a keys array', () => json({ keys: 'nope' }), /no "keys" array/],
-    ['redirect', (other) => (_req, res) => res.writeHead(302, { location: `${other.origin}/jwks` }).end(), /HTTP 302 \(redirects are not followed\)/],
+    [
+      'redirect',
+      (other) => (_req, res) => res.writeHead(302, { location: `${other.origin}/jwks` }).end(),
+      /HTTP 302 \(redirects are not followed\)/,
+    ],
     ['HTTP 500', () => (_req, res) => res.writeHead(500).end('boom'), /HTTP 500/],
   ];
 

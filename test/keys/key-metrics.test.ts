@@ -19,7 +19,10 @@ async function keySeries(registry: Registry, provider: string): Promise<Record<s
   for (const line of (await registry.metrics()).split('\n')) {
     const match = /^(tollgate_jwks_\w+)\{([^}]*)\} (\S+)$/.exec(line);
     if (!match || !match[2]!.includes(`provider="${provider}"`)) continue;
-    const labels = match[2]!.split(',').filter((l) => !l.startsWith('provider=')).join(',');
+    const labels = match[2]!
+      .split(',')
+      .filter((l) => !l.startsWith('provider='))
+      .join(',');
     out[labels ? `${match[1]}{${labels}}` : match[1]!] = Number(match[3]);
   }
   return out;
@@ -56,7 +59,12 @@ describe('key metrics in each key state', () => {
     const { manager, registry, clock } = harness({ uri: `${server.origin}/jwks`, maxStaleSeconds: 600 });
     await manager.start();
     const loadedAt = clock.now() / 1000;
-    expect(await keySeries(registry, 'idp')).toMatchObject({ tollgate_jwks_keys: 1, tollgate_jwks_stale: 0, tollgate_jwks_last_success_timestamp_seconds: loadedAt, ...states('fresh') });
+    expect(await keySeries(registry, 'idp')).toMatchObject({
+      tollgate_jwks_keys: 1,
+      tollgate_jwks_stale: 0,
+      tollgate_jwks_last_success_timestamp_seconds: loadedAt,
+      ...states('fresh'),
+    });
 
     await server.down();
     await manager.refresh().catch(() => undefined);

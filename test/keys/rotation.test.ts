@@ -1,6 +1,18 @@
 import { SignJWT, jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeServers, codeOf, count, harness, json, jwks, makeKey, startServer, stopManagers, type TestKey, type TestServer } from './helpers.js';
+import {
+  closeServers,
+  codeOf,
+  count,
+  harness,
+  json,
+  jwks,
+  makeKey,
+  startServer,
+  stopManagers,
+  type TestKey,
+  type TestServer,
+} from './helpers.js';
 
 let server: TestServer;
 let k1: TestKey;
@@ -62,8 +74,7 @@ describe('unknown-kid storm', () => {
   it('1,000 concurrent random kids cause at most one fetch, and kids stay remembered', async () => {
     const { manager, clock } = harness({ uri: uri(), unknownKidCooldownSeconds: 30 });
     await manager.start();
-    const storm = () =>
-      Promise.all(Array.from({ length: 1000 }, () => codeOf(manager.getKey({ alg: 'RS256', kid: crypto.randomUUID() }))));
+    const storm = () => Promise.all(Array.from({ length: 1000 }, () => codeOf(manager.getKey({ alg: 'RS256', kid: crypto.randomUUID() }))));
 
     expect(new Set(await storm())).toEqual(new Set(['unknown_key']));
     expect(count(server)).toBeLessThanOrEqual(2);

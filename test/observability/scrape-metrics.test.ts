@@ -27,8 +27,20 @@ describe('scrape-time metrics', () => {
     }
     expect(await ours.metrics()).toBe(await theirs.metrics());
 
-    const labelled = new ScrapeHistogram({ name: 'l_seconds', help: 'by transport', labelNames: ['transport'], buckets, registers: [ours] });
-    const referenceLabelled = new Histogram({ name: 'l_seconds', help: 'by transport', labelNames: ['transport'], buckets, registers: [theirs] });
+    const labelled = new ScrapeHistogram({
+      name: 'l_seconds',
+      help: 'by transport',
+      labelNames: ['transport'],
+      buckets,
+      registers: [ours],
+    });
+    const referenceLabelled = new Histogram({
+      name: 'l_seconds',
+      help: 'by transport',
+      labelNames: ['transport'],
+      buckets,
+      registers: [theirs],
+    });
     const grpc = labelled.labels({ transport: 'grpc' });
     for (const v of observations) {
       grpc.observe(v);

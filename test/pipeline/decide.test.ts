@@ -20,8 +20,15 @@ describe('decide', () => {
   it('allows a verified token, keeping where it came from', async () => {
     const verified: boolean[] = [];
     const bearer = `Bearer ${await token()}`;
-    const { outcome } = await decide(runtime, requestView('/courses/1', { authorization: bearer }), { onVerified: (c) => verified.push(c) });
-    expect(outcome).toMatchObject({ kind: 'allow', ruleId: 'courses', location: { kind: 'header', name: 'authorization' }, refresh: false });
+    const { outcome } = await decide(runtime, requestView('/courses/1', { authorization: bearer }), {
+      onVerified: (c) => verified.push(c),
+    });
+    expect(outcome).toMatchObject({
+      kind: 'allow',
+      ruleId: 'courses',
+      location: { kind: 'header', name: 'authorization' },
+      refresh: false,
+    });
     expect(outcome.kind === 'allow' && outcome.token?.claims.sub).toBe('alice');
     await decide(runtime, requestView('/courses/1', { authorization: bearer }), { onVerified: (c) => verified.push(c) });
     expect(verified).toEqual([false, true]); // the second verification came from the cache
@@ -52,7 +59,11 @@ describe('decide', () => {
     try {
       await store.revoke({ type: 'jti', value: 'token-1', reason: 'unit test' });
       const view = requestView('/healthz', { authorization: `Bearer ${await token()}` });
-      expect((await decide(runtime, view, { revocation: store })).outcome).toMatchObject({ kind: 'unauthenticated', reason: 'revoked', sub: 'alice' });
+      expect((await decide(runtime, view, { revocation: store })).outcome).toMatchObject({
+        kind: 'unauthenticated',
+        reason: 'revoked',
+        sub: 'alice',
+      });
       const other = requestView('/healthz', { authorization: `Bearer ${await token({ jti: 'token-2' })}` });
       expect((await decide(runtime, other, { revocation: store })).outcome.kind).toBe('allow');
     } finally {

@@ -4,7 +4,14 @@ import { extractToken, tokenLocations } from '../../src/pipeline/extract.js';
 import type { RequestView } from '../../src/pipeline/request.js';
 
 const provider = (extra: Record<string, unknown>, name = 'idp') =>
-  providerSchema.parse({ name, issuer: `https://${name}.example.com`, audiences: ['api'], algorithms: ['ES256'], jwks: { uri: `https://${name}.example.com/jwks` }, ...extra });
+  providerSchema.parse({
+    name,
+    issuer: `https://${name}.example.com`,
+    audiences: ['api'],
+    algorithms: ['ES256'],
+    jwks: { uri: `https://${name}.example.com/jwks` },
+    ...extra,
+  });
 
 const LOCATIONS = tokenLocations([
   provider({ fromHeaders: [{ name: 'authorization', prefix: 'Bearer ' }, { name: 'X-Api-Token' }], fromCookies: ['session'] }),
@@ -18,7 +25,12 @@ function view(headers: Record<string, string | string[]>, path = '/'): RequestVi
 describe('extractToken', () => {
   it('collects every location once across providers, header names lower-cased', () => {
     // The second provider's default `authorization: Bearer` is the first's: listed once.
-    expect(LOCATIONS.map((l) => l.key)).toEqual(['header:authorization bearer', 'header:x-api-token', 'cookie:session', 'param:access_token']);
+    expect(LOCATIONS.map((l) => l.key)).toEqual([
+      'header:authorization bearer',
+      'header:x-api-token',
+      'cookie:session',
+      'param:access_token',
+    ]);
   });
 
   it('finds nothing in a request without a token', () => {
@@ -31,8 +43,16 @@ describe('extractToken', () => {
   });
 
   it('reads a cookie and a query parameter', () => {
-    expect(extractToken(view({ cookie: 'a=1; session=tok.en.x' }), LOCATIONS)).toMatchObject({ kind: 'token', token: 'tok.en.x', location: { kind: 'cookie' } });
-    expect(extractToken(view({}, '/x?access_token=q.t.v&y=1'), LOCATIONS)).toMatchObject({ kind: 'token', token: 'q.t.v', location: { kind: 'param' } });
+    expect(extractToken(view({ cookie: 'a=1; session=tok.en.x' }), LOCATIONS)).toMatchObject({
+      kind: 'token',
+      token: 'tok.en.x',
+      location: { kind: 'cookie' },
+    });
+    expect(extractToken(view({}, '/x?access_token=q.t.v&y=1'), LOCATIONS)).toMatchObject({
+      kind: 'token',
+      token: 'q.t.v',
+      location: { kind: 'param' },
+    });
   });
 
   it('refuses two tokens, and a repeated token header, as ambiguous', () => {

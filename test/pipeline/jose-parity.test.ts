@@ -61,7 +61,10 @@ const ALLOWED = ['ES256', 'ES512', 'RS256', 'PS256', 'EdDSA', 'HS256'];
 
 /** Signs as each algorithm's spec says; a mistake here would show as a disagreement with jose. */
 function signature(alg: string, signer: Signer | 'hmac' | 'wrong-hmac', input: Buffer): Buffer {
-  if (signer === 'hmac' || signer === 'wrong-hmac') return createHmac('sha256', signer === 'hmac' ? HMAC_SECRET : randomBytes(32)).update(input).digest();
+  if (signer === 'hmac' || signer === 'wrong-hmac')
+    return createHmac('sha256', signer === 'hmac' ? HMAC_SECRET : randomBytes(32))
+      .update(input)
+      .digest();
   const key = signer.privateKey;
   switch (alg) {
     case 'PS256':
@@ -86,7 +89,7 @@ interface Case {
 }
 
 /** Mostly the valid value, sometimes one of the others: most tokens then differ from a good one in a field or two. */
-const usually = <T,>(valid: T, ...others: T[]) =>
+const usually = <T>(valid: T, ...others: T[]) =>
   fc.oneof({ weight: 10, arbitrary: fc.constant(valid) }, { weight: 1, arbitrary: fc.constantFrom(...others) });
 
 const caseArb: fc.Arbitrary<Case> = fc.record({
@@ -139,7 +142,11 @@ function tokenOf(c: Case): string {
   const input = `${encode(header)}.${encode(claims)}`;
   let sig: Buffer;
   if (c.signedWith === 'other-algorithm') {
-    sig = signature(signerAlg === 'ES256' ? 'RS256' : 'ES256', signerAlg === 'ES256' ? PUBLISHED.RS256! : PUBLISHED.ES256!, Buffer.from(input));
+    sig = signature(
+      signerAlg === 'ES256' ? 'RS256' : 'ES256',
+      signerAlg === 'ES256' ? PUBLISHED.RS256! : PUBLISHED.ES256!,
+      Buffer.from(input),
+    );
   } else if (signerAlg === 'HS256') {
     sig = signature('HS256', c.signedWith === 'published' ? 'hmac' : 'wrong-hmac', Buffer.from(input));
   } else {
@@ -174,7 +181,8 @@ async function joseOutcome(token: string, provider: ProviderRuntime, nowMs: numb
     return { ok: false, reason: 'malformed_token' };
   }
   if (payload.iss !== cfg.issuer) return { ok: false, reason: 'unknown_issuer' };
-  if (typeof header.alg !== 'string' || !(cfg.algorithms as string[]).includes(header.alg)) return { ok: false, reason: 'unsupported_algorithm' };
+  if (typeof header.alg !== 'string' || !(cfg.algorithms as string[]).includes(header.alg))
+    return { ok: false, reason: 'unsupported_algorithm' };
   if (header.kid !== undefined && typeof header.kid !== 'string') return { ok: false, reason: 'malformed_token' };
   const early = joseTimeFailure(payload, cfg, nowMs);
   if (early) return { ok: false, reason: early };
@@ -209,7 +217,9 @@ async function joseOutcome(token: string, provider: ProviderRuntime, nowMs: numb
  * about these claims (a wrong type, an `iat` in the future) is left to the full check after the signature.
  */
 function joseTimeFailure(payload: JWTPayload, cfg: ProviderConfig, nowMs: number): TokenFailure | undefined {
-  const timeClaims = Object.fromEntries((['nbf', 'exp', 'iat'] as const).filter((c) => typeof payload[c] === 'number').map((c) => [c, payload[c]]));
+  const timeClaims = Object.fromEntries(
+    (['nbf', 'exp', 'iat'] as const).filter((c) => typeof payload[c] === 'number').map((c) => [c, payload[c]]),
+  );
   const unsecured = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(timeClaims)).toString('base64url')}.`;
   try {
     UnsecuredJWT.decode(unsecured, {
@@ -225,12 +235,16 @@ function joseTimeFailure(payload: JWTPayload, cfg: ProviderConfig, nowMs: number
 }
 
 function reasonOf(err: unknown): TokenFailure {
-  if (err instanceof KeyError) return err.code === 'keys_unavailable' ? 'keys_unavailable' : err.code === 'alg_mismatch' ? 'unsupported_algorithm' : 'unknown_key';
+  if (err instanceof KeyError)
+    return err.code === 'keys_unavailable' ? 'keys_unavailable' : err.code === 'alg_mismatch' ? 'unsupported_algorithm' : 'unknown_key';
   if (err instanceof errors.JWTExpired) return err.claim === 'iat' ? 'token_too_old' : 'expired';
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.reason === 'invalid') return 'invalid_claims';
     if (err.reason === 'missing') return err.claim === 'aud' ? 'invalid_audience' : 'invalid_claims';
-    return ({ nbf: 'not_yet_valid', aud: 'invalid_audience', typ: 'invalid_type' } as Record<string, TokenFailure>)[err.claim] ?? 'invalid_claims';
+    return (
+      ({ nbf: 'not_yet_valid', aud: 'invalid_audience', typ: 'invalid_type' } as Record<string, TokenFailure>)[err.claim] ??
+      'invalid_claims'
+    );
   }
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'invalid_signature';
   return 'malformed_token'; // JWSInvalid, JWTInvalid, JOSENotSupported (crit, b64)
@@ -308,7 +322,18 @@ describe('signature and claims checks agree with jose.jwtVerify', () => {
     );
     // The generator must reach acceptance and the interesting denials, or agreeing proves little.
     expect(seen.get('accepted') ?? 0).toBeGreaterThan(RUNS / 50);
-    for (const reason of ['invalid_signature', 'malformed_token', 'invalid_audience', 'invalid_claims', 'expired', 'not_yet_valid', 'invalid_type', 'unsupported_algorithm', 'unknown_key', 'token_too_old']) {
+    for (const reason of [
+      'invalid_signature',
+      'malformed_token',
+      'invalid_audience',
+      'invalid_claims',
+      'expired',
+      'not_yet_valid',
+      'invalid_type',
+      'unsupported_algorithm',
+      'unknown_key',
+      'token_too_old',
+    ]) {
       expect(seen.get(reason) ?? 0, `${reason} never generated: ${JSON.stringify(Object.fromEntries(seen))}`).toBeGreaterThan(0);
     }
   });
@@ -329,7 +354,12 @@ describe('signature and claims checks agree with jose.jwtVerify', () => {
     ];
     for (const [header, payload, reason] of cases) {
       const token = hmacToken(header, payload);
-      const jose = await jwtVerify(token, HMAC_SECRET, { issuer: ISSUERS[0], audience: 'api', algorithms: ['HS256'], currentDate: new Date(clock.now()) });
+      const jose = await jwtVerify(token, HMAC_SECRET, {
+        issuer: ISSUERS[0],
+        audience: 'api',
+        algorithms: ['HS256'],
+        currentDate: new Date(clock.now()),
+      });
       expect(jose.payload.sub, header + payload).toBe('u');
       const result = await verifiers[0]!.verify(token, location);
       expect(result.ok ? 'accepted' : result.reason, header + payload).toBe(reason);

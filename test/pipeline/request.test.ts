@@ -31,7 +31,13 @@ describe('requestViewFrom', () => {
   });
 
   it('counts a header described the same way in both encodings once, and differing values as two', () => {
-    const view = requestViewFrom(both({ a: '1,2', b: 'x' }, [['a', '1'], ['a', '2'], ['b', 'y']]));
+    const view = requestViewFrom(
+      both({ a: '1,2', b: 'x' }, [
+        ['a', '1'],
+        ['a', '2'],
+        ['b', 'y'],
+      ]),
+    );
     expect(view.headers.get('a')).toEqual(['1', '2']);
     expect(view.headers.get('b')).toEqual(['y', 'x']);
   });
@@ -41,7 +47,11 @@ describe('requestViewFrom', () => {
     const view = requestViewFrom(both({ 'x-user-roles': 'admin', 'x-user-id': 'mallory' }, [['authorization', `Bearer ${await token()}`]]));
     const { outcome } = await decide(runtime, view);
     expect(outcome.kind).toBe('allow');
-    const response = toCheckResponse(outcome, view, { identityHeaders: new IdentityHeaders(testConfig()), realm: 'unit', onUnsafeClaim: () => {} });
+    const response = toCheckResponse(outcome, view, {
+      identityHeaders: new IdentityHeaders(testConfig()),
+      realm: 'unit',
+      onUnsafeClaim: () => {},
+    });
     expect(response.ok_response?.headers_to_remove?.sort()).toEqual(['authorization', 'x-user-roles']);
     expect(response.ok_response?.headers?.map((h) => h.header)).toEqual([{ key: 'x-user-id', value: 'alice' }]);
   });

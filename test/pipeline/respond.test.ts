@@ -33,7 +33,10 @@ describe('toCheckResponse', () => {
     expect(headers['content-type']).toBe('application/json');
     if (entry.status !== 401) expect(headers['www-authenticate']).toBeUndefined();
     else if (entry.bearerError === null) expect(headers['www-authenticate']).toBe('Bearer realm="unit"');
-    else expect(headers['www-authenticate']).toBe(`Bearer realm="unit", error="${entry.bearerError}", error_description="${entry.description}"`);
+    else
+      expect(headers['www-authenticate']).toBe(
+        `Bearer realm="unit", error="${entry.bearerError}", error_description="${entry.description}"`,
+      );
   });
 
   it('names the deciding rule in the body, and no rule when none decided', () => {
@@ -46,7 +49,13 @@ describe('toCheckResponse', () => {
   it('allows with identity headers set, spoofed ones and the token header removed, metadata filled', async () => {
     const { runtime } = testRuntime();
     const bearer = `Bearer ${await token()}`;
-    const view = requestView('/courses/1', { authorization: bearer, 'x-user-id': 'mallory', 'x-user-roles': 'admin', 'x-auth-level': '9', accept: '*/*' });
+    const view = requestView('/courses/1', {
+      authorization: bearer,
+      'x-user-id': 'mallory',
+      'x-user-roles': 'admin',
+      'x-auth-level': '9',
+      accept: '*/*',
+    });
     const { outcome } = await decide(runtime, view);
     const response = toCheckResponse(outcome, view, ctx);
     expect(response.status).toEqual({ code: 0 });
@@ -55,7 +64,13 @@ describe('toCheckResponse', () => {
     ]);
     // x-user-id is overwritten rather than removed; the token's header goes unless forwardToken is set.
     expect(response.ok_response?.headers_to_remove?.sort()).toEqual(['authorization', 'x-auth-level', 'x-user-roles']);
-    expect(fromStruct(response.dynamic_metadata)).toEqual({ rule: 'courses', provider: 'idp', iss: 'https://idp.example.com', sub: 'alice', claims: { sub: 'alice' } });
+    expect(fromStruct(response.dynamic_metadata)).toEqual({
+      rule: 'courses',
+      provider: 'idp',
+      iss: 'https://idp.example.com',
+      sub: 'alice',
+      claims: { sub: 'alice' },
+    });
   });
 
   it('leaves out a claim that cannot travel as a header value, and reports it', async () => {
@@ -71,7 +86,11 @@ describe('toCheckResponse', () => {
   it('asks the client to refresh a token with stale permissions', () => {
     const response = toCheckResponse({ kind: 'allow', ruleId: null, refresh: true }, requestView('/x'), ctx);
     expect(response.ok_response?.response_headers_to_add).toEqual([
-      { header: { key: 'tollgate-token-refresh', value: 'required' }, append: { value: false }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+      {
+        header: { key: 'tollgate-token-refresh', value: 'required' },
+        append: { value: false },
+        append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+      },
     ]);
     expect(fromStruct(response.dynamic_metadata)).toEqual({ rule: null });
   });

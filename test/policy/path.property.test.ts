@@ -11,7 +11,11 @@ import { request } from './helpers.js';
 const policy = compilePolicy(
   [
     { id: 'admin', match: { paths: ['/admin/**'] }, require: { roles: { anyOf: ['admin'] } } },
-    { id: 'teacher-grades', match: { paths: ['/courses/{courseId}/grades'] }, require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher'] } } },
+    {
+      id: 'teacher-grades',
+      match: { paths: ['/courses/{courseId}/grades'] },
+      require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher'] } },
+    },
     { id: 'public', match: { paths: ['/**'] }, require: { anonymous: true } },
   ],
   { defaultDecision: 'deny' },
@@ -23,8 +27,7 @@ function spellings(char: string): string[] {
   return [char, `%${hex.toLowerCase()}`, `%${hex.toUpperCase()}`, `%${hex[0]}${hex[1]?.toUpperCase()}`];
 }
 
-const spelled = (word: string) =>
-  fc.tuple(...[...word].map((c) => fc.constantFrom(...spellings(c)))).map((parts) => parts.join(''));
+const spelled = (word: string) => fc.tuple(...[...word].map((c) => fc.constantFrom(...spellings(c)))).map((parts) => parts.join(''));
 
 /** Noise that resolves to nothing: extra slashes, "." in its spellings, and "x/.." detours. */
 const noise = fc.constantFrom('', '/', '/.', '/%2e', '/%2E', '/x/..', '/x/%2e%2e', '/x/.%2E', '/foo/bar/../..');
@@ -34,16 +37,23 @@ const word = fc.stringMatching(/^[a-z0-9_-]{1,8}$/);
 describe('encoding tricks never reach a rule they should not', () => {
   it('any spelling of /admin/<rest> is decided by the admin rule or rejected, never by the public rule', () => {
     fc.assert(
-      fc.property(noise, spelled('admin'), noise, fc.array(word, { maxLength: 3 }), fc.constantFrom('', '/', '?a=/public', '#/public'), (pre, admin, mid, rest, tail) => {
-        const path = `${pre}/${admin}${mid}${rest.map((r) => `/${r}`).join('')}${tail}`;
-        const decision = policy.authorize(request('GET', path), null);
-        if (decision.ruleId === null) {
-          expect(decision.reason).toBe('invalid_path');
-        } else {
-          expect(decision.ruleId).toBe('admin');
-          expect(decision.allowed).toBe(false);
-        }
-      }),
+      fc.property(
+        noise,
+        spelled('admin'),
+        noise,
+        fc.array(word, { maxLength: 3 }),
+        fc.constantFrom('', '/', '?a=/public', '#/public'),
+        (pre, admin, mid, rest, tail) => {
+          const path = `${pre}/${admin}${mid}${rest.map((r) => `/${r}`).join('')}${tail}`;
+          const decision = policy.authorize(request('GET', path), null);
+          if (decision.ruleId === null) {
+            expect(decision.reason).toBe('invalid_path');
+          } else {
+            expect(decision.ruleId).toBe('admin');
+            expect(decision.allowed).toBe(false);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -54,7 +64,10 @@ describe('encoding tricks never reach a rule they should not', () => {
         const digits = String(id);
         const path = `/courses/${[...digits].map((c) => (owns ? `%3${c}` : c)).join('')}/grades`;
         const teacherOf = owns ? digits : `${digits}0`;
-        const decision = policy.authorize(request('GET', path), { provider: 'idp', claims: { roles: { course: { teacher: [teacherOf] } } } });
+        const decision = policy.authorize(request('GET', path), {
+          provider: 'idp',
+          claims: { roles: { course: { teacher: [teacherOf] } } },
+        });
         expect(decision).toMatchObject({ ruleId: 'teacher-grades', allowed: owns });
       }),
     );
@@ -62,10 +75,56 @@ describe('encoding tricks never reach a rule they should not', () => {
 
   // Segment soup: pieces attackers combine, joined by "/".
   const piece = fc.constantFrom(
-    'admin', 'ADMIN', 'Admin', '%61dmin', '%41dmin', 'admin%20', 'a', 'x', 'courses', '1', 'grades',
-    '', '.', '..', '%2e', '%2E', '%2e%2e', '%2E%2e', '.%2e', '%2e.', '...', '%252e%252e',
-    '%2f', '%2F', 'a%2fb', '%5c', '%5C', '\\', '%00', ';', 'admin;', '..;', '%3B', '%3b',
-    '%25', '%', '%zz', 'é', '%C3%A9', ' ', '%20', '?', '#', '?x=/admin', '~', '%7e', ':', '%3a', '@', '*',
+    'admin',
+    'ADMIN',
+    'Admin',
+    '%61dmin',
+    '%41dmin',
+    'admin%20',
+    'a',
+    'x',
+    'courses',
+    '1',
+    'grades',
+    '',
+    '.',
+    '..',
+    '%2e',
+    '%2E',
+    '%2e%2e',
+    '%2E%2e',
+    '.%2e',
+    '%2e.',
+    '...',
+    '%252e%252e',
+    '%2f',
+    '%2F',
+    'a%2fb',
+    '%5c',
+    '%5C',
+    '\\',
+    '%00',
+    ';',
+    'admin;',
+    '..;',
+    '%3B',
+    '%3b',
+    '%25',
+    '%',
+    '%zz',
+    'é',
+    '%C3%A9',
+    ' ',
+    '%20',
+    '?',
+    '#',
+    '?x=/admin',
+    '~',
+    '%7e',
+    ':',
+    '%3a',
+    '@',
+    '*',
   );
   const soup = fc.array(piece, { minLength: 1, maxLength: 8 }).map((parts) => `/${parts.join('/')}`);
 
@@ -101,7 +160,13 @@ describe('encoding tricks never reach a rule they should not', () => {
           return;
         }
         expect(decision).toEqual(policy.authorize(request('GET', result.path), null));
-        expect(decision.ruleId).toBe(result.segments[0] === 'admin' ? 'admin' : result.segments.length === 3 && result.segments[0] === 'courses' && result.segments[2] === 'grades' ? 'teacher-grades' : 'public');
+        expect(decision.ruleId).toBe(
+          result.segments[0] === 'admin'
+            ? 'admin'
+            : result.segments.length === 3 && result.segments[0] === 'courses' && result.segments[2] === 'grades'
+              ? 'teacher-grades'
+              : 'public',
+        );
       }),
       { numRuns: 3000 },
     );

@@ -134,7 +134,11 @@ describe('path templates', () => {
     const owner = { provider: 'idp', claims: { roles: { file: { owner: ['f-a b', 'f-é'] } } } };
     expect(policy.authorize(request('GET', '/files/a%20b'), owner)).toMatchObject({ ruleId: 'file', allowed: true });
     expect(policy.authorize(request('GET', '/files/%C3%A9'), owner)).toMatchObject({ ruleId: 'file', allowed: true });
-    expect(policy.authorize(request('GET', '/files/a'), owner)).toMatchObject({ ruleId: 'file', allowed: false, reason: 'context_role_mismatch' });
+    expect(policy.authorize(request('GET', '/files/a'), owner)).toMatchObject({
+      ruleId: 'file',
+      allowed: false,
+      reason: 'context_role_mismatch',
+    });
     // Not UTF-8: the id stays encoded and matches nothing the token could hold.
     expect(policy.authorize(request('GET', '/files/%FF'), owner)).toMatchObject({ ruleId: 'file', allowed: false });
   });

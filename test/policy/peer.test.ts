@@ -35,12 +35,17 @@ describe('principalFromPeer', () => {
   it('garbage gives no principal instead of throwing', () => {
     expect(principalFromPeer({})).toBeUndefined();
     expect(principalFromPeer({ certificate: '%E0%A4%A' })).toBeUndefined();
-    expect(principalFromPeer({ certificate: envoyEncoded('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n') })).toBeUndefined();
+    expect(
+      principalFromPeer({ certificate: envoyEncoded('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n') }),
+    ).toBeUndefined();
   });
 
   it('the certificate principal opens the gateway-only route', () => {
     const principal = principalFromPeer({ certificate: envoyEncoded(spiffeCert) });
-    const decision = edtechPolicy().authorize(request('POST', '/payments/charge', principal === undefined ? {} : { principal }), { provider: 'idp', claims: { sub: 'u' } });
+    const decision = edtechPolicy().authorize(request('POST', '/payments/charge', principal === undefined ? {} : { principal }), {
+      provider: 'idp',
+      claims: { sub: 'u' },
+    });
     expect(decision).toEqual({ allowed: true, ruleId: 'payments', reason: 'allowed', status: 'ok' });
   });
 });

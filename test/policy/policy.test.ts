@@ -25,8 +25,18 @@ const plain = user({});
 
 type Expected = Pick<Decision, 'allowed' | 'ruleId' | 'reason' | 'status'>;
 const allow = (ruleId: string | null): Expected => ({ allowed: true, ruleId, reason: 'allowed', status: 'ok' });
-const forbid = (ruleId: string | null, reason: Decision['reason']): Expected => ({ allowed: false, ruleId, reason, status: 'permission_denied' });
-const unauthenticated = (ruleId: string): Expected => ({ allowed: false, ruleId, reason: 'authentication_required', status: 'unauthenticated' });
+const forbid = (ruleId: string | null, reason: Decision['reason']): Expected => ({
+  allowed: false,
+  ruleId,
+  reason,
+  status: 'permission_denied',
+});
+const unauthenticated = (ruleId: string): Expected => ({
+  allowed: false,
+  ruleId,
+  reason: 'authentication_required',
+  status: 'unauthenticated',
+});
 
 interface Case {
   name: string;
@@ -57,73 +67,273 @@ const cases: Case[] = [
   { name: 'teacher reads own course grades', path: '/courses/123/grades', identity: teacher, expected: allow('course-grades-read') },
   { name: 'teacher of second course', path: '/courses/345/grades', identity: teacher, expected: allow('course-grades-read') },
   { name: 'TA reads own course grades', path: '/courses/246/grades', identity: teacher, expected: allow('course-grades-read') },
-  { name: 'IDOR: teacher of 123 reads course 999', path: '/courses/999/grades', identity: teacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
-  { name: 'student cannot read grades of own course', path: '/courses/567/grades', identity: teacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
-  { name: 'flat role without context is not a context role', path: '/courses/123/grades', identity: flatTeacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
-  { name: 'role in another context does not count', path: '/courses/123/grades', identity: otherContextTeacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
+  {
+    name: 'IDOR: teacher of 123 reads course 999',
+    path: '/courses/999/grades',
+    identity: teacher,
+    expected: forbid('course-grades-read', 'context_role_mismatch'),
+  },
+  {
+    name: 'student cannot read grades of own course',
+    path: '/courses/567/grades',
+    identity: teacher,
+    expected: forbid('course-grades-read', 'context_role_mismatch'),
+  },
+  {
+    name: 'flat role without context is not a context role',
+    path: '/courses/123/grades',
+    identity: flatTeacher,
+    expected: forbid('course-grades-read', 'context_role_mismatch'),
+  },
+  {
+    name: 'role in another context does not count',
+    path: '/courses/123/grades',
+    identity: otherContextTeacher,
+    expected: forbid('course-grades-read', 'context_role_mismatch'),
+  },
   { name: 'numeric ids in the token', path: '/courses/123/grades', identity: numericTeacher, expected: allow('course-grades-read') },
-  { name: 'numeric id does not match a different course', path: '/courses/1234/grades', identity: numericTeacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
+  {
+    name: 'numeric id does not match a different course',
+    path: '/courses/1234/grades',
+    identity: numericTeacher,
+    expected: forbid('course-grades-read', 'context_role_mismatch'),
+  },
   { name: 'grades without a token', path: '/courses/123/grades', identity: null, expected: unauthenticated('course-grades-read') },
-  { name: 'HEAD on grades is guarded like GET', method: 'HEAD', path: '/courses/999/grades', identity: teacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
-  { name: 'encoded digits normalize to the real course', path: '/courses/%31%32%33/grades', identity: teacher, expected: allow('course-grades-read') },
-  { name: 'dot segments cannot smuggle another course id', path: '/courses/123/grades/../../999/grades', identity: teacher, expected: forbid('course-grades-read', 'context_role_mismatch') },
-  { name: 'encoded slash inside the id is rejected', path: '/courses/123%2F..%2F999/grades', identity: teacher, expected: forbid(null, 'invalid_path') },
+  {
+    name: 'HEAD on grades is guarded like GET',
+    method: 'HEAD',
+    path: '/courses/999/grades',
+    identity: teacher,
+    expected: forbid('course-grades-read', 'context_role_mismatch'),
+  },
+  {
+    name: 'encoded digits normalize to the real course',
+    path: '/courses/%31%32%33/grades',
+    identity: teacher,
+    expected: allow('course-grades-read'),
+  },
+  {
+    name: 'dot segments cannot smuggle another course id',
+    path: '/courses/123/grades/../../999/grades',
+    identity: teacher,
+    expected: forbid('course-grades-read', 'context_role_mismatch'),
+  },
+  {
+    name: 'encoded slash inside the id is rejected',
+    path: '/courses/123%2F..%2F999/grades',
+    identity: teacher,
+    expected: forbid(null, 'invalid_path'),
+  },
   { name: 'path parameter trick is rejected', path: '/courses/999;123/grades', identity: teacher, expected: forbid(null, 'invalid_path') },
 
   // course grades (write): teacher only, two templates bind the same parameter
-  { name: 'teacher writes a grade', method: 'PUT', path: '/courses/123/grades/s-42', identity: teacher, expected: allow('course-grades-write') },
-  { name: 'TA cannot write grades', method: 'POST', path: '/courses/246/grades', identity: teacher, expected: forbid('course-grades-write', 'context_role_mismatch') },
-  { name: 'teacher cannot write another course', method: 'PUT', path: '/courses/999/grades/s-42', identity: teacher, expected: forbid('course-grades-write', 'context_role_mismatch') },
+  {
+    name: 'teacher writes a grade',
+    method: 'PUT',
+    path: '/courses/123/grades/s-42',
+    identity: teacher,
+    expected: allow('course-grades-write'),
+  },
+  {
+    name: 'TA cannot write grades',
+    method: 'POST',
+    path: '/courses/246/grades',
+    identity: teacher,
+    expected: forbid('course-grades-write', 'context_role_mismatch'),
+  },
+  {
+    name: 'teacher cannot write another course',
+    method: 'PUT',
+    path: '/courses/999/grades/s-42',
+    identity: teacher,
+    expected: forbid('course-grades-write', 'context_role_mismatch'),
+  },
 
   // course material: any member of the course
   { name: 'student reads own course material', path: '/courses/567/syllabus', identity: teacher, expected: allow('course-material') },
-  { name: 'student cannot read another course', path: '/courses/999/syllabus', identity: teacher, expected: forbid('course-material', 'context_role_mismatch') },
+  {
+    name: 'student cannot read another course',
+    path: '/courses/999/syllabus',
+    identity: teacher,
+    expected: forbid('course-material', 'context_role_mismatch'),
+  },
   { name: 'course root is course material', path: '/courses/567', identity: teacher, expected: allow('course-material') },
-  { name: 'DELETE on grades falls to course material rule, not through it', method: 'DELETE', path: '/courses/999/grades', identity: teacher, expected: forbid('course-material', 'context_role_mismatch') },
+  {
+    name: 'DELETE on grades falls to course material rule, not through it',
+    method: 'DELETE',
+    path: '/courses/999/grades',
+    identity: teacher,
+    expected: forbid('course-material', 'context_role_mismatch'),
+  },
 
   // payments: user AND the gateway workload
-  { name: 'payments through the gateway', method: 'POST', path: '/payments/charge', identity: plain, principal: GATEWAY, expected: allow('payments') },
-  { name: 'payments from another workload', method: 'POST', path: '/payments/charge', identity: plain, principal: 'spiffe://cluster.local/ns/edge/sa/other', expected: forbid('payments', 'peer_not_allowed') },
-  { name: 'payments without workload identity', method: 'POST', path: '/payments/charge', identity: plain, expected: forbid('payments', 'peer_not_allowed') },
-  { name: 'payments through the gateway but no token', method: 'POST', path: '/payments/charge', principal: GATEWAY, expected: unauthenticated('payments') },
-  { name: 'payments: wrong workload and no token is 403', path: '/payments', principal: 'spiffe://x/y', expected: forbid('payments', 'peer_not_allowed') },
+  {
+    name: 'payments through the gateway',
+    method: 'POST',
+    path: '/payments/charge',
+    identity: plain,
+    principal: GATEWAY,
+    expected: allow('payments'),
+  },
+  {
+    name: 'payments from another workload',
+    method: 'POST',
+    path: '/payments/charge',
+    identity: plain,
+    principal: 'spiffe://cluster.local/ns/edge/sa/other',
+    expected: forbid('payments', 'peer_not_allowed'),
+  },
+  {
+    name: 'payments without workload identity',
+    method: 'POST',
+    path: '/payments/charge',
+    identity: plain,
+    expected: forbid('payments', 'peer_not_allowed'),
+  },
+  {
+    name: 'payments through the gateway but no token',
+    method: 'POST',
+    path: '/payments/charge',
+    principal: GATEWAY,
+    expected: unauthenticated('payments'),
+  },
+  {
+    name: 'payments: wrong workload and no token is 403',
+    path: '/payments',
+    principal: 'spiffe://x/y',
+    expected: forbid('payments', 'peer_not_allowed'),
+  },
 
   // webhook: workload only, namespace prefix
-  { name: 'billing workload posts a webhook', method: 'POST', path: '/webhooks/payments', principal: 'spiffe://cluster.local/ns/billing/sa/stripe', expected: allow('payments-webhook') },
-  { name: 'look-alike namespace is not the prefix', method: 'POST', path: '/webhooks/payments', principal: 'spiffe://cluster.local/ns/billing-evil/sa/x', expected: forbid('payments-webhook', 'peer_not_allowed') },
-  { name: 'a user token is no workload identity', method: 'POST', path: '/webhooks/payments', identity: admin, expected: forbid('payments-webhook', 'peer_not_allowed') },
+  {
+    name: 'billing workload posts a webhook',
+    method: 'POST',
+    path: '/webhooks/payments',
+    principal: 'spiffe://cluster.local/ns/billing/sa/stripe',
+    expected: allow('payments-webhook'),
+  },
+  {
+    name: 'look-alike namespace is not the prefix',
+    method: 'POST',
+    path: '/webhooks/payments',
+    principal: 'spiffe://cluster.local/ns/billing-evil/sa/x',
+    expected: forbid('payments-webhook', 'peer_not_allowed'),
+  },
+  {
+    name: 'a user token is no workload identity',
+    method: 'POST',
+    path: '/webhooks/payments',
+    identity: admin,
+    expected: forbid('payments-webhook', 'peer_not_allowed'),
+  },
 
   // admin: provider + role at a nested claim + scope + claims
   { name: 'admin with everything', path: '/admin/users', identity: admin, expected: allow('admin') },
   { name: 'admin root', method: 'DELETE', path: '/admin', identity: admin, expected: allow('admin') },
-  { name: 'admin from another provider', path: '/admin/users', identity: { ...admin, provider: 'partner' }, expected: forbid('admin', 'provider_not_allowed') },
-  { name: 'admin role only in flat roles', path: '/admin/users', identity: user({ ...admin.claims, realm_access: {}, roles: ['admin'] }), expected: forbid('admin', 'missing_role') },
-  { name: 'admin without the scope', path: '/admin/users', identity: user({ ...admin.claims, scope: 'openid admin:read' }), expected: forbid('admin', 'missing_scope') },
-  { name: 'admin scope from scp array', path: '/admin/users', identity: user({ ...admin.claims, scope: undefined, scp: ['admin:write'] }), expected: allow('admin') },
-  { name: 'email_verified "true" is not true', path: '/admin/users', identity: user({ ...admin.claims, email_verified: 'true' }), expected: forbid('admin', 'claim_mismatch') },
-  { name: 'groups without staff', path: '/admin/users', identity: user({ ...admin.claims, groups: ['it'] }), expected: forbid('admin', 'claim_mismatch') },
-  { name: 'tier bronze', path: '/admin/users', identity: user({ ...admin.claims, tier: 'bronze' }), expected: forbid('admin', 'claim_mismatch') },
+  {
+    name: 'admin from another provider',
+    path: '/admin/users',
+    identity: { ...admin, provider: 'partner' },
+    expected: forbid('admin', 'provider_not_allowed'),
+  },
+  {
+    name: 'admin role only in flat roles',
+    path: '/admin/users',
+    identity: user({ ...admin.claims, realm_access: {}, roles: ['admin'] }),
+    expected: forbid('admin', 'missing_role'),
+  },
+  {
+    name: 'admin without the scope',
+    path: '/admin/users',
+    identity: user({ ...admin.claims, scope: 'openid admin:read' }),
+    expected: forbid('admin', 'missing_scope'),
+  },
+  {
+    name: 'admin scope from scp array',
+    path: '/admin/users',
+    identity: user({ ...admin.claims, scope: undefined, scp: ['admin:write'] }),
+    expected: allow('admin'),
+  },
+  {
+    name: 'email_verified "true" is not true',
+    path: '/admin/users',
+    identity: user({ ...admin.claims, email_verified: 'true' }),
+    expected: forbid('admin', 'claim_mismatch'),
+  },
+  {
+    name: 'groups without staff',
+    path: '/admin/users',
+    identity: user({ ...admin.claims, groups: ['it'] }),
+    expected: forbid('admin', 'claim_mismatch'),
+  },
+  {
+    name: 'tier bronze',
+    path: '/admin/users',
+    identity: user({ ...admin.claims, tier: 'bronze' }),
+    expected: forbid('admin', 'claim_mismatch'),
+  },
   { name: 'admin without token', path: '/admin/users', expected: unauthenticated('admin') },
   { name: 'encoded admin path still hits admin', path: '/%61dmin/users', identity: plain, expected: forbid('admin', 'missing_scope') },
-  { name: 'dot-segment detour still hits admin', path: '/docs/../admin/users', identity: plain, expected: forbid('admin', 'missing_scope') },
+  {
+    name: 'dot-segment detour still hits admin',
+    path: '/docs/../admin/users',
+    identity: plain,
+    expected: forbid('admin', 'missing_scope'),
+  },
   { name: 'double slash still hits admin', path: '//admin//users', identity: plain, expected: forbid('admin', 'missing_scope') },
 
   // reports: either an auditor user or the exporter workload
   { name: 'auditor user', path: '/reports/q1', identity: auditor, expected: allow('reports') },
   { name: 'exporter workload without a token', path: '/reports/q1', principal: EXPORTER, expected: allow('reports') },
-  { name: 'neither auditor nor exporter', path: '/reports/q1', identity: plain, principal: GATEWAY, expected: forbid('reports', 'no_alternative_satisfied') },
+  {
+    name: 'neither auditor nor exporter',
+    path: '/reports/q1',
+    identity: plain,
+    principal: GATEWAY,
+    expected: forbid('reports', 'no_alternative_satisfied'),
+  },
   { name: 'no token, no workload: a token could help', path: '/reports/q1', expected: unauthenticated('reports') },
 
   // header-conditioned rule and namespaced claim with dots in its name
-  { name: 'beta tenant with the flag claim', path: '/beta/x', headers: { 'x-tenant': 'a' }, identity: user({ 'https://example.com/beta': true }), expected: allow('tenant-beta') },
-  { name: 'beta tenant without the flag', path: '/beta/x', headers: { 'x-tenant': 'b' }, identity: plain, expected: forbid('tenant-beta', 'claim_mismatch') },
-  { name: 'other tenant matches no rule', path: '/beta/x', headers: { 'x-tenant': 'c' }, identity: plain, expected: forbid(null, 'no_matching_rule') },
+  {
+    name: 'beta tenant with the flag claim',
+    path: '/beta/x',
+    headers: { 'x-tenant': 'a' },
+    identity: user({ 'https://example.com/beta': true }),
+    expected: allow('tenant-beta'),
+  },
+  {
+    name: 'beta tenant without the flag',
+    path: '/beta/x',
+    headers: { 'x-tenant': 'b' },
+    identity: plain,
+    expected: forbid('tenant-beta', 'claim_mismatch'),
+  },
+  {
+    name: 'other tenant matches no rule',
+    path: '/beta/x',
+    headers: { 'x-tenant': 'c' },
+    identity: plain,
+    expected: forbid(null, 'no_matching_rule'),
+  },
 
   // profile and host-scoped rule
   { name: 'profile with any token', path: '/me', identity: plain, expected: allow('profile') },
   { name: 'profile without token', method: 'PATCH', path: '/me/settings', expected: unauthenticated('profile') },
-  { name: 'metrics on an internal host', path: '/metrics', host: 'Node-1.Internal.Example.com:9090', principal: PROMETHEUS, expected: allow('internal-metrics') },
-  { name: 'metrics on the apex is not a subdomain', path: '/metrics', host: 'internal.example.com', principal: PROMETHEUS, expected: forbid(null, 'no_matching_rule') },
+  {
+    name: 'metrics on an internal host',
+    path: '/metrics',
+    host: 'Node-1.Internal.Example.com:9090',
+    principal: PROMETHEUS,
+    expected: allow('internal-metrics'),
+  },
+  {
+    name: 'metrics on the apex is not a subdomain',
+    path: '/metrics',
+    host: 'internal.example.com',
+    principal: PROMETHEUS,
+    expected: forbid(null, 'no_matching_rule'),
+  },
 
   // public catalog and the default
   { name: 'public catalog', path: '/catalog/courses?page=2', expected: allow('public-catalog') },
@@ -149,7 +359,17 @@ describe('ed-tech policy', () => {
   it('covers every rule with an allow and a deny', () => {
     const allowed = new Set(cases.filter((c) => c.expected.allowed).map((c) => c.expected.ruleId));
     const denied = new Set(cases.filter((c) => !c.expected.allowed).map((c) => c.expected.ruleId));
-    for (const id of ['course-grades-read', 'course-grades-write', 'course-material', 'payments', 'payments-webhook', 'admin', 'reports', 'tenant-beta', 'profile']) {
+    for (const id of [
+      'course-grades-read',
+      'course-grades-write',
+      'course-material',
+      'payments',
+      'payments-webhook',
+      'admin',
+      'reports',
+      'tenant-beta',
+      'profile',
+    ]) {
       expect(allowed, id).toContain(id);
       expect(denied, id).toContain(id);
     }
@@ -187,7 +407,9 @@ describe('explain mode', () => {
     expect(policy.authorize(request('GET', '/a/%2e%2e/%2e%2e/x'), null, { explain: true }).explanation).toEqual([
       'path rejected before any rule: path escapes the root with ".."',
     ]);
-    expect(policy.authorize(request('GET', '/nowhere'), null, { explain: true }).explanation?.at(-1)).toBe('no rule matches; defaultDecision is deny');
+    expect(policy.authorize(request('GET', '/nowhere'), null, { explain: true }).explanation?.at(-1)).toBe(
+      'no rule matches; defaultDecision is deny',
+    );
   });
 });
 
@@ -196,20 +418,34 @@ describe('defaultDecision', () => {
 
   it('allow lets unmatched requests through without a rule id', () => {
     const policy = compilePolicy(rules, { defaultDecision: 'allow' });
-    expect(policy.authorize(request('GET', '/anything'), null)).toEqual({ allowed: true, ruleId: null, reason: 'no_matching_rule', status: 'ok' });
+    expect(policy.authorize(request('GET', '/anything'), null)).toEqual({
+      allowed: true,
+      ruleId: null,
+      reason: 'no_matching_rule',
+      status: 'ok',
+    });
     expect(policy.authorize(request('GET', '/admin'), null)).toMatchObject({ allowed: false, ruleId: 'admin', status: 'unauthenticated' });
   });
 
   it('allow does not relax path safety', () => {
     const policy = compilePolicy(rules, { defaultDecision: 'allow' });
-    expect(policy.authorize(request('GET', '/x%2F..%2Fadmin'), null)).toEqual({ allowed: false, ruleId: null, reason: 'invalid_path', status: 'permission_denied' });
+    expect(policy.authorize(request('GET', '/x%2F..%2Fadmin'), null)).toEqual({
+      allowed: false,
+      ruleId: null,
+      reason: 'invalid_path',
+      status: 'permission_denied',
+    });
   });
 });
 
 describe('dry run', () => {
   const rules = [
     { id: 'new-admin-rule', match: { paths: ['/admin/**'] }, require: { roles: { anyOf: ['admin'] } }, dryRun: true },
-    { id: 'grades', match: { paths: ['/courses/{courseId}/grades'] }, require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher'] } } },
+    {
+      id: 'grades',
+      match: { paths: ['/courses/{courseId}/grades'] },
+      require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher'] } },
+    },
   ];
 
   it('a dry-run rule reports the would-deny and allows', () => {
@@ -221,7 +457,11 @@ describe('dry run', () => {
       status: 'ok',
       dryRun: { wouldDeny: true, reason: 'missing_role', status: 'permission_denied' },
     });
-    expect(policy.authorize(request('GET', '/admin/x'), null).dryRun).toEqual({ wouldDeny: true, reason: 'authentication_required', status: 'unauthenticated' });
+    expect(policy.authorize(request('GET', '/admin/x'), null).dryRun).toEqual({
+      wouldDeny: true,
+      reason: 'authentication_required',
+      status: 'unauthenticated',
+    });
   });
 
   it('a dry-run rule that allows is a plain allow', () => {
@@ -260,7 +500,9 @@ describe('dry run', () => {
 describe('many rules', () => {
   // 50 services, each with its own context; the first 25 also have a public status page.
   const rules = Array.from({ length: 50 }, (_, i) => [
-    ...(i < 25 ? [{ id: `svc${i}-status`, match: { methods: ['GET'], paths: [`/svc${i}/status`] }, require: { anonymous: true as const } }] : []),
+    ...(i < 25
+      ? [{ id: `svc${i}-status`, match: { methods: ['GET'], paths: [`/svc${i}/status`] }, require: { anonymous: true as const } }]
+      : []),
     {
       id: `svc${i}-items`,
       match: { paths: [`/svc${i}/{tenant}/items/**`, `/svc${i}/{tenant}/items`] },
@@ -278,7 +520,9 @@ describe('many rules', () => {
       // The same tenant id in a neighbour's context must not open this service.
       const neighbour = user({ roles: { [`svc${(i + 1) % 50}`]: { member: [`t${i}`] } } });
       expect(policy.authorize(request('GET', `/svc${i}/t${i}/items`), neighbour)).toEqual(forbid(`svc${i}-items`, 'context_role_mismatch'));
-      expect(policy.authorize(request('GET', `/svc${i}/status`), null)).toEqual(i < 25 ? allow(`svc${i}-status`) : forbid(null, 'no_matching_rule'));
+      expect(policy.authorize(request('GET', `/svc${i}/status`), null)).toEqual(
+        i < 25 ? allow(`svc${i}-status`) : forbid(null, 'no_matching_rule'),
+      );
     }
     expect(policy.authorize(request('GET', '/svc50/t1/items'), null)).toEqual(forbid(null, 'no_matching_rule'));
   });
@@ -289,20 +533,47 @@ describe('match and claim details', () => {
   const policy = compilePolicy(
     [
       { id: 'canary', match: { paths: ['/api/**'], headers: [{ name: 'X-Canary', present: true }] }, require: anon },
-      { id: 'no-debug', match: { paths: ['/api/**'], headers: [{ name: 'x-debug', present: false }, { name: 'x-env', oneOf: ['prod', 'stage'] }] }, require: anon },
+      {
+        id: 'no-debug',
+        match: {
+          paths: ['/api/**'],
+          headers: [
+            { name: 'x-debug', present: false },
+            { name: 'x-env', oneOf: ['prod', 'stage'] },
+          ],
+        },
+        require: anon,
+      },
       { id: 'v6', match: { hosts: ['[::1]', 'Example.COM.'], paths: ['/local'] }, require: anon },
-      { id: 'contains', match: { paths: ['/groups'] }, require: { claims: [{ path: 'groups', contains: 'staff' }, { path: 'level', oneOf: [1, 2] }] } },
+      {
+        id: 'contains',
+        match: { paths: ['/groups'] },
+        require: {
+          claims: [
+            { path: 'groups', contains: 'staff' },
+            { path: 'level', oneOf: [1, 2] },
+          ],
+        },
+      },
       { id: 'dotted', match: { paths: ['/dotted'] }, require: { roles: { claim: 'https://example.com/roles', anyOf: ['x'] } } },
       { id: 'nested', match: { paths: ['/nested'] }, require: { roles: { claim: 'resource_access.app.roles', allOf: ['a', 'b'] } } },
     ],
     { defaultDecision: 'deny' },
   );
-  const ruleFor = (extra: Partial<Parameters<typeof request>[2]>, path = '/api/x') => policy.authorize(request('GET', path, extra), null).ruleId;
+  const ruleFor = (extra: Partial<Parameters<typeof request>[2]>, path = '/api/x') =>
+    policy.authorize(request('GET', path, extra), null).ruleId;
 
   it('header conditions: present, absent, oneOf', () => {
     expect(ruleFor({ headers: new Map([['x-canary', '']]) })).toBe('canary');
     expect(ruleFor({ headers: new Map([['x-env', 'prod']]) })).toBe('no-debug');
-    expect(ruleFor({ headers: new Map([['x-env', 'prod'], ['x-debug', '1']]) })).toBeNull();
+    expect(
+      ruleFor({
+        headers: new Map([
+          ['x-env', 'prod'],
+          ['x-debug', '1'],
+        ]),
+      }),
+    ).toBeNull();
     expect(ruleFor({ headers: new Map([['x-env', 'PROD']]) })).toBeNull();
   });
 
@@ -321,7 +592,8 @@ describe('match and claim details', () => {
   });
 
   it('claim paths: dotted top-level names first, then nesting; allOf needs every role', () => {
-    const decide = (path: string, claims: Record<string, unknown>) => policy.authorize(request('GET', path), { provider: 'idp', claims }).reason;
+    const decide = (path: string, claims: Record<string, unknown>) =>
+      policy.authorize(request('GET', path), { provider: 'idp', claims }).reason;
     expect(decide('/dotted', { 'https://example.com/roles': ['x'] })).toBe('allowed');
     expect(decide('/nested', { resource_access: { app: { roles: ['a', 'b'] } } })).toBe('allowed');
     expect(decide('/nested', { resource_access: { app: { roles: ['a'] } } })).toBe('missing_role');

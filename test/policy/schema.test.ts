@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { compilePolicy, defaultDecisionSchema, formatFieldPath, PolicyError, rulesSchema, type RuleConfig } from '../../src/policy/index.js';
+import {
+  compilePolicy,
+  defaultDecisionSchema,
+  formatFieldPath,
+  PolicyError,
+  rulesSchema,
+  type RuleConfig,
+} from '../../src/policy/index.js';
 import { edtechRules } from './helpers.js';
 
 /** Validates a `rules:` YAML list and renders each problem as the config loader would: `[i].field: message`. */
@@ -11,63 +18,230 @@ function problems(yaml: string): string[] {
 }
 
 const cases: Array<[name: string, yaml: string, expected: RegExp]> = [
-  ['unclosed parameter', `- { id: a, match: { paths: ["/a/{x"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: "\/a\/\{x": "\{x" is not a parameter; .*e\.g\. \/files\/\{name\}/],
-  ['partial-segment parameter', `- { id: a, match: { paths: ["/files/{name}.json"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: .*fills a whole segment/],
-  ['bad parameter name', `- { id: a, match: { paths: ["/a/{1x}"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: .*parameter name "1x"/],
-  ['repeated parameter', `- { id: a, match: { paths: ["/a/{x}/{x}"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: .*\{x\} appears twice/],
-  ['** not last', `- { id: a, match: { paths: ["/a/**/b"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: .*"\*\*" must be the last segment/],
-  ['star mixed with text', `- { id: a, match: { paths: ["/a*"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: .*mixes "\*" with text/],
-  ['relative template', `- { id: a, match: { paths: ["a/b"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: "a\/b" must start with "\/"/],
-  ['trailing slash template', `- { id: a, match: { paths: ["/a/"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: .*remove the trailing "\/"/],
-  ['query in template', `- { id: a, match: { paths: ["/a?x=1"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: .*query strings/],
-  ['dot segment in template', `- { id: a, match: { paths: ["/a/../b"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: .*"\." and "\.\." segments/],
-  ['encoded slash in template', `- { id: a, match: { paths: ["/a%2Fb"] }, require: { authenticated: true } }`, /^\[0\]\.match\.paths\[0\]: .*encoded "\/"/],
+  [
+    'unclosed parameter',
+    `- { id: a, match: { paths: ["/a/{x"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: "\/a\/\{x": "\{x" is not a parameter; .*e\.g\. \/files\/\{name\}/,
+  ],
+  [
+    'partial-segment parameter',
+    `- { id: a, match: { paths: ["/files/{name}.json"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: .*fills a whole segment/,
+  ],
+  [
+    'bad parameter name',
+    `- { id: a, match: { paths: ["/a/{1x}"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: .*parameter name "1x"/,
+  ],
+  [
+    'repeated parameter',
+    `- { id: a, match: { paths: ["/a/{x}/{x}"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: .*\{x\} appears twice/,
+  ],
+  [
+    '** not last',
+    `- { id: a, match: { paths: ["/a/**/b"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: .*"\*\*" must be the last segment/,
+  ],
+  [
+    'star mixed with text',
+    `- { id: a, match: { paths: ["/a*"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: .*mixes "\*" with text/,
+  ],
+  [
+    'relative template',
+    `- { id: a, match: { paths: ["a/b"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: "a\/b" must start with "\/"/,
+  ],
+  [
+    'trailing slash template',
+    `- { id: a, match: { paths: ["/a/"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: .*remove the trailing "\/"/,
+  ],
+  [
+    'query in template',
+    `- { id: a, match: { paths: ["/a?x=1"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: .*query strings/,
+  ],
+  [
+    'dot segment in template',
+    `- { id: a, match: { paths: ["/a/../b"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: .*"\." and "\.\." segments/,
+  ],
+  [
+    'encoded slash in template',
+    `- { id: a, match: { paths: ["/a%2Fb"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: .*encoded "\/"/,
+  ],
   [
     'duplicate ids',
     `- { id: a, match: { paths: ["/a"] }, require: { authenticated: true } }\n- { id: a, match: { paths: ["/b"] }, require: { authenticated: true } }`,
     /^\[1\]\.id: duplicate id "a" \(also rules\[0\]\); rule ids must be unique/,
   ],
-  ['unknown rule key', `- { id: a, matches: { paths: ["/a"] }, match: { paths: ["/a"] }, require: { authenticated: true } }`, /^\[0\]: unknown key "matches" in a rule; allowed keys: id, match, require, dryRun/],
-  ['unknown require key', `- { id: a, match: { paths: ["/a"] }, require: { role: [admin] } }`, /^\[0\]\.require: unknown key "role" in require; allowed keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, anyOf/],
-  ['unknown key in an alternative', `- { id: a, match: { paths: ["/a"] }, require: { anyOf: [{ anonymous: true }, { authenticated: true }] } }`, /^\[0\]\.require\.anyOf\[0\]: unknown key "anonymous" in an anyOf alternative/],
-  ['unknown match key', `- { id: a, match: { path: ["/a"] }, require: { authenticated: true } }`, /^\[0\]\.match: unknown key "path" in match; allowed keys: hosts, methods, paths, headers/],
-  ['anonymous with roles', `- { id: a, match: { paths: ["/a"] }, require: { anonymous: true, roles: { anyOf: [admin] } } }`, /^\[0\]\.require\.anonymous: anonymous: true opens the route and cannot be combined with roles/],
-  ['anonymous with peer', `- { id: a, match: { paths: ["/a"] }, require: { anonymous: true, peer: { principals: [spiffe://a/b] } } }`, /^\[0\]\.require\.anonymous: .*cannot be combined with peer/],
-  ['anonymous false', `- { id: a, match: { paths: ["/a"] }, require: { anonymous: false } }`, /^\[0\]\.require\.anonymous: anonymous can only be true; remove the key/],
+  [
+    'unknown rule key',
+    `- { id: a, matches: { paths: ["/a"] }, match: { paths: ["/a"] }, require: { authenticated: true } }`,
+    /^\[0\]: unknown key "matches" in a rule; allowed keys: id, match, require, dryRun/,
+  ],
+  [
+    'unknown require key',
+    `- { id: a, match: { paths: ["/a"] }, require: { role: [admin] } }`,
+    /^\[0\]\.require: unknown key "role" in require; allowed keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, anyOf/,
+  ],
+  [
+    'unknown key in an alternative',
+    `- { id: a, match: { paths: ["/a"] }, require: { anyOf: [{ anonymous: true }, { authenticated: true }] } }`,
+    /^\[0\]\.require\.anyOf\[0\]: unknown key "anonymous" in an anyOf alternative/,
+  ],
+  [
+    'unknown match key',
+    `- { id: a, match: { path: ["/a"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match: unknown key "path" in match; allowed keys: hosts, methods, paths, headers/,
+  ],
+  [
+    'anonymous with roles',
+    `- { id: a, match: { paths: ["/a"] }, require: { anonymous: true, roles: { anyOf: [admin] } } }`,
+    /^\[0\]\.require\.anonymous: anonymous: true opens the route and cannot be combined with roles/,
+  ],
+  [
+    'anonymous with peer',
+    `- { id: a, match: { paths: ["/a"] }, require: { anonymous: true, peer: { principals: [spiffe://a/b] } } }`,
+    /^\[0\]\.require\.anonymous: .*cannot be combined with peer/,
+  ],
+  [
+    'anonymous false',
+    `- { id: a, match: { paths: ["/a"] }, require: { anonymous: false } }`,
+    /^\[0\]\.require\.anonymous: anonymous can only be true; remove the key/,
+  ],
   ['missing require', `- { id: a, match: { paths: ["/a"] } }`, /^\[0\]\.require: require is missing: .*require: \{ anonymous: true \}/],
   ['empty require', `- { id: a, match: { paths: ["/a"] }, require: {} }`, /^\[0\]\.require: no requirement given; .*anonymous: true/],
   ['missing match', `- { id: a, require: { authenticated: true } }`, /^\[0\]\.match: match is missing/],
-  ['empty match', `- { id: a, match: {}, require: { authenticated: true } }`, /^\[0\]\.match: give at least one of hosts, methods, paths or headers; paths: \["\/\*\*"\] matches every request/],
-  ['missing id', `- { match: { paths: ["/a"] }, require: { authenticated: true } }`, /^\[0\]\.id: id is missing: give each rule a unique id/],
+  [
+    'empty match',
+    `- { id: a, match: {}, require: { authenticated: true } }`,
+    /^\[0\]\.match: give at least one of hosts, methods, paths or headers; paths: \["\/\*\*"\] matches every request/,
+  ],
+  [
+    'missing id',
+    `- { match: { paths: ["/a"] }, require: { authenticated: true } }`,
+    /^\[0\]\.id: id is missing: give each rule a unique id/,
+  ],
   ['bad id', `- { id: "has space", match: { paths: ["/a"] }, require: { authenticated: true } }`, /^\[0\]\.id: id must be 1-64 characters/],
-  ['context id not bound', `- { id: a, match: { paths: ["/courses/{id}/grades"] }, require: { contextRole: { context: course, id: "{courseId}", anyOf: [teacher] } } }`, /^\[0\]\.require\.contextRole\.id: \{courseId\} is not a parameter of every path/],
-  ['context id bound by only one path', `- { id: a, match: { paths: ["/c/{courseId}", "/c"] }, require: { contextRole: { context: course, id: "{courseId}", anyOf: [teacher] } } }`, /^\[0\]\.require\.contextRole\.id: \{courseId\} is not a parameter of every path/],
-  ['context id without paths', `- { id: a, match: { methods: [GET] }, require: { contextRole: { context: course, id: "{courseId}", anyOf: [teacher] } } }`, /^\[0\]\.require\.contextRole\.id: .*the rule has no match\.paths/],
-  ['context id in an alternative', `- { id: a, match: { paths: ["/c/{x}"] }, require: { anyOf: [{ authenticated: true }, { contextRole: { context: c, id: "{y}", anyOf: [t] } }] } }`, /^\[0\]\.require\.anyOf\[1\]\.contextRole\.id: \{y\}/],
-  ['unbalanced brace in id', `- { id: a, match: { paths: ["/c/{x}"] }, require: { contextRole: { context: c, id: "{x", anyOf: [t] } } }`, /^\[0\]\.require\.contextRole\.id: .*unbalanced brace/],
-  ['contextRole without anyOf', `- { id: a, match: { paths: ["/c/{x}"] }, require: { contextRole: { context: c, id: "{x}" } } }`, /^\[0\]\.require\.contextRole\.anyOf: contextRole\.anyOf must be a list, e\.g\. \[teacher, ta\]/],
-  ['roles without allOf or anyOf', `- { id: a, match: { paths: ["/a"] }, require: { roles: { claim: roles } } }`, /^\[0\]\.require\.roles: give allOf and\/or anyOf/],
-  ['empty role list', `- { id: a, match: { paths: ["/a"] }, require: { roles: { anyOf: [] } } }`, /^\[0\]\.require\.roles\.anyOf: roles\.anyOf must list at least one value/],
-  ['bad claim path', `- { id: a, match: { paths: ["/a"] }, require: { roles: { claim: "a..b", anyOf: [x] } } }`, /^\[0\]\.require\.roles\.claim: claim path "a\.\.b" has an empty part/],
-  ['claim condition with two operators', `- { id: a, match: { paths: ["/a"] }, require: { claims: [{ path: tier, equals: gold, oneOf: [gold] }] } }`, /^\[0\]\.require\.claims\[0\]: give exactly one of equals, oneOf or contains/],
-  ['claim condition with an object', `- { id: a, match: { paths: ["/a"] }, require: { claims: [{ path: tier, equals: { a: 1 } }] } }`, /^\[0\]\.require\.claims\[0\]\.equals: must be a string, number or boolean/],
-  ['header with two operators', `- { id: a, match: { paths: ["/a"], headers: [{ name: x-t, equals: a, present: true }] }, require: { authenticated: true } }`, /^\[0\]\.match\.headers\[0\]: give exactly one of equals, oneOf or present/],
-  ['pseudo-header condition', `- { id: a, match: { headers: [{ name: ":path", equals: /a }] }, require: { authenticated: true } }`, /^\[0\]\.match\.headers\[0\]: ":path" is a pseudo-header/],
-  ['host with port', `- { id: a, match: { hosts: ["api.example.com:443"] }, require: { authenticated: true } }`, /^\[0\]\.match\.hosts\[0\]: "api\.example\.com:443" is not a host name; write it without scheme, port or path/],
-  ['bad method', `- { id: a, match: { methods: ["GET /"] }, require: { authenticated: true } }`, /^\[0\]\.match\.methods\[0\]: "GET \/" is not an HTTP method/],
-  ['principal with inner star', `- { id: a, match: { paths: ["/a"] }, require: { peer: { principals: ["spiffe://x/ns/edge*"] } } }`, /^\[0\]\.require\.peer\.principals\[0\]: .*only allowed as a final "\/\*"/],
-  ['principal matching anything', `- { id: a, match: { paths: ["/a"] }, require: { peer: { principals: ["*"] } } }`, /^\[0\]\.require\.peer\.principals\[0\]: "\*" would match any workload/],
-  ['one-alternative anyOf', `- { id: a, match: { paths: ["/a"] }, require: { anyOf: [{ authenticated: true, peer: { principals: [spiffe://a/b] } }] } }`, /^\[0\]\.require\.anyOf: anyOf needs at least two alternatives/],
-  ['empty alternative', `- { id: a, match: { paths: ["/a"] }, require: { anyOf: [{}, { authenticated: true }] } }`, /^\[0\]\.require\.anyOf\[0\]: no requirement given/],
-  ['authenticated false', `- { id: a, match: { paths: ["/a"] }, require: { authenticated: false } }`, /^\[0\]\.require\.authenticated: authenticated can only be true/],
+  [
+    'context id not bound',
+    `- { id: a, match: { paths: ["/courses/{id}/grades"] }, require: { contextRole: { context: course, id: "{courseId}", anyOf: [teacher] } } }`,
+    /^\[0\]\.require\.contextRole\.id: \{courseId\} is not a parameter of every path/,
+  ],
+  [
+    'context id bound by only one path',
+    `- { id: a, match: { paths: ["/c/{courseId}", "/c"] }, require: { contextRole: { context: course, id: "{courseId}", anyOf: [teacher] } } }`,
+    /^\[0\]\.require\.contextRole\.id: \{courseId\} is not a parameter of every path/,
+  ],
+  [
+    'context id without paths',
+    `- { id: a, match: { methods: [GET] }, require: { contextRole: { context: course, id: "{courseId}", anyOf: [teacher] } } }`,
+    /^\[0\]\.require\.contextRole\.id: .*the rule has no match\.paths/,
+  ],
+  [
+    'context id in an alternative',
+    `- { id: a, match: { paths: ["/c/{x}"] }, require: { anyOf: [{ authenticated: true }, { contextRole: { context: c, id: "{y}", anyOf: [t] } }] } }`,
+    /^\[0\]\.require\.anyOf\[1\]\.contextRole\.id: \{y\}/,
+  ],
+  [
+    'unbalanced brace in id',
+    `- { id: a, match: { paths: ["/c/{x}"] }, require: { contextRole: { context: c, id: "{x", anyOf: [t] } } }`,
+    /^\[0\]\.require\.contextRole\.id: .*unbalanced brace/,
+  ],
+  [
+    'contextRole without anyOf',
+    `- { id: a, match: { paths: ["/c/{x}"] }, require: { contextRole: { context: c, id: "{x}" } } }`,
+    /^\[0\]\.require\.contextRole\.anyOf: contextRole\.anyOf must be a list, e\.g\. \[teacher, ta\]/,
+  ],
+  [
+    'roles without allOf or anyOf',
+    `- { id: a, match: { paths: ["/a"] }, require: { roles: { claim: roles } } }`,
+    /^\[0\]\.require\.roles: give allOf and\/or anyOf/,
+  ],
+  [
+    'empty role list',
+    `- { id: a, match: { paths: ["/a"] }, require: { roles: { anyOf: [] } } }`,
+    /^\[0\]\.require\.roles\.anyOf: roles\.anyOf must list at least one value/,
+  ],
+  [
+    'bad claim path',
+    `- { id: a, match: { paths: ["/a"] }, require: { roles: { claim: "a..b", anyOf: [x] } } }`,
+    /^\[0\]\.require\.roles\.claim: claim path "a\.\.b" has an empty part/,
+  ],
+  [
+    'claim condition with two operators',
+    `- { id: a, match: { paths: ["/a"] }, require: { claims: [{ path: tier, equals: gold, oneOf: [gold] }] } }`,
+    /^\[0\]\.require\.claims\[0\]: give exactly one of equals, oneOf or contains/,
+  ],
+  [
+    'claim condition with an object',
+    `- { id: a, match: { paths: ["/a"] }, require: { claims: [{ path: tier, equals: { a: 1 } }] } }`,
+    /^\[0\]\.require\.claims\[0\]\.equals: must be a string, number or boolean/,
+  ],
+  [
+    'header with two operators',
+    `- { id: a, match: { paths: ["/a"], headers: [{ name: x-t, equals: a, present: true }] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.headers\[0\]: give exactly one of equals, oneOf or present/,
+  ],
+  [
+    'pseudo-header condition',
+    `- { id: a, match: { headers: [{ name: ":path", equals: /a }] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.headers\[0\]: ":path" is a pseudo-header/,
+  ],
+  [
+    'host with port',
+    `- { id: a, match: { hosts: ["api.example.com:443"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.hosts\[0\]: "api\.example\.com:443" is not a host name; write it without scheme, port or path/,
+  ],
+  [
+    'bad method',
+    `- { id: a, match: { methods: ["GET /"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.methods\[0\]: "GET \/" is not an HTTP method/,
+  ],
+  [
+    'principal with inner star',
+    `- { id: a, match: { paths: ["/a"] }, require: { peer: { principals: ["spiffe://x/ns/edge*"] } } }`,
+    /^\[0\]\.require\.peer\.principals\[0\]: .*only allowed as a final "\/\*"/,
+  ],
+  [
+    'principal matching anything',
+    `- { id: a, match: { paths: ["/a"] }, require: { peer: { principals: ["*"] } } }`,
+    /^\[0\]\.require\.peer\.principals\[0\]: "\*" would match any workload/,
+  ],
+  [
+    'one-alternative anyOf',
+    `- { id: a, match: { paths: ["/a"] }, require: { anyOf: [{ authenticated: true, peer: { principals: [spiffe://a/b] } }] } }`,
+    /^\[0\]\.require\.anyOf: anyOf needs at least two alternatives/,
+  ],
+  [
+    'empty alternative',
+    `- { id: a, match: { paths: ["/a"] }, require: { anyOf: [{}, { authenticated: true }] } }`,
+    /^\[0\]\.require\.anyOf\[0\]: no requirement given/,
+  ],
+  [
+    'authenticated false',
+    `- { id: a, match: { paths: ["/a"] }, require: { authenticated: false } }`,
+    /^\[0\]\.require\.authenticated: authenticated can only be true/,
+  ],
   ['rules not a list', `{ id: a }`, /^: rules must be a list of rules/],
-  ['paths not a list', `- { id: a, match: { paths: "/a" }, require: { authenticated: true } }`, /^\[0\]\.match\.paths: paths must be a list, e\.g\./],
+  [
+    'paths not a list',
+    `- { id: a, match: { paths: "/a" }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths: paths must be a list, e\.g\./,
+  ],
 ];
 
 describe('rulesSchema errors name the field and the fix', () => {
   it.each(cases)('%s', (_name, yaml, expected) => {
     const found = problems(yaml);
-    expect(found.some((p) => expected.test(p)), `got:\n${found.join('\n')}`).toBe(true);
+    expect(
+      found.some((p) => expected.test(p)),
+      `got:\n${found.join('\n')}`,
+    ).toBe(true);
   });
 
   it('reports every broken rule, not only the first', () => {
@@ -141,7 +315,9 @@ describe('compilePolicy validates rules built in code', () => {
 
   it('rejects anonymous combined with user requirements', () => {
     expect(() =>
-      compilePolicy([{ id: 'x', match: { paths: ['/a'] }, require: { anonymous: true, scopes: { anyOf: ['s'] } } }], { defaultDecision: 'deny' }),
+      compilePolicy([{ id: 'x', match: { paths: ['/a'] }, require: { anonymous: true, scopes: { anyOf: ['s'] } } }], {
+        defaultDecision: 'deny',
+      }),
     ).toThrow(/cannot be combined with scopes/);
   });
 });

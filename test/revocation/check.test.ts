@@ -80,7 +80,12 @@ describe('revocation check (memory store)', () => {
     clock.advance(11_000);
     expect(store.check({ jti: 'short' })).toEqual({ revoked: null, refresh: false });
     expect(store.check({ jti: 'a' })).toEqual({ revoked: 'jti' });
-    expect(store.list().map((e) => e.value).sort()).toEqual(['a', 'carol']);
+    expect(
+      store
+        .list()
+        .map((e) => e.value)
+        .sort(),
+    ).toEqual(['a', 'carol']);
     clock.advance(3600 * 1000);
     expect(store.check({ jti: 'a' })).toEqual({ revoked: null, refresh: false });
     expect(store.check({ sub: 'carol', iat: now + 100 })).toEqual({ revoked: 'sub' });
@@ -179,8 +184,6 @@ describe('revocation config', () => {
     expect(revocationConfigSchema.safeParse({ store: 'redis' }).error?.issues[0]?.path).toEqual(['redis']);
     expect(revocationConfigSchema.safeParse({ store: 'redis', redis: { url: 'http://x' } }).success).toBe(false);
     expect(revocationConfigSchema.safeParse({ store: 'memory', ttl: 5 }).success).toBe(false);
-    expect(() => parseRevocationConfig({ store: 'file' })).toThrow(
-      'config: revocation.path: required when store is file',
-    );
+    expect(() => parseRevocationConfig({ store: 'file' })).toThrow('config: revocation.path: required when store is file');
   });
 });

@@ -42,7 +42,11 @@ describe('tollgate revoke', () => {
     // Without --reason, as in `tollgate revoke --sub user-123 --admin-url ... --admin-token-file ...`.
     const bare = await revoke('--sub', 'user-123');
     expect(bare.code).toBe(0);
-    expect(JSON.parse(bare.stdout).revocation).toMatchObject({ type: 'sub', value: 'user-123', reason: 'no reason given (tollgate revoke)' });
+    expect(JSON.parse(bare.stdout).revocation).toMatchObject({
+      type: 'sub',
+      value: 'user-123',
+      reason: 'no reason given (tollgate revoke)',
+    });
   });
 
   it('--refresh, --list and --remove', async () => {

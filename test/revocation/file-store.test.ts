@@ -33,7 +33,10 @@ async function fileStore(clock: Clock = systemClock, deps = testDeps(clock)): Pr
   return store;
 }
 
-const logLines = (): string[] => readFileSync(path, 'utf8').split('\n').filter((line) => line !== '');
+const logLines = (): string[] =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '');
 
 describe('file revocation store', () => {
   it('persists revocations, unrevocations and refresh markers across restarts', async () => {
@@ -51,7 +54,12 @@ describe('file revocation store', () => {
     expect(second.check({ sub: 'alice', iat: 1 })).toEqual({ revoked: 'sub' });
     expect(second.check({ sub: 'bob', iat: 1 })).toEqual({ revoked: null, refresh: true });
     expect(second.listRefreshMarkers()).toEqual([marker]);
-    expect(second.list().map((e) => e.value).sort()).toEqual(['alice', 'j1']);
+    expect(
+      second
+        .list()
+        .map((e) => e.value)
+        .sort(),
+    ).toEqual(['alice', 'j1']);
   });
 
   it('acknowledges a revocation only after it was appended and then fdatasynced', async () => {
@@ -147,7 +155,12 @@ describe('file revocation store', () => {
     await second.stop();
 
     const third = await fileStore();
-    expect(third.list().map((e) => e.value).sort()).toEqual(['after', 'kept']);
+    expect(
+      third
+        .list()
+        .map((e) => e.value)
+        .sort(),
+    ).toEqual(['after', 'kept']);
     expect(logLines().every((line) => JSON.parse(line) !== undefined)).toBe(true);
   });
 
@@ -200,7 +213,12 @@ describe('file revocation store', () => {
     await store.stop();
 
     const reopened = await fileStore(clock);
-    expect(reopened.list().map((e) => e.value).sort()).toEqual(['alice', 'long']);
+    expect(
+      reopened
+        .list()
+        .map((e) => e.value)
+        .sort(),
+    ).toEqual(['alice', 'long']);
     expect(reopened.check({ sub: 'bob', iat: now - 1 })).toEqual({ revoked: null, refresh: true });
     expect(reopened.check({ jti: 'churn-59' })).toEqual({ revoked: null, refresh: false });
   });

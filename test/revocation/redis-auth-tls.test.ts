@@ -19,7 +19,23 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string;
   openssl('req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.crt', '-subj', '/CN=someone-else', '-days', '1');
   openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'san.ext');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+  );
   return { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), otherCa: join(dir, 'other.crt') };
 }
 
@@ -34,12 +50,18 @@ describe('redis revocation store: password from a file or an environment variabl
     tlsPort = await freePort();
     redis = await RedisServer.launch({
       args: () => [
-        '--requirepass', PASSWORD,
-        '--tls-port', String(tlsPort),
-        '--tls-cert-file', certs.cert,
-        '--tls-key-file', certs.key,
-        '--tls-ca-cert-file', certs.ca,
-        '--tls-auth-clients', 'no',
+        '--requirepass',
+        PASSWORD,
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert-file',
+        certs.cert,
+        '--tls-key-file',
+        certs.key,
+        '--tls-ca-cert-file',
+        certs.ca,
+        '--tls-auth-clients',
+        'no',
       ],
     });
     writeFileSync(join(dir, 'redis-password'), `${PASSWORD}\n`);
@@ -71,15 +93,23 @@ describe('redis revocation store: password from a file or an environment variabl
   }
 
   it('connects over TLS with the password from a file', async () => {
-    expect(await startWith({ url: `redis://127.0.0.1:${tlsPort}`, tls: { caFile: certs.ca }, password: { file: join(dir, 'redis-password') } })).toBeUndefined();
+    expect(
+      await startWith({ url: `redis://127.0.0.1:${tlsPort}`, tls: { caFile: certs.ca }, password: { file: join(dir, 'redis-password') } }),
+    ).toBeUndefined();
   });
 
   it('connects with the password from an environment variable', async () => {
-    expect(await startWith({ url: redis.url, password: { env: 'TOLLGATE_TEST_REDIS_PASSWORD' } }, { TOLLGATE_TEST_REDIS_PASSWORD: PASSWORD })).toBeUndefined();
+    expect(
+      await startWith({ url: redis.url, password: { env: 'TOLLGATE_TEST_REDIS_PASSWORD' } }, { TOLLGATE_TEST_REDIS_PASSWORD: PASSWORD }),
+    ).toBeUndefined();
   });
 
   it('refuses a server whose certificate another CA signed, and a missing password', async () => {
-    const wrongCa = await startWith({ url: `redis://127.0.0.1:${tlsPort}`, tls: { caFile: certs.otherCa }, password: { file: join(dir, 'redis-password') } });
+    const wrongCa = await startWith({
+      url: `redis://127.0.0.1:${tlsPort}`,
+      tls: { caFile: certs.otherCa },
+      password: { file: join(dir, 'redis-password') },
+    });
     expect(wrongCa?.message).toMatch(/not reachable and synchronised.*certificate/);
     const noPassword = await startWith({ url: redis.url });
     expect(noPassword?.message).toMatch(/NOAUTH|AUTH|authentication/i);
@@ -90,7 +120,9 @@ describe('redis revocation store: password from a file or an environment variabl
     const build = (redisConfig: Record<string, unknown>) => () =>
       createRevocationStore(parseRevocationConfig({ store: 'redis', redis: { url: redis.url, ...redisConfig } }), testDeps());
     expect(build({ password: { file: join(dir, 'missing') } })).toThrow(/revocation\.redis\.password\.file: cannot read .*ENOENT/);
-    expect(build({ password: { env: 'TOLLGATE_TEST_UNSET_VARIABLE' } })).toThrow(/revocation\.redis\.password\.env: environment variable TOLLGATE_TEST_UNSET_VARIABLE is not set/);
+    expect(build({ password: { env: 'TOLLGATE_TEST_UNSET_VARIABLE' } })).toThrow(
+      /revocation\.redis\.password\.env: environment variable TOLLGATE_TEST_UNSET_VARIABLE is not set/,
+    );
     expect(build({ tls: { caFile: join(dir, 'missing.crt') } })).toThrow(ConfigError);
   });
 });
@@ -114,7 +146,9 @@ describe('revocation.redis config', () => {
 
   it('never takes a password inline', () => {
     expect(issues({ url: 'redis://a:6379', password: 'inline-secret' }).join()).toMatch(/revocation\.redis\.password/);
-    expect(issues({ sentinel: { sentinels: ['s:26379'], masterName: 'm', sentinelPassword: 'inline' } }).join()).toMatch(/sentinelPassword/);
+    expect(issues({ sentinel: { sentinels: ['s:26379'], masterName: 'm', sentinelPassword: 'inline' } }).join()).toMatch(
+      /sentinelPassword/,
+    );
     expect(issues({ url: 'redis://a:6379', password: { file: 'a', env: 'B' } }).join()).toMatch(/set exactly one of file or env/);
     expect(issues({ cluster: { nodes: ['n:1'], password: { env: 'A' } }, password: { env: 'B' } }).join()).toMatch(
       /revocation\.redis\.cluster\.password: set the password once/,

@@ -1,7 +1,12 @@
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRevocationStore, parseRevocationConfig, type RevocationConfigInput, type RevocationStore } from '../../src/revocation/index.js';
+import {
+  createRevocationStore,
+  parseRevocationConfig,
+  type RevocationConfigInput,
+  type RevocationStore,
+} from '../../src/revocation/index.js';
 import { ClusterSet } from './redis-topologies.js';
 import { testDeps, waitFor } from './helpers.js';
 
@@ -120,7 +125,14 @@ describe('redis revocation store: Redis Cluster failover (three primaries, one r
   }
 
   it('a revocation acknowledged right before its primary dies survives the promotion; every replica resyncs and follows', async () => {
-    expect(await Promise.all(cluster.nodes.map((node) => cluster.role(node)))).toEqual(['master', 'master', 'master', 'slave', 'slave', 'slave']);
+    expect(await Promise.all(cluster.nodes.map((node) => cluster.role(node)))).toEqual([
+      'master',
+      'master',
+      'master',
+      'slave',
+      'slave',
+      'slave',
+    ]);
     const a = await replica(0);
     const b = await replica(1);
     const victim = 2; // a primary neither A nor B was seeded with
@@ -156,9 +168,15 @@ describe('redis revocation store: Redis Cluster failover (three primaries, one r
     expect(outcomes.at(-1)?.ok).toBe(true);
     expect(bWentStale, 'B reported the gap while the slots had no primary').toBe(true);
     const accepted = outcomes.filter((outcome) => outcome.ok).map((outcome) => outcome.value);
-    await waitFor('B to deny what A stored after the failover', () => accepted.every((value) => b.check({ jti: value }).revoked === 'jti'), { timeoutMs: 1000 });
+    await waitFor(
+      'B to deny what A stored after the failover',
+      () => accepted.every((value) => b.check({ jti: value }).revoked === 'jti'),
+      { timeoutMs: 1000 },
+    );
     await waitFor('A and B back in sync', () => a.status().up && b.status().up, { timeoutMs: 10_000 });
-    await waitFor('B to deny the revocation acknowledged just before the failover', () => b.check({ jti: last }).revoked === 'jti', { timeoutMs: 10_000 });
+    await waitFor('B to deny the revocation acknowledged just before the failover', () => b.check({ jti: last }).revoked === 'jti', {
+      timeoutMs: 10_000,
+    });
 
     const late = await replica(4);
     for (const value of [before, last, ...accepted]) expect(late.check({ jti: value }), value).toEqual({ revoked: 'jti' });

@@ -65,7 +65,9 @@ describe('redis revocation store: an acknowledged change is on the replicas (WAI
     follower = await RedisServer.launch({ args: () => ['--replicaof', '127.0.0.1', String(primary.port)] });
     direct = new Redis(primary.url);
     onReplica = new Redis(follower.url);
-    await waitFor('the replica to be in sync', async () => (await onReplica.info('replication')).includes('master_link_status:up'), { intervalMs: 20 });
+    await waitFor('the replica to be in sync', async () => (await onReplica.info('replication')).includes('master_link_status:up'), {
+      intervalMs: 20,
+    });
   });
   afterAll(async () => {
     direct?.disconnect();
@@ -114,7 +116,11 @@ describe('redis revocation store: an acknowledged change is on the replicas (WAI
     } finally {
       follower.resume();
     }
-    await waitFor('the replica to catch up', async () => (await onReplica.exists(key('w3:', 'kept'))) === 1 && (await onReplica.exists(key('w3:', 'unconfirmed'))) === 0, { intervalMs: 20 });
+    await waitFor(
+      'the replica to catch up',
+      async () => (await onReplica.exists(key('w3:', 'kept'))) === 1 && (await onReplica.exists(key('w3:', 'unconfirmed'))) === 0,
+      { intervalMs: 20 },
+    );
   });
 });
 
@@ -141,10 +147,12 @@ describe('redis revocation store: a frozen Redis never gets a 503 that it applie
     redis.freeze();
     let statuses: number[];
     try {
-      statuses = (await Promise.all([
-        call(admin, 'POST', '/admin/v1/revocations', { type: 'jti', value: 'while-frozen', reason: 'x' }),
-        call(admin, 'DELETE', '/admin/v1/revocations/jti/revoked'),
-      ])).map((answer) => answer.status);
+      statuses = (
+        await Promise.all([
+          call(admin, 'POST', '/admin/v1/revocations', { type: 'jti', value: 'while-frozen', reason: 'x' }),
+          call(admin, 'DELETE', '/admin/v1/revocations/jti/revoked'),
+        ])
+      ).map((answer) => answer.status);
     } finally {
       redis.resume();
     }
@@ -153,7 +161,12 @@ describe('redis revocation store: a frozen Redis never gets a 503 that it applie
     await waitFor('A and B to be back in sync', () => a.status().up && b.status().up);
     expect(await direct.exists('f1:rev:jti:while-frozen')).toBe(0);
     expect(await direct.exists('f1:rev:jti:revoked')).toBe(1);
-    expect([denies(a, 'revoked'), denies(b, 'revoked'), denies(a, 'while-frozen'), denies(b, 'while-frozen')]).toEqual([true, true, false, false]);
+    expect([denies(a, 'revoked'), denies(b, 'revoked'), denies(a, 'while-frozen'), denies(b, 'while-frozen')]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 
   it('a write held by the network and delivered after its deadline is a no-op', async () => {

@@ -73,8 +73,10 @@ describe('revocation on Redis Sentinel: a failover right after a 2xx', () => {
     return response.status;
   };
   const token = (jti: string) => mint(ISSUER, 'api', { key, claims: { jti, sub: 'user' }, now: nowSeconds(b.clock) });
-  const checkOnB = async (bearer: string) => (await b.client.check(checkRequest({ headers: { authorization: `Bearer ${bearer}` } }))).status?.code;
-  const readyzOfB = async () => (await (await fetch(`http://127.0.0.1:${b.app.httpPort}/readyz`)).json()) as { checks: Record<string, { detail?: string }> };
+  const checkOnB = async (bearer: string) =>
+    (await b.client.check(checkRequest({ headers: { authorization: `Bearer ${bearer}` } }))).status?.code;
+  const readyzOfB = async () =>
+    (await (await fetch(`http://127.0.0.1:${b.app.httpPort}/readyz`)).json()) as { checks: Record<string, { detail?: string }> };
 
   it('B keeps denying what A acknowledged, answers every check, and no 2xx is lost; the refusal window is measured', async () => {
     const revokedToken = await token('before-failover');
@@ -119,9 +121,13 @@ describe('revocation on Redis Sentinel: a failover right after a 2xx', () => {
     expect([...gapDetails]).toContain('store unreachable for Ns');
 
     // Every 2xx is on the new primary and in B's mirror; every 503 is in neither, now or later.
-    await waitFor('B to resync from the new primary', async () => (await readyzOfB()).checks.revocation?.detail === undefined, { timeoutMs: 10_000 });
+    await waitFor('B to resync from the new primary', async () => (await readyzOfB()).checks.revocation?.detail === undefined, {
+      timeoutMs: 10_000,
+    });
     const listed = async (tollgate: RunningTollgate) => {
-      const response = await fetch(`http://127.0.0.1:${tollgate.app.httpPort}/admin/v1/revocations`, { headers: { authorization: `Bearer ${ADMIN_SECRET}` } });
+      const response = await fetch(`http://127.0.0.1:${tollgate.app.httpPort}/admin/v1/revocations`, {
+        headers: { authorization: `Bearer ${ADMIN_SECRET}` },
+      });
       return new Set(((await response.json()) as { revocations: Array<{ value: string }> }).revocations.map((entry) => entry.value));
     };
     const onB = await listed(b);
@@ -144,6 +150,8 @@ describe('revocation on Redis Sentinel: a failover right after a 2xx', () => {
     expect(await revoke('after-failover')).toBe(201);
     await waitFor('B to deny after-failover', async () => (await checkOnB(afterToken)) === 16, { timeoutMs: 1000, intervalMs: 0 });
     for (const tollgate of [a, b]) expect(tollgate.logText()).not.toContain(REDIS_PASSWORD);
-    console.log(`after the failover: revocation through A denied by B's Check ${(performance.now() - started).toFixed(1)} ms after the request`);
+    console.log(
+      `after the failover: revocation through A denied by B's Check ${(performance.now() - started).toFixed(1)} ms after the request`,
+    );
   }, 90_000);
 });

@@ -70,9 +70,7 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    const persistence = this.options.persistent
-      ? ['--appendonly', 'yes', '--appendfsync', 'always']
-      : ['--appendonly', 'no'];
+    const persistence = this.options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
     const common = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir];
     let args = [...common, '--save', '', ...persistence, ...(this.options.args?.(this.dir) ?? [])];
     if (this.options.sentinel !== undefined) {

@@ -27,7 +27,12 @@ async function replica(
   const { keyPrefix, timeoutSeconds = 1, ...rest } = extra;
   const deps = testDeps(clock);
   const store = createRevocationStore(
-    parseRevocationConfig({ store: 'redis', redis: { url, keyPrefix: keyPrefix ?? 'tollgate:', timeoutSeconds }, defaultTtlSeconds: 3600, ...rest }),
+    parseRevocationConfig({
+      store: 'redis',
+      redis: { url, keyPrefix: keyPrefix ?? 'tollgate:', timeoutSeconds },
+      defaultTtlSeconds: 3600,
+      ...rest,
+    }),
     deps,
   );
   open.push(store);
@@ -111,7 +116,9 @@ describe('redis revocation store: replicas on one Redis', () => {
     const listener = new Redis(redis.url);
     const committed: Array<{ key: string; revoked: boolean }> = [];
     listener.on('message', (_channel: string, message: string) => {
-      const { change } = JSON.parse(message) as { change: { op: string; type?: string; value?: string; entry?: { type: string; value: string } } };
+      const { change } = JSON.parse(message) as {
+        change: { op: string; type?: string; value?: string; entry?: { type: string; value: string } };
+      };
       const target = change.entry ?? change;
       committed.push({ key: `${target.type}:${target.value}`, revoked: change.op === 'revoke' });
     });
@@ -132,10 +139,19 @@ describe('redis revocation store: replicas on one Redis', () => {
 
       await waitFor('every write to come back on the channel', () => committed.length === writes.length + 2, { timeoutMs: 3000 });
       const last = new Map(committed.map(({ key, revoked }) => [key, revoked]));
-      const expected = [...last].filter(([, revoked]) => revoked).map(([key]) => key).sort().join(',');
+      const expected = [...last]
+        .filter(([, revoked]) => revoked)
+        .map(([key]) => key)
+        .sort()
+        .join(',');
       expect(expected).toMatch(/^jti:k0,jti:k1(,jti:k2)?$/);
       const { store: truth } = await replica(redis.url, { keyPrefix: prefix });
-      const live = (store: RevocationStore) => store.list().map((e) => `${e.type}:${e.value}`).sort().join(',');
+      const live = (store: RevocationStore) =>
+        store
+          .list()
+          .map((e) => `${e.type}:${e.value}`)
+          .sort()
+          .join(',');
       expect(live(truth)).toBe(expected);
       await waitFor('both mirrors to hold the last write per key', () => live(a) === expected && live(b) === expected, { timeoutMs: 3000 });
       expect(a.list().find((e) => e.value === 'k0')?.reason).toBe('last');
@@ -156,7 +172,9 @@ describe('redis revocation store: replicas on one Redis', () => {
       (err: unknown) => err as Error,
     );
     expect(performance.now() - started).toBeLessThan(2000);
-    expect(error?.message).toMatch(/revocation: redis at redis:\/\/:redacted@127\.0\.0\.1:\d+\/? not reachable and synchronised within 0\.5s \(last error: .*ECONNREFUSED/);
+    expect(error?.message).toMatch(
+      /revocation: redis at redis:\/\/:redacted@127\.0\.0\.1:\d+\/? not reachable and synchronised within 0\.5s \(last error: .*ECONNREFUSED/,
+    );
     expect(error?.message).not.toContain('s3cret');
     expect(store.status().ready).toBe(false);
   });

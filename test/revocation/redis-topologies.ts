@@ -55,7 +55,11 @@ export class SentinelSet {
       ),
     );
     const set = new SentinelSet(primary, replica, sentinels, password);
-    await waitFor('the replica to be in sync', async () => (await info(replica.port, ['INFO', 'replication'], password)).includes('master_link_status:up'), { timeoutMs: 15_000, intervalMs: 50 });
+    await waitFor(
+      'the replica to be in sync',
+      async () => (await info(replica.port, ['INFO', 'replication'], password)).includes('master_link_status:up'),
+      { timeoutMs: 15_000, intervalMs: 50 },
+    );
     await waitFor(
       'every sentinel to know the replica and the other sentinels',
       async () => {
@@ -98,10 +102,14 @@ async function launchClusterNode(): Promise<RedisServer> {
     try {
       return await RedisServer.launch({
         args: (dir) => [
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, 'nodes.conf'),
-          '--cluster-port', String(busPort),
-          '--cluster-node-timeout', '1000',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, 'nodes.conf'),
+          '--cluster-port',
+          String(busPort),
+          '--cluster-node-timeout',
+          '1000',
         ],
       });
     } catch (err) {
@@ -136,17 +144,22 @@ export class ClusterSet {
     const count = primaries * (1 + replicasPerPrimary);
     const nodes = await Promise.all(Array.from({ length: count }, () => launchClusterNode()));
     const set = new ClusterSet(nodes);
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...set.addresses, '--cluster-replicas', String(replicasPerPrimary), '--cluster-yes'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const created = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...set.addresses, '--cluster-replicas', String(replicasPerPrimary), '--cluster-yes'],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     if (created.status !== 0) {
       await set.dispose();
       throw new Error(`redis-cli --cluster create failed:\n${created.stdout}\n${created.stderr}`);
     }
     await waitFor(
       'every cluster node to report cluster_state:ok',
-      async () => (await Promise.all(nodes.map((node) => info(node.port, ['CLUSTER', 'INFO'])))).every((text) => text.includes('cluster_state:ok')),
+      async () =>
+        (await Promise.all(nodes.map((node) => info(node.port, ['CLUSTER', 'INFO'])))).every((text) => text.includes('cluster_state:ok')),
       { timeoutMs: 20_000, intervalMs: 100 },
     );
     // A replica joins its primary after the cluster reports ok; WAIT needs it in sync.

@@ -37,7 +37,10 @@ describe('the HTTP port refusing what node cannot parse', () => {
 
   // 16 MiB, more than loopback socket buffers absorb: a server that closes with the rest unread resets.
   it('answers a huge header with 431, not a connection reset', async () => {
-    const { answer, error } = await exchange(server.port, `GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(16 * 1024 * 1024)}\r\n\r\n`);
+    const { answer, error } = await exchange(
+      server.port,
+      `GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(16 * 1024 * 1024)}\r\n\r\n`,
+    );
     expect(error).toBeUndefined();
     expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
   });

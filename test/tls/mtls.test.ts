@@ -48,7 +48,10 @@ function httpsGet(port: number, path: string, pair?: IssuedPair): Promise<{ stat
 
 async function metric(name: string): Promise<string> {
   const text = await tg.app.registry.metrics();
-  return text.split('\n').filter((l) => l.startsWith(name)).join('\n');
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .join('\n');
 }
 
 beforeAll(async () => {
@@ -59,7 +62,12 @@ beforeAll(async () => {
   stranger = strangerCa.issue(GATEWAY_ID);
   const server = ca.issue(SERVER_ID);
   secret = new SecretDir({ 'tls.crt': server.cert, 'tls.key': server.key, 'ca.crt': ca.cert });
-  const tls = { certFile: secret.path('tls.crt'), keyFile: secret.path('tls.key'), clientCaFile: secret.path('ca.crt'), allowedClients: ['spiffe://test.local/ns/edge/*'] };
+  const tls = {
+    certFile: secret.path('tls.crt'),
+    keyFile: secret.path('tls.key'),
+    clientCaFile: secret.path('ca.crt'),
+    allowedClients: ['spiffe://test.local/ns/edge/*'],
+  };
   tg = await startTollgate(
     {
       listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0', tls, httpTls: tls },
@@ -84,7 +92,10 @@ describe('mTLS on the gRPC listener', () => {
   });
 
   it('refuses the handshake without a client certificate, or with one from another CA', async () => {
-    for (const credentials of [clientCredentials(), grpc.credentials.createSsl(Buffer.from(ca.cert), Buffer.from(stranger.key), Buffer.from(stranger.cert))]) {
+    for (const credentials of [
+      clientCredentials(),
+      grpc.credentials.createSsl(Buffer.from(ca.cert), Buffer.from(stranger.key), Buffer.from(stranger.cert)),
+    ]) {
       const client = new EnvoyClient(tg.app.grpcPort, credentials, TLS_CHANNEL_OPTIONS);
       await expect(client.check(checkRequest())).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
       client.close();
@@ -94,7 +105,10 @@ describe('mTLS on the gRPC listener', () => {
   it('answers UNAUTHENTICATED, logs and counts a CA-signed client outside allowedClients; no decision is made', async () => {
     const before = await metric('tollgate_check_total');
     const client = new EnvoyClient(tg.app.grpcPort, clientCredentials(other), TLS_CHANNEL_OPTIONS);
-    await expect(client.check(checkRequest())).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: 'client certificate not allowed' });
+    await expect(client.check(checkRequest())).rejects.toMatchObject({
+      code: grpc.status.UNAUTHENTICATED,
+      details: 'client certificate not allowed',
+    });
     client.close();
     expect(await metric('tollgate_check_total')).toBe(before);
     expect(await metric('tollgate_tls_clients_refused_total{listener="grpc"}')).toMatch(/ 1$/);
@@ -150,8 +164,14 @@ describe('certificate reload', () => {
     for (const pair of pairs) {
       tg.clock.set(Date.now()); // the test clock follows real time here: openssl stamps notBefore with it
       secret.update({ 'tls.crt': pair.cert, 'tls.key': pair.key, 'ca.crt': ca.cert });
-      await waitFor('the new certificate on new gRPC connections', async () => (await servedSerial(tg.app.grpcPort)) === pair.serial, { timeoutMs: 5000, intervalMs: 20 });
-      await waitFor('the new certificate on the HTTP port', async () => (await servedSerial(tg.app.httpPort, 'http/1.1')) === pair.serial, { timeoutMs: 5000, intervalMs: 20 });
+      await waitFor('the new certificate on new gRPC connections', async () => (await servedSerial(tg.app.grpcPort)) === pair.serial, {
+        timeoutMs: 5000,
+        intervalMs: 20,
+      });
+      await waitFor('the new certificate on the HTTP port', async () => (await servedSerial(tg.app.httpPort, 'http/1.1')) === pair.serial, {
+        timeoutMs: 5000,
+        intervalMs: 20,
+      });
       // A check on a fresh connection, handshaking with the new pair.
       const fresh = new EnvoyClient(tg.app.grpcPort, clientCredentials(gateway), TLS_CHANNEL_OPTIONS);
       try {
@@ -167,10 +187,16 @@ describe('certificate reload', () => {
     const good = ca.issue(SERVER_ID);
     const errorsBefore = tg.logs.filter((l) => l.msg === 'listen.tls: new certificate refused; the previous one keeps serving').length;
     secret.update({ 'tls.crt': good.cert, 'tls.key': other.key, 'ca.crt': ca.cert });
-    await waitFor('the mismatched key refused', () => tg.logs.some((l) => l.error === 'the key does not match the certificate' && l.listener === 'grpc'));
+    await waitFor('the mismatched key refused', () =>
+      tg.logs.some((l) => l.error === 'the key does not match the certificate' && l.listener === 'grpc'),
+    );
     secret.update({ 'tls.crt': stranger.cert, 'tls.key': stranger.key, 'ca.crt': ca.cert });
-    await waitFor('the foreign certificate refused', () => tg.logs.some((l) => l.error === 'the certificate does not chain to clientCaFile' && l.listener === 'grpc'));
-    expect(tg.logs.filter((l) => l.msg === 'listen.tls: new certificate refused; the previous one keeps serving').length).toBe(errorsBefore + 2);
+    await waitFor('the foreign certificate refused', () =>
+      tg.logs.some((l) => l.error === 'the certificate does not chain to clientCaFile' && l.listener === 'grpc'),
+    );
+    expect(tg.logs.filter((l) => l.msg === 'listen.tls: new certificate refused; the previous one keeps serving').length).toBe(
+      errorsBefore + 2,
+    );
     expect(await servedSerial(tg.app.grpcPort)).toBe(serving);
     expect((await tg.client.check(checkRequest())).status?.code ?? 0).toBe(0);
     expect(tg.logText()).not.toContain('PRIVATE KEY');
@@ -181,7 +207,9 @@ describe('certificate reload', () => {
     tg.clock.advance(2 * 86_400_000); // past the one-day validity of every leaf
     const late = ca.issue(SERVER_ID);
     secret.update({ 'tls.crt': late.cert, 'tls.key': late.key, 'ca.crt': ca.cert });
-    await waitFor('the expired pair refused', () => tg.logs.some((l) => typeof l.error === 'string' && l.error.startsWith('the certificate expired at')));
+    await waitFor('the expired pair refused', () =>
+      tg.logs.some((l) => typeof l.error === 'string' && l.error.startsWith('the certificate expired at')),
+    );
     expect(await servedSerial(tg.app.grpcPort)).toBe(serving);
     const ready = await httpsGet(tg.app.httpPort, '/readyz', gateway);
     expect(ready.status).toBe(503);
@@ -192,8 +220,12 @@ describe('certificate reload', () => {
 
 describe('listen.tls config', () => {
   it('needs clientCaFile for allowedClients and refuses a bad pattern', () => {
-    expect(() => parseConfig('listen: { tls: { certFile: a, keyFile: b, allowedClients: ["spiffe://x/*"] } }', '/tmp')).toThrow(/listen\.tls\.allowedClients: allowedClients needs clientCaFile/);
-    expect(() => parseConfig('listen: { tls: { certFile: a, keyFile: b, clientCaFile: c, allowedClients: ["spiffe://x*"] } }', '/tmp')).toThrow(/listen\.tls\.allowedClients\[0\]/);
+    expect(() => parseConfig('listen: { tls: { certFile: a, keyFile: b, allowedClients: ["spiffe://x/*"] } }', '/tmp')).toThrow(
+      /listen\.tls\.allowedClients: allowedClients needs clientCaFile/,
+    );
+    expect(() =>
+      parseConfig('listen: { tls: { certFile: a, keyFile: b, clientCaFile: c, allowedClients: ["spiffe://x*"] } }', '/tmp'),
+    ).toThrow(/listen\.tls\.allowedClients\[0\]/);
   });
 
   it('fails startup on a pair whose key does not match', async () => {
@@ -201,7 +233,18 @@ describe('listen.tls config', () => {
     const bad = new SecretDir({ 'tls.crt': pair.cert, 'tls.key': other.key });
     try {
       await expect(
-        startTollgate({ listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0', tls: { certFile: bad.path('tls.crt'), keyFile: bad.path('tls.key') } } }, {}, { clockStart: Date.now() }),
+        startTollgate(
+          {
+            listen: {
+              grpc: '127.0.0.1:0',
+              http: '127.0.0.1:0',
+              authz: '127.0.0.1:0',
+              tls: { certFile: bad.path('tls.crt'), keyFile: bad.path('tls.key') },
+            },
+          },
+          {},
+          { clockStart: Date.now() },
+        ),
       ).rejects.toThrow('listen.tls: the key does not match the certificate');
     } finally {
       bad.remove();

@@ -26,7 +26,9 @@ export function discoverySource(issuer: string, allowedOrigins: readonly string[
       }
       const fields = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
       if (fields.issuer !== issuer) {
-        throw new JwksSourceError(`${where}: issuer ${JSON.stringify(fields.issuer)} does not equal the configured ${JSON.stringify(issuer)}`);
+        throw new JwksSourceError(
+          `${where}: issuer ${JSON.stringify(fields.issuer)} does not equal the configured ${JSON.stringify(issuer)}`,
+        );
       }
       if (typeof fields.jwks_uri !== 'string') throw new JwksSourceError(`${where}: no jwks_uri`);
       const problem = transportProblem(fields.jwks_uri, limits.allowInsecureHttp);

@@ -27,7 +27,9 @@ export async function fetchDocument(url: URL, limits: FetchLimits, signal: Abort
     });
     if (res.status < 200 || res.status > 299) {
       await res.body?.cancel();
-      throw new JwksSourceError(`${where}: HTTP ${res.status}${res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : ''}`);
+      throw new JwksSourceError(
+        `${where}: HTTP ${res.status}${res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : ''}`,
+      );
     }
     const text = await readCapped(res, limits.maxBytes, where);
     return { text, maxAgeSeconds: maxAge(res.headers.get('cache-control')) };
