@@ -5,7 +5,7 @@ import type { LogLineLimiter } from '../observability/log-limiter.js';
 import type { CheckSpan, Tracing } from '../observability/tracing.js';
 import { principalFromPeer } from '../policy/index.js';
 import type { RevocationStore } from '../revocation/index.js';
-import { decide, type Decided, type DecideOptions } from '../pipeline/decide.js';
+import { decide, type Decided, type DecideOptions, type DecisionRuntime } from '../pipeline/decide.js';
 import { requestViewFrom, type RequestView } from '../pipeline/request.js';
 import { toCheckResponse, type Outcome, type ResponseContext } from '../pipeline/respond.js';
 import { withInternalToken } from '../internal-tokens/outcome.js';
@@ -121,7 +121,11 @@ export function createChecker(ctx: CheckContext): Checker {
   };
 }
 
-/** `decide` inside the Check's span: the revocation look-up gets a child span, the cache hit is noted. */
+/**
+ * `decide` inside the Check's span: the revocation and context-source look-ups get child spans (they
+ * run after awaits, where the synchronous context stack no longer holds the Check's span), the cache
+ * hit is noted.
+ */
 function decideInSpan(
   span: CheckSpan,
   runtime: Runtime,
@@ -139,7 +143,15 @@ function decideInSpan(
     },
     onToken,
   };
-  return span.within(() => decide(runtime, view, options));
+  const sources = runtime.contextSources;
+  const traced: DecisionRuntime = {
+    locations: runtime.locations,
+    verifier: runtime.verifier,
+    policy: runtime.policy,
+    viewAs: runtime.viewAs,
+    contextSources: { resolve: (query) => span.child('tollgate.context.lookup', () => sources.resolve(query)) },
+  };
+  return span.within(() => decide(traced, view, options));
 }
 
 /** Hands a sampled decision to the decision log, which formats and writes it off the Check path. */

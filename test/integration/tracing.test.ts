@@ -129,6 +129,50 @@ describe("traces joined to Envoy's", () => {
     expect(JSON.stringify(receiver.spans)).not.toContain(token);
   });
 
+  it('gives a context-source look-up a child span of its Check', async () => {
+    const receiver = await startOtlpReceiver();
+    const key = await testKey('ES256');
+    const jwksServer = await startJwksServer(jwks(key));
+    const domain = await startHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ roles: ['ta'] }));
+    });
+    servers.push(receiver, jwksServer, domain);
+    tg = await startTollgate({
+      providers: [{ name: 'idp', issuer: ISSUER, audiences: ['api'], algorithms: ['ES256'], jwks: { uri: `${jwksServer.url}/jwks.json` } }],
+      contextSources: [{ name: 'enrollments', http: { url: `${domain.url}/roles?sub={sub}&context={context}&id={id}` } }],
+      rules: [
+        {
+          id: 'grades',
+          match: { paths: ['/courses/{courseId}/grades'] },
+          require: { contextRole: { claim: 'roles', context: 'course', id: '{courseId}', anyOf: ['ta'], fallback: 'enrollments' } },
+        },
+      ],
+      tracing: { otlpEndpoint: receiver.url, sampleRatio: 0 },
+    });
+    // The token lists no course at all, so the source is asked.
+    const token = await mint(ISSUER, 'api', {
+      key,
+      now: nowSeconds(tg.clock),
+      claims: { sub: 'alice', roles: { org: { admin: ['1'] } } },
+    });
+    const parent = { traceId: hex(16), spanId: hex(8) };
+    const answer = await tg.client.check(
+      checkRequest({
+        path: '/courses/246/grades',
+        headers: { authorization: `Bearer ${token}`, traceparent: `00-${parent.traceId}-${parent.spanId}-01` },
+      }),
+    );
+    expect(answer.status?.code).toBe(0);
+    await tg.close(); // flushes the exporter
+    tg = undefined;
+
+    const check = receiver.spans.find((s) => s.name === 'envoy.service.auth.v3.Authorization/Check');
+    expect(check?.traceId).toBe(parent.traceId);
+    const lookup = receiver.spans.find((s) => s.name === 'tollgate.context.lookup');
+    expect(lookup).toMatchObject({ traceId: parent.traceId, parentSpanId: check!.spanId });
+  });
+
   it.each([
     [{ otlpEndpoint: 'collector:4318' }, 'tracing.otlpEndpoint: otlpEndpoint must be an http(s) URL'],
     [{ otlpEndpoint: 'http://c:4318', sampleRatio: 1.5 }, 'tracing.sampleRatio: sampleRatio must be from 0 to 1'],
