@@ -13,7 +13,7 @@ import type { InternalTokens } from '../internal-tokens/index.js';
 import type { CheckResponse } from '../envoy/types.js';
 import type { CheckHandler } from './grpc.js';
 import { UndecodableRequest, type OutgoingCheck } from './check-codec.js';
-import { PreparedAllows } from './prepared-allow.js';
+import { PreparedAllows, preparableToken } from './prepared-allow.js';
 import type { Runtime } from './runtime.js';
 
 export interface CheckContext {
@@ -112,9 +112,7 @@ export function createChecker(ctx: CheckContext): Checker {
   return {
     grpc: (toView, caller) =>
       run(toView, 'grpc', caller, (outcome, view, rc) => {
-        // An allow that mints an internal token, was decided as a lesser role (viewAs) or on roles a context
-        // source granted differs per request: it is encoded whole, never prepared for the token.
-        const token = outcome.kind === 'allow' && !outcome.minted && !outcome.viewAs && !outcome.granted ? outcome.token : undefined;
+        const token = outcome.kind === 'allow' ? preparableToken(outcome) : undefined;
         return outcome.kind === 'allow' && token && view ? preparedAllows.respond(outcome, token, view, rc) : whole(outcome, view, rc);
       }),
     http: (toView, caller) => run(toView, 'http', caller, whole),

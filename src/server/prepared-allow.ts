@@ -23,6 +23,15 @@ const OK_RESPONSE_TAG = (3 << 3) | 2;
 const HEADERS_TO_REMOVE_TAG = (5 << 3) | 2;
 
 /**
+ * The token whose prepared allow answers `outcome`, if it may be prepared at all. An allow that carries
+ * a minted internal token, was decided as a lesser role (viewAs) or on roles a context source granted
+ * differs per request: it is encoded whole, never shared through the token's entry.
+ */
+export function preparableToken(outcome: AllowOutcome): VerifiedToken | undefined {
+  return outcome.minted || outcome.viewAs || outcome.granted ? undefined : outcome.token;
+}
+
+/**
  * An allow for a verified token is the same bytes for every request with that token and rule except
  * `headers_to_remove`, which depends on the request's own headers. Those bytes are encoded once (status,
  * identity headers, dynamic_metadata) and each request adds only its removals: protobuf lets the
