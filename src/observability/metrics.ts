@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
 import { ScrapeCounter, ScrapeHistogram, type CounterSeries, type HistogramSeries } from './scrape-metrics.js';
 
 /** Which listener a check came in on: gRPC Check, or the HTTP authorization port. */
@@ -111,26 +111,27 @@ function byTransport(histogram: ScrapeHistogram<'transport'>): Record<Transport,
 export const NEAR_LIMIT_FRACTION = 0.8;
 
 function tokenSizeRecorder(registry: Registry): (bytes: number, provider: string, maxTokenBytes: number) => void {
-  const sizes = new Histogram({
+  // Scrape-time metrics like the other per-check ones: every presented token is recorded.
+  const sizes = new ScrapeHistogram({
     name: 'tollgate_token_bytes',
     help: 'Size of presented tokens in bytes, by provider ("" when the issuer is unknown or the token too large to read).',
     labelNames: ['provider'] as const,
     buckets: [512, 1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 32768, 65536],
     registers: [registry],
   });
-  const nearLimit = new Counter({
+  const nearLimit = new ScrapeCounter({
     name: 'tollgate_token_near_limit_total',
     help: `Tokens of at least ${NEAR_LIMIT_FRACTION * 100} % of limits.maxTokenBytes (including those over it), by provider.`,
     labelNames: ['provider'] as const,
     registers: [registry],
   });
-  // Children bound once per provider, as childrenOf does for counters.
-  const children = new Map<string, { size: { observe(v: number): void }; near: { inc(): void } }>();
+  // Series bound once per provider: no label look-up per token.
+  const byProvider = new Map<string, { size: HistogramSeries; near: CounterSeries }>();
   return (bytes, provider, maxTokenBytes) => {
-    let child = children.get(provider);
-    if (!child) children.set(provider, (child = { size: sizes.labels({ provider }), near: nearLimit.labels({ provider }) }));
-    child.size.observe(bytes);
-    if (bytes >= maxTokenBytes * NEAR_LIMIT_FRACTION) child.near.inc();
+    let series = byProvider.get(provider);
+    if (!series) byProvider.set(provider, (series = { size: sizes.labels({ provider }), near: nearLimit.labels({ provider }) }));
+    series.size.observe(bytes);
+    if (bytes >= maxTokenBytes * NEAR_LIMIT_FRACTION) series.near.inc();
   };
 }
 
