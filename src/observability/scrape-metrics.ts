@@ -31,43 +31,61 @@ export class CounterSeries {
   }
 }
 
-export class ScrapeCounter<L extends string = never> {
-  readonly type = 'counter';
+/**
+ * What both kinds share: a name, help, label names, and one series per label combination, created at
+ * first use and kept by callers so that counting needs no look-up.
+ */
+abstract class ScrapeMetric<L extends string, S extends { labels: Readonly<Record<string, string>> }> {
+  abstract readonly type: ScrapedMetric['type'];
   readonly aggregator = 'sum';
   readonly name: string;
   readonly help: string;
-  private readonly labelNames: readonly L[];
-  private readonly series = new Map<string, CounterSeries>();
+  protected readonly labelNames: readonly L[];
+  protected readonly series = new Map<string, S>();
 
   constructor(options: ScrapeMetricOptions<L>) {
     this.name = options.name;
     this.help = options.help;
     this.labelNames = options.labelNames ?? [];
-    for (const registry of options.registers) register(registry, this);
+    for (const registry of options.registers) registry.registerMetric(this as unknown as Metric);
   }
 
+  protected abstract newSeries(labels: Readonly<Record<string, string>>): S;
+  protected abstract values(): ScrapedMetric['values'];
+
   /** The series for these label values, created at first use; keep it to count without a look-up. */
-  labels(labels: Record<L, string>): CounterSeries {
+  labels(labels: Record<L, string>): S {
     const key = this.labelNames.map((n) => labels[n]).join('\u0000');
     let series = this.series.get(key);
     if (!series) {
-      series = new CounterSeries({ ...labels });
+      series = this.newSeries({ ...labels });
       this.series.set(key, series);
     }
     return series;
+  }
+
+  get(): Promise<ScrapedMetric> {
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values() });
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
+
+export class ScrapeCounter<L extends string = never> extends ScrapeMetric<L, CounterSeries> {
+  readonly type = 'counter';
+
+  protected newSeries(labels: Readonly<Record<string, string>>): CounterSeries {
+    return new CounterSeries(labels);
   }
 
   inc(labels: Record<L, string>): void {
     this.labels(labels).inc();
   }
 
-  get(): Promise<ScrapedMetric> {
-    const values = [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value }));
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
-  }
-
-  reset(): void {
-    this.series.clear();
+  protected values(): ScrapedMetric['values'] {
+    return [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value }));
   }
 }
 
@@ -96,41 +114,26 @@ export class HistogramSeries {
   }
 }
 
-export class ScrapeHistogram<L extends string = never> {
+export class ScrapeHistogram<L extends string = never> extends ScrapeMetric<L, HistogramSeries> {
   readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  readonly name: string;
-  readonly help: string;
   private readonly buckets: readonly number[];
-  private readonly labelNames: readonly L[];
-  private readonly series = new Map<string, HistogramSeries>();
 
   constructor(options: ScrapeMetricOptions<L> & { buckets: readonly number[] }) {
-    this.name = options.name;
-    this.help = options.help;
+    super(options);
     this.buckets = [...options.buckets].sort((a, b) => a - b);
-    this.labelNames = options.labelNames ?? [];
     // prom-client shows a label-less histogram's zero buckets before the first observation; so do we.
     if (this.labelNames.length === 0) this.labels({} as Record<L, string>);
-    for (const registry of options.registers) register(registry, this);
   }
 
-  /** The series for these label values, created at first use; keep it to observe without a look-up. */
-  labels(labels: Record<L, string>): HistogramSeries {
-    const key = this.labelNames.map((n) => labels[n]).join('\u0000');
-    let series = this.series.get(key);
-    if (!series) {
-      series = new HistogramSeries({ ...labels }, this.buckets);
-      this.series.set(key, series);
-    }
-    return series;
+  protected newSeries(labels: Readonly<Record<string, string>>): HistogramSeries {
+    return new HistogramSeries(labels, this.buckets);
   }
 
   observe(value: number): void {
     this.labels({} as Record<L, string>).observe(value);
   }
 
-  get(): Promise<ScrapedMetric> {
+  protected values(): ScrapedMetric['values'] {
     const values: ScrapedMetric['values'] = [];
     for (const series of this.series.values()) {
       let cumulative = 0;
@@ -142,16 +145,11 @@ export class ScrapeHistogram<L extends string = never> {
       values.push({ metricName: `${this.name}_sum`, labels: series.labels, value: series.sum });
       values.push({ metricName: `${this.name}_count`, labels: series.labels, value: series.count });
     }
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+    return values;
   }
 
-  reset(): void {
-    this.series.clear();
+  override reset(): void {
+    super.reset();
     if (this.labelNames.length === 0) this.labels({} as Record<L, string>);
   }
-}
-
-/** prom-client's Registry takes any object that answers `get()` like its own metrics do. */
-function register(registry: Registry, metric: ScrapeCounter<string> | ScrapeHistogram<string>): void {
-  registry.registerMetric(metric as unknown as Metric);
 }
