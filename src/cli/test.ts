@@ -24,6 +24,12 @@ import {
   type Coverage,
 } from './test-report.js';
 
+export const OPTIONS = {
+  config: { type: 'string' },
+  'min-coverage': { type: 'string', default: '0' },
+  junit: { type: 'string' },
+} as const;
+
 interface TestInput {
   config?: string;
   minCoverage: number;
@@ -36,11 +42,7 @@ function parseInput(argv: string[]): TestInput {
     args: argv,
     strict: true,
     allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      'min-coverage': { type: 'string', default: '0' },
-      junit: { type: 'string' },
-    },
+    options: OPTIONS,
   });
   if (positionals.length === 0) throw new UsageError('name at least one case file');
   const minCoverage = Number(values['min-coverage']);

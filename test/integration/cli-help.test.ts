@@ -10,13 +10,14 @@ import * as check from '../../src/cli/check.js';
 import * as keys from '../../src/cli/keys.js';
 import * as revoke from '../../src/cli/revoke.js';
 import * as serve from '../../src/cli/serve.js';
+import * as test from '../../src/cli/test.js';
 import * as token from '../../src/cli/token.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/cli.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
-const COMMANDS = { serve, check, revoke, keys, token } as const;
+const COMMANDS = { serve, check, test, revoke, keys, token } as const;
 const SUBCOMMANDS: Record<string, string[]> = { keys: ['generate', 'rotate'], token: ['mint'] };
 /** Flags of a command: what its parseArgs accepts (help is answered for every command alike). */
 const flagsOf = (name: keyof typeof COMMANDS) =>
