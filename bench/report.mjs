@@ -34,6 +34,7 @@ const P99_ADDED_VERIFYING_MS = 0.5;
 const MEMORY_LIMIT_MB = 200;
 const IDLE_RSS_LIMIT_MB = 70;
 const FLOOD_MAX_DROP = 0.1;
+const CONTEXT_CACHE_RATIO = 1.1;
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
@@ -84,6 +85,15 @@ export function targets(results) {
       name: `valid checks beside ${n0(flood.targetRps)}/s refused tokens lose ≤ ${FLOOD_MAX_DROP * 100} % throughput`,
       pass: median(ratios) >= 1 - FLOOD_MAX_DROP,
       detail: `median of per-round ratios flooded/alone ${median(ratios).toFixed(2)} (rounds: ${flood.rounds.map((r) => `${n0(r.flooded)}/${n0(r.alone)} with the flood at ${n0(r.floodRps)}/s`).join('; ')}); the flood's load generator shares the machine's cores`,
+    });
+  }
+  const context = results.contextCache;
+  if (context) {
+    const ratios = context.rounds.map((r) => r.cache.cpuPerCheck / r.token.cpuPerCheck);
+    out.push({
+      name: `a check answered from the context-source cache: CPU µs/check ≤ ${CONTEXT_CACHE_RATIO} × a token-only check`,
+      pass: median(ratios) <= CONTEXT_CACHE_RATIO && context.domainCallsDuringLoad === 0,
+      detail: `median of per-round ratios ${median(ratios).toFixed(2)} (rounds: ${context.rounds.map((r) => `${r.cache.cpuPerCheck.toFixed(1)}/${r.token.cpuPerCheck.toFixed(1)} µs`).join('; ')}); throughput ${context.rounds.map((r) => (r.cache.rps / r.token.rps).toFixed(2)).join(', ')} × token-only; domain calls during the load: ${context.domainCallsDuringLoad}`,
     });
   }
   for (const m of [results.memory, results.memoryDeployed].filter(Boolean)) {

@@ -22,6 +22,7 @@ import { REVOKED_JTI, writeRevocationLog } from './config/generate.mjs';
 import { checkRequestFrame } from './encode.mjs';
 import { h1load, h2load, requireH2load } from './h2load.mjs';
 import { cpuMicros, memory, memoryAfterGc, runNodeJson, serverNode, sleep, useServerNode } from './proc.mjs';
+import { measureContextCache } from './context-cache.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, writeResults } from './report.mjs';
 import { runSoak, soakTargets } from './soak.mjs';
@@ -57,6 +58,7 @@ const ROUNDS = 5; // baseline and cached-token runs alternate; the median of the
 // concurrency comes from connections (nginx and Envoy keep a pool of keep-alive connections).
 const H1_CLIENTS = 64;
 const TRANSPORT_ROUNDS = 3;
+const CONTEXT_ROUNDS = 3;
 const REFERENCE_SECONDS = 3; // no-op server at a scenario's half rate
 const DISTINCT = 10_000;
 const MEMORY_TOKENS = 100_000;
@@ -408,6 +410,12 @@ async function main() {
         await b.stop();
       }
     }
+  }
+
+  // ---- context roles: a check answered from the context-source cache against a token-only one ---------
+  if (want('context-cache')) {
+    log(`context-cache: token-only and context-cache checks on one tollgate, alternating, ${CONTEXT_ROUNDS} rounds`);
+    results.contextCache = await measureContextCache({ dir, seconds: SECONDS, rounds: CONTEXT_ROUNDS, log });
   }
 
   // ---- transports: gRPC Check and the HTTP authorization port, one server, alternating -------------

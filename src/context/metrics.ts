@@ -1,10 +1,13 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { ScrapeCounter } from '../observability/scrape-metrics.js';
 
 const byRegistry = new WeakMap<Registry, ContextMetrics>();
 
 /**
  * Context-source metrics, labelled by source name (from the config, so bounded). Created once per
- * registry and shared by every runtime built on it, so a reload keeps the counters.
+ * registry and shared by every runtime built on it, so a reload keeps the counters. Look-ups and hits
+ * happen on every check that needs a context source, so they are counted as plain numbers read at
+ * scrape time (src/observability/scrape-metrics.ts); the rest happen only on a call to the source.
  */
 export function contextMetricsOf(registry: Registry): ContextMetrics {
   let metrics = byRegistry.get(registry);
@@ -14,13 +17,13 @@ export function contextMetricsOf(registry: Registry): ContextMetrics {
 
 function createContextMetrics(registry: Registry) {
   return {
-    lookups: new Counter({
+    lookups: new ScrapeCounter({
       name: 'tollgate_context_lookups_total',
       help: 'Context-role look-ups by source: the token did not list the context.',
       labelNames: ['source'] as const,
       registers: [registry],
     }),
-    hits: new Counter({
+    hits: new ScrapeCounter({
       name: 'tollgate_context_cache_hits_total',
       help: 'Context-role look-ups answered from the cache, by source.',
       labelNames: ['source'] as const,

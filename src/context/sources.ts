@@ -1,3 +1,4 @@
+import type { CounterSeries } from '../observability/scrape-metrics.js';
 import type { ContextQuery } from '../policy/index.js';
 import type { Clock } from '../util/clock.js';
 import { ContextRoleCache, type RolesAnswer } from './cache.js';
@@ -13,6 +14,8 @@ export interface ContextRoleResolver {
 class ContextSource {
   readonly cache: ContextRoleCache;
   private readonly labels: { source: string };
+  private readonly lookups: CounterSeries;
+  private readonly hits: CounterSeries;
 
   constructor(
     private readonly config: ContextSourceConfig,
@@ -21,16 +24,18 @@ class ContextSource {
   ) {
     this.cache = new ContextRoleCache(config, clock);
     this.labels = { source: config.name };
+    this.lookups = metrics.lookups.labels(this.labels);
+    this.hits = metrics.hits.labels(this.labels);
   }
 
   resolve(query: ContextQuery): Promise<RolesAnswer> {
-    this.metrics.lookups.inc(this.labels);
+    this.lookups.inc();
     return this.cache.get(
       query.sub,
       query.context,
       query.id,
       () => this.call(query),
-      () => this.metrics.hits.inc(this.labels),
+      () => this.hits.inc(),
     );
   }
 

@@ -204,11 +204,19 @@ export function requestResponseParts(
  */
 function decidedRoles(value: unknown, claim: string, decided: Pick<AllowOutcome, 'viewAs' | 'granted'>): unknown {
   let roles = value;
+  // A source was asked because the token does not list the context at all: its grants are the whole
+  // entry, merged when one request was granted roles in several ids of that context.
+  const grantedEntries = new Map<string, Map<string, string[]>>();
   for (const grant of decided.granted ?? []) {
-    // The source was asked because the token does not list this context: the grant is the whole entry.
-    if (grant.claim === claim)
-      roles = { ...(isObject(roles) ? roles : {}), [grant.context]: Object.fromEntries(grant.roles.map((r) => [r, [grant.id]])) };
+    if (grant.claim !== claim) continue;
+    let byRole = grantedEntries.get(grant.context);
+    if (!byRole) grantedEntries.set(grant.context, (byRole = new Map<string, string[]>()));
+    for (const role of grant.roles) {
+      const ids = byRole.get(role) ?? [];
+      if (!ids.includes(grant.id)) byRole.set(role, [...ids, grant.id]);
+    }
   }
+  for (const [context, byRole] of grantedEntries) roles = { ...(isObject(roles) ? roles : {}), [context]: Object.fromEntries(byRole) };
   const viewAs = decided.viewAs;
   if (viewAs?.claim === claim) roles = { ...(isObject(roles) ? roles : {}), [viewAs.context]: { [viewAs.role]: [viewAs.id] } };
   return roles;

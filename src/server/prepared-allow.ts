@@ -24,16 +24,30 @@ const HEADERS_TO_REMOVE_TAG = (5 << 3) | 2;
 
 /**
  * The token whose prepared allow answers `outcome`, if it may be prepared at all. An allow that carries
- * a minted internal token, was decided as a lesser role (viewAs) or on roles a context source granted
- * differs per request: it is encoded whole, never shared through the token's entry.
+ * a minted internal token differs per mint: it is encoded whole, never shared through the token's entry.
  */
 export function preparableToken(outcome: AllowOutcome): VerifiedToken | undefined {
-  return outcome.minted || outcome.viewAs || outcome.granted ? undefined : outcome.token;
+  return outcome.minted ? undefined : outcome.token;
 }
 
 /**
- * An allow for a verified token is the same bytes for every request with that token and rule except
- * `headers_to_remove`, which depends on the request's own headers. Those bytes are encoded once (status,
+ * What an allow for one token was decided as, beyond its rule: the roles context sources granted and a
+ * view-as downgrade, both of which change the injected headers. `undefined` for a plain allow (no
+ * string to build on the common path). JSON of arrays of strings, never a joined string: two
+ * different decisions cannot share a key, whatever a crafted context id contains.
+ */
+function decidedAsKey({ granted, viewAs }: AllowOutcome): string | undefined {
+  if (!granted?.length && !viewAs) return undefined;
+  return JSON.stringify([
+    (granted ?? []).map(({ claim, context, id, roles }) => [claim, context, id, roles]),
+    viewAs ? [viewAs.claim, viewAs.context, viewAs.id, viewAs.role] : null,
+  ]);
+}
+
+/**
+ * An allow for a verified token is the same bytes for every request with that token, rule and
+ * decided-as key (context grants, view-as) except `headers_to_remove`, which depends on the request's
+ * own headers. Those bytes are encoded once (status,
  * identity headers, dynamic_metadata) and each request adds only its removals: protobuf lets the
  * fields of a message be written piece by piece. Revocation, expiry and key trust are still decided on
  * every call before an allow exists; this only saves re-encoding the same answer.
@@ -42,21 +56,24 @@ export class PreparedAllows {
   private readonly byToken = new LRUCache<VerifiedToken, TokenAllow>({ max: MAX_PREPARED_TOKENS });
 
   respond(outcome: AllowOutcome, token: VerifiedToken, request: RequestView, ctx: ResponseContext): PreparedAllowResponse {
+    const decidedAs = decidedAsKey(outcome);
     let prepared = this.byToken.get(token);
-    if (prepared?.ruleId !== outcome.ruleId) {
-      prepared = new TokenAllow(outcome.ruleId, tokenResponseParts(token, {}, ctx.onUnsafeClaim));
+    // One entry per token: a token decided another way this time replaces it (correct, if not reused).
+    if (prepared === undefined || prepared.ruleId !== outcome.ruleId || prepared.decidedAs !== decidedAs) {
+      prepared = new TokenAllow(outcome.ruleId, decidedAs, tokenResponseParts(token, outcome, ctx.onUnsafeClaim));
       this.byToken.set(token, prepared);
     }
     return new PreparedAllowResponse(prepared, requestResponseParts(outcome, request, ctx, prepared.parts.headerNames));
   }
 }
 
-/** One token's allow under one rule; its bytes are made at the first answer that needs them. */
+/** One token's allow under one rule and decided-as key; its bytes are made at the first answer that needs them. */
 class TokenAllow {
   private bytes: { status: Buffer; okHeaders: Buffer; metadata: Buffer } | undefined;
 
   constructor(
     readonly ruleId: string | null,
+    readonly decidedAs: string | undefined,
     readonly parts: TokenResponseParts,
   ) {}
 

@@ -3,7 +3,7 @@ import { fromStruct } from '../../src/envoy/types.js';
 import { decide } from '../../src/pipeline/decide.js';
 import { IdentityHeaders, toCheckResponse, type Outcome, type ResponseContext } from '../../src/pipeline/respond.js';
 import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../../src/reasons.js';
-import { requestView, testConfig, testRuntime, token } from './helpers.js';
+import { CONFIG_YAML, requestView, testConfig, testRuntime, token } from './helpers.js';
 
 const unsafe: string[] = [];
 const ctx: ResponseContext = {
@@ -93,5 +93,22 @@ describe('toCheckResponse', () => {
       },
     ]);
     expect(fromStruct(response.dynamic_metadata)).toEqual({ rule: null });
+  });
+
+  it("injects the roles context sources granted, merged per context, beside the token's own", async () => {
+    const config = testConfig(CONFIG_YAML.replace('[{ header: x-user-id, claim: sub }]', '[{ header: x-user-roles, claim: roles }]'));
+    const { runtime } = testRuntime(config);
+    const view = requestView('/courses/1', { authorization: `Bearer ${await token({ roles: { group: { member: ['1'] } } })}` });
+    const { outcome } = await decide(runtime, view);
+    if (outcome.kind !== 'allow') throw new Error('expected an allow');
+    const granted = [
+      { claim: 'roles', context: 'course', id: '2', roles: ['ta'] },
+      { claim: 'roles', context: 'course', id: '3', roles: ['ta', 'grader'] },
+      { claim: 'roles', context: 'course', id: '3', roles: ['ta'] },
+      { claim: 'other', context: 'course', id: '4', roles: ['ta'] },
+    ];
+    const response = toCheckResponse({ ...outcome, granted }, view, { ...ctx, identityHeaders: new IdentityHeaders(config) });
+    const injected = response.ok_response?.headers?.find((h) => h.header?.key === 'x-user-roles')?.header?.value;
+    expect(JSON.parse(injected ?? '')).toEqual({ group: { member: ['1'] }, course: { ta: ['2', '3'], grader: ['3'] } });
   });
 });

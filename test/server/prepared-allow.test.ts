@@ -5,7 +5,7 @@ import { IdentityHeaders, toCheckResponse, type ResponseContext } from '../../sr
 import { PreparedAllows, type SerializeResponse } from '../../src/server/prepared-allow.js';
 import { AUTHORIZATION_SERVICE, loadAuthorizationPackage } from '../../src/server/proto.js';
 import type * as grpc from '@grpc/grpc-js';
-import { requestView, testConfig, testRuntime, token } from '../pipeline/helpers.js';
+import { CONFIG_YAML, requestView, testConfig, testRuntime, token } from '../pipeline/helpers.js';
 
 const service = loadAuthorizationPackage()[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition;
 const serialize = service.Check!.responseSerialize as SerializeResponse;
@@ -50,5 +50,45 @@ describe('prepared allows', () => {
       const bytes = prepared.respond(variant, outcome.token, byHeader, ctx).encode(serialize);
       expect(bytes.equals(serialize(toCheckResponse(variant, byHeader, ctx))), JSON.stringify(variant.ruleId)).toBe(true);
     }
+  });
+
+  it('keeps allows decided on other context roles or as another role apart, for one token', async () => {
+    const config = testConfig(
+      CONFIG_YAML.replace(
+        '[{ header: x-user-id, claim: sub }]',
+        '[{ header: x-user-id, claim: sub }, { header: x-user-roles, claim: roles }]',
+      ),
+    );
+    const { runtime } = testRuntime(config);
+    const rc = { ...ctx, identityHeaders: new IdentityHeaders(config) };
+    const prepared = new PreparedAllows();
+    const view = requestView('/courses/1', {
+      authorization: `Bearer ${await token({ sub: 'carol', roles: { group: { member: ['1'] } } })}`,
+    });
+    const { outcome } = await decide(runtime, view);
+    if (outcome.kind !== 'allow' || !outcome.token) throw new Error('expected an allow with a token');
+    const grant = (id: string, roles: string[]) => ({ claim: 'roles', context: 'course', id, roles });
+    // Each differs from the one before only in what it was decided as; a crafted id must not collide.
+    const variants = [
+      outcome,
+      { ...outcome, granted: [grant('1', ['ta'])] },
+      { ...outcome, granted: [grant('2', ['ta'])] },
+      { ...outcome, granted: [grant('2', ['ta', 'grader'])] },
+      { ...outcome, granted: [grant('2', ['ta']), grant('3', ['ta'])] },
+      { ...outcome, granted: [grant('2","3', ['ta'])] },
+      { ...outcome, viewAs: { role: 'student', context: 'course', id: '1', claim: 'roles' } },
+      { ...outcome, viewAs: { role: 'student', context: 'course', id: '2', claim: 'roles' } },
+      { ...outcome, granted: [grant('1', ['ta'])] },
+      outcome,
+    ];
+    const seen = new Set<string>();
+    for (const variant of variants) {
+      const bytes = prepared.respond(variant, outcome.token, view, rc).encode(serialize);
+      expect(bytes.equals(serialize(toCheckResponse(variant, view, rc))), JSON.stringify(variant.granted ?? variant.viewAs ?? null)).toBe(
+        true,
+      );
+      seen.add(bytes.toString('base64'));
+    }
+    expect(seen.size).toBe(8);
   });
 });
