@@ -2,6 +2,7 @@
 // ends itself when the bench that started it is gone, or after BENCH_GUARD_MAX_S seconds.
 // SIGTERM first (tollgate drains and, under --cpu-prof, writes its profile), a hard exit 5 s later.
 import { writeFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 const parent = Number(process.env.BENCH_GUARD_PARENT ?? process.ppid);
 const maxSeconds = Number(process.env.BENCH_GUARD_MAX_S ?? 600);
@@ -34,7 +35,16 @@ if (process.env.BENCH_MEMFILE) {
     globalThis.gc?.();
     writeFileSync(
       process.env.BENCH_MEMFILE,
-      JSON.stringify({ before, after: process.memoryUsage(), gc: typeof globalThis.gc === 'function' }),
+      JSON.stringify({
+        before,
+        after: process.memoryUsage(),
+        spaces: getHeapSpaceStatistics().map((s) => ({
+          name: s.space_name,
+          sizeMB: s.space_size / 2 ** 20,
+          usedMB: s.space_used_size / 2 ** 20,
+        })),
+        gc: typeof globalThis.gc === 'function',
+      }),
     );
   });
 }

@@ -202,7 +202,7 @@ async function tracingStepCost() {
       'user-agent': ['tollgate-bench/1.0'],
     }),
   );
-  const on = startTracing({ otlpEndpoint: 'http://127.0.0.1:9', sampleRatio: 0 });
+  const on = await startTracing({ otlpEndpoint: 'http://127.0.0.1:9', sampleRatio: 0 });
   const perCall = (tracing) => {
     const runs = [];
     for (let run = 0; run < 5; run++) {

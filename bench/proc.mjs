@@ -168,7 +168,7 @@ export async function memoryAfterGc(child, memFile) {
   child.kill('SIGUSR2');
   await waitFor(() => existsSync(memFile) && readFileSync(memFile, 'utf8').length > 0, 'memory probe', { timeoutMs: 10_000, child });
   await sleep(50);
-  const { before, after, gc } = JSON.parse(readFileSync(memFile, 'utf8'));
+  const { before, after, spaces, gc } = JSON.parse(readFileSync(memFile, 'utf8'));
   if (!gc) throw new Error('memory probe: the process was not started with --expose-gc');
   const mb = (x) => x / 2 ** 20;
   return {
@@ -177,5 +177,6 @@ export async function memoryAfterGc(child, memFile) {
     heapUsedMB: mb(after.heapUsed),
     heapTotalMB: mb(after.heapTotal),
     externalMB: mb(after.external + after.arrayBuffers),
+    spaces,
   };
 }

@@ -94,3 +94,32 @@ describe('dependency rules', () => {
     });
   }
 });
+
+/**
+ * What only some configs use stays out of memory for the others (a sidecar runs in every pod): the
+ * OpenTelemetry SDK is loaded when tracing is configured, pino-pretty when `log.format` is pretty.
+ */
+describe('modules loaded only when configured', () => {
+  const files = sourceFiles(SRC).map((file) => ({ name: relative(SRC, file), source: readFileSync(file, 'utf8') }));
+  /** Static value imports (not `import type`) of a specifier matching `pattern`. */
+  const valueImports = (source: string, pattern: string) =>
+    [...source.matchAll(new RegExp(`^import\\s+(?!type\\b)[^;]*?from\\s*['"](${pattern})['"]`, 'gms'))].map((m) => m[1]);
+
+  it('finds value imports and ignores type imports', () => {
+    const sample = "import type { A } from '@opentelemetry/api';\nimport {\n  B,\n} from '@opentelemetry/core';\n";
+    expect(valueImports(sample, '@opentelemetry/[^\'"]+')).toEqual(['@opentelemetry/core']);
+  });
+
+  it('imports the OpenTelemetry SDK only in otel-tracing.ts, and that file only dynamically', () => {
+    const offenders = files.filter(
+      (f) =>
+        (f.name !== 'observability/otel-tracing.ts' && valueImports(f.source, '@opentelemetry/[^\'"]+').length > 0) ||
+        valueImports(f.source, '[./]*otel-tracing\\.js').length > 0,
+    );
+    expect(offenders.map((f) => f.name)).toEqual([]);
+  });
+
+  it('never imports pino-pretty statically', () => {
+    expect(files.filter((f) => valueImports(f.source, 'pino-pretty').length > 0).map((f) => f.name)).toEqual([]);
+  });
+});

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import type pinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -12,6 +13,8 @@ export type LogFormat = 'json' | 'pretty';
  */
 export function createLogger(level = 'info', destination?: DestinationStream, format: LogFormat = 'json'): Logger {
   if (format === 'pretty') {
+    // Loaded only for this format: a sidecar logging JSON does not carry it in memory.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
     // In the same thread and synchronous, so the last lines before an exit are not lost.
     destination = pretty({
       destination: destination ?? 1,

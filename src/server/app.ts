@@ -69,7 +69,7 @@ export class Tollgate {
     const loaded = loadConfigFile(options.configPath);
     const registry = new Registry();
     // Tracing is set up once, from the config at start (like the listen addresses).
-    const tracing = loaded.config.tracing ? startTracing(loaded.config.tracing) : noTracing;
+    const tracing = loaded.config.tracing ? await startTracing(loaded.config.tracing) : noTracing;
     const deps: Deps = {
       logger: options.logger ?? createLogger(loaded.config.log.level, undefined, loaded.config.log.format),
       registry,
