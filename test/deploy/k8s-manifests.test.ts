@@ -520,8 +520,11 @@ describe('service identity: internal tokens from the gateway, verified by the si
     const spec = podSpec(deployment(gateway, 'tollgate'));
     const mount = container(spec, 'tollgate').volumeMounts?.find((m) => m.mountPath === config.internalTokens?.keysDir);
     expect(spec.volumes?.find((v) => v.name === mount?.name)?.secret).toMatchObject({ secretName: 'tollgate-signing-keys' });
-    // Not a cert-manager Secret, and not in the repository: made by the documented command.
+    // Not a cert-manager Secret, and not in the repository: made by the documented command. No
+    // manifest carries a Secret at all (every one is made by a command or by cert-manager).
     expect(certificateFor('tollgate-signing-keys')).toBeUndefined();
+    for (const overlay of OVERLAYS) expect(objects(overlay).filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(certManager.filter((o) => o.kind === 'Secret')).toEqual([]);
     const docs = read('docs/deploying.md');
     expect(docs).toContain('keys rotate --dir');
     expect(docs).toContain('tollgate-signing-keys');
@@ -607,6 +610,14 @@ interface EnvoyBootstrap {
       type?: string;
       load_assignment?: {
         endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string; port_value: number } } } }> }>;
+      };
+      transport_socket?: {
+        typed_config: {
+          common_tls_context: {
+            tls_certificates: Array<{ certificate_chain: { filename: string }; watched_directory?: { path: string } }>;
+            validation_context: { match_typed_subject_alt_names?: unknown[] };
+          };
+        };
       };
     }>;
   };
