@@ -586,6 +586,23 @@ describe('service identity: internal tokens from the gateway, verified by the si
     expect(new URL(config.internalTokens?.issuer ?? '').origin).toBe(uri.origin);
   });
 
+  it("routes the gateway's requests, with the token minted for the example app, to its Service over mTLS, checking its SPIFFE ID", () => {
+    const spec = podSpec(deployment(gateway, 'edge-gateway'));
+    const cmName = spec.volumes?.find((v) => v.name === 'envoy-config')?.configMap?.name ?? '';
+    const text = (find(objects(gateway), 'ConfigMap', cmName) as unknown as IConfigMap).data?.['gateway-mtls.yaml'] ?? '';
+    const bootstrap = parse(text) as EnvoyBootstrap;
+    const backend = bootstrap.static_resources.clusters.find((c) => c.name === 'backend');
+    const service = find(objects(sidecar), 'Service', 'example-app') as unknown as IService;
+    expect(endpointsOf(backend)).toEqual(service.spec?.ports?.map((p) => `${service.metadata?.name}:${p.port}`));
+    const tls = backend?.transport_socket?.typed_config.common_tls_context;
+    expect(tls?.tls_certificates[0]?.certificate_chain.filename).toBe('/etc/envoy/tls/tls.crt');
+    expect(tls?.validation_context.match_typed_subject_alt_names).toEqual(
+      (certificateFor('example-app-tls')?.spec.uris ?? []).map((uri) => ({ san_type: 'URI', matcher: { exact: uri } })),
+    );
+    // The audience minted is that service's, the one its sidecar accepts (above).
+    expect(renderedConfig(sidecar).providers[0]?.audiences).toEqual([service.metadata?.name]);
+  });
+
   it('issues every workload certificate with a SPIFFE ID, one per Certificate, and each ID the configs name has one', () => {
     const ids = new Map(certificates().flatMap((c) => (c.spec.uris ?? []).map((uri) => [uri, c.metadata.name] as const)));
     for (const name of ['edge-gateway-tls', 'tollgate-tls', 'example-app-tls']) {
