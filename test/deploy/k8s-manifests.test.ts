@@ -1,7 +1,10 @@
 /**
  * The Kubernetes manifests: every overlay renders with `kubectl kustomize`, every object validates
  * against the Kubernetes schemas (kubernetes-models), the tollgate.yaml each overlay ships passes
- * tollgate's own validation, and the properties that matter in production hold.
+ * tollgate's own validation, and the properties that matter in production hold: among them the
+ * service identity wiring (certificates and signing keys mounted as directories, the SPIFFE IDs of
+ * the cert-manager Certificates equal to those the configs and Envoy name, the JWKS reachable by the
+ * sidecars and nothing else opened).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
@@ -23,14 +26,20 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { INTERNAL_TOKEN_TYP } from '../../src/internal-tokens/index.js';
 import { REPO, find, render, requireKubectl, selects, type K8sObject } from './kustomize.js';
 
 const OVERLAYS = ['k8s/overlays/sidecar', 'k8s/overlays/gateway', 'k8s/overlays/gateway-sentinel'] as const;
 const CONFIG_DIR = '/etc/tollgate';
 const CONFIG_FILE = `${CONFIG_DIR}/tollgate.yaml`;
-const POLICY_FILE = join(REPO, 'k8s/base/tollgate.yaml');
-/** The line in the shared policy below which each overlay puts its own revocation store. */
-const REVOCATION_MARKER = '# ---- revocation store: replaced below this line by k8s/overlays/<mode>/revocation.yaml ----\n';
+const SHARED_FILE = join(REPO, 'k8s/base/tollgate.yaml');
+/** The line in the shared settings below which each overlay puts its own policy.yaml. */
+const POLICY_MARKER = '# ---- policy: replaced below this line by k8s/overlays/<mode>/policy.yaml ----\n';
+/** The line in the gateway's policy below which gateway-sentinel puts its own revocation store. */
+const REVOCATION_MARKER = '# ---- revocation store: replaced below this line by k8s/overlays/gateway-sentinel/revocation.yaml ----\n';
+/** The settings every tollgate shares (k8s/base/tollgate.yaml): they go with the container k8s/base adds. */
+const SHARED_KEYS = ['identityHeaders', 'defaultDecision', 'tokenCache', 'admin', 'log', 'shutdown'] as const;
+const read = (path: string) => readFileSync(join(REPO, path), 'utf8');
 
 /** The model class for each apiVersion the manifests use; an object of any other kind fails the test. */
 const MODELS: Record<string, Record<string, unknown>> = {
@@ -84,9 +93,17 @@ function renderedConfig(overlay: string): Config {
   return parseConfig(renderedConfigText(overlay), CONFIG_DIR);
 }
 
+interface Certificate extends K8sObject {
+  spec: { secretName: string; dnsNames?: string[]; uris?: string[]; usages?: string[]; issuerRef: { name: string; kind: string } };
+}
+let certManager: K8sObject[] = [];
+const certificates = () => certManager.filter((o): o is Certificate => o.kind === 'Certificate');
+const certificateFor = (secretName: string) => certificates().find((c) => c.spec.secretName === secretName);
+
 beforeAll(() => {
   requireKubectl();
   for (const overlay of OVERLAYS) rendered.set(overlay, render(overlay));
+  certManager = render('k8s/cert-manager');
 });
 
 describe.each(OVERLAYS)('%s', (overlay) => {
@@ -103,12 +120,12 @@ describe.each(OVERLAYS)('%s', (overlay) => {
 
   it("ships a tollgate.yaml that passes tollgate's own config validation", () => {
     const config = renderedConfig(overlay);
-    expect(config.listen).toEqual({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002', authz: '0.0.0.0:9003' });
+    expect(config.listen).toMatchObject({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002', authz: '0.0.0.0:9003' });
     expect(config.admin?.tokenFile).toBe('/etc/tollgate-admin/token');
     expect(config.defaultDecision).toBe('deny');
     expect(config.providers.length).toBeGreaterThan(0);
     for (const provider of config.providers) {
-      // A real deployment fetches keys from the IdP: discovery, or an https JWKS URI; never a file.
+      // A real deployment fetches keys over the network: discovery, or an https JWKS URI; never a file.
       expect(provider.jwks?.file).toBeUndefined();
       expect(provider.jwks?.discovery === true || provider.jwks?.uri?.startsWith('https://') === true).toBe(true);
       expect(provider.issuer).toMatch(/^https:\/\//);
@@ -116,15 +133,27 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     expect(config.revocation).toBeDefined();
   });
 
-  it("keeps the policy in ONE file: k8s/base/tollgate.yaml with only the revocation store replaced by this overlay's", () => {
-    const policy = readFileSync(POLICY_FILE, 'utf8');
-    const parts = policy.split(REVOCATION_MARKER);
+  it("renders the shared settings of k8s/base/tollgate.yaml followed by this overlay's policy", () => {
+    const shared = readFileSync(SHARED_FILE, 'utf8');
+    const parts = shared.split(POLICY_MARKER);
     expect(parts, 'the marker line appears exactly once in k8s/base/tollgate.yaml').toHaveLength(2);
-    const fragment = readFileSync(join(REPO, overlay, 'revocation.yaml'), 'utf8');
-    expect(renderedConfigText(overlay)).toBe(parts[0] + REVOCATION_MARKER + fragment);
-    // Below the marker there is only the store, in the shared file and in the overlay's replacement.
-    expect(Object.keys(parse(parts[1]!) as Record<string, unknown>)).toEqual(['revocation']);
-    expect(Object.keys(parse(fragment) as Record<string, unknown>)).toEqual(['revocation']);
+    // Below the marker there is nothing but comments: each overlay's policy goes there.
+    expect(parse(parts[1]!)).toBeNull();
+    let policy = read(`${overlay.replace('-sentinel', '')}/policy.yaml`);
+    if (overlay === 'k8s/overlays/gateway-sentinel') {
+      // The gateway's policy with its revocation store, the section below its own marker, replaced.
+      const gatewayParts = policy.split(REVOCATION_MARKER);
+      expect(gatewayParts).toHaveLength(2);
+      expect(Object.keys(parse(gatewayParts[1]!) as Record<string, unknown>)).toEqual(['revocation']);
+      policy = gatewayParts[0] + REVOCATION_MARKER + read(`${overlay}/revocation.yaml`);
+      expect(Object.keys(parse(read(`${overlay}/revocation.yaml`)) as Record<string, unknown>)).toEqual(['revocation']);
+    }
+    expect(renderedConfigText(overlay)).toBe(parts[0] + POLICY_MARKER + policy);
+    // The shared settings are only in the shared file; a policy repeating one would not even parse
+    // (duplicate keys), this keeps the policies to what differs by hop.
+    const policyKeys = Object.keys(parse(policy) as Record<string, unknown>);
+    for (const key of SHARED_KEYS) expect(policyKeys).not.toContain(key);
+    expect(Object.keys(parse(parts[0]!) as Record<string, unknown>).sort()).toEqual([...SHARED_KEYS].sort());
   });
 
   it('mounts the config ConfigMap as a directory (no subPath), under a stable name, so hot reload works', () => {
@@ -144,7 +173,64 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     }
   });
 
-  it('runs tollgate with gRPC probes, a locked-down securityContext and the sized resources', () => {
+  it('probes /healthz and /readyz on the HTTP port over HTTPS, which asks for no client certificate', () => {
+    const d = deployment(overlay, TOLLGATE_POD[overlay]);
+    const tollgate = container(podSpec(d), 'tollgate');
+    const config = renderedConfig(overlay);
+    const httpPort = Number(config.listen.http.split(':').pop());
+    const portNamed = (name: unknown) => tollgate.ports?.find((p) => p.name === name)?.containerPort;
+    const probes = { startup: tollgate.startupProbe, liveness: tollgate.livenessProbe, readiness: tollgate.readinessProbe };
+    for (const [kind, probe] of Object.entries(probes)) {
+      // Never the gRPC port: the kubelet's gRPC probe speaks no TLS and presents no client certificate.
+      expect(probe?.grpc, kind).toBeUndefined();
+      expect(probe?.exec ?? probe?.tcpSocket, kind).toBeUndefined();
+      expect(portNamed(probe?.httpGet?.port), kind).toBe(httpPort);
+      // The HTTP port serves TLS, without client certificates: the kubelet presents none.
+      expect(probe?.httpGet?.scheme, kind).toBe(config.listen.httpTls ? 'HTTPS' : 'HTTP');
+    }
+    expect(config.listen.httpTls).toBeDefined();
+    expect(config.listen.httpTls?.clientCaFile).toBeUndefined();
+    expect(probes.startup?.httpGet?.path).toBe('/healthz');
+    expect(probes.liveness?.httpGet?.path).toBe('/healthz');
+    expect(probes.readiness?.httpGet?.path).toBe('/readyz');
+    // Prometheus scrapes the same port, with the scheme it serves.
+    expect(d.spec?.template.metadata?.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/scheme': 'https',
+      'prometheus.io/port': String(httpPort),
+      'prometheus.io/path': '/metrics',
+    });
+  });
+
+  it('mounts every certificate, key and signing-key file the config names from a whole Secret, as a directory', () => {
+    const spec = podSpec(deployment(overlay, TOLLGATE_POD[overlay]));
+    const tollgate = container(spec, 'tollgate');
+    const config = renderedConfig(overlay);
+    const tlsFiles = [config.listen.tls, config.listen.httpTls].flatMap((tls) =>
+      tls ? [tls.certFile, tls.keyFile, ...(tls.clientCaFile ? [tls.clientCaFile] : [])] : [],
+    );
+    expect(tlsFiles.length).toBeGreaterThan(0);
+    const dirs = [...tlsFiles.map((f) => posix.dirname(f)), ...(config.internalTokens ? [config.internalTokens.keysDir] : [])];
+    for (const dir of dirs) {
+      const mount = tollgate.volumeMounts?.find((m) => m.mountPath === dir);
+      expect(mount, `a mount at ${dir}`).toBeDefined();
+      expect(mount?.readOnly).toBe(true);
+      // The whole Secret at the directory: no subPath, no items (the kubelet's ..data swap reaches tollgate).
+      expect(mount?.subPath).toBeUndefined();
+      const secret = spec.volumes?.find((v) => v.name === mount?.name)?.secret;
+      expect(secret?.secretName, `${dir} comes from a Secret`).toBeDefined();
+      expect(secret?.items).toBeUndefined();
+    }
+    // cert-manager writes tls.crt, tls.key and ca.crt, and these are the Secrets the Certificates name.
+    for (const file of tlsFiles) {
+      expect(['tls.crt', 'tls.key', 'ca.crt']).toContain(posix.basename(file));
+      const mount = tollgate.volumeMounts?.find((m) => m.mountPath === posix.dirname(file));
+      const secretName = spec.volumes?.find((v) => v.name === mount?.name)?.secret?.secretName;
+      expect(certificateFor(secretName ?? ''), `a Certificate for ${secretName}`).toBeDefined();
+    }
+  });
+
+  it('runs tollgate with a locked-down securityContext and the sized resources', () => {
     const d = deployment(overlay, TOLLGATE_POD[overlay]);
     const spec = podSpec(d);
     const tollgate = container(spec, 'tollgate');
@@ -159,13 +245,6 @@ describe.each(OVERLAYS)('%s', (overlay) => {
       ['http', 9002],
       ['authz', 9003],
     ]);
-    const healthServices = ['', 'envoy.service.auth.v3.Authorization'];
-    for (const probe of [tollgate.readinessProbe, tollgate.livenessProbe, tollgate.startupProbe]) {
-      expect(probe?.grpc?.port).toBe(9001);
-      expect(healthServices).toContain(probe?.grpc?.service ?? '');
-      expect(probe?.httpGet ?? probe?.exec ?? probe?.tcpSocket).toBeUndefined();
-    }
-    expect(tollgate.readinessProbe?.grpc?.service).toBe('envoy.service.auth.v3.Authorization');
     expect(tollgate.securityContext).toMatchObject({
       runAsNonRoot: true,
       readOnlyRootFilesystem: true,
@@ -179,11 +258,6 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     // From bench/RESULTS.md (see the comment in k8s/base/tollgate-container.yaml); no CPU limit.
     expect(tollgate.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '384Mi' } });
     expect(tollgate.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=256' });
-    expect(d.spec?.template.metadata?.annotations).toMatchObject({
-      'prometheus.io/scrape': 'true',
-      'prometheus.io/port': '9002',
-      'prometheus.io/path': '/metrics',
-    });
   });
 
   it('mounts the admin token from a Secret as a file and gives tollgate an emptyDir for writes', () => {
@@ -205,22 +279,6 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     for (const m of tollgate.volumeMounts ?? []) {
       if (!m.readOnly) expect(volume(m.name)?.emptyDir, `${m.mountPath} is writable`).toBeDefined();
     }
-  });
-});
-
-describe('the two overlays share one policy', () => {
-  it('k8s/base/tollgate.yaml is a complete config on its own (for `tollgate check`)', () => {
-    const config = parseConfig(readFileSync(POLICY_FILE, 'utf8'), CONFIG_DIR);
-    expect(config.revocation?.store).toBe('file');
-  });
-
-  it('render the same config apart from the revocation store', () => {
-    const [sidecar, gateway] = OVERLAYS.map((o) => renderedConfig(o));
-    const { revocation: a, ...sidecarRest } = sidecar!;
-    const { revocation: b, ...gatewayRest } = gateway!;
-    expect(sidecarRest).toEqual(gatewayRest);
-    expect(a?.store).toBe('file');
-    expect(b?.store).toBe('redis');
   });
 });
 
@@ -306,17 +364,22 @@ describe('gateway overlay', () => {
     expect(hpa.spec?.metrics?.[0]?.resource?.name).toBe('cpu');
   });
 
-  it('serves 9001 as h2c through a headless Service, for per-request balancing in Envoy', () => {
+  it('serves every port, all TLS, through a headless Service, for per-request balancing in Envoy', () => {
     const service = find(objects(overlay), 'Service', 'tollgate') as unknown as IService;
     expect(service.spec?.clusterIP).toBe('None');
     expect(selects({ matchLabels: service.spec?.selector }, tollgatePods())).toBe(true);
-    const grpcPort = service.spec?.ports?.find((p) => p.port === 9001);
-    expect(grpcPort?.appProtocol).toBe('kubernetes.io/h2c');
-    expect(service.spec?.ports?.find((p) => p.port === 9002)).toBeDefined();
-    expect(service.spec?.ports?.find((p) => p.port === 9003)?.appProtocol).toBe('http');
+    // TLS on each (listen.tls, listen.httpTls): nothing may claim h2c or plain http any more.
+    expect(service.spec?.ports?.map((p) => [p.port, p.appProtocol])).toEqual([
+      [9001, 'https'],
+      [9002, 'https'],
+      [9003, 'https'],
+    ]);
+    const config = renderedConfig(overlay);
+    expect(config.listen.tls).toBeDefined();
+    expect(config.listen.httpTls).toBeDefined();
   });
 
-  it("lets only the gateway's pods reach 9001 and 9003, and only scrapers and admin clients reach 9002", () => {
+  it("lets only the gateway's pods reach 9001 and 9003, and scrapers, admin clients and the sidecars (JWKS) only 9002", () => {
     const np = find(objects(overlay), 'NetworkPolicy', 'tollgate') as unknown as INetworkPolicy;
     expect(selects(np.spec?.podSelector, tollgatePods())).toBe(true);
     expect(np.spec?.policyTypes).toContain('Ingress');
@@ -324,24 +387,34 @@ describe('gateway overlay', () => {
     for (const rule of rules) {
       expect(rule.from?.length, 'every rule names who may connect').toBeGreaterThan(0);
       expect(rule.ports?.length, 'every rule names its ports').toBeGreaterThan(0);
+      for (const peer of rule.from ?? []) {
+        expect(peer.ipBlock).toBeUndefined();
+        expect(Object.keys(peer.podSelector?.matchLabels ?? {}).length, 'a pod selector, never all pods').toBeGreaterThan(0);
+      }
     }
-    expect(rules.flatMap((r) => r.ports?.map((p) => p.port) ?? []).sort()).toEqual([9001, 9002, 9003]);
+    expect([...new Set(rules.flatMap((r) => r.ports?.map((p) => p.port) ?? []))].sort()).toEqual([9001, 9002, 9003]);
 
+    /** The ports a pod of this namespace with these labels may reach (peers with a namespaceSelector name other namespaces). */
+    const reachable = (labels: Record<string, string> | undefined) =>
+      [
+        ...new Set(
+          rules
+            .filter((r) => r.from?.some((peer) => !peer.namespaceSelector && selects(peer.podSelector, labels)))
+            .flatMap((r) => r.ports?.map((p) => p.port) ?? []),
+        ),
+      ].sort();
     const gatewayPods = deployment(overlay, 'edge-gateway').spec?.template.metadata?.labels;
-    const grpcRule = rules.find((r) => r.ports?.some((p) => p.port === 9001));
+    const sidecarPods = deployment('k8s/overlays/sidecar', 'example-app').spec?.template.metadata?.labels;
     // The HTTP authorization port trusts the original request its caller describes: the gateway only.
-    expect(grpcRule?.ports?.map((p) => p.port)).toEqual([9001, 9003]);
-    expect(grpcRule?.from).toHaveLength(1);
-    expect(grpcRule?.from?.[0]?.namespaceSelector).toBeUndefined();
-    expect(selects(grpcRule?.from?.[0]?.podSelector, gatewayPods)).toBe(true);
-
-    const httpRule = rules.find((r) => r.ports?.some((p) => p.port === 9002));
-    expect(httpRule?.ports?.map((p) => p.port)).toEqual([9002]);
-    for (const peer of httpRule?.from ?? []) {
-      expect(peer.ipBlock).toBeUndefined();
-      expect(Object.keys(peer.podSelector?.matchLabels ?? {}).length, 'a pod selector, never all pods').toBeGreaterThan(0);
-      expect(selects(peer.podSelector, gatewayPods)).toBe(false);
-    }
+    expect(reachable(gatewayPods)).toEqual([9001, 9003]);
+    // The sidecars' tollgates fetch the JWKS, on the HTTP port; nothing else is open to them.
+    expect(reachable(sidecarPods)).toEqual([9002]);
+    expect(reachable({ 'tollgate.io/admin-client': 'true' })).toEqual([9002]);
+    expect(reachable({ 'app.kubernetes.io/name': 'some-other-app' })).toEqual([]);
+    expect(reachable(tollgatePods())).toEqual([]);
+    // Prometheus, from its own namespace, on 9002 only.
+    const fromMonitoring = rules.filter((r) => r.from?.some((peer) => peer.namespaceSelector));
+    expect(fromMonitoring.flatMap((r) => r.ports?.map((p) => p.port))).toEqual([9002]);
   });
 
   it('shares revocations through a persistent single-replica Redis that only tollgate reaches', () => {
@@ -396,18 +469,153 @@ describe('gateway overlay', () => {
     expect(podSpec(redis).volumes?.find((v) => v.name === tlsMount?.name)?.secret?.secretName).toBe('tollgate-redis-tls');
   });
 
-  it("points the gateway's Envoy (examples/envoy/gateway.yaml) at the tollgate Service", () => {
+  it("points the gateway's Envoy (examples/envoy/gateway-mtls.yaml) at the tollgate Service, over mTLS with the Secrets' identities", () => {
     const spec = podSpec(deployment(overlay, 'edge-gateway'));
     const envoy = container(spec, 'envoy');
-    expect(envoy.args).toContain('/etc/envoy/config/gateway.yaml');
+    expect(envoy.args).toContain('/etc/envoy/config/gateway-mtls.yaml');
     const cmName = spec.volumes?.find((v) => v.name === 'envoy-config')?.configMap?.name ?? '';
-    const text = (find(objects(overlay), 'ConfigMap', cmName) as unknown as IConfigMap).data?.['gateway.yaml'] ?? '';
-    expect(text).toBe(readFileSync(join(REPO, 'examples/envoy/gateway.yaml'), 'utf8'));
+    const text = (find(objects(overlay), 'ConfigMap', cmName) as unknown as IConfigMap).data?.['gateway-mtls.yaml'] ?? '';
+    expect(text).toBe(read('examples/envoy/gateway-mtls.yaml'));
     const bootstrap = parse(text) as EnvoyBootstrap;
     const tollgateCluster = bootstrap.static_resources.clusters.find((c) => c.name === 'tollgate');
     const service = find(objects(overlay), 'Service', 'tollgate') as unknown as IService;
     expect(endpointsOf(tollgateCluster)).toEqual([`${service.metadata?.name}:9001`]);
     expect(tollgateCluster?.type).toBe('STRICT_DNS');
+
+    // Envoy presents the certificate of the Secret at /etc/envoy/tls (a whole Secret, a directory it
+    // watches), and accepts only tollgate's SPIFFE ID, the URI SAN of tollgate's own Certificate.
+    const tls = tollgateCluster?.transport_socket?.typed_config.common_tls_context;
+    const envoyTlsDir = posix.dirname(tls?.tls_certificates[0]?.certificate_chain.filename ?? '');
+    expect(tls?.tls_certificates[0]?.watched_directory?.path).toBe(envoyTlsDir);
+    const mount = envoy.volumeMounts?.find((m) => m.mountPath === envoyTlsDir);
+    expect(mount?.subPath).toBeUndefined();
+    const envoySecret = spec.volumes?.find((v) => v.name === mount?.name)?.secret;
+    expect(envoySecret?.items).toBeUndefined();
+    const gatewayCertificate = certificateFor(envoySecret?.secretName ?? '');
+    expect(gatewayCertificate?.spec.usages).toContain('client auth');
+    const tollgateSpec = podSpec(deployment(overlay, 'tollgate'));
+    const config = renderedConfig(overlay);
+    const tollgateMount = container(tollgateSpec, 'tollgate').volumeMounts?.find(
+      (m) => m.mountPath === posix.dirname(config.listen.tls?.certFile ?? ''),
+    );
+    const tollgateCertificate = certificateFor(tollgateSpec.volumes?.find((v) => v.name === tollgateMount?.name)?.secret?.secretName ?? '');
+    expect(tls?.validation_context.match_typed_subject_alt_names).toEqual(
+      (tollgateCertificate?.spec.uris ?? []).map((uri) => ({ san_type: 'URI', matcher: { exact: uri } })),
+    );
+    // tollgate admits exactly the gateway's identity on gRPC: the one client there, and act.sub of minted tokens.
+    expect(config.listen.tls?.clientCaFile).toBeDefined();
+    expect(config.listen.tls?.allowedClients).toEqual(gatewayCertificate?.spec.uris);
+    // Both certificates come from one Issuer, whose CA is the ca.crt each side trusts.
+    expect(tollgateCertificate?.spec.issuerRef).toEqual(gatewayCertificate?.spec.issuerRef);
+  });
+});
+
+describe('service identity: internal tokens from the gateway, verified by the sidecars', () => {
+  const gateway = 'k8s/overlays/gateway';
+  const sidecar = 'k8s/overlays/sidecar';
+
+  it('signs with keys from the Secret tollgate-signing-keys, made by `tollgate keys rotate` and never committed', () => {
+    const config = renderedConfig(gateway);
+    expect(config.internalTokens?.keysDir).toBe('/etc/tollgate-keys');
+    const spec = podSpec(deployment(gateway, 'tollgate'));
+    const mount = container(spec, 'tollgate').volumeMounts?.find((m) => m.mountPath === config.internalTokens?.keysDir);
+    expect(spec.volumes?.find((v) => v.name === mount?.name)?.secret).toMatchObject({ secretName: 'tollgate-signing-keys' });
+    // Not a cert-manager Secret, and not in the repository: made by the documented command. No
+    // manifest carries a Secret at all (every one is made by a command or by cert-manager).
+    expect(certificateFor('tollgate-signing-keys')).toBeUndefined();
+    for (const overlay of OVERLAYS) expect(objects(overlay).filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(certManager.filter((o) => o.kind === 'Secret')).toEqual([]);
+    const docs = read('docs/deploying.md');
+    expect(docs).toContain('keys rotate --dir');
+    expect(docs).toContain('tollgate-signing-keys');
+    // Readable by tollgate's group only (fsGroup), not world-readable.
+    expect(spec.securityContext?.fsGroup).toBe(container(spec, 'tollgate').securityContext?.runAsGroup);
+    for (const name of ['tollgate-signing-keys', 'tollgate-tls']) {
+      expect(spec.volumes?.find((v) => v.secret?.secretName === name)?.secret?.defaultMode, name).toBe(0o440);
+    }
+  });
+
+  it("verifies the gateway's internal tokens in the sidecar: its issuer, the internal typ, and the gateway as actor", () => {
+    const minter = renderedConfig(gateway).internalTokens;
+    const config = renderedConfig(sidecar);
+    expect(config.providers).toHaveLength(1);
+    const provider = config.providers[0]!;
+    expect(provider.issuer).toBe(minter?.issuer);
+    expect(provider.typ).toBe(INTERNAL_TOKEN_TYP);
+    expect(provider.algorithms).toEqual([minter?.algorithm]);
+    // Every rule that needs a user requires the gateway in the token's act chain.
+    const gatewayId = renderedConfig(gateway).listen.tls?.allowedClients;
+    expect(gatewayId).toHaveLength(1);
+    const userRules = config.rules.filter((r) => !r.require?.anonymous);
+    expect(userRules.length).toBeGreaterThan(0);
+    for (const rule of userRules) expect(rule.require?.actor?.principals, rule.id).toEqual(gatewayId);
+    // The audience the gateway mints for is one the sidecar accepts.
+    const audiences = renderedConfig(gateway).rules.flatMap((r) => (r.internalToken ? [r.internalToken.audience] : []));
+    expect(audiences.length).toBeGreaterThan(0);
+    for (const audience of audiences) expect(provider.audiences).toContain(audience);
+  });
+
+  it("fetches the JWKS from a Service of the gateway overlay whose port leads to tollgate's HTTPS port", () => {
+    const uri = new URL(renderedConfig(sidecar).providers[0]?.jwks?.uri ?? '');
+    expect(uri.protocol).toBe('https:');
+    expect(uri.pathname).toBe('/.well-known/jwks.json');
+    const service = find(objects(gateway), 'Service', uri.hostname) as unknown as IService;
+    const servicePort = service.spec?.ports?.find((p) => p.port === Number(uri.port || 443));
+    expect(servicePort, `Service ${uri.hostname} has port ${uri.port || 443}`).toBeDefined();
+    const tollgateSpec = podSpec(deployment(gateway, 'tollgate'));
+    expect(selects({ matchLabels: service.spec?.selector }, deployment(gateway, 'tollgate').spec?.template.metadata?.labels)).toBe(true);
+    const containerPort = container(tollgateSpec, 'tollgate').ports?.find((p) => p.name === servicePort?.targetPort)?.containerPort;
+    const config = renderedConfig(gateway);
+    expect(containerPort).toBe(Number(config.listen.http.split(':').pop()));
+    // Only the HTTP port is on this Service.
+    expect(service.spec?.ports).toHaveLength(1);
+    // tollgate's certificate names the host, and the sidecar trusts its CA (NODE_EXTRA_CA_CERTS).
+    const tlsMount = container(tollgateSpec, 'tollgate').volumeMounts?.find(
+      (m) => m.mountPath === posix.dirname(config.listen.httpTls?.certFile ?? ''),
+    );
+    const tollgateCertificate = certificateFor(tollgateSpec.volumes?.find((v) => v.name === tlsMount?.name)?.secret?.secretName ?? '');
+    expect(tollgateCertificate?.spec.dnsNames).toContain(uri.hostname);
+    const sidecarSpec = podSpec(deployment(sidecar, 'example-app'));
+    const sidecarTollgate = container(sidecarSpec, 'tollgate');
+    const extraCa = sidecarTollgate.env?.find((e) => e.name === 'NODE_EXTRA_CA_CERTS')?.value ?? '';
+    expect(posix.basename(extraCa)).toBe('ca.crt');
+    const caMount = sidecarTollgate.volumeMounts?.find((m) => m.mountPath === posix.dirname(extraCa));
+    const caCertificate = certificateFor(sidecarSpec.volumes?.find((v) => v.name === caMount?.name)?.secret?.secretName ?? '');
+    expect(caCertificate?.spec.issuerRef).toEqual(tollgateCertificate?.spec.issuerRef);
+    // The issuer is the same origin, so OIDC discovery ({issuer}/.well-known/openid-configuration) works too.
+    expect(new URL(config.internalTokens?.issuer ?? '').origin).toBe(uri.origin);
+  });
+
+  it("routes the gateway's requests, with the token minted for the example app, to its Service over mTLS, checking its SPIFFE ID", () => {
+    const spec = podSpec(deployment(gateway, 'edge-gateway'));
+    const cmName = spec.volumes?.find((v) => v.name === 'envoy-config')?.configMap?.name ?? '';
+    const text = (find(objects(gateway), 'ConfigMap', cmName) as unknown as IConfigMap).data?.['gateway-mtls.yaml'] ?? '';
+    const bootstrap = parse(text) as EnvoyBootstrap;
+    const backend = bootstrap.static_resources.clusters.find((c) => c.name === 'backend');
+    const service = find(objects(sidecar), 'Service', 'example-app') as unknown as IService;
+    expect(endpointsOf(backend)).toEqual(service.spec?.ports?.map((p) => `${service.metadata?.name}:${p.port}`));
+    const tls = backend?.transport_socket?.typed_config.common_tls_context;
+    expect(tls?.tls_certificates[0]?.certificate_chain.filename).toBe('/etc/envoy/tls/tls.crt');
+    expect(tls?.validation_context.match_typed_subject_alt_names).toEqual(
+      (certificateFor('example-app-tls')?.spec.uris ?? []).map((uri) => ({ san_type: 'URI', matcher: { exact: uri } })),
+    );
+    // The audience minted is that service's, the one its sidecar accepts (above).
+    expect(renderedConfig(sidecar).providers[0]?.audiences).toEqual([service.metadata?.name]);
+  });
+
+  it('issues every workload certificate with a SPIFFE ID, one per Certificate, and each ID the configs name has one', () => {
+    const ids = new Map(certificates().flatMap((c) => (c.spec.uris ?? []).map((uri) => [uri, c.metadata.name] as const)));
+    for (const name of ['edge-gateway-tls', 'tollgate-tls', 'example-app-tls']) {
+      const uris = certificateFor(name)?.spec.uris ?? [];
+      expect(uris, name).toHaveLength(1);
+      expect(uris[0]).toMatch(/^spiffe:\/\/cluster\.local\/ns\/[a-z0-9-]+\/sa\/[a-z0-9-]+$/);
+    }
+    const named = [
+      ...(renderedConfig(gateway).listen.tls?.allowedClients ?? []),
+      ...renderedConfig(sidecar).rules.flatMap((r) => r.require?.actor?.principals ?? []),
+    ];
+    expect(named.length).toBeGreaterThan(0);
+    for (const id of named) expect(ids.get(id), id).toBe('edge-gateway-tls');
   });
 });
 
@@ -419,6 +627,14 @@ interface EnvoyBootstrap {
       type?: string;
       load_assignment?: {
         endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string; port_value: number } } } }> }>;
+      };
+      transport_socket?: {
+        typed_config: {
+          common_tls_context: {
+            tls_certificates: Array<{ certificate_chain: { filename: string }; watched_directory?: { path: string } }>;
+            validation_context: { match_typed_subject_alt_names?: unknown[] };
+          };
+        };
       };
     }>;
   };
@@ -444,14 +660,6 @@ function secretsUsed(overlay: string): Set<string> {
 }
 
 describe('Secrets each overlay needs', () => {
-  interface Certificate extends K8sObject {
-    spec: { secretName: string; dnsNames?: string[]; issuerRef: { name: string; kind: string } };
-  }
-  let certificates: Certificate[];
-  beforeAll(() => {
-    certificates = render('k8s/cert-manager').filter((o): o is Certificate => o.kind === 'Certificate');
-  });
-
   it.each(OVERLAYS)('%s: docs/deploying.md names every Secret its pods mount, under that overlay', (overlay) => {
     const docs = readFileSync(join(REPO, 'docs/deploying.md'), 'utf8');
     const section = docs.slice(docs.indexOf('## Secrets'), docs.indexOf('\n## ', docs.indexOf('## Secrets') + 1));
@@ -462,13 +670,11 @@ describe('Secrets each overlay needs', () => {
   });
 
   it.each(OVERLAYS)('%s: every TLS Secret is issued by a Certificate in k8s/cert-manager, from an Issuer defined there', (overlay) => {
-    const issuers = render('k8s/cert-manager')
-      .filter((o) => o.kind === 'Issuer')
-      .map((o) => o.metadata.name);
+    const issuers = certManager.filter((o) => o.kind === 'Issuer').map((o) => o.metadata.name);
     const tlsSecrets = [...secretsUsed(overlay)].filter((name) => name.endsWith('-tls'));
     expect(tlsSecrets.length).toBeGreaterThan(0);
     for (const name of tlsSecrets) {
-      const certificate = certificates.find((c) => c.spec.secretName === name);
+      const certificate = certificateFor(name);
       expect(certificate, `a Certificate for ${name}`).toBeDefined();
       expect(issuers).toContain(certificate!.spec.issuerRef.name);
     }
@@ -476,6 +682,6 @@ describe('Secrets each overlay needs', () => {
 
   it("names the Redis host tollgate connects to in Redis' certificate", () => {
     const host = new URL(renderedConfig('k8s/overlays/gateway').revocation?.redis?.url ?? '').hostname;
-    expect(certificates.find((c) => c.spec.secretName === 'tollgate-redis-tls')?.spec.dnsNames).toContain(host);
+    expect(certificateFor('tollgate-redis-tls')?.spec.dnsNames).toContain(host);
   });
 });
