@@ -50,7 +50,7 @@ describe('chaos: JWKS flapping, Redis restarts and SIGHUPs under load', () => {
     writeFileSync(join(dir, 'admin-token'), ADMIN_SECRET);
     ports = { grpcPort: await freePort(), httpPort: await freePort() };
     const config = {
-      listen: { grpc: `127.0.0.1:${ports.grpcPort}`, http: `127.0.0.1:${ports.httpPort}` },
+      listen: { grpc: `127.0.0.1:${ports.grpcPort}`, http: `127.0.0.1:${ports.httpPort}`, authz: '127.0.0.1:0' },
       shutdown: { notServingSeconds: 0, drainSeconds: 2 },
       providers: [
         {

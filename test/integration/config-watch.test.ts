@@ -15,7 +15,7 @@ import { waitFor } from '../helpers/time.js';
 
 const config = (extra: Record<string, unknown>) =>
   stringify({
-    listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' },
+    listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' },
     shutdown: { notServingSeconds: 0, drainSeconds: 5 },
     rules: [],
     ...extra,
