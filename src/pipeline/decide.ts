@@ -35,12 +35,14 @@ export interface DecideOptions {
 
 /**
  * What `decide` found: the outcome; the policy's decision, when it was consulted; the verified token,
- * when there was one (also on a policy denial, for the decision log's claims).
+ * when there was one (also on a policy denial, for the decision log's claims), and whether it came
+ * from the verified-token cache (a token seen before, likely to be seen again).
  */
 export interface Decided {
   outcome: Outcome;
   decision?: Decision;
   token?: VerifiedToken;
+  tokenCached?: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
   let token = options.presetToken;
   let location: TokenLocation | undefined;
   let refresh = false;
+  let tokenCached = false;
   if (!token) {
     const extraction = extractToken(view, runtime.locations);
     if (extraction.kind === 'ambiguous') return { outcome: { kind: 'unauthenticated', reason: 'ambiguous_token' } };
@@ -60,6 +63,7 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
       options.onToken?.(extraction.token.length, verified.ok ? verified.token.provider.config.name : verified.provider?.config.name);
       if (!verified.ok) return { outcome: { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name } };
       token = verified.token;
+      tokenCached = verified.cached;
       location = extraction.location;
     }
   }
@@ -85,7 +89,7 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
     (contextAnswers) => runtime.policy.authorize(request, identity, { explain: options.explain, contextAnswers, viewAs }),
     runtime.contextSources,
   );
-  return { outcome: outcomeOf(decision, token, location, refresh), decision, token };
+  return { outcome: outcomeOf(decision, token, location, refresh), decision, token, tokenCached };
 }
 
 function outcomeOf(decision: Decision, token: VerifiedToken | undefined, location: TokenLocation | undefined, refresh: boolean): Outcome {

@@ -67,7 +67,7 @@ export function createChecker(ctx: CheckContext): Checker {
     toView: () => RequestView | undefined,
     transport: Transport,
     caller: string | undefined,
-    respond: (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext) => R,
+    respond: (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext, tokenCached: boolean) => R,
   ): Promise<R> => {
     const started = process.hrtime.bigint();
     const runtime = ctx.runtime();
@@ -100,7 +100,8 @@ export function createChecker(ctx: CheckContext): Checker {
       ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
       outcome = { kind: 'error' };
     }
-    const response = respond(outcome, view, { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim });
+    const rc = { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim };
+    const response = respond(outcome, view, rc, result?.tokenCached === true);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const labels = labelsOf(outcome);
     record(ctx, labels, outcome, view, transport);
@@ -111,8 +112,8 @@ export function createChecker(ctx: CheckContext): Checker {
   };
   return {
     grpc: (toView, caller) =>
-      run(toView, 'grpc', caller, (outcome, view, rc) => {
-        const token = outcome.kind === 'allow' ? preparableToken(outcome) : undefined;
+      run(toView, 'grpc', caller, (outcome, view, rc, tokenCached) => {
+        const token = outcome.kind === 'allow' ? preparableToken(outcome, tokenCached) : undefined;
         return outcome.kind === 'allow' && token && view ? preparedAllows.respond(outcome, token, view, rc) : whole(outcome, view, rc);
       }),
     http: (toView, caller) => run(toView, 'http', caller, whole),

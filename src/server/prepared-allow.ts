@@ -25,9 +25,12 @@ const HEADERS_TO_REMOVE_TAG = (5 << 3) | 2;
 /**
  * The token whose prepared allow answers `outcome`, if it may be prepared at all. An allow that carries
  * a minted internal token differs per mint: it is encoded whole, never shared through the token's entry.
+ * A token verified just now (not `tokenCached`) is answered whole too: many tokens are seen once (a
+ * client's last call, a distinct-token load), and preparing their allows would only churn this cache
+ * with entries that outlive a few garbage collections and then die in the old generation.
  */
-export function preparableToken(outcome: AllowOutcome): VerifiedToken | undefined {
-  return outcome.minted ? undefined : outcome.token;
+export function preparableToken(outcome: AllowOutcome, tokenCached: boolean): VerifiedToken | undefined {
+  return outcome.minted || !tokenCached ? undefined : outcome.token;
 }
 
 /**
