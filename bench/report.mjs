@@ -118,6 +118,12 @@ function nodeText(m) {
   return `servers (tollgate, no-op baseline, verification ceiling) on node ${m.serverNode}; bench and node load generator on node ${m.node}`;
 }
 
+/** Where a process's memory sits: V8's spaces (committed / used) and memory outside the V8 heap. */
+function spacesText(gc) {
+  const spaces = (gc.spaces ?? []).filter((s) => s.sizeMB >= 1).map((s) => `${s.name} ${s.sizeMB.toFixed(0)}/${s.usedMB.toFixed(0)}`);
+  return `V8 spaces committed/used MB: ${spaces.join(', ')}; external ${gc.externalMB.toFixed(0)} MB`;
+}
+
 /** How a memory variant was started: `node` defaults, or the deployment's V8 flags. */
 function flagsText(nodeArgs) {
   return nodeArgs.length ? `node ${nodeArgs.join(' ')}, as deployed` : 'node defaults';
@@ -183,7 +189,8 @@ export function printSummary(results) {
   for (const mem of [results.memory, results.memoryDeployed].filter(Boolean)) {
     console.log(
       `\nmemory (${flagsText(mem.nodeArgs)}): RSS idle ${mem.empty.rssMB.toFixed(0)} MB; with ${n0(mem.revocations)} revocations ${mem.loaded.rssMB.toFixed(0)} MB; after ${n0(mem.tokens)} distinct tokens ${mem.rssAfterFillMB.toFixed(0)} MB (peak ${mem.hwmMB.toFixed(0)} MB, ${mem.filledGc.rssMB.toFixed(0)} MB after a full GC); ` +
-        `V8 heap used after GC ${mem.empty.gc.heapUsedMB.toFixed(0)} → ${mem.loaded.gc.heapUsedMB.toFixed(0)} → ${mem.filledGc.heapUsedMB.toFixed(0)} MB; oldest ${mem.oldestReplayed} tokens still cached: ${mem.oldestStillCached}`,
+        `V8 heap used after GC ${mem.empty.gc.heapUsedMB.toFixed(0)} → ${mem.loaded.gc.heapUsedMB.toFixed(0)} → ${mem.filledGc.heapUsedMB.toFixed(0)} MB; oldest ${mem.oldestReplayed} tokens still cached: ${mem.oldestStillCached}` +
+        `; after the fill and a full GC: ${spacesText(mem.filledGc)}`,
     );
   }
   if (results.profile) {
