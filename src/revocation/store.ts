@@ -59,8 +59,7 @@ export class MirroredStore implements RevocationStore {
       this.metrics.denied(verdict.revoked);
       return { revoked: verdict.revoked };
     }
-    const failAfter = this.config.failClosedAfterSeconds;
-    if (failAfter !== undefined && this.stalenessSeconds(now) > failAfter) {
+    if (this.failingClosed(this.stalenessSeconds(now))) {
       this.metrics.denied('store_unavailable');
       return { revoked: 'store_unavailable' };
     }
@@ -102,9 +101,16 @@ export class MirroredStore implements RevocationStore {
     return {
       up: this.backend.health().up,
       stalenessSeconds,
+      synced: this.started,
       ready: this.started && stalenessSeconds <= this.config.maxStalenessSeconds,
+      failingClosed: this.failingClosed(stalenessSeconds),
       entries: this.mirror.size,
     };
+  }
+
+  private failingClosed(stalenessSeconds: number): boolean {
+    const failAfter = this.config.failClosedAfterSeconds;
+    return failAfter !== undefined && stalenessSeconds > failAfter;
   }
 
   private stalenessSeconds(now: number): number {

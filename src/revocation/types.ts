@@ -41,8 +41,12 @@ export interface RevocationStatus {
   up: boolean;
   /** Seconds since the mirror was last known to be in sync (0 while up). */
   stalenessSeconds: number;
+  /** Synced at least once since this replica started. */
+  synced: boolean;
   /** Synced at least once and not staler than `maxStalenessSeconds`. */
   ready: boolean;
+  /** Staler than `failClosedAfterSeconds`: every token is refused (revocation_unavailable). */
+  failingClosed: boolean;
   entries: number;
 }
 

@@ -41,11 +41,20 @@ export function readinessOf({ config, draining, providers, listeners = {}, revoc
   Object.assign(checks, listeners);
   if (revocation) {
     checks.revocation = {
-      ready: revocation.ready,
-      detail: revocation.up ? undefined : `store unreachable for ${Math.round(revocation.stalenessSeconds)}s`,
+      ready: revocation.synced && (revocation.ready || !config.requireRevocationStore),
+      detail: revocationDetail(revocation),
     };
   }
   return { ready: Object.values(checks).every((c) => c.ready), checks };
+}
+
+function revocationDetail(revocation: RevocationStatus): string | undefined {
+  if (!revocation.synced) return 'not synced with the store yet';
+  if (revocation.up) return undefined;
+  const since = `store unreachable for ${Math.round(revocation.stalenessSeconds)}s${revocation.ready ? '' : ', past maxStalenessSeconds'}`;
+  return revocation.failingClosed
+    ? `${since}; past failClosedAfterSeconds, tokens are refused (revocation_unavailable)`
+    : `${since}; tokens are checked against the revocations last synced`;
 }
 
 function keyDetail(keys: KeyManagerStatus): string | undefined {

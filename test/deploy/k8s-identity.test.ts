@@ -30,6 +30,7 @@ import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { SecretDir, TestCa, TLS_CHANNEL_OPTIONS, type IssuedPair } from '../helpers/pki.js';
 import { startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
 import { find, render, type K8sObject } from './kustomize.js';
+import { waitForServing } from '../helpers/cli-process.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli.js');
 
@@ -141,25 +142,6 @@ const mtls = (pair?: IssuedPair) =>
 async function expectProbesPass(container: IContainer, httpPort: number): Promise<void> {
   const probes = [container.startupProbe, container.livenessProbe, container.readinessProbe];
   for (const p of probes) expect(await probe(httpPort, p?.httpGet?.path ?? '', p?.httpGet?.scheme), p?.httpGet?.path).toBe(200);
-}
-
-function waitForServing(child: ChildProcess): Promise<{ grpcPort: number; httpPort: number }> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      for (const line of out.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as { msg?: string; grpcPort?: number; httpPort?: number };
-        if (entry.msg === 'tollgate serving') {
-          child.stdout?.off('data', onData);
-          resolve({ grpcPort: entry.grpcPort!, httpPort: entry.httpPort! });
-        }
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`tollgate exited with ${code} before serving: ${out}`)));
-  });
 }
 
 beforeAll(async () => {

@@ -1,12 +1,15 @@
 /**
- * Readiness means "this replica can answer". One identity provider without keys must not take the
- * replica (in gateway mode: every replica at once) out of rotation while the other providers' tokens,
- * anonymous routes and peer-only routes are still served; its state shows in /readyz's detail.
+ * Readiness means "this replica can answer". One identity provider without keys, or the revocation
+ * store every replica shares, must not take the replica (in gateway mode: every replica at once) out
+ * of rotation while anonymous routes, peer-only routes and (for a provider) the other providers'
+ * tokens are still served; their state shows in /readyz's detail, and tokens are refused meanwhile.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequest, deniedBody, healthStatus } from '../helpers/envoy-client.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
+import { waitFor } from '../helpers/time.js';
 import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+import { RedisServer } from '../revocation/redis-server.js';
 
 const provider = (name: string, file: string) => ({
   name,
@@ -100,5 +103,88 @@ describe('metric series at start', () => {
       expect(metrics).toContain(series);
     }
     expect(metrics).toMatch(new RegExp(`tollgate_build_info\\{version="\\d+\\.\\d+\\.\\d+",node="${process.versions.node}"\\} 1`));
+  });
+});
+
+describe('readiness while the shared revocation store is down', () => {
+  const MAX_STALENESS_SECONDS = 5;
+  let redis: RedisServer;
+  let key: TestKey;
+  /** The default, and one with readiness.requireRevocationStore: true, on the same Redis. */
+  let fleet: RunningTollgate;
+  let strict: RunningTollgate;
+  const readyz = async (tg: RunningTollgate) => {
+    const response = await fetch(`http://127.0.0.1:${tg.app.httpPort}/readyz`);
+    return { status: response.status, body: (await response.json()) as { checks: Record<string, { ready: boolean; detail?: string }> } };
+  };
+  beforeAll(async () => {
+    key = await testKey('ES256');
+    redis = await RedisServer.launch({ persistent: true });
+    const config = (readiness: object) => ({
+      providers: [provider('up', 'jwks.json')],
+      rules,
+      revocation: {
+        store: 'redis',
+        maxStalenessSeconds: MAX_STALENESS_SECONDS,
+        failClosedAfterSeconds: MAX_STALENESS_SECONDS,
+        redis: { url: redis.url, timeoutSeconds: 1 },
+      },
+      readiness,
+    });
+    fleet = await startTollgate(config({}), { 'jwks.json': jwks(key) });
+    strict = await startTollgate(config({ requireRevocationStore: true }), { 'jwks.json': jwks(key) });
+  });
+  afterAll(async () => {
+    await fleet?.close();
+    await strict?.close();
+    await redis?.dispose();
+  });
+
+  it('keeps the replica in rotation, refusing tokens, unless requireRevocationStore; both recover with the store', async () => {
+    for (const tg of [fleet, strict]) expect((await readyz(tg)).status).toBe(200);
+    await redis.stop();
+    for (const tg of [fleet, strict])
+      await waitFor('the store to be seen down', async () => (await readyz(tg)).body.checks.revocation?.detail !== undefined);
+    for (const tg of [fleet, strict]) tg.clock.advance((MAX_STALENESS_SECONDS + 1) * 1000);
+
+    const down = await readyz(fleet);
+    expect(down.status).toBe(200);
+    expect(down.body.checks.revocation).toMatchObject({
+      ready: true,
+      detail: expect.stringMatching(/past maxStalenessSeconds; past failClosedAfterSeconds, tokens are refused/),
+    });
+    expect(await healthStatus(fleet.app.grpcPort, 'envoy.service.auth.v3.Authorization')).toBe('SERVING');
+    // Fail closed all the same: a token cannot be checked against revocations, so it is refused.
+    const token = await mint('https://up.example.com', 'api', { key, now: nowSeconds(fleet.clock) });
+    const refused = await fleet.client.check(checkRequest({ headers: { authorization: `Bearer ${token}` } }));
+    expect(refused.status?.code).toBe(16);
+    expect(deniedBody(refused).reason).toBe('revocation_unavailable');
+    expect((await fleet.client.check(checkRequest({ path: '/public/x' }))).status?.code).toBe(0);
+
+    const strictDown = await readyz(strict);
+    expect(strictDown.status).toBe(503);
+    expect(strictDown.body.checks.revocation?.ready).toBe(false);
+    // gRPC health follows readiness on its own timer.
+    await waitFor(
+      'the strict replica NOT_SERVING',
+      async () => (await healthStatus(strict.app.grpcPort, 'envoy.service.auth.v3.Authorization')) === 'NOT_SERVING',
+      {
+        intervalMs: 50,
+      },
+    );
+    expect(await healthStatus(fleet.app.grpcPort, 'envoy.service.auth.v3.Authorization')).toBe('SERVING');
+
+    await redis.start();
+    for (const tg of [fleet, strict])
+      await waitFor(
+        'the store to be back',
+        async () => (await readyz(tg)).status === 200 && (await readyz(tg)).body.checks.revocation?.detail === undefined,
+        {
+          timeoutMs: 20_000,
+          intervalMs: 50,
+        },
+      );
+    const again = await mint('https://up.example.com', 'api', { key, now: nowSeconds(fleet.clock) });
+    expect((await fleet.client.check(checkRequest({ headers: { authorization: `Bearer ${again}` } }))).status?.code).toBe(0);
   });
 });

@@ -5,28 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkRequest, EnvoyClient, healthStatus, injectedHeaders } from '../helpers/envoy-client.js';
 import { waitFor } from '../helpers/time.js';
+import { waitForServing } from '../helpers/cli-process.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli.js');
-
-/** Waits for the server's "tollgate serving" log line and returns the ports and addresses it reports. */
-function waitForServing(child: ChildProcess): Promise<{ grpcPort: number; httpPort: number; grpc: string; http: string }> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      for (const line of out.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as { msg?: string; grpcPort?: number; httpPort?: number; grpc?: string; http?: string };
-        if (entry.msg === 'tollgate serving') {
-          child.stdout?.off('data', onData);
-          resolve({ grpcPort: entry.grpcPort!, httpPort: entry.httpPort!, grpc: entry.grpc!, http: entry.http! });
-        }
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`tollgate exited with ${code} before serving: ${out}`)));
-  });
-}
 
 function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));

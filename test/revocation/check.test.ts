@@ -140,7 +140,7 @@ describe('revocation check (memory store)', () => {
     expect(text).toContain('tollgate_revoked_denials_total{type="sub"} 1');
     expect(text).toContain('tollgate_revocation_store_up 1');
     expect(text).toContain('tollgate_revocation_staleness_seconds 0');
-    expect(store.status()).toEqual({ up: true, stalenessSeconds: 0, ready: true, entries: 3 });
+    expect(store.status()).toEqual({ up: true, stalenessSeconds: 0, synced: true, ready: true, failingClosed: false, entries: 3 });
   });
 
   it('a replacement store on the same registry takes the metric names over once started', async () => {
