@@ -15,7 +15,10 @@ const rules = (enforcePercent: number) => [
   { id: 'webhook', match: { paths: ['/hook'] }, require: { peer: { principals: [WORKLOAD('billing')] } }, rollout: { enforcePercent } },
   { id: 'open', match: { paths: ['/open'] }, require: { anonymous: true } },
 ];
-const base = { listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' }, shutdown: { notServingSeconds: 0, drainSeconds: 5 } };
+const base = {
+  listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' },
+  shutdown: { notServingSeconds: 0, drainSeconds: 5 },
+};
 
 async function metricsText(tg: RunningTollgate): Promise<string> {
   return (await fetch(`http://127.0.0.1:${tg.app.httpPort}/metrics`)).text();
