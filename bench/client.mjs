@@ -1,13 +1,18 @@
 // One-off requests: a single Check (to prove a scenario answers what it should before loading it)
 // and tollgate's /metrics decision counts (to prove the load got the expected decisions).
 import http2 from 'node:http2';
-import { decodeCheckResponse } from './encode.mjs';
+import { TLS_SERVER_NAME, decodeCheckResponse } from './encode.mjs';
 import { CHECK_PATH } from './h2load.mjs';
 
-/** Sends one framed CheckRequest; resolves { grpcStatus, code, httpStatus }. */
-export function checkOnce(port, frame, timeoutMs = 5000) {
+/**
+ * Sends one framed CheckRequest; resolves { grpcStatus, code, httpStatus, okHeaders, okHeaderValues }.
+ * `tls` ({ ca, cert, key } PEM): over TLS with that client certificate (a listener with listen.tls).
+ */
+export function checkOnce(port, frame, timeoutMs = 5000, tls = undefined) {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const session = tls
+      ? http2.connect(`https://127.0.0.1:${port}`, { ...tls, servername: TLS_SERVER_NAME })
+      : http2.connect(`http://127.0.0.1:${port}`);
     const timer = setTimeout(() => {
       session.destroy();
       reject(new Error(`Check on port ${port}: no answer in ${timeoutMs} ms`));

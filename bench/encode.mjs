@@ -5,6 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
+/** The name TLS clients check the server certificate against (bench/mint.mjs's server certificate carries it). */
+export const TLS_SERVER_NAME = 'localhost';
+
 const PROTO_ROOT = fileURLToPath(new URL('../proto/', import.meta.url));
 const ENTRY = 'envoy/service/auth/v3/external_auth.proto';
 
@@ -79,7 +82,7 @@ export function checkRequestFrame(options) {
   return grpcFrame(checkRequestBytes(options));
 }
 
-/** Decodes the body of a gRPC response (one frame) into { code, message, httpStatus }. */
+/** Decodes the body of a gRPC response (one frame) into { code, httpStatus, okHeaders, okHeaderValues }. */
 export function decodeCheckResponse(body) {
   if (body.length < 5) throw new Error(`bench/encode: short gRPC body (${body.length} bytes)`);
   const length = body.readUInt32BE(1);
@@ -89,6 +92,7 @@ export function decodeCheckResponse(body) {
     code: obj.status?.code ?? 0,
     httpStatus: obj.denied_response?.status?.code,
     okHeaders: (obj.ok_response?.headers ?? []).map((h) => h.header?.key),
+    okHeaderValues: Object.fromEntries((obj.ok_response?.headers ?? []).map((h) => [h.header?.key, h.header?.value])),
   };
 }
 

@@ -1,6 +1,7 @@
 // `node bench/internal-tokens.mjs` (after `npm run build`): what minting internal tokens adds to a
-// check, measured in-process on tollgate's Check handler (no gRPC transport, so the share it reports
-// is an upper bound for a real check, which also pays for HTTP/2 and protobuf).
+// check, measured in-process on tollgate's Check handler and its response serializer (no HTTP/2 or
+// TLS, so the share it reports is an upper bound for a real check; bench/mint.mjs measures the whole
+// server over mTLS gRPC).
 //   cached:        a cached external token, rule without internalToken (the cached path)
 //   mint-hit:      the same with internalToken, minted token reused from the cache
 //   mint alone:    InternalTokens.issue on a cache hit and on a miss (new subject: sign + insert)
@@ -16,7 +17,10 @@ import { InternalTokens } from '../dist/internal-tokens/index.js';
 import { rotateKeys } from '../dist/internal-tokens/rotate.js';
 import { createLogger } from '../dist/observability/logger.js';
 import { createCheckMetrics } from '../dist/observability/metrics.js';
-import { createCheckHandler } from '../dist/server/check.js';
+import { createCheckHandler, createChecker } from '../dist/server/check.js';
+import { withTolerantCheckDecoding } from '../dist/server/check-codec.js';
+import { AUTHORIZATION_SERVICE, loadAuthorizationPackage } from '../dist/server/proto.js';
+import { decodeCheckResponse, grpcFrame } from './encode.mjs';
 import { buildRuntime } from '../dist/server/runtime.js';
 import { AUDIENCE, ISSUER, claims, generateKeys, jwksOf, signJwt } from './tokens.mjs';
 
@@ -52,13 +56,15 @@ function handler(internalToken) {
   const runtime = buildRuntime(config, deps);
   const tokens = new InternalTokens(config.internalTokens, deps).start();
   tokens.stop();
-  const check = createCheckHandler({
-    runtime: () => runtime,
-    revocation: () => undefined,
-    metrics: createCheckMetrics(registry, { tokenCacheEntries: () => 0 }),
-    logger: deps.logger,
-    internalTokens: () => tokens,
-  });
+  const check = createCheckHandler(
+    createChecker({
+      runtime: () => runtime,
+      revocation: () => undefined,
+      metrics: createCheckMetrics(registry, { tokenCacheEntries: () => 0 }),
+      logger: deps.logger,
+      internalTokens: () => tokens,
+    }),
+  );
   return { runtime, check };
 }
 
@@ -82,14 +88,19 @@ const request = (token) => ({
   },
 });
 
+// The bytes grpc-js would send: a prepared allow writes its bytes, any other response is encoded whole.
+const { responseSerialize } = withTolerantCheckDecoding(loadAuthorizationPackage()[AUTHORIZATION_SERVICE]).Check;
+
 async function cpuPerCheck(check, requests) {
-  for (let i = 0; i < 2000; i++) await check(requests(i), CALLER); // warm-up
+  for (let i = 0; i < 2000; i++) responseSerialize(await check(requests(i), CALLER)); // warm-up
   const results = [];
   for (let round = 0; round < ROUNDS; round++) {
     const before = process.cpuUsage();
     for (let i = 0; i < ITERATIONS; i++) {
-      const response = await check(requests(i), CALLER);
-      if (response.status?.code !== 0) throw new Error(`denied: ${JSON.stringify(response.status)}`);
+      const bytes = responseSerialize(await check(requests(i), CALLER));
+      // One answer per round decoded (decoding is the client's work, not the server's).
+      const { code } = i === 0 ? decodeCheckResponse(grpcFrame(bytes)) : { code: 0 };
+      if (code !== 0) throw new Error(`denied: status ${code}`);
     }
     const used = process.cpuUsage(before);
     results.push((used.user + used.system) / ITERATIONS);

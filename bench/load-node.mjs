@@ -1,15 +1,17 @@
 // A small HTTP/2 gRPC load generator that cycles through MANY pre-encoded frames (h2load sends one
 // data file for every request). Closed loop: `connections` sessions × `streams` requests in flight.
 // usage: node bench/load-node.mjs --port P --frames FILE [--duration 5] [--warmup 1]
-//          [--connections 2] [--streams 32] [--count N]
+//          [--connections 2] [--streams 32] [--count N] [--start I] [--ca FILE --cert FILE --key FILE]
 // --frames: concatenated gRPC frames (each carries its length). --count N: send exactly N requests,
 // frame i being frames[i % n], then stop (used to fill the token cache); otherwise run for the
-// duration and report only requests started after the warm-up.
+// duration and report only requests started after the warm-up. --start I: begin at frames[I % n] (a
+// run continuing where the previous one stopped, so a cache does not see the same frames again). --ca/--cert/--key (PEM files): over
+// TLS, trusting that CA and presenting that client certificate (an mTLS listen.tls); otherwise h2c.
 // Prints one JSON line: { requests, seconds, rps, p50Ms, p99Ms, maxMs, failed, codes }.
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
-import { decodeCheckResponse, splitFrames } from './encode.mjs';
+import { TLS_SERVER_NAME, decodeCheckResponse, splitFrames } from './encode.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -20,10 +22,15 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '2' },
     streams: { type: 'string', default: '32' },
     count: { type: 'string' },
+    start: { type: 'string', default: '0' },
+    ca: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
   },
 });
 const frames = splitFrames(readFileSync(values.frames));
 const count = values.count === undefined ? undefined : Number(values.count);
+const start = Number(values.start);
 const warmupMs = count === undefined ? Number(values.warmup) * 1000 : 0;
 const durationMs = Number(values.duration) * 1000;
 const HEADERS = {
@@ -82,12 +89,19 @@ function fire(session) {
     if (started >= measureFrom) latencies.push(ended - started);
     fire(session);
   });
-  req.end(frames[i % frames.length]);
+  req.end(frames[(start + i) % frames.length]);
 }
 
 const sessions = [];
 for (let c = 0; c < Number(values.connections); c++) {
-  const session = http2.connect(`http://127.0.0.1:${values.port}`);
+  const session = values.ca
+    ? http2.connect(`https://127.0.0.1:${values.port}`, {
+        ca: readFileSync(values.ca),
+        cert: values.cert && readFileSync(values.cert),
+        key: values.key && readFileSync(values.key),
+        servername: TLS_SERVER_NAME,
+      })
+    : http2.connect(`http://127.0.0.1:${values.port}`);
   session.on('error', (err) => {
     console.error(`load-node: ${err.message}`);
     process.exit(1);

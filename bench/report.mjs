@@ -35,8 +35,31 @@ const MEMORY_LIMIT_MB = 200;
 const IDLE_RSS_LIMIT_MB = 70;
 const FLOOD_MAX_DROP = 0.1;
 const CONTEXT_CACHE_RATIO = 1.1;
+const MINT_HIT_RATIO = 1.1; // issue 15
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const spread = (values, digits = 2) => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+
+/** Per-round CPU ratios of a mint hit over the cached path, and µs a mint miss adds (bench/mint.mjs). */
+function mintFigures(mint) {
+  return {
+    hitRatios: mint.rounds.map((r) => r.mint.cpuUsPerCheck / r.plain.cpuUsPerCheck),
+    missUs: mint.rounds.map((r) => r.mintMany.cpuUsPerCheck - r.plainMany.cpuUsPerCheck),
+  };
+}
+
+/** The minting figures as text lines: the hit ratio and the miss cost beside one ES256 signature. */
+export function mintLines(results) {
+  const { mint, ceiling } = results;
+  const { hitRatios, missUs } = mintFigures(mint);
+  const us = (r, name) => r[name].cpuUsPerCheck.toFixed(1);
+  const signUs = 1e6 / ceiling.sign_ES256;
+  return [
+    `internal tokens through the whole server (gRPC over mTLS, client certificate ${mint.caller}; node load generator, ${mint.connections}×${mint.streams} in flight, ${mint.rounds.length} rounds of ${mint.seconds} s per load, alternating; load average ${mint.loadStart} → ${mint.loadEnd}):`,
+    `  mint hit: CPU per check ×${median(hitRatios).toFixed(2)} of the cached path without internalToken (median of per-round ratios; spread ${spread(hitRatios)}; rounds, µs plain/mint: ${mint.rounds.map((r) => `${us(r, 'plain')}/${us(r, 'mint')}`).join(', ')}); throughput ${mint.rounds.map((r) => (r.mint.rps / r.plain.rps).toFixed(2)).join(', ')} × the cached path`,
+    `  mint miss (${n0(mint.distinct)} subjects cycled through the 10,000-entry minted-token cache, their external tokens cached) against the cached path over ${n0(mint.plainDistinct)} distinct tokens: +${median(missUs).toFixed(1)} µs CPU per check (median of per-round differences; spread ${spread(missUs, 1)}; rounds, µs distinct plain/mint: ${mint.rounds.map((r) => `${us(r, 'plainMany')}/${us(r, 'mintMany')}`).join(', ')}) against ${signUs.toFixed(1)} µs for one ES256 crypto.sign on one core this run (×${(median(missUs) / signUs).toFixed(2)})`,
+  ];
+}
 
 /** Each target as { name, pass, detail }: computed once, printed and written the same way. */
 export function targets(results) {
@@ -94,6 +117,14 @@ export function targets(results) {
       name: `a check answered from the context-source cache: CPU µs/check ≤ ${CONTEXT_CACHE_RATIO} × a token-only check`,
       pass: median(ratios) <= CONTEXT_CACHE_RATIO && context.domainCallsDuringLoad === 0,
       detail: `median of per-round ratios ${median(ratios).toFixed(2)} (rounds: ${context.rounds.map((r) => `${r.cache.cpuPerCheck.toFixed(1)}/${r.token.cpuPerCheck.toFixed(1)} µs`).join('; ')}); throughput ${context.rounds.map((r) => (r.cache.rps / r.token.rps).toFixed(2)).join(', ')} × token-only; domain calls during the load: ${context.domainCallsDuringLoad}`,
+    });
+  }
+  if (results.mint) {
+    const { hitRatios } = mintFigures(results.mint);
+    out.push({
+      name: `minting on a cache hit adds < ${Math.round((MINT_HIT_RATIO - 1) * 100)} % CPU per check over the same cached check without internalToken, same transport (gRPC over mTLS)`,
+      pass: median(hitRatios) < MINT_HIT_RATIO,
+      detail: `median of per-round ratios ${median(hitRatios).toFixed(2)} (rounds: ${hitRatios.map((r) => r.toFixed(2)).join(', ')}; spread ${spread(hitRatios)}); load average ${results.mint.loadStart} → ${results.mint.loadEnd}`,
     });
   }
   for (const m of [results.memory, results.memoryDeployed].filter(Boolean)) {
@@ -193,6 +224,7 @@ export function printSummary(results) {
         `; after the fill and a full GC: ${spacesText(mem.filledGc)}`,
     );
   }
+  if (results.mint) console.log(`\n${mintLines(results).join('\n')}`);
   if (results.profile) {
     console.log(`\nprofile (cached token, ${n0(results.profile.rps)} checks/s under the profiler), top self time:`);
     for (const r of results.profile.rows.slice(0, 12)) console.log(`  ${r.pctOfBusy.toFixed(1).padStart(5)}%  ${r.name}  ${r.location}`);
@@ -321,6 +353,15 @@ export function writeResults(results, file) {
       `Live heap per revocation ≈ ${perEntry(mem.empty.gc.heapUsedMB, mem.loaded.gc.heapUsedMB, mem.revocations)}; per cached token ≈ ${perEntry(mem.loaded.gc.heapUsedMB, mem.filledGc.heapUsedMB, mem.tokens)}. The oldest ${mem.oldestReplayed} tokens replayed afterwards: ${mem.oldestStillCached} cache hits (fewer would mean the LRU's byte or count bound evicted them).`,
       '',
     );
+  }
+  if (results.mint) {
+    const [intro, ...lines] = mintLines(results);
+    out.push('## Internal tokens: minting through mTLS gRPC', '');
+    out.push(
+      `\`bench/mint.mjs\`: one tollgate with \`listen.tls\` (openssl-made CA and certificates; the caller's SPIFFE ID comes from its client certificate) and \`internalTokens\` (a key from \`tollgate keys rotate\`, publishAheadSeconds 0); two rules on different paths, one plain, one with \`internalToken\`. bench/load-node.mjs drives it over TLS with the client certificate (h2load cannot present one). CPU µs/check: the server's utime+stime ÷ the checks it counted; the mint counters are asserted per load (hits sign nothing, misses sign every check).`,
+      '',
+    );
+    out.push(`- ${intro}`, ...lines.map((l) => `  - ${l.trim()}`), '');
   }
   if (results.profile) {
     out.push('## Profile: cached-token path', '');

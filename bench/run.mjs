@@ -1,7 +1,7 @@
 // `npm run bench`: tollgate under load, against a no-op grpc-js Check server, on this machine.
 // Writes bench/RESULTS.md and prints the figures and the PASS/FAIL lines of the targets.
 //
-// usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,denial-flood,...] [--no-write]
+// usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,denial-flood,mint,...] [--no-write]
 //        [--skip-memory] [--skip-scaling] [--skip-profile] [--node PATH]
 // --node PATH runs the measured servers (and the verification ceiling) on another node binary, e.g. a
 // line from .ci/install-node, so two runs show what a runtime upgrade buys; RESULTS.md records both.
@@ -23,6 +23,7 @@ import { checkRequestFrame } from './encode.mjs';
 import { h1load, h2load, requireH2load } from './h2load.mjs';
 import { cpuMicros, memory, memoryAfterGc, runNodeJson, serverNode, sleep, useServerNode } from './proc.mjs';
 import { measureContextCache } from './context-cache.mjs';
+import { measureMint } from './mint.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, writeResults } from './report.mjs';
 import { runSoak, soakTargets } from './soak.mjs';
@@ -59,6 +60,7 @@ const ROUNDS = 5; // baseline and cached-token runs alternate; the median of the
 const H1_CLIENTS = 64;
 const TRANSPORT_ROUNDS = 3;
 const CONTEXT_ROUNDS = 3;
+const MINT_ROUNDS = 5; // more than the others: the hit and the cached path differ by tens of µs on a noisy machine
 const REFERENCE_SECONDS = 3; // no-op server at a scenario's half rate
 const DISTINCT = 10_000;
 const MEMORY_TOKENS = 100_000;
@@ -417,6 +419,12 @@ async function main() {
   if (want('context-cache')) {
     log(`context-cache: token-only and context-cache checks on one tollgate, alternating, ${CONTEXT_ROUNDS} rounds`);
     results.contextCache = await measureContextCache({ dir, seconds: SECONDS, rounds: CONTEXT_ROUNDS, log });
+  }
+
+  // ---- internal tokens: minting on a hit and on a miss, through the whole server over mTLS ----------
+  if (want('mint')) {
+    log(`mint: cached path, mint hit, distinct cached tokens and mint miss on one tollgate over mTLS, alternating, ${MINT_ROUNDS} rounds`);
+    results.mint = await measureMint({ dir, seconds: SECONDS, rounds: MINT_ROUNDS, connections: CLIENTS, streams: STREAMS, log });
   }
 
   // ---- transports: gRPC Check and the HTTP authorization port, one server, alternating -------------
