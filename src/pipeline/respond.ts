@@ -140,8 +140,7 @@ export function tokenResponseParts(
 
 function allowResponse(outcome: AllowOutcome, request: RequestView, ctx: ResponseContext): CheckResponse {
   const parts = outcome.token && tokenResponseParts(outcome.token, outcome, ctx.onUnsafeClaim);
-  const minted = outcome.minted;
-  const headers = minted ? [...(parts?.headers ?? []), overwrite(minted.header, minted.value)] : (parts?.headers ?? []);
+  const headers = upstreamHeaders(parts, outcome.minted);
   const { headers_to_remove, response_headers_to_add, query_parameters_to_remove } = requestResponseParts(
     outcome,
     request,
@@ -153,6 +152,12 @@ function allowResponse(outcome: AllowOutcome, request: RequestView, ctx: Respons
     ok_response: { headers, headers_to_remove, response_headers_to_add, query_parameters_to_remove },
     dynamic_metadata: allowMetadata(outcome.ruleId, parts?.metadata),
   };
+}
+
+/** The headers an allow sets upstream: the token's identity headers, then a minted internal token. */
+export function upstreamHeaders(parts: TokenResponseParts | undefined, minted: AllowOutcome['minted']): HeaderValueOption[] {
+  const headers = parts?.headers ?? [];
+  return minted ? [...headers, overwrite(minted.header, minted.value)] : headers;
 }
 
 export const ALLOWED = { code: GRPC_OK } as const;

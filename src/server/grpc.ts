@@ -7,9 +7,8 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import { withTolerantCheckDecoding, type IncomingCheck, type OutgoingCheck } from './check-codec.js';
 import { linkableFileDescriptors } from './descriptors.js';
 import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
-import { allowedClientsInterceptor, grpcServerCredentials } from '../tls/grpc.js';
+import { allowedClientsInterceptor, callerOf, grpcServerCredentials } from '../tls/grpc.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
-import { firstUriSan } from '../policy/peer.js';
 
 const require = createRequire(import.meta.url);
 const REFLECTION_PROTO_ROOT = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto');
@@ -59,7 +58,7 @@ export async function startGrpcServer(
 
   server.addService(authorization, {
     Check: (call: grpc.ServerUnaryCall<IncomingCheck, OutgoingCheck>, callback: grpc.sendUnaryData<OutgoingCheck>) => {
-      check(call.request, callerOf(call)).then(
+      check(call.request, callerOf(call.metadata)).then(
         (response) => callback(null, response),
         (err: unknown) => {
           // The handler turns every failure into a deny; reaching here is a bug, and an RPC error
@@ -101,12 +100,6 @@ export async function startGrpcServer(
       });
     },
   };
-}
-
-/** The URI SAN of the client certificate the Check RPC came with; none on a plaintext listener. */
-function callerOf(call: grpc.ServerUnaryCall<IncomingCheck, OutgoingCheck>): string | undefined {
-  const san = call.getAuthContext().sslPeerCertificate?.subjectaltname;
-  return san ? firstUriSan(san) : undefined;
 }
 
 /**

@@ -1,11 +1,12 @@
 import { LRUCache } from 'lru-cache';
-import type { CheckResponse } from '../envoy/types.js';
+import type { CheckResponse, HeaderValueOption } from '../envoy/types.js';
 import type { RequestView } from '../pipeline/request.js';
 import {
   ALLOWED,
   allowMetadata,
   requestResponseParts,
   tokenResponseParts,
+  upstreamHeaders,
   type AllowOutcome,
   type ResponseContext,
   type TokenResponseParts,
@@ -23,14 +24,13 @@ const OK_RESPONSE_TAG = (3 << 3) | 2;
 const HEADERS_TO_REMOVE_TAG = (5 << 3) | 2;
 
 /**
- * The token whose prepared allow answers `outcome`, if it may be prepared at all. An allow that carries
- * a minted internal token differs per mint: it is encoded whole, never shared through the token's entry.
- * A token verified just now (not `tokenCached`) is answered whole too: many tokens are seen once (a
- * client's last call, a distinct-token load), and preparing their allows would only churn this cache
- * with entries that outlive a few garbage collections and then die in the old generation.
+ * The token whose prepared allow answers `outcome`, if it should be prepared. A token verified just now
+ * (not `tokenCached`) is answered whole: many tokens are seen once (a client's last call, a
+ * distinct-token load), and preparing their allows would only churn this cache with entries that
+ * outlive a few garbage collections and then die in the old generation.
  */
 export function preparableToken(outcome: AllowOutcome, tokenCached: boolean): VerifiedToken | undefined {
-  return outcome.minted || !tokenCached ? undefined : outcome.token;
+  return tokenCached ? outcome.token : undefined;
 }
 
 /**
@@ -48,9 +48,9 @@ function decidedAsKey({ granted, viewAs }: AllowOutcome): string | undefined {
 }
 
 /**
- * An allow for a verified token is the same bytes for every request with that token, rule and
- * decided-as key (context grants, view-as) except `headers_to_remove`, which depends on the request's
- * own headers. Those bytes are encoded once (status,
+ * An allow for a verified token is the same bytes for every request with that token, rule,
+ * decided-as key (context grants, view-as) and minted internal token (reused from the mint cache
+ * between mints) except `headers_to_remove`, which depends on the request's own headers. Those bytes are encoded once (status,
  * identity headers, dynamic_metadata) and each request adds only its removals: protobuf lets the
  * fields of a message be written piece by piece. Revocation, expiry and key trust are still decided on
  * every call before an allow exists; this only saves re-encoding the same answer.
@@ -60,10 +60,17 @@ export class PreparedAllows {
 
   respond(outcome: AllowOutcome, token: VerifiedToken, request: RequestView, ctx: ResponseContext): PreparedAllowResponse {
     const decidedAs = decidedAsKey(outcome);
+    const minted = outcome.minted;
     let prepared = this.byToken.get(token);
     // One entry per token: a token decided another way this time replaces it (correct, if not reused).
-    if (prepared === undefined || prepared.ruleId !== outcome.ruleId || prepared.decidedAs !== decidedAs) {
-      prepared = new TokenAllow(outcome.ruleId, decidedAs, tokenResponseParts(token, outcome, ctx.onUnsafeClaim));
+    if (
+      prepared === undefined ||
+      prepared.ruleId !== outcome.ruleId ||
+      prepared.decidedAs !== decidedAs ||
+      prepared.minted?.value !== minted?.value ||
+      prepared.minted?.header !== minted?.header
+    ) {
+      prepared = new TokenAllow(outcome.ruleId, decidedAs, minted, tokenResponseParts(token, outcome, ctx.onUnsafeClaim));
       this.byToken.set(token, prepared);
     }
     return new PreparedAllowResponse(prepared, requestResponseParts(outcome, request, ctx, prepared.parts.headerNames));
@@ -74,16 +81,22 @@ export class PreparedAllows {
 class TokenAllow {
   private bytes: { status: Buffer; okHeaders: Buffer; metadata: Buffer } | undefined;
 
+  /** What the allow sets upstream: the identity headers, and the minted token when there is one. */
+  readonly headers: HeaderValueOption[];
+
   constructor(
     readonly ruleId: string | null,
     readonly decidedAs: string | undefined,
+    readonly minted: AllowOutcome['minted'],
     readonly parts: TokenResponseParts,
-  ) {}
+  ) {
+    this.headers = upstreamHeaders(parts, minted);
+  }
 
   encoded(serialize: SerializeResponse): { status: Buffer; okHeaders: Buffer; metadata: Buffer } {
     this.bytes ??= {
       status: serialize({ status: ALLOWED }),
-      okHeaders: fieldContent(serialize({ ok_response: { headers: this.parts.headers } })),
+      okHeaders: fieldContent(serialize({ ok_response: { headers: this.headers } })),
       metadata: serialize({ dynamic_metadata: allowMetadata(this.ruleId, this.parts.metadata) }),
     };
     return this.bytes;
@@ -103,7 +116,7 @@ export class PreparedAllowResponse {
   toObject(): CheckResponse {
     return {
       status: ALLOWED,
-      ok_response: { headers: this.prepared.parts.headers, ...this.perRequest },
+      ok_response: { headers: this.prepared.headers, ...this.perRequest },
       dynamic_metadata: allowMetadata(this.prepared.ruleId, this.prepared.parts.metadata),
     };
   }

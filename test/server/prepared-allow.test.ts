@@ -91,4 +91,29 @@ describe('prepared allows', () => {
     }
     expect(seen.size).toBe(8);
   });
+
+  it('keeps allows carrying different minted internal tokens apart, and reuses one minted token', async () => {
+    const { runtime } = testRuntime();
+    const prepared = new PreparedAllows();
+    const view = requestView('/courses/1', { authorization: `Bearer ${await token({ sub: 'dave' })}`, 'x-user-id': 'forged' });
+    const { outcome } = await decide(runtime, view);
+    if (outcome.kind !== 'allow' || !outcome.token) throw new Error('expected an allow with a token');
+    const mint = (header: string, value: string) => ({ ...outcome, minted: { header, value } });
+    const variants = [
+      mint('authorization', 'Bearer m1'),
+      mint('authorization', 'Bearer m1'),
+      mint('authorization', 'Bearer m2'),
+      mint('x-internal', 'm2'),
+      outcome,
+      mint('authorization', 'Bearer m1'),
+    ];
+    const answers = variants.map((variant) => {
+      const bytes = prepared.respond(variant, outcome.token!, view, ctx).encode(serialize);
+      expect(bytes.equals(serialize(toCheckResponse(variant, view, ctx))), JSON.stringify(variant.minted ?? null)).toBe(true);
+      return bytes.toString('base64');
+    });
+    expect(new Set(answers).size).toBe(4);
+    expect(answers[1]).toBe(answers[0]);
+    expect(answers[5]).toBe(answers[0]);
+  });
 });
