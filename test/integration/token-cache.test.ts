@@ -39,6 +39,10 @@ describe('cached tokens on the injected clock', () => {
     const text = await (await fetch(`http://127.0.0.1:${tg.app.httpPort}/metrics`)).text();
     return Number(new RegExp(`^tollgate_token_cache_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
   };
+  const cacheEntries = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${tg.app.httpPort}/metrics`)).text();
+    return Number(/^tollgate_token_cache_entries (\d+)$/m.exec(text)?.[1]);
+  };
   /** Allows the token twice, the second time from the cache. */
   async function allowFromCache(token: string): Promise<void> {
     expect((await check(token)).status?.code).toBe(0);
@@ -74,8 +78,24 @@ describe('cached tokens on the injected clock', () => {
     await allowFromCache(token);
 
     tg.clock.advance(1000);
+    const entries = await cacheEntries();
+    expect(entries).toBeGreaterThan(0);
     const old = await check(token);
     expect(old.status?.code).toBe(16);
     expect(deniedBody(old)).toEqual({ error: 'unauthenticated', reason: 'token_too_old' });
+    // The denial dropped the entry, whose exp is hours away.
+    expect(await cacheEntries()).toBe(entries - 1);
+  });
+
+  it('does not cache a token first seen at or past its exp, inside the skew', async () => {
+    for (const pastExpMs of [0, 1000]) {
+      const issuedAt = nowSeconds(tg.clock);
+      const token = await mint(ISSUER, 'api', { key: tg.key, now: issuedAt, ttlSeconds: 60 });
+      tg.clock.set((issuedAt + 60) * 1000 + pastExpMs);
+      const hits = await cacheLookups('hit');
+      expect((await check(token)).status?.code).toBe(0);
+      expect((await check(token)).status?.code).toBe(0);
+      expect(await cacheLookups('hit'), `${pastExpMs} ms past exp`).toBe(hits);
+    }
   });
 });

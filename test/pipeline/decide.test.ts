@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/pipeline/decide.js';
 import { createRevocationStore, parseRevocationConfig } from '../../src/revocation/index.js';
-import { requestView, testRuntime, token } from './helpers.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { RedisServer } from '../revocation/redis-server.js';
+import { testDeps, waitFor } from '../revocation/helpers.js';
+import { CONFIG_YAML, requestView, testConfig, testRuntime, token } from './helpers.js';
 
 describe('decide', () => {
   const { runtime, deps } = testRuntime();
@@ -79,5 +82,78 @@ describe('decide', () => {
     });
     expect(outcome).toMatchObject({ kind: 'allow', ruleId: 'reports' });
     expect(decision?.explanation?.length).toBeGreaterThan(0);
+  });
+
+  it('denies as revocation_unavailable once a real Redis store has been unreachable past failClosedAfterSeconds', async () => {
+    const redis = await RedisServer.launch();
+    const clock = new ManualClock();
+    const store = createRevocationStore(
+      parseRevocationConfig({ store: 'redis', redis: { url: redis.url, timeoutSeconds: 1 }, failClosedAfterSeconds: 5 }),
+      testDeps(clock),
+    );
+    try {
+      await store.start();
+      const view = requestView('/healthz', { authorization: `Bearer ${await token()}` });
+      expect((await decide(runtime, view, { revocation: store })).outcome.kind).toBe('allow');
+      await redis.stop();
+      await waitFor('the store to notice the outage', () => !store.status().up);
+      clock.advance(6_000);
+      expect((await decide(runtime, view, { revocation: store })).outcome).toEqual({
+        kind: 'unauthenticated',
+        reason: 'revocation_unavailable',
+        provider: 'idp',
+        sub: 'alice',
+      });
+    } finally {
+      await store.stop();
+      await redis.dispose();
+    }
+  });
+
+  it('takes preset claims instead of any token the request carries, which is neither read nor verified', async () => {
+    const [provider] = runtime.providers;
+    const view = requestView('/reports/q1', { authorization: 'Bearer not-a-jwt', cookie: 'x=1' });
+    const verified: boolean[] = [];
+    const { outcome } = await decide(runtime, view, {
+      presetToken: { provider: provider!, claims: { sub: 'bob', scope: 'reports:read' }, keyId: 'preset', payloadBytes: 0 },
+      onVerified: (cached) => verified.push(cached),
+    });
+    expect(outcome).toMatchObject({ kind: 'allow', ruleId: 'reports', token: { claims: { sub: 'bob' } } });
+    expect(verified).toEqual([]);
+  });
+
+  it('shows a header condition the values of a repeated header joined with ","', async () => {
+    const { runtime: joined } = testRuntime(
+      testConfig(`${CONFIG_YAML}
+  - id: tenants
+    match: { paths: [/tenants], headers: [{ name: x-tenant, equals: "a,b" }] }
+    require: { anonymous: true }
+`),
+    );
+    const view = { ...requestView('/tenants'), headers: new Map([['x-tenant', ['a', 'b']]]) };
+    expect((await decide(joined, view)).outcome).toMatchObject({ kind: 'allow', ruleId: 'tenants' });
+    expect((await decide(joined, requestView('/tenants', { 'x-tenant': 'ab' }))).outcome.kind).not.toBe('allow');
+  });
+
+  it('takes a view-as header sent twice as an ask no allow entry matches, never as the role it repeats', async () => {
+    const { runtime: viewing } = testRuntime(
+      testConfig(`${CONFIG_YAML}
+  - id: course
+    match: { paths: ["/course/{id}"] }
+    require: { contextRole: { context: course, id: "{id}", anyOf: [student] } }
+viewAs:
+  allow: { teacher: [student] }
+`),
+    );
+    const bearer = `Bearer ${await token({ roles: { course: { teacher: ['42'] } } })}`;
+    const ask = (values: string[]) => ({
+      ...requestView('/course/42'),
+      headers: new Map([
+        ['authorization', [bearer]],
+        ['x-tollgate-view-as', values],
+      ]),
+    });
+    expect((await decide(viewing, ask(['student']))).outcome).toMatchObject({ kind: 'allow', ruleId: 'course' });
+    expect((await decide(viewing, ask(['student', 'student']))).outcome).toMatchObject({ kind: 'forbidden', ruleId: 'course' });
   });
 });

@@ -1,0 +1,71 @@
+/**
+ * TokenVerifier at its edges: the size limit's boundary, a cache turned off, and a key source failing
+ * with something other than a KeyError (a bug, not a verdict: it must reach the Check's fail-closed
+ * catch as an error, not become a quiet `unknown_key`).
+ */
+import { describe, expect, it } from 'vitest';
+import { providerSchema } from '../../src/config/providers.js';
+import { KeyError, type KeyManager } from '../../src/keys/index.js';
+import { TokenVerifier } from '../../src/pipeline/verify.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { CONFIG_YAML, NOW_MS, testConfig, testRuntime, token } from './helpers.js';
+
+const runtimeWith = (yaml: string) => testRuntime(testConfig(`${CONFIG_YAML}${yaml}`)).runtime;
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('TokenVerifier', () => {
+  it('verifies a token of exactly limits.maxTokenBytes, and refuses one byte more unread', async () => {
+    const t = await token({ padding: 'x'.repeat(120) });
+    const at = (limit: number) => {
+      const runtime = runtimeWith(`limits: { maxTokenBytes: ${limit} }\n`);
+      return runtime.verifier.verify(t, runtime.locations[0]!);
+    };
+    expect(await at(t.length)).toMatchObject({ ok: true });
+    expect(await at(t.length - 1)).toEqual({ ok: false, reason: 'token_too_large' });
+  });
+
+  it('verifies every time when tokenCache.maxEntries is 0', async () => {
+    const runtime = runtimeWith('tokenCache: { maxEntries: 0 }\n');
+    const t = await token();
+    const first = await runtime.verifier.verify(t, runtime.locations[0]!);
+    const second = await runtime.verifier.verify(t, runtime.locations[0]!);
+    expect([first, second]).toMatchObject([
+      { ok: true, cached: false },
+      { ok: true, cached: false },
+    ]);
+    expect(runtime.verifier.cacheSize).toBe(0);
+  });
+
+  it('lets a key source error that is not a KeyError through, and maps KeyErrors to reasons', async () => {
+    const config = providerSchema.parse({
+      name: 'idp',
+      issuer: 'https://idp.example.com',
+      audiences: ['api'],
+      algorithms: ['ES256'],
+      jwks: { uri: 'https://idp.example.com/jwks' },
+    });
+    const location = { kind: 'header', key: 'header:authorization bearer', name: 'authorization', prefix: 'Bearer ' } as const;
+    const now = NOW_MS / 1000;
+    const jwt = `${b64({ alg: 'ES256', kid: 'k' })}.${b64({ iss: config.issuer, aud: 'api', sub: 'alice', iat: now, exp: now + 60 })}.c2ln`;
+    const verifierFailingWith = (error: Error) => {
+      const keys = {
+        getKey: () => Promise.reject(error),
+      } as unknown as KeyManager;
+      const provider = { config, keys, locationKeys: new Set([location.key]), claimHeaders: [] };
+      return new TokenVerifier([provider], { maxTokenBytes: 8192, clock: new ManualClock(NOW_MS), cacheEntries: 10 });
+    };
+    await expect(verifierFailingWith(new TypeError('a bug in the key source')).verify(jwt, location)).rejects.toThrow(TypeError);
+    expect(await verifierFailingWith(new KeyError('unknown_key', 'no such kid')).verify(jwt, location)).toMatchObject({
+      ok: false,
+      reason: 'unknown_key',
+    });
+    expect(await verifierFailingWith(new KeyError('keys_unavailable', 'down')).verify(jwt, location)).toMatchObject({
+      ok: false,
+      reason: 'keys_unavailable',
+    });
+    expect(await verifierFailingWith(new KeyError('alg_mismatch', 'pinned')).verify(jwt, location)).toMatchObject({
+      ok: false,
+      reason: 'unsupported_algorithm',
+    });
+  });
+});
