@@ -56,7 +56,10 @@ function track(child) {
  * Starts `node [nodeArgs] script args` on the servers' node with the guard preloaded. stdout/stderr go to `logFile`
  * (appended), never to a pipe the bench would have to drain.
  */
-export function spawnNode(script, args, { nodeArgs = [], logFile, maxSeconds = 600, cwd, env = {} } = {}) {
+/** The longest a whole bench may run; a process it starts outlives it by no more than this either. */
+export const MAX_RUN_SECONDS = 20 * 60;
+
+export function spawnNode(script, args, { nodeArgs = [], logFile, maxSeconds = MAX_RUN_SECONDS, cwd, env = {} } = {}) {
   const fd = logFile ? openSync(logFile, 'a') : 'ignore';
   const child = spawn(serverNode.path, ['--import', GUARD, ...nodeArgs, script, ...args], {
     stdio: ['ignore', fd, fd],
