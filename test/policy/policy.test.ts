@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy, type Decision, type Identity } from '../../src/policy/index.js';
+import { compilePolicy, rulesSchema, type Decision, type Identity } from '../../src/policy/index.js';
 import { edtechPolicy, request } from './helpers.js';
 
 const GATEWAY = 'spiffe://cluster.local/ns/edge/sa/gateway';
@@ -600,5 +600,26 @@ describe('match and claim details', () => {
     expect(decide('/nested', { 'resource_access.app.roles': ['a', 'b'] })).toBe('allowed');
     // Prototype properties are not claims.
     expect(decide('/nested', { resource_access: { app: {} }, constructor: { roles: ['a', 'b'] } })).toBe('missing_role');
+  });
+});
+
+describe('internalToken', () => {
+  const rules = rulesSchema.parse([
+    {
+      id: 'svc',
+      match: { paths: ['/svc/{id}'] },
+      require: { anonymous: true },
+      internalToken: { audience: 'svc-{id}.{host}' },
+    },
+  ]);
+
+  it('binds the audience to the path parameters and host, and is no exchange unless it says so', () => {
+    const decision = compilePolicy(rules, { defaultDecision: 'deny' }).authorize(request('GET', '/svc/42'), null);
+    expect(decision).toMatchObject({ allowed: true, internalToken: { audience: 'svc-42.api.example.com', exchange: false } });
+  });
+
+  it('names internalToken.audience when its template uses a parameter no path binds', () => {
+    const unbound = [{ ...rules[0]!, internalToken: { audience: 'svc-{nope}' } }];
+    expect(() => compilePolicy(unbound, { defaultDecision: 'deny' })).toThrow(/^rule 'svc': internalToken\.audience: /);
   });
 });
