@@ -70,6 +70,9 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
+    // Already running (a restart loop and a test can both start it): a second redis-server would
+    // fail to bind, and the running one would be left behind when this one is disposed.
+    if (this.child !== undefined && this.child.exitCode === null) return;
     const persistence = this.options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
     const common = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir];
     let args = [...common, '--save', '', ...persistence, ...(this.options.args?.(this.dir) ?? [])];
