@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { firstUriSan } from '../policy/peer.js';
-import type { ListenerTls } from './listener-tls.js';
+import { principalOf, type ListenerTls } from './listener-tls.js';
 
 /**
  * grpc-js server credentials whose pair follows a ListenerTls. grpc-js re-reads the secure context
@@ -45,9 +44,9 @@ export function allowedClientsInterceptor(tls: ListenerTls): grpc.ServerIntercep
       start: (next) => {
         const listener = new grpc.ServerListenerBuilder()
           .withOnReceiveMetadata((metadata, forward) => {
-            const certificate = call.getAuthContext().sslPeerCertificate;
-            if (tls.admits(certificate)) {
-              callers.set(metadata, certificate?.subjectaltname ? firstUriSan(certificate.subjectaltname) : undefined);
+            const principal = principalOf(call.getAuthContext().sslPeerCertificate);
+            if (tls.admits(principal)) {
+              callers.set(metadata, principal);
               forward(metadata);
             } else call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'client certificate not allowed' });
           })

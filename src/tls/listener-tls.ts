@@ -96,18 +96,17 @@ export class ListenerTls {
     server.on('close', unsubscribe);
     if (this.allowed) {
       server.on('secureConnection', (socket: TLSSocket) => {
-        if (!this.admits(socket.getPeerCertificate())) socket.destroy();
+        if (!this.admits(principalOf(socket.getPeerCertificate()))) socket.destroy();
       });
     }
   }
 
   /**
-   * Whether a handshake-verified client may go on; a refusal is logged and counted. Without
-   * allowedClients every client the CA signed is admitted.
+   * Whether a handshake-verified client, named by its certificate's principal (principalOf), may go
+   * on; a refusal is logged and counted. Without allowedClients every client the CA signed is admitted.
    */
-  admits(peer: PeerCertificate | undefined): boolean {
+  admits(principal: string | undefined): boolean {
     if (!this.allowed) return true;
-    const principal = peer?.subjectaltname ? firstUriSan(peer.subjectaltname) : undefined;
     if (principal !== undefined && this.allowed(principal)) return true;
     this.metrics.clientsRefused.inc({ listener: this.name });
     this.deps.logger.warn({ listener: this.name, principal: principal ?? null }, 'client certificate not in allowedClients; refused');
@@ -158,4 +157,9 @@ export class ListenerTls {
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+/** A client certificate's SPIFFE ID: its first URI SAN; undefined without a certificate or one. */
+export function principalOf(peer: PeerCertificate | undefined): string | undefined {
+  return peer?.subjectaltname ? firstUriSan(peer.subjectaltname) : undefined;
 }
