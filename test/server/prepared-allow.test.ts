@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CheckResponse } from '../../src/envoy/types.js';
 import { decide } from '../../src/pipeline/decide.js';
 import { IdentityHeaders, toCheckResponse, type ResponseContext } from '../../src/pipeline/respond.js';
-import { PreparedAllows, type SerializeResponse } from '../../src/server/prepared-allow.js';
+import { PreparedAllows, preparableToken, type SerializeResponse } from '../../src/server/prepared-allow.js';
 import { AUTHORIZATION_SERVICE, loadAuthorizationPackage } from '../../src/server/proto.js';
 import type * as grpc from '@grpc/grpc-js';
 import { CONFIG_YAML, requestView, testConfig, testRuntime, token } from '../pipeline/helpers.js';
@@ -115,5 +115,14 @@ describe('prepared allows', () => {
     expect(new Set(answers).size).toBe(4);
     expect(answers[1]).toBe(answers[0]);
     expect(answers[5]).toBe(answers[0]);
+  });
+
+  it('are prepared only for a token seen before (a verified-token cache hit), minted or not', async () => {
+    const { runtime } = testRuntime();
+    const { outcome } = await decide(runtime, requestView('/courses/1', { authorization: `Bearer ${await token({ sub: 'erin' })}` }));
+    if (outcome.kind !== 'allow' || !outcome.token) throw new Error('expected an allow with a token');
+    expect(preparableToken(outcome, false)).toBeUndefined();
+    expect(preparableToken(outcome, true)).toBe(outcome.token);
+    expect(preparableToken({ ...outcome, minted: { header: 'authorization', value: 'Bearer m' } }, true)).toBe(outcome.token);
   });
 });
