@@ -23,7 +23,7 @@ describe('decide', () => {
   it('allows a verified token, keeping where it came from', async () => {
     const verified: boolean[] = [];
     const bearer = `Bearer ${await token()}`;
-    const { outcome } = await decide(runtime, requestView('/courses/1', { authorization: bearer }), {
+    const { outcome, tokenCached } = await decide(runtime, requestView('/courses/1', { authorization: bearer }), {
       onVerified: (c) => verified.push(c),
     });
     expect(outcome).toMatchObject({
@@ -33,8 +33,9 @@ describe('decide', () => {
       refresh: false,
     });
     expect(outcome.kind === 'allow' && outcome.token?.claims.sub).toBe('alice');
-    await decide(runtime, requestView('/courses/1', { authorization: bearer }), { onVerified: (c) => verified.push(c) });
+    const again = await decide(runtime, requestView('/courses/1', { authorization: bearer }), { onVerified: (c) => verified.push(c) });
     expect(verified).toEqual([false, true]); // the second verification came from the cache
+    expect([tokenCached, again.tokenCached]).toEqual([false, true]);
   });
 
   it('denies a bad token before the policy is consulted', async () => {
