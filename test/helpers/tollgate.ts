@@ -96,6 +96,11 @@ export async function startTollgate(
   };
 }
 
+/** The provider most integration tests configure: `idp`, ES256 keys fetched from `jwksUri`; spread it and add the rest. */
+export function es256Provider(issuer: string, audience: string, jwksUri: string) {
+  return { name: 'idp', issuer, audiences: [audience], algorithms: ['ES256'], jwks: { uri: jwksUri } };
+}
+
 /**
  * tollgate whose providers trust one fresh ES256 key, served by a real JWKS server at `jwksUri`;
  * close() stops both.

@@ -3,7 +3,7 @@ import { fromStruct } from '../../src/envoy/types.js';
 import { checkRequest, deniedBody, deniedHeader, injectedHeaders } from '../helpers/envoy-client.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
-import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+import { es256Provider, nowSeconds, type RunningTollgate, startTollgate } from '../helpers/tollgate.js';
 
 const ISSUER = 'https://idp.example.com';
 const AUDIENCE = 'api';
@@ -21,11 +21,7 @@ describe('Check over a real gRPC connection', () => {
     tg = await startTollgate({
       providers: [
         {
-          name: 'idp',
-          issuer: ISSUER,
-          audiences: [AUDIENCE],
-          algorithms: ['ES256'],
-          jwks: { uri: `${jwksServer.url}/jwks.json` },
+          ...es256Provider(ISSUER, AUDIENCE, `${jwksServer.url}/jwks.json`),
           fromParams: ['access_token'],
           fromCookies: ['session'],
           maxTokenAgeSeconds: 3600,

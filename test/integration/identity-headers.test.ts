@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromStruct } from '../../src/envoy/types.js';
 import { checkRequest, injectedHeaders } from '../helpers/envoy-client.js';
 import { mint } from '../helpers/keys.js';
-import { nowSeconds, startTollgateWithKey } from '../helpers/tollgate.js';
+import { es256Provider, nowSeconds, startTollgateWithKey } from '../helpers/tollgate.js';
 
 const ISSUER = 'https://idp.example.com';
 
@@ -17,11 +17,7 @@ describe('identity headers', () => {
     tg = await startTollgateWithKey((uri) => ({
       providers: [
         {
-          name: 'idp',
-          issuer: ISSUER,
-          audiences: ['api'],
-          algorithms: ['ES256'],
-          jwks: { uri },
+          ...es256Provider(ISSUER, 'api', uri),
           claimToHeaders: [
             { header: 'x-user-id', claim: 'sub' },
             { header: 'x-extra', claim: 'extra' },

@@ -5,7 +5,7 @@ import { identityFrom, isAuthenticated, isAuthorized } from '../../src/identity/
 import { checkRequest } from '../helpers/envoy-client.js';
 import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
-import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+import { es256Provider, nowSeconds, type RunningTollgate, startTollgate } from '../helpers/tollgate.js';
 
 const ISSUER = 'https://idp.example.com';
 
@@ -35,11 +35,7 @@ describe('tollgate/identity against what a real tollgate injects', () => {
     tg = await startTollgate({
       providers: [
         {
-          name: 'idp',
-          issuer: ISSUER,
-          audiences: ['api'],
-          algorithms: ['ES256'],
-          jwks: { uri: `${jwksServer.url}/jwks` },
+          ...es256Provider(ISSUER, 'api', `${jwksServer.url}/jwks`),
           claimToHeaders: [
             { header: 'x-user-id', claim: 'sub' },
             { header: 'x-user-roles', claim: 'roles' },

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { startNginx, type RunningNginx } from '../helpers/nginx.js';
-import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+import { es256Provider, nowSeconds, type RunningTollgate, startTollgate } from '../helpers/tollgate.js';
 
 const ISSUER = 'https://idp.example.com';
 const AUDIENCE = 'api';
@@ -30,11 +30,7 @@ describe('nginx auth_request with examples/nginx/nginx.conf', () => {
     tg = await startTollgate({
       providers: [
         {
-          name: 'idp',
-          issuer: ISSUER,
-          audiences: [AUDIENCE],
-          algorithms: ['ES256'],
-          jwks: { uri: `${jwksServer.url}/jwks.json` },
+          ...es256Provider(ISSUER, AUDIENCE, `${jwksServer.url}/jwks.json`),
           claimToHeaders: [
             { header: 'x-user-id', claim: 'sub' },
             { header: 'x-user-roles', claim: 'roles' },

@@ -11,7 +11,7 @@ import { askAuthz, type Dialect, type HttpAnswer, type OriginalRequest } from '.
 import { checkRequest } from '../helpers/envoy-client.js';
 import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
-import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+import { es256Provider, nowSeconds, type RunningTollgate, startTollgate } from '../helpers/tollgate.js';
 
 const ISSUER = 'https://idp.example.com';
 const AUDIENCE = 'api';
@@ -195,11 +195,7 @@ describe('one decision table, four transports', () => {
     tg = await startTollgate({
       providers: [
         {
-          name: 'idp',
-          issuer: ISSUER,
-          audiences: [AUDIENCE],
-          algorithms: ['ES256'],
-          jwks: { uri: `${jwksServer.url}/jwks.json` },
+          ...es256Provider(ISSUER, AUDIENCE, `${jwksServer.url}/jwks.json`),
           fromCookies: ['session'],
           claimToHeaders: [
             { header: 'x-user-id', claim: 'sub' },

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequest, deniedBody } from '../helpers/envoy-client.js';
 import { mint } from '../helpers/keys.js';
-import { nowSeconds, startTollgateWithKey } from '../helpers/tollgate.js';
+import { es256Provider, nowSeconds, startTollgateWithKey } from '../helpers/tollgate.js';
 
 const ISSUER = 'https://idp.example.com';
 const SKEW = 30;
@@ -18,11 +18,7 @@ describe('cached tokens on the injected clock', () => {
     tg = await startTollgateWithKey((uri) => ({
       providers: [
         {
-          name: 'idp',
-          issuer: ISSUER,
-          audiences: ['api'],
-          algorithms: ['ES256'],
-          jwks: { uri },
+          ...es256Provider(ISSUER, 'api', uri),
           clockSkewSeconds: SKEW,
           maxTokenAgeSeconds: MAX_AGE,
         },

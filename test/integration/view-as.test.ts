@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequest, deniedBody, injectedHeaders } from '../helpers/envoy-client.js';
 import { startHttpServer, startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
-import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
+import { es256Provider, nowSeconds, type RunningTollgate, startTollgate } from '../helpers/tollgate.js';
 import { identityFrom, isAuthorized } from '../../src/identity/index.js';
 
 const ISSUER = 'https://idp.example.com';
@@ -30,11 +30,7 @@ describe('viewAs: a teacher views the course as a student', () => {
     tg = await startTollgate({
       providers: [
         {
-          name: 'idp',
-          issuer: ISSUER,
-          audiences: ['api'],
-          algorithms: ['ES256'],
-          jwks: { uri: `${jwksServer.url}/jwks` },
+          ...es256Provider(ISSUER, 'api', `${jwksServer.url}/jwks`),
           claimToHeaders: [
             { header: 'x-user-id', claim: 'sub' },
             { header: 'x-user-roles', claim: 'roles' },
