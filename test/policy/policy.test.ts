@@ -334,6 +334,14 @@ const cases: Case[] = [
     principal: PROMETHEUS,
     expected: forbid(null, 'no_matching_rule'),
   },
+  {
+    // Envoy's wildcard domains never match an empty prefix: it routes ".internal.example.com" elsewhere.
+    name: 'metrics on an empty label before the wildcard suffix is not a subdomain',
+    path: '/metrics',
+    host: '.internal.example.com',
+    principal: PROMETHEUS,
+    expected: forbid(null, 'no_matching_rule'),
+  },
 
   // public catalog and the default
   { name: 'public catalog', path: '/catalog/courses?page=2', expected: allow('public-catalog') },
