@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const { parseConfig } = await import(`${root}/dist/config/load.js`);
 const { buildRuntime } = await import(`${root}/dist/server/runtime.js`);
-const { createCheckHandler } = await import(`${root}/dist/server/check.js`);
+const { createCheckHandler, createChecker } = await import(`${root}/dist/server/check.js`);
 const { createCheckMetrics } = await import(`${root}/dist/observability/metrics.js`);
 const { silentLogger } = await import(`${root}/dist/observability/logger.js`);
 const { systemClock } = await import(`${root}/dist/util/clock.js`);
@@ -35,7 +35,7 @@ const deps = { logger: silentLogger(), registry, clock: systemClock };
 const runtime = buildRuntime(config, deps);
 await runtime.start();
 const metrics = createCheckMetrics(registry, { tokenCacheEntries: () => 0 });
-const handler = createCheckHandler({ runtime: () => runtime, revocation: () => undefined, metrics, logger: deps.logger });
+const handler = createCheckHandler(createChecker({ runtime: () => runtime, revocation: () => undefined, metrics, logger: deps.logger }));
 const now = Math.floor(Date.now() / 1000);
 const token = await new SignJWT({ sub: 'alice', roles: ['a', 'b'] })
   .setProtectedHeader({ alg: 'HS256' })

@@ -52,16 +52,20 @@ function track(child) {
   return child;
 }
 
-/**
- * Starts `node [nodeArgs] script args` on the servers' node with the guard preloaded. stdout/stderr go to `logFile`
- * (appended), never to a pipe the bench would have to drain.
- */
 /** The longest a whole bench may run; a process it starts outlives it by no more than this either. */
 export const MAX_RUN_SECONDS = 20 * 60;
 
-export function spawnNode(script, args, { nodeArgs = [], logFile, maxSeconds = MAX_RUN_SECONDS, cwd, env = {} } = {}) {
+/**
+ * Starts `node [nodeArgs] script args` on the servers' node with the guard preloaded, inside the memory cgroup
+ * directory `cgroup` if given. stdout/stderr go to `logFile` (appended), never to a pipe the bench would have to drain.
+ */
+export function spawnNode(script, args, { nodeArgs = [], logFile, maxSeconds = MAX_RUN_SECONDS, cwd, env = {}, cgroup } = {}) {
   const fd = logFile ? openSync(logFile, 'a') : 'ignore';
-  const child = spawn(serverNode.path, ['--import', GUARD, ...nodeArgs, script, ...args], {
+  const argv = [serverNode.path, '--import', GUARD, ...nodeArgs, script, ...args];
+  // In a cgroup (bench/memory-limit.mjs): a shell joins it, then execs node, so node starts inside it
+  // (V8's heap is sized at start-up) and keeps the pid the bench watches.
+  const [command, ...commandArgs] = cgroup ? ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...argv] : argv;
+  const child = spawn(command, commandArgs, {
     stdio: ['ignore', fd, fd],
     cwd,
     env: { ...process.env, ...env, BENCH_GUARD_PARENT: String(process.pid), BENCH_GUARD_MAX_S: String(maxSeconds) },

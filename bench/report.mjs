@@ -129,7 +129,7 @@ export function targets(results) {
   }
   for (const m of [results.memory, results.memoryDeployed].filter(Boolean)) {
     out.push({
-      name: `${n0(m.tokens)} cached tokens + ${n0(m.revocations)} revocations ≤ ${MEMORY_LIMIT_MB} MB RSS (${flagsText(m.nodeArgs)})`,
+      name: `${n0(m.tokens)} cached tokens + ${n0(m.revocations)} revocations ≤ ${MEMORY_LIMIT_MB} MB RSS (${variantText(m)})`,
       pass: m.rssAfterFillMB <= MEMORY_LIMIT_MB,
       detail: `RSS ${m.rssAfterFillMB.toFixed(0)} MB after loading (peak ${m.hwmMB.toFixed(0)} MB; V8 heap used after a full GC ${m.filledGc.heapUsedMB.toFixed(0)} MB)`,
     });
@@ -138,7 +138,7 @@ export function targets(results) {
     out.push({
       name: `idle RSS ≤ ${IDLE_RSS_LIMIT_MB} MB`,
       pass: results.memory.empty.rssMB <= IDLE_RSS_LIMIT_MB,
-      detail: `${results.memory.empty.rssMB.toFixed(0)} MB idle, 30 s after one check (${results.memory.empty.startedRssMB?.toFixed(0)} MB right after it, before V8 gives back the start-up heap)`,
+      detail: `${results.memory.empty.rssMB.toFixed(0)} MB idle, ${results.memory.empty.settleSeconds} s after one check (${results.memory.empty.startedRssMB?.toFixed(0)} MB right after it, before V8 gives back the start-up heap)`,
     });
   }
   return out;
@@ -155,9 +155,22 @@ function spacesText(gc) {
   return `V8 spaces committed/used MB: ${spaces.join(', ')}; external ${gc.externalMB.toFixed(0)} MB`;
 }
 
-/** How a memory variant was started: `node` defaults, or the deployment's V8 flags. */
-function flagsText(nodeArgs) {
-  return nodeArgs.length ? `node ${nodeArgs.join(' ')}, as deployed` : 'node defaults';
+/**
+ * How a memory variant was started: `node` defaults or the deployment's V8 flags, and in the pod's
+ * memory limit (bench/memory-limit.mjs) or without one.
+ */
+function variantText(m) {
+  const flags = m.nodeArgs.length ? `node ${m.nodeArgs.join(' ')}, as deployed` : 'node defaults';
+  if (!m.limit) return `${flags}, no memory limit: V8 sized for this host's RAM`;
+  const limit = `${(m.limit.bytes / 2 ** 20).toFixed(0)} MiB`;
+  return m.limit.applied
+    ? `${flags}, in the pod's ${limit} memory limit`
+    : `${flags}; the pod's ${limit} limit could not be applied (${m.limit.reason})`;
+}
+
+/** The memory variants measured: the two the targets judge (in the pod's limit), then the host's. */
+function memoryVariants(results) {
+  return [results.memory, results.memoryDeployed, results.memoryHost].filter(Boolean);
 }
 
 function decisionsText(decisions) {
@@ -217,9 +230,9 @@ export function printSummary(results) {
       `\ntransports (one token, cache hits): gRPC Check ${line(grpc)}; HTTP /envoy ${line(http)}; HTTP/gRPC ${(http.rps / grpc.rps).toFixed(2)}`,
     );
   }
-  for (const mem of [results.memory, results.memoryDeployed].filter(Boolean)) {
+  for (const mem of memoryVariants(results)) {
     console.log(
-      `\nmemory (${flagsText(mem.nodeArgs)}): RSS idle ${mem.empty.rssMB.toFixed(0)} MB; with ${n0(mem.revocations)} revocations ${mem.loaded.rssMB.toFixed(0)} MB; after ${n0(mem.tokens)} distinct tokens ${mem.rssAfterFillMB.toFixed(0)} MB (peak ${mem.hwmMB.toFixed(0)} MB, ${mem.filledGc.rssMB.toFixed(0)} MB after a full GC); ` +
+      `\nmemory (${variantText(mem)}): RSS idle ${mem.empty.rssMB.toFixed(0)} MB; with ${n0(mem.revocations)} revocations ${mem.loaded.rssMB.toFixed(0)} MB; after ${n0(mem.tokens)} distinct tokens ${mem.rssAfterFillMB.toFixed(0)} MB (peak ${mem.hwmMB.toFixed(0)} MB, ${mem.filledGc.rssMB.toFixed(0)} MB after a full GC); ` +
         `V8 heap used after GC ${mem.empty.gc.heapUsedMB.toFixed(0)} → ${mem.loaded.gc.heapUsedMB.toFixed(0)} → ${mem.filledGc.heapUsedMB.toFixed(0)} MB; oldest ${mem.oldestReplayed} tokens still cached: ${mem.oldestStillCached}` +
         `; after the fill and a full GC: ${spacesText(mem.filledGc)}`,
     );
@@ -251,7 +264,7 @@ export function writeResults(results, file) {
   );
   out.push('## Method', '');
   out.push(
-    `- Servers: tollgate as users run it (\`node dist/cli.js serve --config <generated yaml>\`, log level info, one process; the memory scenario runs a second time with the V8 flags of NODE_OPTIONS in k8s/base/tollgate-container.yaml, \`${DEPLOYED_NODE_ARGS.join(' ')}\`) and, as the baseline, \`bench/noop-server.mjs\`: grpc-js ${'1.14'} with the same proto files and proto-loader options, answering a constant OK CheckResponse. Both on 127.0.0.1, each in its own process.`,
+    `- Servers: tollgate as users run it (\`node dist/cli.js serve --config <generated yaml>\`, log level info, one process; the memory scenario runs it in a memory cgroup holding the container's memory limit from k8s/base/tollgate-container.yaml, as a pod does, once on node's defaults and once with that file's NODE_OPTIONS, \`${DEPLOYED_NODE_ARGS.join(' ')}\`, then once more on node's defaults without a limit) and, as the baseline, \`bench/noop-server.mjs\`: grpc-js ${'1.14'} with the same proto files and proto-loader options, answering a constant OK CheckResponse. Both on 127.0.0.1, each in its own process.`,
   );
   out.push(
     `- Load: \`h2load -c ${results.clients} -m ${results.streams} -t 1 -D ${results.seconds}\` (h2c, ${results.clients * results.streams} checks in flight), POST \`/envoy.service.auth.v3.Authorization/Check\`, \`content-type: application/grpc\`, \`te: trailers\`; body = one gRPC frame (flag 0, 4-byte length, CheckRequest encoded with protobufjs from proto/), shaped like Envoy's (headers map with pseudo-headers, \`authorization: Bearer …\`, source/destination addresses). Each server gets a 1 s h2load warm-up before its first measured run. Baseline and \`cached\` alternate for ${results.rounds} rounds (baseline, tollgate, baseline, …); their row shows the best run of each, and the target uses the median of the per-round ratios.`,
@@ -326,9 +339,9 @@ export function writeResults(results, file) {
     }
     out.push('', `HTTP / gRPC: ${(http.rps / grpc.rps).toFixed(2)}.`, '');
   }
-  for (const mem of [results.memory, results.memoryDeployed].filter(Boolean)) {
+  for (const mem of memoryVariants(results)) {
     const perEntry = (fromMB, toMB, count) => `${n0(((toMB - fromMB) * 2 ** 20) / count)} bytes`;
-    out.push(`## Memory: 100,000 cached tokens + 100,000 revocations (${flagsText(mem.nodeArgs)})`, '');
+    out.push(`## Memory: 100,000 cached tokens + 100,000 revocations (${variantText(mem)})`, '');
     out.push(
       `Config: \`tokenCache: { maxEntries: ${mem.tokens} }\`, \`revocation: { store: file }\` with a preloaded log of ${n0(mem.revocations)} live entries (80% jti, 10% sid, 10% sub cut-offs); the cache filled by driving ${n0(mem.tokens)} distinct ES256 tokens (${mem.tokenBytes} bytes each) through once with bench/load-node.mjs (${n0(mem.fill.rps)} checks/s; decisions: ${decisionsText(mem.fill.decisions)}). "After GC" figures come from a full GC requested through bench/guard.mjs (tollgate started with --expose-gc for this scenario only).`,
       '',

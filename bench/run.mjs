@@ -27,6 +27,7 @@ import { measureMint } from './mint.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, writeResults } from './report.mjs';
 import { runSoak, soakTargets } from './soak.mjs';
+import { createMemoryCgroup, podMemoryLimitBytes } from './memory-limit.mjs';
 import { DEPLOYED_NODE_ARGS, startNoop, startTollgate } from './servers.mjs';
 import { claims, distinctTokens, generateKeys, jwksOf, signJwt, withBadSignature } from './tokens.mjs';
 
@@ -65,7 +66,7 @@ const REFERENCE_SECONDS = 3; // no-op server at a scenario's half rate
 const DISTINCT = 10_000;
 const MEMORY_TOKENS = 100_000;
 const REVOCATIONS = 100_000;
-const IDLE_SETTLE_SECONDS = 30; // idle RSS is read this long after the first check
+const IDLE_SETTLE_SECONDS = 60; // idle RSS is read this long after the first check: V8 gives back its start-up heap about 30 s after the last GC
 // Denial flood: expired tokens (refused before any signature work) at this rate beside saturating valid
 // checks; valid throughput with and without the flood alternates for FLOOD_ROUNDS rounds.
 const FLOOD_RPS = 10_000;
@@ -465,17 +466,37 @@ async function main() {
       const startedRssMB = memory(plain.pid).rssMB;
       // A sidecar idles most of its life: V8 gives back the start-up burst's heap after some idle seconds.
       await sleep(IDLE_SETTLE_SECONDS * 1000);
-      empty = { startedRssMB, rssMB: memory(plain.pid).rssMB, gc: await memoryAfterGc(plain.child, memFile) };
+      empty = {
+        startedRssMB,
+        settleSeconds: IDLE_SETTLE_SECONDS,
+        rssMB: memory(plain.pid).rssMB,
+        gc: await memoryAfterGc(plain.child, memFile),
+      };
     } finally {
       await plain.stop();
     }
-    // Once as `tollgate serve` runs by default, once with the deployment's V8 flags (k8s/base NODE_OPTIONS).
-    for (const [variant, nodeArgs] of [
-      ['default', []],
-      ['deployed', DEPLOYED_NODE_ARGS],
-    ]) {
-      const record = await measureFilledMemory(`memory-${variant}`, { ...probe, nodeArgs: [...probe.nodeArgs, ...nodeArgs] });
-      results[variant === 'default' ? 'memory' : 'memoryDeployed'] = { ...record, empty, nodeArgs };
+    // As `tollgate serve` runs on its defaults, and with the deployment's V8 flags (k8s/base NODE_OPTIONS),
+    // both in the pod's memory limit, which node sizes V8's heap from (bench/memory-limit.mjs); and on
+    // node's defaults without a limit, to show what that sizing does on this host.
+    const limitBytes = podMemoryLimitBytes();
+    const cgroup = createMemoryCgroup(limitBytes, 'tollgate-bench');
+    if (cgroup.reason) log(`  cannot apply the pod's memory limit here (${cgroup.reason}); measuring without it`);
+    const podLimit = { bytes: limitBytes, applied: !cgroup.reason, reason: cgroup.reason };
+    try {
+      for (const [key, nodeArgs, limit] of [
+        ['memory', [], podLimit],
+        ['memoryDeployed', DEPLOYED_NODE_ARGS, podLimit],
+        ['memoryHost', [], undefined],
+      ]) {
+        const record = await measureFilledMemory(key, {
+          ...probe,
+          nodeArgs: [...probe.nodeArgs, ...nodeArgs],
+          cgroup: limit?.applied ? cgroup.dir : undefined,
+        });
+        results[key] = { ...record, empty, nodeArgs, limit };
+      }
+    } finally {
+      cgroup.dispose?.();
     }
   }
 

@@ -21,13 +21,13 @@ export const DEPLOYED_NODE_ARGS = (/NODE_OPTIONS, value: ([^}]+?) \}/.exec(readF
 const NOOP = fileURLToPath(new URL('./noop-server.mjs', import.meta.url));
 
 /** Starts tollgate with a generated config; resolves once /readyz answers 200. */
-export async function startTollgate(dir, name, configOptions, { nodeArgs = [], env } = {}) {
+export async function startTollgate(dir, name, configOptions, { nodeArgs = [], env, cgroup } = {}) {
   const grpcPort = await freePort();
   const httpPort = await freePort();
   const authzPort = await freePort();
   const configPath = writeConfig(dir, name, { ...configOptions, grpcPort, httpPort, authzPort });
   const logFile = path.join(dir, `${name}.log`);
-  const child = spawnNode(CLI, ['serve', '--config', configPath], { nodeArgs, logFile, cwd: dir, env });
+  const child = spawnNode(CLI, ['serve', '--config', configPath], { nodeArgs, logFile, cwd: dir, env, cgroup });
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, `tollgate (${name}) /readyz`, {
       child,

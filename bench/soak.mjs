@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeRevocationLog } from './config/generate.mjs';
 import { memory, runNodeJson, sleep } from './proc.mjs';
+import { createMemoryCgroup, podMemoryLimitBytes } from './memory-limit.mjs';
 import { startTollgate } from './servers.mjs';
 
 const BENCH = fileURLToPath(new URL('./', import.meta.url));
@@ -22,12 +23,23 @@ export async function runSoak({ dir, base, frames, minutes, log }) {
   writeRevocationLog(revocationLog, 0);
   const tokenFile = path.join(dir, 'soak-admin-token');
   writeFileSync(tokenFile, ADMIN_SECRET);
-  const server = await startTollgate(dir, 'soak', {
-    ...base,
-    tokenCache: CACHE_ENTRIES,
-    revocation: { path: revocationLog },
-    admin: { tokenFile },
-  });
+  // In the pod's memory limit, as deployed (bench/memory-limit.mjs): V8 sizes its heap from it.
+  const limitBytes = podMemoryLimitBytes();
+  const cgroup = createMemoryCgroup(limitBytes, 'tollgate-soak');
+  if (cgroup.reason) log(`soak: cannot apply the pod's memory limit here (${cgroup.reason}); running without it`);
+  const limit = { bytes: limitBytes, applied: !cgroup.reason, reason: cgroup.reason };
+  let server;
+  try {
+    server = await startTollgate(
+      dir,
+      'soak',
+      { ...base, tokenCache: CACHE_ENTRIES, revocation: { path: revocationLog }, admin: { tokenFile } },
+      { cgroup: cgroup.dir },
+    );
+  } catch (err) {
+    cgroup.dispose?.();
+    throw err;
+  }
   const samples = [];
   let revoked = 0;
   let refused = 0;
@@ -86,9 +98,11 @@ export async function runSoak({ dir, base, frames, minutes, log }) {
       listed,
       samples,
       cacheBound: CACHE_ENTRIES,
+      limit,
     };
   } finally {
     await server.stop();
+    cgroup.dispose?.();
   }
 }
 
@@ -100,7 +114,7 @@ export function soakTargets(soak) {
   const spread = Math.max(...rss) / Math.min(...rss) - 1;
   return [
     {
-      name: 'soak: RSS flat within 10 % after warm-up',
+      name: `soak: RSS flat within 10 % after warm-up (${soak.limit.applied ? `in the pod's ${(soak.limit.bytes / 2 ** 20).toFixed(0)} MiB memory limit` : 'no memory limit'})`,
       pass: spread <= 0.1,
       detail: `${Math.min(...rss).toFixed(0)}–${Math.max(...rss).toFixed(0)} MB (${(spread * 100).toFixed(1)} %)`,
     },

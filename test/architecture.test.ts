@@ -97,7 +97,8 @@ describe('dependency rules', () => {
 
 /**
  * What only some configs use stays out of memory for the others (a sidecar runs in every pod): the
- * OpenTelemetry SDK is loaded when tracing is configured, pino-pretty when `log.format` is pretty.
+ * OpenTelemetry SDK is loaded when tracing is configured, pino-pretty when `log.format` is pretty,
+ * @grpc/reflection when a client first asks for reflection.
  */
 describe('modules loaded only when configured', () => {
   const files = sourceFiles(SRC).map((file) => ({ name: relative(SRC, file), source: readFileSync(file, 'utf8') }));
@@ -121,5 +122,9 @@ describe('modules loaded only when configured', () => {
 
   it('never imports pino-pretty statically', () => {
     expect(files.filter((f) => valueImports(f.source, 'pino-pretty').length > 0).map((f) => f.name)).toEqual([]);
+  });
+
+  it('never imports @grpc/reflection statically: reflection is built on its first call', () => {
+    expect(files.filter((f) => valueImports(f.source, '@grpc/reflection').length > 0).map((f) => f.name)).toEqual([]);
   });
 });

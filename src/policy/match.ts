@@ -40,6 +40,15 @@ export function normalizeHost(raw: string): string {
   return host.endsWith('.') ? host.slice(0, -1) : host;
 }
 
+/**
+ * Whether `host` is under a wildcard host's `suffix` (".example.com" for "*.example.com"). As in
+ * Envoy's virtual hosts, the wildcard stands for at least one character: ".example.com" is not under
+ * it, so a rule never applies to a request that Envoy routes by another virtual host.
+ */
+function isWildcardMatch(host: string, suffix: string): boolean {
+  return host.length > suffix.length && host.endsWith(suffix);
+}
+
 type HeaderTest = (value: string | undefined) => boolean;
 
 function compileHeader(
@@ -118,7 +127,7 @@ export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch 
         explain?.push(`method ${req.method} is not one of ${[...methods].join(', ')}`);
         return false;
       }
-      if (checkHost && !exactHosts.has(req.host) && !hostSuffixes.some((suffix) => req.host.endsWith(suffix))) {
+      if (checkHost && !exactHosts.has(req.host) && !hostSuffixes.some((suffix) => isWildcardMatch(req.host, suffix))) {
         explain?.push(`host "${req.host}" is not one of ${match.hosts?.join(', ')}`);
         return false;
       }

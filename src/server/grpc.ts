@@ -1,18 +1,14 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync, type AnyDefinition, type PackageDefinition } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { withTolerantCheckDecoding, type IncomingCheck, type OutgoingCheck } from './check-codec.js';
 import { linkableFileDescriptors } from './descriptors.js';
 import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
+import { addLazyReflection, REFLECTION_PROTO_ROOT, reflectionProto } from './reflection.js';
 import { allowedClientsInterceptor, callerOf, grpcServerCredentials } from '../tls/grpc.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
 
-const require = createRequire(import.meta.url);
-const REFLECTION_PROTO_ROOT = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto');
-const REFLECTION_PROTO = join(REFLECTION_PROTO_ROOT, 'grpc/reflection/v1/reflection.proto');
 const HEALTH_PROTO_ROOT = dirname(dirname(dirname(healthProtoPath)));
 
 /** `caller`: the SPIFFE ID of the client certificate on the Check RPC (mTLS on listen.tls), if any. */
@@ -46,7 +42,7 @@ export async function startGrpcServer(
   options: GrpcServerOptions = {},
 ): Promise<GrpcServer> {
   // One package definition holding every served service, so reflection describes them all.
-  const pkg = loadSync(['envoy/service/auth/v3/external_auth.proto', healthProtoPath, REFLECTION_PROTO], {
+  const pkg = loadSync(['envoy/service/auth/v3/external_auth.proto', healthProtoPath, reflectionProto('v1')], {
     ...LOADER_OPTIONS,
     includeDirs: [PROTO_ROOT],
   });
@@ -73,7 +69,7 @@ export async function startGrpcServer(
   // NOT_SERVING until the owner says otherwise with setHealth.
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
-  new ReflectionService(withLinkableDescriptors(pkg)).addToServer(server);
+  addLazyReflection(server, () => withLinkableDescriptors(pkg));
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(address, options.tls ? grpcServerCredentials(options.tls) : grpc.ServerCredentials.createInsecure(), (err, bound) =>

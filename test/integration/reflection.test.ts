@@ -16,7 +16,7 @@ const POOL_SCRIPT = fileURLToPath(new URL('../interop/reflection_pool.py', impor
 const ISSUER = 'https://idp.example.com';
 
 const require = createRequire(import.meta.url);
-const REFLECTION_PROTO = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
+const REFLECTION_PROTOS = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection');
 
 interface ReflectionResponse {
   list_services_response?: { service: Array<{ name: string }> };
@@ -24,10 +24,19 @@ interface ReflectionResponse {
 }
 
 /** What `grpcurl list` and `grpcurl describe` ask: requests on one reflection stream, answered in order. */
-async function reflect(port: number, ...requests: Array<Record<string, string>>): Promise<ReflectionResponse[]> {
-  const pkg = loadSync(REFLECTION_PROTO, { keepCase: true });
+function reflect(port: number, ...requests: Array<Record<string, string>>): Promise<ReflectionResponse[]> {
+  return reflectWith('v1', port, ...requests);
+}
+
+/** `reflect` on one version of the reflection service (v1alpha: what older clients ask). */
+async function reflectWith(
+  version: 'v1' | 'v1alpha',
+  port: number,
+  ...requests: Array<Record<string, string>>
+): Promise<ReflectionResponse[]> {
+  const pkg = loadSync(join(REFLECTION_PROTOS, version, 'reflection.proto'), { keepCase: true });
   const Reflection = grpc.makeGenericClientConstructor(
-    pkg['grpc.reflection.v1.ServerReflection'] as grpc.ServiceDefinition,
+    pkg[`grpc.reflection.${version}.ServerReflection`] as grpc.ServiceDefinition,
     'ServerReflection',
   );
   const client = new Reflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
@@ -129,10 +138,16 @@ describe('gRPC services beside Check', () => {
   });
   afterAll(async () => tg?.close());
 
-  it('lists Authorization, Health and reflection through server reflection (what grpcurl list shows)', async () => {
-    const [response] = await reflect(tg.app.grpcPort, { list_services: '' });
-    const names = response!.list_services_response?.service.map((s) => s.name).sort();
-    expect(names).toEqual(['envoy.service.auth.v3.Authorization', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection']);
+  it('lists Authorization, Health and reflection through server reflection (what grpcurl list shows), on v1 and v1alpha', async () => {
+    // The first reflection calls of this server, both at once: reflection is built on demand, once.
+    const answers = await Promise.all([
+      reflectWith('v1', tg.app.grpcPort, { list_services: '' }),
+      reflectWith('v1alpha', tg.app.grpcPort, { list_services: '' }),
+    ]);
+    for (const [response] of answers) {
+      const names = response!.list_services_response?.service.map((s) => s.name).sort();
+      expect(names).toEqual(['envoy.service.auth.v3.Authorization', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection']);
+    }
   });
 
   it('serves linkable descriptors: a pool built from them alone encodes a Check and decodes its answer (what grpcurl does)', async () => {

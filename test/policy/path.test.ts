@@ -33,6 +33,13 @@ const ok: Array<[raw: string, normalized: string]> = [
   ['/a#f?q', '/a'],
   ['/a/b?%2F', '/a/b'],
   ['/emoji/😀', '/emoji/%F0%9F%98%80'],
+  // The ends of the decoded ranges (Z, z, 0, 9; the sub-delims ! $ & , =) are decoded, and raw they stay;
+  // the characters beside those ranges stay encoded, and so does DEL (raw, it is refused below).
+  ['/%5A%7A%30%39', '/Zz09'],
+  ['/%21%24%26%2C%3D', '/!$&,='],
+  ['/!$&,=', '/!$&,='],
+  ['/%40%5B%60%7B%22%25', '/@%5B%60%7B%22%25'],
+  ['/a%7fb', '/a%7Fb'],
 ];
 
 const rejected: Array<[raw: string, reason: RegExp]> = [
@@ -47,6 +54,7 @@ const rejected: Array<[raw: string, reason: RegExp]> = [
   ['/a\u0000b', /control/],
   ['/a\nb', /control/],
   ['/a\tb', /control/],
+  ['/a\u007fb', /control/],
   ['/..', /escapes the root/],
   ['/../admin', /escapes the root/],
   ['/%2e%2e/admin', /escapes the root/],
@@ -62,6 +70,12 @@ const rejected: Array<[raw: string, reason: RegExp]> = [
   ['/a%2', /malformed/],
   ['/a%zz', /malformed/],
   ['/a%2?x', /malformed/],
+  // A "%" just before the query or fragment: the hex digits after "?" or "#" are not its escape.
+  ['/admin%?41', /malformed/],
+  ['/admin%#41', /malformed/],
+  // Characters just below "0" are not hex digits.
+  ['/a%-1', /malformed/],
+  ['/a%1.', /malformed/],
   ['admin', /start with \//],
   ['', /start with \//],
   ['*', /start with \//],
@@ -98,6 +112,8 @@ describe('path templates', () => {
       anon('rest', '/rest/**'),
       anon('unicode', '/café/menu'),
       anon('colon', '/v1/jobs:cancel'),
+      anon('root', '/'),
+      anon('one-and-rest', '/two/*/**'),
       {
         id: 'file',
         match: { paths: ['/files/{name}'] },
@@ -126,6 +142,12 @@ describe('path templates', () => {
     ['/caf%c3%a9/menu', 'unicode'],
     ['/v1/jobs:cancel', 'colon'],
     ['/v1/jobs%3Acancel', 'colon'],
+    ['/', 'root'],
+    ['//?x=1', 'root'],
+    ['/x', null],
+    ['/two/x', 'one-and-rest'],
+    ['/two/x/y', 'one-and-rest'],
+    ['/two', null],
   ])('%s → %s', (path, rule) => {
     expect(ruleFor(path)).toBe(rule);
   });
@@ -140,6 +162,8 @@ describe('path templates', () => {
       reason: 'context_role_mismatch',
     });
     // Not UTF-8: the id stays encoded and matches nothing the token could hold.
-    expect(policy.authorize(request('GET', '/files/%FF'), owner)).toMatchObject({ ruleId: 'file', allowed: false });
+    const notUtf8 = policy.authorize(request('GET', '/files/%FF'), owner, { explain: true });
+    expect(notUtf8).toMatchObject({ ruleId: 'file', allowed: false });
+    expect(notUtf8.explanation).toContain("rule 'file' matches (name=%FF)");
   });
 });

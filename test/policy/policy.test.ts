@@ -342,6 +342,14 @@ const cases: Case[] = [
     principal: PROMETHEUS,
     expected: forbid(null, 'no_matching_rule'),
   },
+  {
+    // Envoy's wildcard domains never match an empty prefix: it routes ".internal.example.com" elsewhere.
+    name: 'metrics on an empty label before the wildcard suffix is not a subdomain',
+    path: '/metrics',
+    host: '.internal.example.com',
+    principal: PROMETHEUS,
+    expected: forbid(null, 'no_matching_rule'),
+  },
 
   // public catalog and the default
   { name: 'public catalog', path: '/catalog/courses?page=2', expected: allow('public-catalog') },
@@ -565,11 +573,16 @@ describe('match and claim details', () => {
       },
       { id: 'dotted', match: { paths: ['/dotted'] }, require: { roles: { claim: 'https://example.com/roles', anyOf: ['x'] } } },
       { id: 'nested', match: { paths: ['/nested'] }, require: { roles: { claim: 'resource_access.app.roles', allOf: ['a', 'b'] } } },
+      { id: 'tenant', match: { paths: ['/tenant'], headers: [{ name: 'X-Tenant', equals: 'a' }] }, require: anon },
+      { id: 'write', match: { methods: ['POST', 'PUT'], paths: ['/post', '/put'] }, require: anon },
+      { id: 'short-labels', match: { hosts: ['x.y.example.com'] }, require: anon },
     ],
     { defaultDecision: 'deny' },
   );
-  const ruleFor = (extra: Partial<Parameters<typeof request>[2]>, path = '/api/x') =>
-    policy.authorize(request('GET', path, extra), null).ruleId;
+  const ruleFor = (extra: Partial<Parameters<typeof request>[2]>, path = '/api/x', method = 'GET') =>
+    policy.authorize(request(method, path, extra), null).ruleId;
+  const explain = (method: string, path: string, extra: Partial<Parameters<typeof request>[2]> = {}) =>
+    policy.authorize(request(method, path, extra), null, { explain: true }).explanation;
 
   it('header conditions: present, absent, oneOf', () => {
     expect(ruleFor({ headers: new Map([['x-canary', '']]) })).toBe('canary');
@@ -589,6 +602,39 @@ describe('match and claim details', () => {
     expect(ruleFor({ host: '[::1]:8080' }, '/local')).toBe('v6');
     expect(ruleFor({ host: 'EXAMPLE.com.:443' }, '/local')).toBe('v6');
     expect(ruleFor({ host: 'www.example.com' }, '/local')).toBeNull();
+    // An unclosed "[" is no IPv6 literal: the host is kept as sent, not cut to nothing.
+    expect(explain('GET', '/local', { host: '[::1' })).toContain(`rule 'v6' skipped: host "[::1" is not one of [::1], Example.COM.`);
+  });
+
+  it('a rule without paths matches every path; one-letter labels are host names', () => {
+    expect(ruleFor({ host: 'x.y.example.com' }, '/')).toBe('short-labels');
+    expect(ruleFor({ host: 'x.y.example.com' }, '/any/path')).toBe('short-labels');
+    expect(ruleFor({ host: 'y.example.com' }, '/any/path')).toBeNull();
+  });
+
+  it('only GET implies HEAD', () => {
+    expect(ruleFor({}, '/post', 'POST')).toBe('write');
+    expect(ruleFor({}, '/put', 'PUT')).toBe('write');
+    expect(ruleFor({}, '/post', 'HEAD')).toBeNull();
+  });
+
+  it('explains why each rule was skipped: method, host, each kind of header condition, paths', () => {
+    expect(explain('GET', '/nowhere')).toEqual([
+      'request: GET api.example.com /nowhere',
+      `rule 'canary' skipped: header condition "x-canary is present" does not hold`,
+      `rule 'no-debug' skipped: header condition "x-env is one of prod, stage" does not hold`,
+      `rule 'v6' skipped: host "api.example.com" is not one of [::1], Example.COM.`,
+      "rule 'contains' skipped: path /nowhere matches none of /groups",
+      "rule 'dotted' skipped: path /nowhere matches none of /dotted",
+      "rule 'nested' skipped: path /nowhere matches none of /nested",
+      `rule 'tenant' skipped: header condition "x-tenant equals "a"" does not hold`,
+      "rule 'write' skipped: method GET is not one of POST, PUT",
+      `rule 'short-labels' skipped: host "api.example.com" is not one of x.y.example.com`,
+      'no rule matches; defaultDecision is deny',
+    ]);
+    const explanation = explain('POST', '/nowhere', { headers: new Map([['x-debug', '1']]) });
+    expect(explanation).toContain(`rule 'no-debug' skipped: header condition "x-debug is absent" does not hold`);
+    expect(explanation).toContain("rule 'write' skipped: path /nowhere matches none of /post, /put");
   });
 
   it('contains accepts an array or a single equal value; oneOf compares types exactly', () => {

@@ -24,6 +24,11 @@ const cases: Array<[name: string, yaml: string, expected: RegExp]> = [
     /^\[0\]\.match\.paths\[0\]: "\/a\/\{x": "\{x" is not a parameter; .*e\.g\. \/files\/\{name\}/,
   ],
   [
+    'unopened parameter',
+    `- { id: a, match: { paths: ["/files/name}"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: "\/files\/name\}": "name\}" is not a parameter/,
+  ],
+  [
     'partial-segment parameter',
     `- { id: a, match: { paths: ["/files/{name}.json"] }, require: { authenticated: true } }`,
     /^\[0\]\.match\.paths\[0\]: .*fills a whole segment/,
@@ -32,6 +37,11 @@ const cases: Array<[name: string, yaml: string, expected: RegExp]> = [
     'bad parameter name',
     `- { id: a, match: { paths: ["/a/{1x}"] }, require: { authenticated: true } }`,
     /^\[0\]\.match\.paths\[0\]: .*parameter name "1x"/,
+  ],
+  [
+    'parameter name with a dash',
+    `- { id: a, match: { paths: ["/a/{file-name}"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: .*parameter name "file-name" must be letters, digits or "_"/,
   ],
   [
     'repeated parameter',
@@ -57,6 +67,11 @@ const cases: Array<[name: string, yaml: string, expected: RegExp]> = [
     'trailing slash template',
     `- { id: a, match: { paths: ["/a/"] }, require: { authenticated: true } }`,
     /^\[0\]\.match\.paths\[0\]: .*remove the trailing "\/"/,
+  ],
+  [
+    'empty segment in a template',
+    `- { id: a, match: { paths: ["/a//b"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.paths\[0\]: "\/a\/\/b": empty segment "\/\/"; write single slashes/,
   ],
   [
     'query in template',
@@ -196,6 +211,21 @@ const cases: Array<[name: string, yaml: string, expected: RegExp]> = [
     'host with port',
     `- { id: a, match: { hosts: ["api.example.com:443"] }, require: { authenticated: true } }`,
     /^\[0\]\.match\.hosts\[0\]: "api\.example\.com:443" is not a host name; write it without scheme, port or path/,
+  ],
+  [
+    'IPv6 host with port',
+    `- { id: a, match: { hosts: ["[::1]:8080"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.hosts\[0\]: "\[::1\]:8080" is not a host name/,
+  ],
+  [
+    'IPv6 host with scheme',
+    `- { id: a, match: { hosts: ["http://[::1]"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.hosts\[0\]: "http:\/\/\[::1\]" is not a host name/,
+  ],
+  [
+    'two methods in one entry',
+    `- { id: a, match: { methods: ["GET POST"] }, require: { authenticated: true } }`,
+    /^\[0\]\.match\.methods\[0\]: "GET POST" is not an HTTP method/,
   ],
   [
     'bad method',
