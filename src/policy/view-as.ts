@@ -11,6 +11,8 @@ export const viewAsConfigSchema = z.strictObject({
   header: z
     .string()
     .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'header must be a lower-case header name' })
+    // The ask is removed before the upstream, and host is the one name Envoy will not remove.
+    .refine((name) => name !== 'host', { error: 'host cannot be set or removed by ext_authz' })
     .default('x-tollgate-view-as'),
   /** Held role → the roles its holder may view as. */
   allow: z.record(roleName, z.array(roleName).min(1, { error: 'list at least one role to view as' })),

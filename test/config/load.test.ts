@@ -74,6 +74,15 @@ describe('config loading', () => {
       { providers: [{ ...provider, claimToHeaders: [{ header: 'host', claim: 'sub' }] }] },
       'config: providers[0].claimToHeaders[0].header: host cannot be set or removed',
     ],
+    // Envoy never removes host or a pseudo-header (headers_to_remove ignores them): listing one would
+    // promise a removal that cannot happen, so it is refused rather than silently kept.
+    [{ identityHeaders: { strip: ['Host'] } }, 'config: identityHeaders.strip[0]: host cannot be set or removed'],
+    [{ identityHeaders: { strip: [':authority'] } }, 'config: identityHeaders.strip[0]: must be an HTTP header name'],
+    [
+      { providers: [{ ...provider, fromHeaders: [{ name: 'host' }] }] },
+      'config: providers[0].fromHeaders[0].name: host cannot be set or removed',
+    ],
+    [{ viewAs: { header: 'host', allow: { teacher: ['student'] } } }, 'config: viewAs.header: host cannot be set or removed'],
     [
       { providers: [{ ...provider, claimToHeaders: [{ header: 'x-user', claim: 'a..b' }] }] },
       'config: providers[0].claimToHeaders[0].claim: claim path "a..b" has an empty part',

@@ -112,3 +112,55 @@ describe('toCheckResponse', () => {
     expect(JSON.parse(injected ?? '')).toEqual({ group: { member: ['1'] }, course: { ta: ['2', '3'], grader: ['3'] } });
   });
 });
+
+describe('what an allow removes from the request', () => {
+  const forwarding = new IdentityHeaders(testConfig(`${CONFIG_YAML}identityHeaders: { forwardToken: true }\n`));
+  const minted = { header: 'authorization', value: 'Bearer minted' };
+  const cookie = { kind: 'cookie', key: 'cookie:session', name: 'session' } as const;
+  const param = { kind: 'param', key: 'param:access_token', name: 'access_token' } as const;
+  const allowWith = (
+    extra: Partial<Extract<Outcome, { kind: 'allow' }>>,
+    headers: Record<string, string>,
+    identityHeaders = ctx.identityHeaders,
+  ) =>
+    toCheckResponse({ kind: 'allow', ruleId: 'courses', ...extra }, requestView('/courses/1', headers), { ...ctx, identityHeaders })
+      .ok_response;
+
+  it('removes the whole cookie header when a minted token replaces a cookie token, and keeps it when nothing is minted', () => {
+    const headers = { cookie: 'session=external; theme=dark', accept: '*/*' };
+    const replaced = allowWith({ location: cookie, minted }, headers);
+    expect(replaced?.headers_to_remove).toEqual(['cookie']);
+    expect(replaced?.headers?.map((h) => h.header)).toEqual([{ key: 'authorization', value: 'Bearer minted' }]);
+    expect(replaced?.query_parameters_to_remove).toEqual([]);
+    // Without a minted token a cookie cannot be removed alone, and the request's other cookies must reach the upstream.
+    const kept = allowWith({ location: cookie }, headers);
+    expect(kept?.headers_to_remove).toEqual([]);
+    expect(kept?.query_parameters_to_remove).toEqual([]);
+  });
+
+  it('removes the query parameter of a parameter token, and none of the cookies, when a token is minted', () => {
+    const response = allowWith({ location: param, minted }, { cookie: 'theme=dark' });
+    expect(response?.headers_to_remove).toEqual([]);
+    expect(response?.query_parameters_to_remove).toEqual(['access_token']);
+  });
+
+  it('drops the header that carried the token when a token is minted, even with forwardToken: true', () => {
+    const header = { kind: 'header', key: 'header:x-api-token', name: 'x-api-token', prefix: '' } as const;
+    const headers = { 'x-api-token': 'external', accept: '*/*' };
+    const replaced = allowWith({ location: header, minted }, headers, forwarding);
+    expect(replaced?.headers_to_remove).toEqual(['x-api-token']);
+    expect(replaced?.query_parameters_to_remove).toEqual([]);
+    expect(allowWith({ location: header }, headers, forwarding)?.headers_to_remove).toEqual([]);
+    expect(allowWith({ location: header }, headers)?.headers_to_remove).toEqual(['x-api-token']);
+  });
+
+  it('removes an exact strip entry by that name only, and reads a prefix with regular-expression characters literally', () => {
+    const config = testConfig(`${CONFIG_YAML}identityHeaders: { strip: [x-exact, x.auth-] }\n`);
+    const response = allowWith(
+      {},
+      { 'x-exact': 'forged', 'x-exact-level': 'kept', 'x.auth-level': 'forged', 'xzauth-level': 'kept', 'x-user-role': 'kept' },
+      new IdentityHeaders(config),
+    );
+    expect(response?.headers_to_remove?.sort()).toEqual(['x-exact', 'x.auth-level']);
+  });
+});

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy, rulesSchema, type Decision, type Identity } from '../../src/policy/index.js';
+import {
+  compilePolicy,
+  rulesSchema,
+  type AuthzRequest,
+  type ContextAnswers,
+  type Decision,
+  type Identity,
+  type Policy,
+} from '../../src/policy/index.js';
 import { edtechPolicy, request } from './helpers.js';
 
 const GATEWAY = 'spiffe://cluster.local/ns/edge/sa/gateway';
@@ -667,5 +675,349 @@ describe('internalToken', () => {
   it('names internalToken.audience when its template uses a parameter no path binds', () => {
     const unbound = [{ ...rules[0]!, internalToken: { audience: 'svc-{nope}' } }];
     expect(() => compilePolicy(unbound, { defaultDecision: 'deny' })).toThrow(/^rule 'svc': internalToken\.audience: /);
+  });
+});
+
+describe('requirements in detail', () => {
+  const compile = (rules: unknown[], options: { defaultDecision?: 'deny' | 'allow' } = {}) =>
+    compilePolicy(rulesSchema.parse(rules), { defaultDecision: options.defaultDecision ?? 'deny' });
+  const answers = (roles: readonly string[] | null): ContextAnswers => ({ get: () => roles });
+
+  it('still needs one anyOf alternative when the requirements beside it hold', () => {
+    const p = compile([
+      {
+        id: 'r',
+        match: { paths: ['/x'] },
+        require: { authenticated: true, anyOf: [{ scopes: { anyOf: ['a'] } }, { scopes: { anyOf: ['b'] } }] },
+      },
+    ]);
+    expect(p.authorize(request('GET', '/x'), user({ scope: 'c' }))).toEqual(forbid('r', 'missing_scope'));
+    expect(p.authorize(request('GET', '/x'), user({ scope: 'c b' }))).toEqual(allow('r'));
+  });
+
+  it('anyOf of scopes needs one of them, allOf every one; entries that are not strings are ignored', () => {
+    const p = compile([{ id: 'r', match: { paths: ['/x'] }, require: { scopes: { anyOf: ['a', 'b'] } } }]);
+    expect(p.authorize(request('GET', '/x'), user({ scp: [7, 'b'] }))).toEqual(allow('r'));
+    expect(p.authorize(request('GET', '/x'), user({ scp: [7, {}] }))).toEqual(forbid('r', 'missing_scope'));
+  });
+
+  it('matches a numeric id only as a safe integer, never a fraction or an imprecise number', () => {
+    const p = compile([
+      { id: 'r', match: { paths: ['/courses/{id}/**'] }, require: { contextRole: { context: 'course', id: '{id}', anyOf: ['teacher'] } } },
+    ]);
+    const holding = (ids: unknown[]) => user({ roles: { course: { teacher: ids } } });
+    expect(p.authorize(request('GET', '/courses/7'), holding([7]))).toEqual(allow('r'));
+    expect(p.authorize(request('GET', '/courses/1.5'), holding([1.5]))).toEqual(forbid('r', 'context_role_mismatch'));
+    // 2^53 + 1 reads back as 2^53: the token's number cannot say which id it meant.
+    expect(p.authorize(request('GET', '/courses/9007199254740992'), holding([2 ** 53]))).toEqual(forbid('r', 'context_role_mismatch'));
+  });
+
+  describe('a contextRole with a fallback source', () => {
+    const p = compile([
+      {
+        id: 'r',
+        match: { paths: ['/courses/{id}/**'] },
+        require: {
+          anyOf: [{ contextRole: { context: 'course', id: '{id}', anyOf: ['teacher'], fallback: 'lms' } }, { scopes: { anyOf: ['ops'] } }],
+        },
+      },
+      {
+        id: 's',
+        match: { paths: ['/single/{id}'] },
+        require: { contextRole: { context: 'course', id: '{id}', anyOf: ['teacher'], fallback: 'lms' } },
+      },
+    ]);
+
+    it('asks the source, and denies as context_source_unavailable until it answers', () => {
+      const decision = p.authorize(request('GET', '/single/5'), user({}));
+      expect(decision).toEqual({
+        ...forbid('s', 'context_source_unavailable'),
+        pending: [{ source: 'lms', sub: 'u1', context: 'course', id: '5' }],
+      });
+      expect(p.authorize(request('GET', '/single/5'), user({}), { contextAnswers: answers(null) })).toEqual(
+        forbid('s', 'context_source_unavailable'),
+      );
+    });
+
+    it('asks nothing for a token without a sub, or with an empty one: a mismatch', () => {
+      for (const claims of [{ sub: undefined }, { sub: '' }, { sub: 5 }]) {
+        const decision = p.authorize(request('GET', '/single/5'), { provider: 'idp', claims }, { explain: true });
+        expect(decision).toMatchObject(forbid('s', 'context_role_mismatch'));
+        expect(decision.pending).toBeUndefined();
+        expect(decision.explanation?.at(-1)).toBe('contextRole: the token lists no course and has no sub to ask lms about');
+        expect(p.authorize(request('GET', '/single/5'), { provider: 'idp', claims })).toEqual(forbid('s', 'context_role_mismatch'));
+      }
+    });
+
+    it('keeps no grant from an alternative that failed', () => {
+      const decision = p.authorize(request('GET', '/courses/5/x'), user({ scope: 'ops' }), { contextAnswers: answers(['student']) });
+      expect(decision).toStrictEqual(allow('r'));
+      expect(p.authorize(request('GET', '/courses/5/x'), user({}), { contextAnswers: answers(['teacher']) })).toStrictEqual({
+        ...allow('r'),
+        granted: [{ claim: 'roles', context: 'course', id: '5', roles: ['teacher'] }],
+      });
+    });
+  });
+
+  it.each([
+    [{ scopes: {} }, ['require', 'scopes'], 'give allOf and/or anyOf, e.g. scopes: { anyOf: [courses:read] }'],
+    [{ roles: {} }, ['require', 'roles'], 'give allOf and/or anyOf, e.g. roles: { anyOf: [admin] }'],
+    [
+      { anonymous: true, authenticated: true, anyOf: [{ authenticated: true }, { scopes: { anyOf: ['a'] } }] },
+      ['require', 'anonymous'],
+      'anonymous: true opens the route and cannot be combined with authenticated, anyOf; remove anonymous, or the other keys',
+    ],
+    [{ actor: { principals: ['ok', '*'] } }, ['require', 'actor', 'principals', 1], '"*" would match any workload'],
+    [{ claims: [{ path: 'a..b', equals: 1 }] }, ['require', 'claims', 0, 'path'], 'claim path "a..b" has an empty part'],
+    [{ roles: { claim: 'a..b', anyOf: ['x'] } }, ['require', 'roles', 'claim'], 'claim path "a..b" has an empty part'],
+    [
+      { contextRole: { claim: 'a..b', context: 'c', id: '1', anyOf: ['x'] } },
+      ['require', 'contextRole', 'claim'],
+      'claim path "a..b" has an empty part',
+    ],
+    [{ contextRole: { context: 'c', id: '{a}}', anyOf: ['x'] } }, ['require', 'contextRole', 'id'], 'has an unbalanced brace'],
+  ])('refuses require %j at %j', (require, path, message) => {
+    const result = rulesSchema.safeParse([{ id: 'r', match: { paths: ['/x/{a}'] }, require }]);
+    expect(result.success).toBe(false);
+    const issue = result.error?.issues[0];
+    expect(issue?.path).toEqual([0, ...path]);
+    expect(issue?.message).toContain(message);
+  });
+});
+
+describe('actor', () => {
+  const p = compilePolicy(
+    rulesSchema.parse([
+      { id: 'a', match: { paths: ['/a'] }, require: { actor: { principals: ['spiffe://c/ns/edge/*'], maxChainDepth: 2 } } },
+    ]),
+    { defaultDecision: 'deny' },
+  );
+  const acting = (act: unknown) => p.authorize(request('GET', '/a'), user({ act }), { explain: true });
+
+  it.each([
+    [
+      { sub: 'spiffe://c/ns/orders/sa/o', act: { sub: 'spiffe://c/ns/edge/sa/gw' } },
+      'allowed',
+      'actor: spiffe://c/ns/edge/sa/gw is in the act chain',
+    ],
+    [undefined, 'actor_not_allowed', 'actor: the token has no act claim'],
+    [
+      { sub: 'spiffe://c/ns/a/sa/1', act: { sub: 'spiffe://c/ns/b/sa/2' } },
+      'actor_not_allowed',
+      'actor: none of spiffe://c/ns/a/sa/1 → spiffe://c/ns/b/sa/2 is an allowed actor',
+    ],
+    [{ sub: 5 }, 'actor_not_allowed', 'actor: the act claim is malformed'],
+    [
+      { sub: 'x', act: { sub: 'y', act: { sub: 'spiffe://c/ns/edge/sa/gw' } } },
+      'actor_chain_too_long',
+      'actor: the act chain is longer than 2',
+    ],
+  ])('act %j: %s', (act, reason, sentence) => {
+    const decision = acting(act);
+    expect(decision.reason).toBe(reason);
+    expect(decision.status).toBe(reason === 'allowed' ? 'ok' : 'permission_denied');
+    expect(decision.explanation?.at(-1 - Number(reason === 'allowed'))).toBe(sentence);
+  });
+});
+
+describe('explain mode, sentence by sentence', () => {
+  const p = compilePolicy(
+    rulesSchema.parse([
+      { id: 'open', match: { paths: ['/open'] }, require: { anonymous: true } },
+      { id: 'auth', match: { paths: ['/auth'] }, require: { authenticated: true } },
+      { id: 'two', match: { paths: ['/t/{a}/{b}'] }, require: { providers: ['idp'], scopes: { allOf: ['s1', 's2'] } }, dryRun: true },
+      { id: 'claim', match: { paths: ['/claim'] }, require: { claims: [{ path: 'tier', equals: 'gold' }] } },
+      { id: 'peer', match: { paths: ['/peer'] }, require: { peer: { principals: ['spiffe://c/ns/edge/*'] } } },
+      {
+        id: 'ctx',
+        match: { paths: ['/c/{id}'] },
+        require: { contextRole: { context: 'course', id: '{id}', anyOf: ['ta'], fallback: 'lms' } },
+      },
+      { id: 'roll', match: { paths: ['/roll'] }, require: { authenticated: true }, rollout: { enforcePercent: 50 } },
+    ]),
+    { defaultDecision: 'allow' },
+  );
+  const explain = (
+    path: string,
+    identity: Identity | null,
+    extra: Parameters<Policy['authorize']>[2] = {},
+    req: Partial<AuthzRequest> = {},
+  ) => p.authorize(request('GET', path, req), identity, { explain: true, ...extra }).explanation?.filter((l) => !l.includes('skipped'));
+  const answering = (roles: readonly string[] | null): ContextAnswers => ({ get: () => roles });
+  const viewAsStudent = { role: 'student', allows: (held: string) => held === 'ta' };
+
+  it.each([
+    [
+      '/open',
+      null,
+      {},
+      {},
+      ['request: GET api.example.com /open', "rule 'open' matches", 'anonymous: no identity required', "allowed by rule 'open'"],
+    ],
+    [
+      '/open',
+      null,
+      {},
+      { host: '' },
+      ['request: GET (no host) /open', "rule 'open' matches", 'anonymous: no identity required', "allowed by rule 'open'"],
+    ],
+    [
+      '/auth',
+      null,
+      {},
+      {},
+      ['request: GET api.example.com /auth', "rule 'auth' matches", 'a verified token is required and none was presented'],
+    ],
+    [
+      '/auth',
+      user({}),
+      {},
+      {},
+      ['request: GET api.example.com /auth', "rule 'auth' matches", 'authenticated: token from idp', "allowed by rule 'auth'"],
+    ],
+    [
+      '/t/1/2',
+      user({ scope: 's1' }),
+      {},
+      {},
+      [
+        'request: GET api.example.com /t/1/2',
+        "rule 'two' matches (a=1, b=2) [dry run]",
+        'providers: token from idp is accepted',
+        'scopes: the token lacks at least one of s1, s2 (all required)',
+        'dry run: would deny (missing_scope), allowed',
+      ],
+    ],
+    [
+      '/t/1/2',
+      user({ scope: 's1 s2' }, 'other'),
+      {},
+      {},
+      [
+        'request: GET api.example.com /t/1/2',
+        "rule 'two' matches (a=1, b=2) [dry run]",
+        "providers: the token's provider is not one of idp",
+        'dry run: would deny (provider_not_allowed), allowed',
+      ],
+    ],
+    [
+      '/t/1/2',
+      user({ scope: 's1 s2' }),
+      {},
+      {},
+      [
+        'request: GET api.example.com /t/1/2',
+        "rule 'two' matches (a=1, b=2) [dry run]",
+        'providers: token from idp is accepted',
+        'scopes: satisfied',
+        "allowed by rule 'two'",
+      ],
+    ],
+    [
+      '/claim',
+      user({ tier: 'gold' }),
+      {},
+      {},
+      ['request: GET api.example.com /claim', "rule 'claim' matches", 'claim tier: does equal "gold"', "allowed by rule 'claim'"],
+    ],
+    [
+      '/claim',
+      user({ tier: 'tin' }),
+      {},
+      {},
+      ['request: GET api.example.com /claim', "rule 'claim' matches", 'claim tier: does not equal "gold"'],
+    ],
+    ['/peer', null, {}, {}, ['request: GET api.example.com /peer', "rule 'peer' matches", 'peer: no workload identity was presented']],
+    [
+      '/peer',
+      null,
+      {},
+      { principal: 'spiffe://c/ns/x/sa/y' },
+      ['request: GET api.example.com /peer', "rule 'peer' matches", 'peer: spiffe://c/ns/x/sa/y is not an allowed workload'],
+    ],
+    [
+      '/peer',
+      null,
+      { viewAs: viewAsStudent },
+      { principal: 'spiffe://c/ns/edge/sa/y' },
+      [
+        'request: GET api.example.com /peer',
+        "rule 'peer' matches",
+        'peer: spiffe://c/ns/edge/sa/y is allowed',
+        "viewAs: rule 'peer' decides no context role, so there is nothing to view as",
+      ],
+    ],
+    [
+      '/c/9',
+      user({}),
+      {},
+      {},
+      ['request: GET api.example.com /c/9', "rule 'ctx' matches (id=9)", 'contextRole: the token lists no course; lms must be asked'],
+    ],
+    [
+      '/c/9',
+      user({}),
+      { contextAnswers: answering(null) },
+      {},
+      ['request: GET api.example.com /c/9', "rule 'ctx' matches (id=9)", 'contextRole: the token lists no course and lms did not answer'],
+    ],
+    [
+      '/c/9',
+      user({}),
+      { contextAnswers: answering(['ta']) },
+      {},
+      [
+        'request: GET api.example.com /c/9',
+        "rule 'ctx' matches (id=9)",
+        'contextRole: lms gives role ta for course "9"',
+        "allowed by rule 'ctx'",
+      ],
+    ],
+    [
+      '/c/9',
+      user({}),
+      { contextAnswers: answering(['student']) },
+      {},
+      ['request: GET api.example.com /c/9', "rule 'ctx' matches (id=9)", 'contextRole: lms gives none of ta for course "9"'],
+    ],
+    [
+      '/c/9',
+      user({ roles: { course: { ta: ['9'] } } }),
+      { viewAs: { role: 'ta', allows: () => false } },
+      {},
+      ['request: GET api.example.com /c/9', "rule 'ctx' matches (id=9)", 'viewAs: no role the token gives for course "9" may view as ta'],
+    ],
+    [
+      '/c/9',
+      user({ roles: { course: { ta: ['9'] } } }),
+      { viewAs: { role: 'ta', allows: (held: string) => held === 'ta' } },
+      {},
+      [
+        'request: GET api.example.com /c/9',
+        "rule 'ctx' matches (id=9)",
+        'viewAs: decided as ta for course "9"',
+        'contextRole: the token has role ta for course "9"',
+        "allowed by rule 'ctx'",
+      ],
+    ],
+    [
+      '/roll',
+      null,
+      {},
+      {},
+      [
+        'request: GET api.example.com /roll',
+        "rule 'roll' matches",
+        'a verified token is required and none was presented',
+        'rollout: enforced for 50% of subjects; no subject is in the enforced arm',
+      ],
+    ],
+    ['/nowhere', null, {}, {}, ['request: GET api.example.com /nowhere', 'no rule matches; defaultDecision is allow']],
+  ] as const)('%s', (path, identity, extra, req, lines) => {
+    expect(explain(path, identity, extra, req)).toEqual(lines);
+  });
+
+  it('adds no rollout to a decision whose rule has none', () => {
+    expect(p.authorize(request('GET', '/auth'), user({}))).toStrictEqual(allow('auth'));
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { compilePolicy, rulesSchema, type Decision, type Policy } from '../../src/policy/index.js';
 import { request } from './helpers.js';
 
@@ -129,5 +130,55 @@ describe('rollout: { enforcePercent }', () => {
     const issue = result.error!.issues[0]!;
     expect(issue.path.slice(1).join('.')).toBe(field);
     expect(issue.message).toContain(message);
+  });
+});
+
+describe('rollout edges', () => {
+  it('0 leaves even a request with no subject in the shadow arm; 100 enforces it', () => {
+    const anonymous = (percent: number) => policy({ rollout: { enforcePercent: percent } }).authorize(request('GET', '/grades/1'), null);
+    expect(anonymous(0)).toMatchObject({ allowed: true, reason: 'dry_run', rollout: { arm: 'shadow', enforcePercent: 0 } });
+    expect(anonymous(100)).toMatchObject({ allowed: false, reason: 'authentication_required', rollout: { arm: 'enforced' } });
+  });
+
+  it('enforces the share [0, p): a subject whose bucket is exactly the percentage is in the shadow arm', () => {
+    // The subject's bucket, computed as documented: the first four bytes of sha256(rule id, NUL, sub) as a fraction of 2^32.
+    const bucket = createHash('sha256').update('grades-v2').update('\0').update('alice').digest().readUInt32BE(0) / 0x1_0000_0000;
+    const exactly = bucket * 100;
+    expect(asUser(policy({ rollout: { enforcePercent: exactly } }), 'alice').rollout?.arm).toBe('shadow');
+    expect(asUser(policy({ rollout: { enforcePercent: Math.min(100, exactly + 1e-9) } }), 'alice').rollout?.arm).toBe('enforced');
+  });
+
+  it('an empty sub places the calling workload instead', () => {
+    const rules = rulesSchema.parse([
+      { id: 'r', match: { paths: ['/x'] }, require: { authenticated: true }, rollout: { enforcePercent: 50 } },
+    ]);
+    const explain = (principal?: string) =>
+      compilePolicy(rules, { defaultDecision: 'deny' }).authorize(
+        request('GET', '/x', { principal }),
+        { provider: 'idp', claims: { sub: '' } },
+        {
+          explain: true,
+        },
+      ).explanation;
+    expect(explain('spiffe://cluster.local/ns/a/sa/b')).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^rollout: enforced for 50% of subjects; subject "spiffe:\/\/cluster.local\/ns\/a\/sa\/b" is in the (enforced|shadow) arm$/,
+        ),
+      ]),
+    );
+    expect(explain()).toContain('rollout: enforced for 50% of subjects; no subject is in the enforced arm');
+  });
+
+  it.each([
+    [5, 'rollout must be a mapping: rollout: { enforcePercent: 10 }'],
+    [{ enforcePercent: 10, share: 1, arm: 'a' }, 'unknown key(s) share, arm in rollout; allowed keys: enforcePercent'],
+    [{ enforcePercent: 101 }, 'enforcePercent must be a number from 0 to 100'],
+    [{ enforcePercent: -1 }, 'enforcePercent must be a number from 0 to 100'],
+    [{ enforcePercent: '10' }, 'enforcePercent must be a number from 0 to 100'],
+  ])('refuses rollout %j, saying %s', (rollout, message) => {
+    const result = rulesSchema.safeParse([{ id: 'r', match: { paths: ['/x'] }, require: { authenticated: true }, rollout }]);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.message)).toEqual([message]);
   });
 });
