@@ -26,6 +26,8 @@ export const internalTokensSchema = z.strictObject({
   header: z
     .string()
     .regex(/^[a-z0-9-]+$/, 'a lower-case header name')
+    // Envoy neither sets nor removes host for ext_authz: the minted token would never reach the upstream.
+    .refine((name) => name !== 'host', 'host cannot be set or removed by ext_authz')
     .default('authorization'),
   claims: z
     .array(z.string().min(1))

@@ -84,6 +84,10 @@ describe('config loading', () => {
     ],
     [{ viewAs: { header: 'host', allow: { teacher: ['student'] } } }, 'config: viewAs.header: host cannot be set or removed'],
     [
+      { internalTokens: { issuer: 'https://tollgate', keysDir: '/keys', header: 'host' } },
+      'config: internalTokens.header: host cannot be set or removed',
+    ],
+    [
       { providers: [{ ...provider, claimToHeaders: [{ header: 'x-user', claim: 'a..b' }] }] },
       'config: providers[0].claimToHeaders[0].claim: claim path "a..b" has an empty part',
     ],
