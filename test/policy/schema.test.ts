@@ -353,7 +353,7 @@ describe('compilePolicy validates rules built in code', () => {
 });
 
 describe("rulesSchema's own messages, word for word", () => {
-  // What `tollgate check` and a policy built in code show; the config loader rewords only unknown keys.
+  // The messages a config's author reads: the loader keeps them as written, except unknown keys (see load.test.ts).
   it.each([
     [
       'one unknown key',
