@@ -127,6 +127,11 @@ describe('config loading', () => {
       { rules: [{ id: 'a', match: { paths: ['/x'], methdos: ['GET'] }, require: { authenticated: true } }] },
       ['config: rules[0].match.methdos: unknown field; did you mean "methods"?'],
     ],
+    [
+      // the rule then matches nothing, which the compile step also reports for match: a second line for the same mistake
+      { rules: [{ id: 'a', match: { path: ['/x'] }, require: { authenticated: true } }] },
+      ['config: rules[0].match.path: unknown field; did you mean "paths"?'],
+    ],
   ])("%j: one problem per mistake, in the config's words", (config, expected) => {
     const lines = problems(config);
     expect(lines).toEqual(expected);

@@ -351,3 +351,285 @@ describe('compilePolicy validates rules built in code', () => {
     ).toThrow(/cannot be combined with scopes/);
   });
 });
+
+describe("rulesSchema's own messages, word for word", () => {
+  // The messages a config's author reads: the loader keeps them as written, except unknown keys (see load.test.ts).
+  it.each([
+    [
+      'one unknown key',
+      `- { id: a, match: { paths: ["/a"], path: x }, require: { authenticated: true } }`,
+      ['[0].match: unknown key "path" in match; allowed keys: hosts, methods, paths, headers'],
+    ],
+    [
+      'two unknown keys, named together',
+      `- { id: a, match: { paths: ["/a"], path: x, host: y }, require: { authenticated: true } }`,
+      ['[0].match: unknown keys "path", "host" in match; allowed keys: hosts, methods, paths, headers'],
+    ],
+    [
+      'a match that is not a mapping',
+      `- { id: a, match: "/a", require: { authenticated: true } }`,
+      ['[0].match: match must be a mapping with keys: hosts, methods, paths, headers'],
+    ],
+    [
+      'a missing match',
+      `- { id: a, require: { authenticated: true } }`,
+      ['[0].match: match is missing: say which requests the rule covers, e.g. match: { paths: ["/courses/**"] }'],
+    ],
+    [
+      'a rule that is not a mapping',
+      `- "/a"`,
+      ['[0]: a rule must be a mapping with keys: id, match, require, dryRun, internalToken, rollout'],
+    ],
+    [
+      'a header name that is not a string',
+      `- { id: a, match: { headers: [{ name: 5, present: true }] }, require: { authenticated: true } }`,
+      ['[0].match.headers[0].name: headers[].name must be a string'],
+    ],
+    [
+      'an empty header name',
+      `- { id: a, match: { headers: [{ name: "", present: true }] }, require: { authenticated: true } }`,
+      ['[0].match.headers[0].name: headers[].name must not be empty'],
+    ],
+    [
+      'an empty path',
+      `- { id: a, match: { paths: ["/a", ""] }, require: { authenticated: true } }`,
+      ['[0].match.paths[1]: each entry of paths must not be empty', '[0].match.paths[1]: "" must start with "/"'],
+    ],
+    [
+      'a path that is not a string',
+      `- { id: a, match: { paths: [5] }, require: { authenticated: true } }`,
+      ['[0].match.paths[0]: each entry of paths must be a string'],
+    ],
+    [
+      'header equals not a string',
+      `- { id: a, match: { headers: [{ name: x-t, equals: 5 }] }, require: { authenticated: true } }`,
+      ['[0].match.headers[0].equals: equals must be a string'],
+    ],
+    [
+      'header oneOf empty',
+      `- { id: a, match: { headers: [{ name: x-t, oneOf: [] }] }, require: { authenticated: true } }`,
+      ['[0].match.headers[0].oneOf: oneOf must list at least one value, e.g. [a, b]; remove the key to drop the condition'],
+    ],
+    [
+      'header oneOf empty entry',
+      `- { id: a, match: { headers: [{ name: x-t, oneOf: [""] }] }, require: { authenticated: true } }`,
+      ['[0].match.headers[0].oneOf[0]: each entry of oneOf must not be empty'],
+    ],
+    [
+      'header present not boolean',
+      `- { id: a, match: { headers: [{ name: x-t, present: "yes" }] }, require: { authenticated: true } }`,
+      ['[0].match.headers[0].present: present must be true or false'],
+    ],
+    [
+      'header condition not a mapping',
+      `- { id: a, match: { headers: [x-t] }, require: { authenticated: true } }`,
+      ['[0].match.headers[0]: a header condition must be a mapping with keys: name, equals, oneOf, present'],
+    ],
+    [
+      'header condition unknown key',
+      `- { id: a, match: { headers: [{ name: x-t, present: true, value: a }] }, require: { authenticated: true } }`,
+      ['[0].match.headers[0]: unknown key "value" in a header condition; allowed keys: name, equals, oneOf, present'],
+    ],
+    [
+      'hosts not a list',
+      `- { id: a, match: { hosts: api.example.com }, require: { authenticated: true } }`,
+      ['[0].match.hosts: hosts must be a list, e.g. [api.example.com]'],
+    ],
+    [
+      'hosts empty',
+      `- { id: a, match: { hosts: [] }, require: { authenticated: true } }`,
+      ['[0].match.hosts: hosts must list at least one value, e.g. [api.example.com]; remove the key to drop the condition'],
+    ],
+    [
+      'methods not a list',
+      `- { id: a, match: { methods: GET }, require: { authenticated: true } }`,
+      ['[0].match.methods: methods must be a list, e.g. [GET, POST]'],
+    ],
+    [
+      'paths empty',
+      `- { id: a, match: { paths: [] }, require: { authenticated: true } }`,
+      ['[0].match.paths: paths must list at least one value, e.g. ["/courses/{courseId}/grades"]; remove the key to drop the condition'],
+    ],
+    [
+      'headers not a list',
+      `- { id: a, match: { headers: { name: x-t } }, require: { authenticated: true } }`,
+      ['[0].match.headers: headers must be a list of { name, equals | oneOf | present }'],
+    ],
+    [
+      'headers empty',
+      `- { id: a, match: { headers: [] }, require: { authenticated: true } }`,
+      ['[0].match.headers: headers must list at least one condition; remove the key to drop it'],
+    ],
+    [
+      'scopes allOf empty',
+      `- { id: a, match: { paths: ["/a"] }, require: { scopes: { allOf: [] } } }`,
+      ['[0].require.scopes.allOf: scopes.allOf must list at least one value, e.g. [courses:read]; remove the key to drop the condition'],
+    ],
+    [
+      'scopes anyOf not a list',
+      `- { id: a, match: { paths: ["/a"] }, require: { scopes: { anyOf: read } } }`,
+      ['[0].require.scopes.anyOf: scopes.anyOf must be a list, e.g. [courses:read]'],
+    ],
+    [
+      'scopes unknown key',
+      `- { id: a, match: { paths: ["/a"] }, require: { scopes: { anyof: [read] } } }`,
+      [
+        '[0].require.scopes: unknown key "anyof" in scopes; allowed keys: allOf, anyOf',
+        '[0].require.scopes: give allOf and/or anyOf, e.g. scopes: { anyOf: [courses:read] }',
+      ],
+    ],
+    [
+      'roles claim empty',
+      `- { id: a, match: { paths: ["/a"] }, require: { roles: { claim: "", anyOf: [admin] } } }`,
+      [
+        '[0].require.roles.claim: roles.claim must not be empty',
+        '[0].require.roles.claim: claim path "" has an empty part; write names joined by single dots, e.g. realm_access.roles',
+      ],
+    ],
+    [
+      'roles anyOf empty',
+      `- { id: a, match: { paths: ["/a"] }, require: { roles: { anyOf: [] } } }`,
+      ['[0].require.roles.anyOf: roles.anyOf must list at least one value, e.g. [admin]; remove the key to drop the condition'],
+    ],
+    [
+      'roles unknown key',
+      `- { id: a, match: { paths: ["/a"] }, require: { roles: { any: [admin] } } }`,
+      [
+        '[0].require.roles: unknown key "any" in roles; allowed keys: claim, allOf, anyOf',
+        '[0].require.roles: give allOf and/or anyOf, e.g. roles: { anyOf: [admin] }',
+      ],
+    ],
+    [
+      'providers not a list',
+      `- { id: a, match: { paths: ["/a"] }, require: { providers: idp } }`,
+      ['[0].require.providers: providers must be a list, e.g. [idp]'],
+    ],
+    [
+      'claims not a list',
+      `- { id: a, match: { paths: ["/a"] }, require: { claims: { path: tier, equals: gold } } }`,
+      ['[0].require.claims: claims must be a list of { path, equals | oneOf | contains }'],
+    ],
+    [
+      'claims empty',
+      `- { id: a, match: { paths: ["/a"] }, require: { claims: [] } }`,
+      [
+        '[0].require.claims: claims must list at least one condition; remove the key to drop it',
+        '[0].require: no requirement given; state who may pass, or write require: { anonymous: true } to open the route',
+      ],
+    ],
+    [
+      'claim path missing',
+      `- { id: a, match: { paths: ["/a"] }, require: { claims: [{ equals: gold }] } }`,
+      ['[0].require.claims[0].path: claims[].path must be a string'],
+    ],
+    [
+      'claim oneOf not a list',
+      `- { id: a, match: { paths: ["/a"] }, require: { claims: [{ path: tier, oneOf: gold }] } }`,
+      ['[0].require.claims[0].oneOf: oneOf must be a list'],
+    ],
+    [
+      'claim oneOf empty',
+      `- { id: a, match: { paths: ["/a"] }, require: { claims: [{ path: tier, oneOf: [] }] } }`,
+      ['[0].require.claims[0].oneOf: oneOf must list at least one value'],
+    ],
+    [
+      'claim condition not a mapping',
+      `- { id: a, match: { paths: ["/a"] }, require: { claims: [tier] } }`,
+      ['[0].require.claims[0]: a claim condition must be a mapping with keys: path, equals, oneOf, contains'],
+    ],
+    [
+      'claim condition unknown key',
+      `- { id: a, match: { paths: ["/a"] }, require: { claims: [{ path: tier, equal: gold }] } }`,
+      [
+        '[0].require.claims[0]: unknown key "equal" in a claim condition; allowed keys: path, equals, oneOf, contains',
+        '[0].require.claims[0]: give exactly one of equals, oneOf or contains for claim "tier"',
+      ],
+    ],
+    [
+      'contextRole empty claim',
+      `- { id: a, match: { paths: ["/c/{x}"] }, require: { contextRole: { claim: "", context: c, id: "{x}", anyOf: [t] } } }`,
+      [
+        '[0].require.contextRole.claim: contextRole.claim must not be empty',
+        '[0].require.contextRole.claim: claim path "" has an empty part; write names joined by single dots, e.g. realm_access.roles',
+      ],
+    ],
+    [
+      'contextRole empty context',
+      `- { id: a, match: { paths: ["/c/{x}"] }, require: { contextRole: { context: "", id: "{x}", anyOf: [t] } } }`,
+      ['[0].require.contextRole.context: contextRole.context must not be empty'],
+    ],
+    [
+      'contextRole id not a string',
+      `- { id: a, match: { paths: ["/c/{x}"] }, require: { contextRole: { context: c, id: 5, anyOf: [t] } } }`,
+      ['[0].require.contextRole.id: contextRole.id must be a string'],
+    ],
+    [
+      'contextRole anyOf empty',
+      `- { id: a, match: { paths: ["/c/{x}"] }, require: { contextRole: { context: c, id: "{x}", anyOf: [] } } }`,
+      [
+        '[0].require.contextRole.anyOf: contextRole.anyOf must list at least one value, e.g. [teacher, ta]; remove the key to drop the condition',
+      ],
+    ],
+    [
+      'contextRole empty fallback',
+      `- { id: a, match: { paths: ["/c/{x}"] }, require: { contextRole: { context: c, id: "{x}", anyOf: [t], fallback: "" } } }`,
+      ['[0].require.contextRole.fallback: contextRole.fallback must not be empty'],
+    ],
+    [
+      'contextRole unknown key',
+      `- { id: a, match: { paths: ["/c/{x}"] }, require: { contextRole: { context: c, id: "{x}", anyOf: [t], role: t } } }`,
+      ['[0].require.contextRole: unknown key "role" in contextRole; allowed keys: claim, context, id, anyOf, fallback'],
+    ],
+    [
+      'peer principals empty',
+      `- { id: a, match: { paths: ["/a"] }, require: { peer: { principals: [] } } }`,
+      [
+        '[0].require.peer.principals: peer.principals must list at least one value, e.g. ["spiffe://cluster.local/ns/edge/sa/gateway"]; remove the key to drop the condition',
+      ],
+    ],
+    [
+      'peer unknown key',
+      `- { id: a, match: { paths: ["/a"] }, require: { peer: { principal: x } } }`,
+      [
+        '[0].require.peer.principals: peer.principals must be a list, e.g. ["spiffe://cluster.local/ns/edge/sa/gateway"]',
+        '[0].require.peer: unknown key "principal" in peer; allowed keys: principals',
+      ],
+    ],
+    [
+      'actor principals empty',
+      `- { id: a, match: { paths: ["/a"] }, require: { actor: { principals: [] } } }`,
+      [
+        '[0].require.actor.principals: actor.principals must list at least one value, e.g. ["spiffe://cluster.local/ns/edge/sa/gateway"]; remove the key to drop the condition',
+      ],
+    ],
+    [
+      'actor depth not a number',
+      `- { id: a, match: { paths: ["/a"] }, require: { actor: { principals: ["spiffe://a/b"], maxChainDepth: "2" } } }`,
+      ['[0].require.actor.maxChainDepth: actor.maxChainDepth must be a number'],
+    ],
+    [
+      'actor unknown key',
+      `- { id: a, match: { paths: ["/a"] }, require: { actor: { principals: ["spiffe://a/b"], depth: 2 } } }`,
+      ['[0].require.actor: unknown key "depth" in actor; allowed keys: principals, maxChainDepth'],
+    ],
+    [
+      'anyOf not a list',
+      `- { id: a, match: { paths: ["/a"] }, require: { anyOf: { authenticated: true } } }`,
+      ['[0].require.anyOf: anyOf must be a list of requirement sets'],
+    ],
+    [
+      'dryRun not a boolean',
+      `- { id: a, match: { paths: ["/a"] }, require: { authenticated: true }, dryRun: "yes" }`,
+      ['[0].dryRun: dryRun must be true or false'],
+    ],
+    [
+      'require not a mapping',
+      `- { id: a, match: { paths: ["/a"] }, require: authenticated }`,
+      [
+        '[0].require: require must be a mapping with keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, anyOf',
+      ],
+    ],
+  ])('%s', (_name, yaml, expected) => {
+    expect(problems(yaml)).toEqual(expected);
+  });
+});
