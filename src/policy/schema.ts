@@ -142,6 +142,9 @@ const claimConditionSchema = strict(
   'a claim condition',
 );
 
+/** Each entry of an actor chain is one workload that passed the call on; 16 is far beyond any real chain. */
+const DEPTH_RANGE = 'actor.maxChainDepth must be a whole number from 1 to 16';
+
 const requirementShape = {
   authenticated: trueOnly('authenticated').optional(),
   providers: textList('providers', '[idp]').optional(),
@@ -165,7 +168,12 @@ const requirementShape = {
   actor: strict(
     {
       principals: textList('actor.principals', '["spiffe://cluster.local/ns/edge/sa/gateway"]'),
-      maxChainDepth: z.number({ error: 'actor.maxChainDepth must be a number' }).int().min(1).max(16).optional(),
+      maxChainDepth: z
+        .number({ error: 'actor.maxChainDepth must be a number' })
+        .int({ error: DEPTH_RANGE })
+        .min(1, { error: DEPTH_RANGE })
+        .max(16, { error: DEPTH_RANGE })
+        .optional(),
     },
     'actor',
   ).optional(),
@@ -192,7 +200,12 @@ const requireSchema = strict(
 const ruleSchema = strict(
   {
     id: z
-      .string({ error: 'id is missing: give each rule a unique id, e.g. id: course-grades' })
+      .string({
+        error: (issue) =>
+          issue.input === undefined
+            ? 'id is missing: give each rule a unique id, e.g. id: course-grades'
+            : 'id must be a string, e.g. id: course-grades',
+      })
       .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, {
         error: 'id must be 1-64 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
       }),

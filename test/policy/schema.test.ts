@@ -143,6 +143,11 @@ const cases: Array<[name: string, yaml: string, expected: RegExp]> = [
   ],
   ['bad id', `- { id: "has space", match: { paths: ["/a"] }, require: { authenticated: true } }`, /^\[0\]\.id: id must be 1-64 characters/],
   [
+    'id not a string',
+    `- { id: 5, match: { paths: ["/a"] }, require: { authenticated: true } }`,
+    /^\[0\]\.id: id must be a string, e.g. id: course-grades/,
+  ],
+  [
     'context id not bound',
     `- { id: a, match: { paths: ["/courses/{id}/grades"] }, require: { contextRole: { context: course, id: "{courseId}", anyOf: [teacher] } } }`,
     /^\[0\]\.require\.contextRole\.id: \{courseId\} is not a parameter of every path/,
@@ -606,6 +611,16 @@ describe("rulesSchema's own messages, word for word", () => {
       'actor depth not a number',
       `- { id: a, match: { paths: ["/a"] }, require: { actor: { principals: ["spiffe://a/b"], maxChainDepth: "2" } } }`,
       ['[0].require.actor.maxChainDepth: actor.maxChainDepth must be a number'],
+    ],
+    [
+      'actor depth out of range',
+      `- { id: a, match: { paths: ["/a"] }, require: { actor: { principals: ["spiffe://a/b"], maxChainDepth: 17 } } }`,
+      ['[0].require.actor.maxChainDepth: actor.maxChainDepth must be a whole number from 1 to 16'],
+    ],
+    [
+      'actor depth not whole',
+      `- { id: a, match: { paths: ["/a"] }, require: { actor: { principals: ["spiffe://a/b"], maxChainDepth: 1.5 } } }`,
+      ['[0].require.actor.maxChainDepth: actor.maxChainDepth must be a whole number from 1 to 16'],
     ],
     [
       'actor unknown key',
