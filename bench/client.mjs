@@ -52,6 +52,13 @@ export async function decisionCounts(httpPort) {
   return out;
 }
 
+/** How many checks a `decisionCounts` result (or a diff of two) holds, where `keep` says which decision/reason keys count. */
+export function checksIn(decisions, keep = () => true) {
+  return Object.entries(decisions)
+    .filter(([key]) => !key.startsWith('cache/') && keep(key))
+    .reduce((total, [, count]) => total + count, 0);
+}
+
 export function diffCounts(after, before) {
   const out = {};
   for (const [key, value] of Object.entries(after)) {

@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkOnce, decisionCounts, diffCounts } from './client.mjs';
+import { checkOnce, checksIn, decisionCounts, diffCounts } from './client.mjs';
 import { checkRequestFrame } from './encode.mjs';
 import { cpuMicros, runNodeJson, serverNode } from './proc.mjs';
 import { startTollgate } from './servers.mjs';
@@ -184,12 +184,8 @@ async function driven(server, pki, framesFile, { connections, streams, seconds, 
   const cpu = cpuMicros(server.pid) - cpuBefore;
   const after = await counters(server.httpPort);
   const decisions = diffCounts(after.decisions, before.decisions);
-  const sum = (keep) =>
-    Object.entries(decisions)
-      .filter(([k]) => keep(k))
-      .reduce((total, [, v]) => total + v, 0);
-  const checks = sum((k) => !k.startsWith('cache/'));
-  const refused = checks - sum((k) => k.startsWith('allow/'));
+  const checks = checksIn(decisions);
+  const refused = checks - checksIn(decisions, (k) => k.startsWith('allow/'));
   if (load.failed > 0 || refused > 0)
     throw new Error(
       `mint: ${load.failed} failed RPCs, ${refused} checks not allowed (${JSON.stringify(decisions)}); see ${server.logFile}`,

@@ -1,6 +1,7 @@
 // The bench's output: machine description, figures table, PASS/FAIL lines, RESULTS.md.
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { checksIn } from './client.mjs';
 import { serverNode } from './proc.mjs';
 import { profileTable } from './profile.mjs';
 import { DEPLOYED_NODE_ARGS } from './servers.mjs';
@@ -176,7 +177,7 @@ function memoryVariants(results) {
 function decisionsText(decisions) {
   if (!decisions) return '';
   const entries = Object.entries(decisions).filter(([k]) => !k.startsWith('cache/'));
-  const total = entries.reduce((s, [, v]) => s + v, 0);
+  const total = checksIn(decisions);
   const parts = entries.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((100 * v) / total).toFixed(0)}%`);
   const hits = decisions['cache/hit'] ?? 0;
   const misses = decisions['cache/miss'] ?? 0;

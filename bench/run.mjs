@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkOnce, decisionCounts, diffCounts } from './client.mjs';
+import { checkOnce, checksIn, decisionCounts, diffCounts } from './client.mjs';
 import { REVOKED_JTI, writeRevocationLog } from './config/generate.mjs';
 import { checkRequestFrame } from './encode.mjs';
 import { h1load, h2load, requireH2load } from './h2load.mjs';
@@ -630,7 +630,7 @@ async function measured(server, drive) {
   const load = await drive();
   const cpu = cpuMicros(server.pid) - cpuBefore;
   const decisions = countsBefore ? diffCounts(await decisionCounts(server.httpPort), countsBefore) : undefined;
-  const checks = decisions ? sumChecks(decisions) : load.done;
+  const checks = decisions ? checksIn(decisions) : load.done;
   return {
     rps: load.rps,
     p50Ms: load.p50Ms,
@@ -658,7 +658,7 @@ async function atRate(server, dataFile, totalRps, seconds = SECONDS) {
     logFile,
   });
   const cpu = cpuMicros(server.pid) - cpuBefore;
-  const checks = countsBefore ? sumChecks(diffCounts(await decisionCounts(server.httpPort), countsBefore)) : load.done;
+  const checks = countsBefore ? checksIn(diffCounts(await decisionCounts(server.httpPort), countsBefore)) : load.done;
   return {
     targetRps: rpsPerClient * HALF_CLIENTS,
     rps: load.rps,
@@ -699,16 +699,12 @@ async function nodeLoad(server, framesFile) {
     p50Ms: load.p50Ms,
     p99Ms: load.p99Ms,
     maxMs: load.maxMs,
-    cpuUsPerCheck: cpu / sumChecks(decisions),
+    cpuUsPerCheck: cpu / checksIn(decisions),
     failed: load.failed,
     decisions,
   };
 }
 
-const sumChecks = (decisions) =>
-  Object.entries(decisions)
-    .filter(([k]) => !k.startsWith('cache/'))
-    .reduce((sum, [, v]) => sum + v, 0);
 const best = (runs) => ({ ...runs.reduce((a, b) => (b.rps > a.rps ? b : a)), runs: runs.map((r) => r.rps) });
 const describe = (scenario, driver) => ({ id: scenario.id, title: scenario.title, driver, ceiling: scenario.ceiling });
 const fmt = (r) =>
