@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOST_NOT_SETTABLE, settableByExtAuthz } from '../util/header-name.js';
 import { jwksConfigSchema } from '../keys/index.js';
 import { claimPathSchema } from '../util/claim-path.js';
 import { secretSourceSchema } from '../util/secret.js';
@@ -23,7 +24,7 @@ export const headerNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name (letters, digits, "-")')
   .transform((name) => name.toLowerCase())
-  .refine((name) => name !== 'host', 'host cannot be set or removed by ext_authz');
+  .refine(settableByExtAuthz, HOST_NOT_SETTABLE);
 
 const fromHeaderSchema = z.strictObject({
   name: headerNameSchema,

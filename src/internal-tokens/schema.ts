@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOST_NOT_SETTABLE, settableByExtAuthz } from '../util/header-name.js';
 import { DEFAULT_MAX_CHAIN_DEPTH } from '../util/actor-chain.js';
 
 /**
@@ -26,8 +27,7 @@ export const internalTokensSchema = z.strictObject({
   header: z
     .string()
     .regex(/^[a-z0-9-]+$/, 'a lower-case header name')
-    // Envoy neither sets nor removes host for ext_authz: the minted token would never reach the upstream.
-    .refine((name) => name !== 'host', 'host cannot be set or removed by ext_authz')
+    .refine(settableByExtAuthz, HOST_NOT_SETTABLE)
     .default('authorization'),
   claims: z
     .array(z.string().min(1))

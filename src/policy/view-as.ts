@@ -4,6 +4,7 @@
  * `allow` are possible; the policy applies them inside a rule's `contextRole` (requirements.ts).
  */
 import { z } from 'zod';
+import { HOST_NOT_SETTABLE, settableByExtAuthz } from '../util/header-name.js';
 
 const roleName = z.string({ error: 'roles must be strings' }).min(1, { error: 'roles must not be empty' });
 
@@ -11,8 +12,8 @@ export const viewAsConfigSchema = z.strictObject({
   header: z
     .string()
     .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'header must be a lower-case header name' })
-    // The ask is removed before the upstream, and host is the one name Envoy will not remove.
-    .refine((name) => name !== 'host', { error: 'host cannot be set or removed by ext_authz' })
+    // The ask is removed before the upstream.
+    .refine(settableByExtAuthz, HOST_NOT_SETTABLE)
     .default('x-tollgate-view-as'),
   /** Held role → the roles its holder may view as. */
   allow: z.record(roleName, z.array(roleName).min(1, { error: 'list at least one role to view as' })),
