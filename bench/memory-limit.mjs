@@ -13,7 +13,7 @@ const CONTAINER = fileURLToPath(new URL('../k8s/base/tollgate-container.yaml', i
 const UNITS = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
 
 /** The container's memory limit in k8s/base (`limits: { memory: 384Mi }`), in bytes. */
-export function podMemoryLimitBytes() {
+function podMemoryLimitBytes() {
   const match = /limits:\s*\{\s*memory:\s*(\d+)(Ki|Mi|Gi)\s*\}/.exec(readFileSync(CONTAINER, 'utf8'));
   if (!match) throw new Error(`no "limits: { memory: <n>Mi }" in ${CONTAINER}`);
   return Number(match[1]) * UNITS[match[2]];
@@ -24,7 +24,7 @@ export function podMemoryLimitBytes() {
  * `{ dir, dispose }`, or `{ reason }` when this machine does not allow it (not root, no writable
  * memory controller): the caller then measures without the limit and says so.
  */
-export function createMemoryCgroup(bytes, name) {
+function createMemoryCgroup(bytes, name) {
   const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n');
   const v1 = own.map((line) => /^\d+:([^:]*):(.*)$/.exec(line)).find((m) => m && m[1].split(',').includes('memory'));
   const v2 = own.map((line) => /^0::(.*)$/.exec(line)).find(Boolean);
@@ -51,4 +51,19 @@ export function createMemoryCgroup(bytes, name) {
     return { dir, dispose: () => rmdirSync(dir) };
   }
   return { reason: reasons.join('; ') || 'no memory cgroup in /proc/self/cgroup' };
+}
+
+/**
+ * A memory cgroup with the pod's limit, or the reason there is none (then logged: the caller measures
+ * without it). `limit` describes it for the report; `dir` is undefined without one; `dispose` always works.
+ */
+export function podMemoryCgroup(name, log) {
+  const bytes = podMemoryLimitBytes();
+  const cgroup = createMemoryCgroup(bytes, name);
+  if (cgroup.reason) log(`${name}: cannot apply the pod's memory limit here (${cgroup.reason}); measuring without it`);
+  return {
+    dir: cgroup.dir,
+    limit: { bytes, applied: !cgroup.reason, reason: cgroup.reason },
+    dispose: () => cgroup.dispose?.(),
+  };
 }

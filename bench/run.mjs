@@ -27,7 +27,7 @@ import { measureMint } from './mint.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, writeResults } from './report.mjs';
 import { runSoak, soakTargets } from './soak.mjs';
-import { createMemoryCgroup, podMemoryLimitBytes } from './memory-limit.mjs';
+import { podMemoryCgroup } from './memory-limit.mjs';
 import { DEPLOYED_NODE_ARGS, startNoop, startTollgate } from './servers.mjs';
 import { claims, distinctTokens, generateKeys, jwksOf, signJwt, withBadSignature } from './tokens.mjs';
 
@@ -478,25 +478,22 @@ async function main() {
     // As `tollgate serve` runs on its defaults, and with the deployment's V8 flags (k8s/base NODE_OPTIONS),
     // both in the pod's memory limit, which node sizes V8's heap from (bench/memory-limit.mjs); and on
     // node's defaults without a limit, to show what that sizing does on this host.
-    const limitBytes = podMemoryLimitBytes();
-    const cgroup = createMemoryCgroup(limitBytes, 'tollgate-bench');
-    if (cgroup.reason) log(`  cannot apply the pod's memory limit here (${cgroup.reason}); measuring without it`);
-    const podLimit = { bytes: limitBytes, applied: !cgroup.reason, reason: cgroup.reason };
+    const pod = podMemoryCgroup('tollgate-bench', log);
     try {
-      for (const [key, nodeArgs, limit] of [
-        ['memory', [], podLimit],
-        ['memoryDeployed', DEPLOYED_NODE_ARGS, podLimit],
-        ['memoryHost', [], undefined],
+      for (const [key, nodeArgs, inPod] of [
+        ['memory', [], true],
+        ['memoryDeployed', DEPLOYED_NODE_ARGS, true],
+        ['memoryHost', [], false],
       ]) {
         const record = await measureFilledMemory(key, {
           ...probe,
           nodeArgs: [...probe.nodeArgs, ...nodeArgs],
-          cgroup: limit?.applied ? cgroup.dir : undefined,
+          cgroup: inPod ? pod.dir : undefined,
         });
-        results[key] = { ...record, empty, nodeArgs, limit };
+        results[key] = { ...record, empty, nodeArgs, limit: inPod ? pod.limit : undefined };
       }
     } finally {
-      cgroup.dispose?.();
+      pod.dispose();
     }
   }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeRevocationLog } from './config/generate.mjs';
 import { memory, runNodeJson, sleep } from './proc.mjs';
-import { createMemoryCgroup, podMemoryLimitBytes } from './memory-limit.mjs';
+import { podMemoryCgroup } from './memory-limit.mjs';
 import { startTollgate } from './servers.mjs';
 
 const BENCH = fileURLToPath(new URL('./', import.meta.url));
@@ -17,29 +17,28 @@ const SAMPLE_MS = 10_000;
 const REVOCATIONS_PER_SECOND = 20;
 const ADMIN_SECRET = 'bench-soak-admin-secret-0123456789';
 
-export async function runSoak({ dir, base, frames, minutes, log }) {
+/** The soak, run in the pod's memory limit, as deployed (bench/memory-limit.mjs): V8 sizes its heap from it. */
+export async function runSoak(options) {
+  const pod = podMemoryCgroup('tollgate-soak', options.log);
+  try {
+    return { ...(await soakIn(pod.dir, options)), limit: pod.limit };
+  } finally {
+    pod.dispose();
+  }
+}
+
+async function soakIn(cgroup, { dir, base, frames, minutes, log }) {
   const seconds = Math.round(minutes * 60);
   const revocationLog = path.join(dir, 'soak-revocations.log');
   writeRevocationLog(revocationLog, 0);
   const tokenFile = path.join(dir, 'soak-admin-token');
   writeFileSync(tokenFile, ADMIN_SECRET);
-  // In the pod's memory limit, as deployed (bench/memory-limit.mjs): V8 sizes its heap from it.
-  const limitBytes = podMemoryLimitBytes();
-  const cgroup = createMemoryCgroup(limitBytes, 'tollgate-soak');
-  if (cgroup.reason) log(`soak: cannot apply the pod's memory limit here (${cgroup.reason}); running without it`);
-  const limit = { bytes: limitBytes, applied: !cgroup.reason, reason: cgroup.reason };
-  let server;
-  try {
-    server = await startTollgate(
-      dir,
-      'soak',
-      { ...base, tokenCache: CACHE_ENTRIES, revocation: { path: revocationLog }, admin: { tokenFile } },
-      { cgroup: cgroup.dir },
-    );
-  } catch (err) {
-    cgroup.dispose?.();
-    throw err;
-  }
+  const server = await startTollgate(
+    dir,
+    'soak',
+    { ...base, tokenCache: CACHE_ENTRIES, revocation: { path: revocationLog }, admin: { tokenFile } },
+    { cgroup },
+  );
   const samples = [];
   let revoked = 0;
   let refused = 0;
@@ -98,11 +97,9 @@ export async function runSoak({ dir, base, frames, minutes, log }) {
       listed,
       samples,
       cacheBound: CACHE_ENTRIES,
-      limit,
     };
   } finally {
     await server.stop();
-    cgroup.dispose?.();
   }
 }
 
