@@ -2,7 +2,7 @@
 // ends itself when the bench that started it is gone, or after BENCH_GUARD_MAX_S seconds.
 // SIGTERM first (tollgate drains and, under --cpu-prof, writes its profile), a hard exit 5 s later.
 import { writeFileSync } from 'node:fs';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
 const parent = Number(process.env.BENCH_GUARD_PARENT ?? process.ppid);
 const maxSeconds = Number(process.env.BENCH_GUARD_MAX_S ?? 600);
@@ -43,6 +43,9 @@ if (process.env.BENCH_MEMFILE) {
           sizeMB: s.space_size / 2 ** 20,
           usedMB: s.space_used_size / 2 ** 20,
         })),
+        // Pages V8's heap holds resident, and what V8 itself allocated with malloc (zones, code).
+        heapResident: getHeapStatistics().total_physical_size,
+        mallocedByV8: getHeapStatistics().malloced_memory,
         gc: typeof globalThis.gc === 'function',
       }),
     );

@@ -2,7 +2,7 @@
 // children also carry bench/guard.mjs (they end themselves if the bench dies), and h2load runs
 // get a hard timeout. Plus /proc readings (CPU time, RSS) and small waiting helpers.
 import { spawn, spawnSync } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -166,6 +166,38 @@ export function memory(pid) {
 }
 
 /**
+ * Where a process's resident pages are, from /proc/<pid>/smaps, in MB: the node binary's own pages,
+ * other files (shared libraries), glibc's main `[heap]`, thread stacks, and the rest of the anonymous
+ * memory (V8's heap pages, other malloc arenas, buffers). V8's share of the last is in its heap
+ * statistics (`memoryAfterGc`).
+ */
+export function residentBreakdown(pid) {
+  const exe = readlinkSync(`/proc/${pid}/exe`);
+  const sums = { binary: 0, files: 0, mallocHeap: 0, stacks: 0, anonymous: 0 };
+  let bucket = 'anonymous';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1];
+      bucket =
+        name === exe
+          ? 'binary'
+          : name === '[heap]'
+            ? 'mallocHeap'
+            : name.startsWith('[stack')
+              ? 'stacks'
+              : name.startsWith('/')
+                ? 'files'
+                : 'anonymous';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) sums[bucket] += Number(rss[1]) / 1024;
+  }
+  return sums;
+}
+
+/**
  * Asks a process started with --expose-gc and env BENCH_MEMFILE (see guard.mjs) for a full GC and
  * its memory use; resolves { rssMB, heapUsedMB, externalMB } after the GC, plus rssBeforeMB.
  */
@@ -175,7 +207,7 @@ export async function memoryAfterGc(child, memFile) {
   child.kill('SIGUSR2');
   await waitFor(() => existsSync(memFile) && readFileSync(memFile, 'utf8').length > 0, 'memory probe', { timeoutMs: 10_000, child });
   await sleep(50);
-  const { before, after, spaces, gc } = JSON.parse(readFileSync(memFile, 'utf8'));
+  const { before, after, spaces, heapResident, mallocedByV8, gc } = JSON.parse(readFileSync(memFile, 'utf8'));
   if (!gc) throw new Error('memory probe: the process was not started with --expose-gc');
   const mb = (x) => x / 2 ** 20;
   return {
@@ -184,6 +216,8 @@ export async function memoryAfterGc(child, memFile) {
     heapUsedMB: mb(after.heapUsed),
     heapTotalMB: mb(after.heapTotal),
     externalMB: mb(after.external + after.arrayBuffers),
+    heapResidentMB: mb(heapResident),
+    mallocedByV8MB: mb(mallocedByV8),
     spaces,
   };
 }

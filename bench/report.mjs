@@ -137,9 +137,11 @@ export function targets(results) {
   }
   if (results.memory) {
     out.push({
-      name: `idle RSS ≤ ${IDLE_RSS_LIMIT_MB} MB`,
+      name: `idle RSS ≤ ${IDLE_RSS_LIMIT_MB} MB (${variantText({ nodeArgs: [], limit: results.memory.empty.limit })})`,
       pass: results.memory.empty.rssMB <= IDLE_RSS_LIMIT_MB,
-      detail: `${results.memory.empty.rssMB.toFixed(0)} MB idle, ${results.memory.empty.settleSeconds} s after one check (${results.memory.empty.startedRssMB?.toFixed(0)} MB right after it, before V8 gives back the start-up heap)`,
+      detail:
+        `${results.memory.empty.rssMB.toFixed(0)} MB idle, ${results.memory.empty.settleSeconds} s after one check (${results.memory.empty.startedRssMB?.toFixed(0)} MB right after it, before V8 gives back the start-up heap)` +
+        (results.memory.empty.resident ? `; ${results.memory.empty.resident.binary.toFixed(0)} MB of it the node binary's own pages` : ''),
     });
   }
   return out;
@@ -148,6 +150,21 @@ export function targets(results) {
 /** Which node ran what: the servers under test (bench --node) and the bench with its node load generator. */
 function nodeText(m) {
   return `servers (tollgate, no-op baseline, verification ceiling) on node ${m.serverNode}; bench and node load generator on node ${m.node}`;
+}
+
+/**
+ * Where a process's resident pages are (proc.mjs residentBreakdown), and, given a memory probe taken
+ * after a full GC, how much of the anonymous memory is V8's heap and what V8 itself malloc'd.
+ */
+export function residentText(resident, gc) {
+  const v8 = gc
+    ? ` (after a full GC, V8's heap holds ${gc.heapResidentMB.toFixed(0)} of it and V8 malloc'd ${gc.mallocedByV8MB.toFixed(0)})`
+    : '';
+  return (
+    `resident MB: node binary ${resident.binary.toFixed(0)} (file pages, shared by every process of the same image), ` +
+    `other files ${resident.files.toFixed(0)}, malloc [heap] ${resident.mallocHeap.toFixed(0)}, ` +
+    `other anonymous ${(resident.anonymous + resident.stacks).toFixed(0)}${v8}`
+  );
 }
 
 /** Where a process's memory sits: V8's spaces (committed / used) and memory outside the V8 heap. */
@@ -233,9 +250,10 @@ export function printSummary(results) {
   }
   for (const mem of memoryVariants(results)) {
     console.log(
-      `\nmemory (${variantText(mem)}): RSS idle ${mem.empty.rssMB.toFixed(0)} MB; with ${n0(mem.revocations)} revocations ${mem.loaded.rssMB.toFixed(0)} MB; after ${n0(mem.tokens)} distinct tokens ${mem.rssAfterFillMB.toFixed(0)} MB (peak ${mem.hwmMB.toFixed(0)} MB, ${mem.filledGc.rssMB.toFixed(0)} MB after a full GC); ` +
+      `\nmemory (${variantText(mem)}): ${mem.limit ? `RSS idle ${mem.empty.rssMB.toFixed(0)} MB; ` : ''}with ${n0(mem.revocations)} revocations ${mem.loaded.rssMB.toFixed(0)} MB; after ${n0(mem.tokens)} distinct tokens ${mem.rssAfterFillMB.toFixed(0)} MB (peak ${mem.hwmMB.toFixed(0)} MB, ${mem.filledGc.rssMB.toFixed(0)} MB after a full GC); ` +
         `V8 heap used after GC ${mem.empty.gc.heapUsedMB.toFixed(0)} → ${mem.loaded.gc.heapUsedMB.toFixed(0)} → ${mem.filledGc.heapUsedMB.toFixed(0)} MB; oldest ${mem.oldestReplayed} tokens still cached: ${mem.oldestStillCached}` +
-        `; after the fill and a full GC: ${spacesText(mem.filledGc)}`,
+        `; after the fill and a full GC: ${spacesText(mem.filledGc)}` +
+        (mem.filledResident ? `; after the fill, ${residentText(mem.filledResident, mem.filledGc)}` : ''),
     );
   }
   if (results.mint) console.log(`\n${mintLines(results).join('\n')}`);
@@ -367,6 +385,10 @@ export function writeResults(results, file) {
       `Live heap per revocation ≈ ${perEntry(mem.empty.gc.heapUsedMB, mem.loaded.gc.heapUsedMB, mem.revocations)}; per cached token ≈ ${perEntry(mem.loaded.gc.heapUsedMB, mem.filledGc.heapUsedMB, mem.tokens)}. The oldest ${mem.oldestReplayed} tokens replayed afterwards: ${mem.oldestStillCached} cache hits (fewer would mean the LRU's byte or count bound evicted them).`,
       '',
     );
+    if (mem.filledResident && mem.empty.resident) {
+      out.push(`Idle, ${residentText(mem.empty.resident, mem.empty.gc)}.`, '');
+      out.push(`After the fill, ${residentText(mem.filledResident, mem.filledGc)}.`, '');
+    }
   }
   if (results.mint) {
     const [intro, ...lines] = mintLines(results);

@@ -21,11 +21,21 @@ import { checkOnce, checksIn, decisionCounts, diffCounts } from './client.mjs';
 import { REVOKED_JTI, writeRevocationLog } from './config/generate.mjs';
 import { checkRequestFrame } from './encode.mjs';
 import { h1load, h2load, requireH2load } from './h2load.mjs';
-import { MAX_RUN_SECONDS, cpuMicros, memory, memoryAfterGc, runNodeJson, serverNode, sleep, useServerNode } from './proc.mjs';
+import {
+  MAX_RUN_SECONDS,
+  cpuMicros,
+  memory,
+  memoryAfterGc,
+  residentBreakdown,
+  runNodeJson,
+  serverNode,
+  sleep,
+  useServerNode,
+} from './proc.mjs';
 import { measureContextCache } from './context-cache.mjs';
 import { measureMint } from './mint.mjs';
 import { profileScenario } from './profile.mjs';
-import { machineInfo, printSummary, writeResults } from './report.mjs';
+import { machineInfo, printSummary, residentText, writeResults } from './report.mjs';
 import { runSoak, soakTargets } from './soak.mjs';
 import { podMemoryCgroup } from './memory-limit.mjs';
 import { DEPLOYED_NODE_ARGS, startNoop, startTollgate } from './servers.mjs';
@@ -459,27 +469,30 @@ async function main() {
     log(`memory: idle tollgate; then ${REVOCATIONS} revocations loaded and ${MEMORY_TOKENS} distinct tokens driven through once`);
     const probe = { nodeArgs: ['--expose-gc'], env: { BENCH_MEMFILE: path.join(dir, 'memprobe.json') } };
     const memFile = probe.env.BENCH_MEMFILE;
-    const plain = await startTollgate(dir, 'memory-plain', base, probe);
-    let empty;
-    try {
-      await validate(plain, { expect: [[frameOf(tokens.es256), 0]] });
-      const startedRssMB = memory(plain.pid).rssMB;
-      // A sidecar idles most of its life: V8 gives back the start-up burst's heap after some idle seconds.
-      await sleep(IDLE_SETTLE_SECONDS * 1000);
-      empty = {
-        startedRssMB,
-        settleSeconds: IDLE_SETTLE_SECONDS,
-        rssMB: memory(plain.pid).rssMB,
-        gc: await memoryAfterGc(plain.child, memFile),
-      };
-    } finally {
-      await plain.stop();
-    }
-    // As `tollgate serve` runs on its defaults, and with the deployment's V8 flags (k8s/base NODE_OPTIONS),
-    // both in the pod's memory limit, which node sizes V8's heap from (bench/memory-limit.mjs); and on
-    // node's defaults without a limit, to show what that sizing does on this host.
+    // Idle and filled, in the pod's memory limit, which node sizes V8's heap from (bench/memory-limit.mjs).
     const pod = podMemoryCgroup('tollgate-bench', log);
     try {
+      const plain = await startTollgate(dir, 'memory-plain', base, { ...probe, cgroup: pod.dir });
+      let empty;
+      try {
+        await validate(plain, { expect: [[frameOf(tokens.es256), 0]] });
+        const startedRssMB = memory(plain.pid).rssMB;
+        // A sidecar idles most of its life: V8 gives back the start-up burst's heap after some idle seconds.
+        await sleep(IDLE_SETTLE_SECONDS * 1000);
+        empty = {
+          startedRssMB,
+          settleSeconds: IDLE_SETTLE_SECONDS,
+          rssMB: memory(plain.pid).rssMB,
+          resident: residentBreakdown(plain.pid),
+          limit: pod.limit,
+          gc: await memoryAfterGc(plain.child, memFile),
+        };
+      } finally {
+        await plain.stop();
+      }
+      log(`  idle: RSS ${empty.rssMB.toFixed(0)} MB; ${residentText(empty.resident)}`);
+      // As `tollgate serve` runs on its defaults, and with the deployment's V8 flags (k8s/base NODE_OPTIONS),
+      // both in the pod's limit; and on node's defaults without a limit, to show what that sizing does on this host.
       for (const [key, nodeArgs, inPod] of [
         ['memory', [], true],
         ['memoryDeployed', DEPLOYED_NODE_ARGS, true],
@@ -528,6 +541,7 @@ async function main() {
       );
       await sleep(2000); // let the process settle: RSS as a dashboard would show it, no forced GC
       const filled = memory(server.pid);
+      const filledResident = residentBreakdown(server.pid);
       const afterFill = await decisionCounts(server.httpPort);
       const filledGc = await memoryAfterGc(server.child, memFile);
       // Are the oldest 2,000 tokens still cached? (An LRU over its count or byte bound evicts them first.)
@@ -543,6 +557,7 @@ async function main() {
         tokenBytes: es256Many[0].length,
         loaded,
         rssAfterFillMB: filled.rssMB,
+        filledResident,
         filledGc,
         hwmMB: memory(server.pid).hwmMB,
         fill: { rps: fill.rps, seconds: fill.seconds, failed: fill.failed, decisions: diffCounts(afterFill, before) },
@@ -551,7 +566,8 @@ async function main() {
       };
       log(
         `  ${name}: RSS +${REVOCATIONS} revocations ${loaded.rssMB.toFixed(0)} MB; +${MEMORY_TOKENS} cached tokens ${filled.rssMB.toFixed(0)} MB (peak ${record.hwmMB.toFixed(0)}); ` +
-          `heap after GC ${loaded.gc.heapUsedMB.toFixed(0)} → ${filledGc.heapUsedMB.toFixed(0)} MB; oldest 2000 still cached: ${record.oldestStillCached}`,
+          `heap after GC ${loaded.gc.heapUsedMB.toFixed(0)} → ${filledGc.heapUsedMB.toFixed(0)} MB; oldest 2000 still cached: ${record.oldestStillCached}\n` +
+          `    ${residentText(filledResident, filledGc)}`,
       );
       return record;
     } finally {
