@@ -149,7 +149,10 @@ export function targets(results) {
 
 /** Which node ran what: the servers under test (bench --node) and the bench with its node load generator. */
 function nodeText(m) {
-  return `servers (tollgate, no-op baseline, verification ceiling) on node ${m.serverNode}; bench and node load generator on node ${m.node}`;
+  const deployed = m.serverProcess
+    ? `; scenario servers as deployed (${variantText(m.serverProcess)})`
+    : '; scenario servers on node defaults, no memory limit';
+  return `servers (tollgate, no-op baseline, verification ceiling) on node ${m.serverNode}; bench and node load generator on node ${m.node}${deployed}`;
 }
 
 /**

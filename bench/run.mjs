@@ -2,7 +2,9 @@
 // Writes bench/RESULTS.md and prints the figures and the PASS/FAIL lines of the targets.
 //
 // usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,denial-flood,mint,...] [--no-write]
-//        [--skip-memory] [--skip-scaling] [--skip-profile] [--node PATH]
+//        [--skip-memory] [--skip-scaling] [--skip-profile] [--node PATH] [--as-deployed]
+// --as-deployed runs the throughput and latency scenarios' servers (no-op included) in the pod's memory
+// limit with the manifests' NODE_OPTIONS (k8s/base/tollgate-container.yaml), as a pod runs them.
 // --node PATH runs the measured servers (and the verification ceiling) on another node binary, e.g. a
 // line from .ci/install-node, so two runs show what a runtime upgrade buys; RESULTS.md records both.
 //        node bench/run.mjs --revocation-ha: only revocation propagation through single Redis, Sentinel and
@@ -54,6 +56,7 @@ const { values: args } = parseArgs({
     'revocation-ha': { type: 'boolean', default: false },
     soak: { type: 'string' },
     observability: { type: 'boolean', default: false },
+    'as-deployed': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -122,6 +125,12 @@ async function main() {
   const machine = machineInfo(h2loadVersion);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  // --as-deployed: the throughput and latency scenarios run the no-op and tollgate as the manifests run
+  // tollgate, in the pod's memory limit with their NODE_OPTIONS (V8 sizes its heap from both).
+  const deployedPod = args['as-deployed'] ? podMemoryCgroup('tollgate-bench-deployed', log) : undefined;
+  process.on('exit', () => deployedPod?.dispose());
+  const serverProcess = deployedPod ? { nodeArgs: DEPLOYED_NODE_ARGS, cgroup: deployedPod.dir } : {};
+  machine.serverProcess = deployedPod ? { nodeArgs: DEPLOYED_NODE_ARGS, limit: deployedPod.limit } : undefined;
   log(
     `work dir ${dir}; ${machine.nproc} CPUs, ${machine.cpuModel}, servers on node ${machine.serverNode} (${serverNode.path}), bench on node ${machine.node}, load ${machine.loadStart}`,
   );
@@ -287,13 +296,13 @@ async function main() {
   // The no-op server runs through all scenarios (idle costs nothing): the baseline alternates with the
   // cached-token scenario, so the ratio compares runs seconds apart on the same noisy machine; and after
   // every tollgate half-rate run it is driven at the same rate, as the latency floor of this machine.
-  const noop = await startNoop(dir, frameOf(tokens.es256));
+  const noop = await startNoop(dir, frameOf(tokens.es256), serverProcess);
   await warmup(noop, files.es256);
   const [cachedScenario, ...rest] = scenarios;
   try {
     if (want('cached')) {
       log('baseline (no-op grpc-js) and cached-token scenario, alternating');
-      const cached = await startTollgate(dir, 'cached', { ...base, ...cachedScenario.config });
+      const cached = await startTollgate(dir, 'cached', { ...base, ...cachedScenario.config }, serverProcess);
       try {
         await validate(cached, cachedScenario);
         const baselineRuns = [];
@@ -322,7 +331,7 @@ async function main() {
     for (const scenario of rest) {
       if (!want(scenario.id)) continue;
       log(`scenario ${scenario.id}: ${scenario.title}`);
-      const server = await startTollgate(dir, scenario.id, { ...base, ...scenario.config });
+      const server = await startTollgate(dir, scenario.id, { ...base, ...scenario.config }, serverProcess);
       try {
         await validate(server, scenario);
         let result;
@@ -349,7 +358,7 @@ async function main() {
   // ---- denial flood: do 10k refused tokens a second slow the valid checks beside them? -------------
   if (want('denial-flood')) {
     log(`denial flood: valid cached checks at saturation, alone and beside ${FLOOD_RPS}/s expired tokens, alternating`);
-    const server = await startTollgate(dir, 'denial-flood', base);
+    const server = await startTollgate(dir, 'denial-flood', base, serverProcess);
     try {
       await validate(server, {
         expect: [
@@ -396,8 +405,8 @@ async function main() {
       ['es256-nocache', { tokenCache: 0 }, files.es256],
     ]) {
       log(`scaling ${id}: 1 vs 2 tollgate processes`);
-      const a = await startTollgate(dir, `scale-${id}-a`, { ...base, ...config });
-      const b = await startTollgate(dir, `scale-${id}-b`, { ...base, ...config });
+      const a = await startTollgate(dir, `scale-${id}-a`, { ...base, ...config }, serverProcess);
+      const b = await startTollgate(dir, `scale-${id}-b`, { ...base, ...config }, serverProcess);
       try {
         await warmup(a, data);
         await warmup(b, data);
@@ -441,7 +450,7 @@ async function main() {
     log(
       `transports: one tollgate, one token (cache hits): gRPC Check (h2c, ${CLIENTS}×${STREAMS}) and HTTP /envoy (HTTP/1.1, ${H1_CLIENTS} connections), alternating`,
     );
-    const server = await startTollgate(dir, 'transports', base);
+    const server = await startTollgate(dir, 'transports', base, serverProcess);
     const request = { path: '/envoy/api/orders/42', headers: { authorization: `Bearer ${tokens.es256}`, 'x-request-id': 'bench-http' } };
     try {
       await validate(server, { expect: [[frameOf(tokens.es256), 0]] });

@@ -41,10 +41,10 @@ export async function startTollgate(dir, name, configOptions, { nodeArgs = [], e
 }
 
 /** Starts the no-op grpc-js Check server; resolves once it answers a Check. */
-export async function startNoop(dir, probeFrame) {
+export async function startNoop(dir, probeFrame, { nodeArgs = [], cgroup } = {}) {
   const grpcPort = await freePort();
   const logFile = path.join(dir, 'noop.log');
-  const child = spawnNode(NOOP, [String(grpcPort)], { logFile });
+  const child = spawnNode(NOOP, [String(grpcPort)], { nodeArgs, logFile, cgroup });
   await waitFor(async () => (await checkOnce(grpcPort, probeFrame, 1000)).code === 0, 'noop server', { child });
   return { name: 'noop', child, pid: child.pid, grpcPort, logFile, stop: () => stop(child) };
 }

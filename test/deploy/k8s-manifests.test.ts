@@ -257,7 +257,7 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     expect(tollgate.securityContext?.privileged).toBeUndefined();
     // From bench/RESULTS.md (see the comment in k8s/base/tollgate-container.yaml); no CPU limit.
     expect(tollgate.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '384Mi' } });
-    expect(tollgate.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=256' });
+    expect(tollgate.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=256 --max-semi-space-size=16' });
   });
 
   it('mounts the admin token from a Secret as a file and gives tollgate an emptyDir for writes', () => {
