@@ -26,15 +26,24 @@ class RequestAnswers implements ContextAnswers {
 
 /**
  * Runs the synchronous policy, and when its decision waits for context sources (the token did not list
- * the context), asks them and runs it again with their answers. A decision that needs nothing costs one
- * property read more than before. Without a resolver every query fails, so the rule denies.
+ * the context), asks them and runs it again with their answers. A decision that needs nothing is
+ * returned as it is, not as a promise: most Checks never wait, and a promise per Check is garbage.
+ * Without a resolver every query fails, so the rule denies.
  */
-export async function authorizeWithContext(
+export function authorizeWithContext(
+  authorize: (answers: ContextAnswers | undefined) => Decision,
+  resolver: ContextRoleResolver | undefined,
+): Decision | Promise<Decision> {
+  const decision = authorize(undefined);
+  return decision.pending === undefined ? decision : askSources(decision, authorize, resolver);
+}
+
+async function askSources(
+  first: Decision,
   authorize: (answers: ContextAnswers | undefined) => Decision,
   resolver: ContextRoleResolver | undefined,
 ): Promise<Decision> {
-  let decision = authorize(undefined);
-  if (decision.pending === undefined) return decision;
+  let decision = first;
   const answers = new RequestAnswers();
   for (let round = 0; round < MAX_ROUNDS && decision.pending !== undefined; round++) {
     const queries = decision.pending;

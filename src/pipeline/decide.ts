@@ -47,7 +47,9 @@ export interface Decided {
 
 /**
  * The pipeline from a request to an Outcome: extract → verify → revocation → authorize. Transports turn
- * the Outcome into their own answer.
+ * the Outcome into their own answer. A cached token under a rule that asks no context source is
+ * decided without waiting (verify and authorizeWithContext answer synchronously then): nothing is
+ * awaited but what must be.
  */
 export async function decide(runtime: DecisionRuntime, view: RequestView, options: DecideOptions = {}): Promise<Decided> {
   let token = options.presetToken;
@@ -58,7 +60,8 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
     const extraction = extractToken(view, runtime.locations);
     if (extraction.kind === 'ambiguous') return { outcome: { kind: 'unauthenticated', reason: 'ambiguous_token' } };
     if (extraction.kind === 'token') {
-      const verified = await runtime.verifier.verify(extraction.token, extraction.location);
+      const verifying = runtime.verifier.verify(extraction.token, extraction.location);
+      const verified = verifying instanceof Promise ? await verifying : verifying;
       options.onVerified?.(verified.ok && verified.cached);
       options.onToken?.(extraction.token.length, verified.ok ? verified.token.provider.config.name : verified.provider?.config.name);
       if (!verified.ok) return { outcome: { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name } };
@@ -85,10 +88,11 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
   };
   const identity = token ? { provider: token.provider.config.name, claims: token.claims } : null;
   const viewAs = runtime.viewAs && viewAsAsk(view, runtime.viewAs);
-  const decision = await authorizeWithContext(
+  const deciding = authorizeWithContext(
     (contextAnswers) => runtime.policy.authorize(request, identity, { explain: options.explain, contextAnswers, viewAs }),
     runtime.contextSources,
   );
+  const decision = deciding instanceof Promise ? await deciding : deciding;
   return { outcome: outcomeOf(decision, token, location, refresh), decision, token, tokenCached };
 }
 

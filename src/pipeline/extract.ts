@@ -57,7 +57,8 @@ function headerTokens(values: readonly string[], prefix: string): string[] {
   const lowerPrefix = prefix.toLowerCase();
   for (const value of values) {
     // Auth schemes are case-insensitive (RFC 9110 §11.1); a value with another scheme is not ours.
-    if (!value.toLowerCase().startsWith(lowerPrefix)) continue;
+    // Only the prefix is lower-cased: a copy of the whole value (the token) would be garbage per Check.
+    if (value.slice(0, prefix.length).toLowerCase() !== lowerPrefix) continue;
     const token = value.slice(prefix.length);
     // Envoy's `headers` map joins repeated headers with ",", which never occurs inside a JWT.
     if (token.includes(',')) return ['', ''];

@@ -52,7 +52,11 @@ export class TokenVerifier {
     return this.cache.size;
   }
 
-  async verify(token: string, location: TokenLocation): Promise<VerifyOutcome> {
+  /**
+   * A cache hit (or a token too large to look at) is answered synchronously: most Checks carry a token
+   * seen before, and a promise for each would only be garbage. Anything else verifies the signature.
+   */
+  verify(token: string, location: TokenLocation): VerifyOutcome | Promise<VerifyOutcome> {
     // Before anything else, hashing included: an oversized token costs nothing.
     if (token.length > this.options.maxTokenBytes) return { ok: false, reason: 'token_too_large' };
     const cacheKey = TokenCache.keyOf(token);
@@ -63,6 +67,10 @@ export class TokenVerifier {
       this.cache.delete(cacheKey);
       return { ok: false, reason: failure, provider: hit.provider };
     }
+    return this.verifyAndCache(token, location, cacheKey);
+  }
+
+  private async verifyAndCache(token: string, location: TokenLocation, cacheKey: string): Promise<VerifyOutcome> {
     const outcome = await this.verifyUncached(token, location);
     if (outcome.ok) {
       const exp = outcome.token.claims.exp;
