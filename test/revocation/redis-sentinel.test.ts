@@ -75,8 +75,9 @@ describe('revocation on Redis Sentinel: a failover right after a 2xx', () => {
   const token = (jti: string) => mint(ISSUER, 'api', { key, claims: { jti, sub: 'user' }, now: nowSeconds(b.clock) });
   const checkOnB = async (bearer: string) =>
     (await b.client.check(checkRequest({ headers: { authorization: `Bearer ${bearer}` } }))).status?.code;
-  const readyzOfB = async () =>
-    (await (await fetch(`http://127.0.0.1:${b.app.httpPort}/readyz`)).json()) as { checks: Record<string, { detail?: string }> };
+  const readyzOf = async (tollgate: RunningTollgate) =>
+    (await (await fetch(`http://127.0.0.1:${tollgate.app.httpPort}/readyz`)).json()) as { checks: Record<string, { detail?: string }> };
+  const readyzOfB = () => readyzOf(b);
 
   it('B keeps denying what A acknowledged, answers every check, and no 2xx is lost; the refusal window is measured', async () => {
     const revokedToken = await token('before-failover');
@@ -143,7 +144,11 @@ describe('revocation on Redis Sentinel: a failover right after a 2xx', () => {
     }
     expect(await checkOnB(revokedToken)).toBe(16);
 
-    // A new revocation through A reaches B's Check within a second.
+    // A new revocation through A reaches B's Check within a second, once A has found the new primary
+    // too (until then A refuses writes with 503, as the window above measured).
+    await waitFor('A to reach the new primary', async () => (await readyzOf(a)).checks.revocation?.detail === undefined, {
+      timeoutMs: 10_000,
+    });
     const afterToken = await token('after-failover');
     expect(await checkOnB(afterToken)).toBe(0);
     const started = performance.now();
