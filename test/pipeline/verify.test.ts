@@ -24,6 +24,16 @@ describe('TokenVerifier', () => {
     expect(await at(t.length - 1)).toEqual({ ok: false, reason: 'token_too_large' });
   });
 
+  it('answers a cache hit synchronously, and a token it has to verify with a promise', async () => {
+    const runtime = runtimeWith('');
+    const t = await token();
+    const first = runtime.verifier.verify(t, runtime.locations[0]!);
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toMatchObject({ ok: true, cached: false });
+    // No promise per cached Check (the common case): nothing for the garbage collector.
+    expect(runtime.verifier.verify(t, runtime.locations[0]!)).toMatchObject({ ok: true, cached: true });
+  });
+
   it('verifies every time when tokenCache.maxEntries is 0', async () => {
     const runtime = runtimeWith('tokenCache: { maxEntries: 0 }\n');
     const t = await token();
