@@ -374,7 +374,8 @@ export function writeResults(results, file) {
       '| state | RSS MB | RSS after full GC MB | V8 heap total after GC MB | V8 heap used after GC MB | external + ArrayBuffers MB |',
       '|---|---:|---:|---:|---:|---:|',
     );
-    out.push(row('idle tollgate (bench config, no revocation store)', mem.empty.rssMB.toFixed(0), mem.empty.gc));
+    const idleWhere = mem.empty.limit && !mem.limit ? ", in the pod's limit" : '';
+    out.push(row(`idle tollgate (bench config, no revocation store${idleWhere})`, mem.empty.rssMB.toFixed(0), mem.empty.gc));
     out.push(row(`+ ${n0(mem.revocations)} revocations loaded (just started)`, mem.loaded.rssMB.toFixed(0), mem.loaded.gc));
     out.push(
       row(
@@ -388,10 +389,8 @@ export function writeResults(results, file) {
       `Live heap per revocation ≈ ${perEntry(mem.empty.gc.heapUsedMB, mem.loaded.gc.heapUsedMB, mem.revocations)}; per cached token ≈ ${perEntry(mem.loaded.gc.heapUsedMB, mem.filledGc.heapUsedMB, mem.tokens)}. The oldest ${mem.oldestReplayed} tokens replayed afterwards: ${mem.oldestStillCached} cache hits (fewer would mean the LRU's byte or count bound evicted them).`,
       '',
     );
-    if (mem.filledResident && mem.empty.resident) {
-      out.push(`Idle, ${residentText(mem.empty.resident, mem.empty.gc)}.`, '');
-      out.push(`After the fill, ${residentText(mem.filledResident, mem.filledGc)}.`, '');
-    }
+    if (mem.empty.resident && mem.limit) out.push(`Idle, ${residentText(mem.empty.resident, mem.empty.gc)}.`, '');
+    if (mem.filledResident) out.push(`After the fill, ${residentText(mem.filledResident, mem.filledGc)}.`, '');
   }
   if (results.mint) {
     const [intro, ...lines] = mintLines(results);
