@@ -33,6 +33,7 @@ if (process.env.BENCH_MEMFILE) {
   process.on('SIGUSR2', () => {
     const before = process.memoryUsage();
     globalThis.gc?.();
+    const heap = getHeapStatistics();
     writeFileSync(
       process.env.BENCH_MEMFILE,
       JSON.stringify({
@@ -44,8 +45,8 @@ if (process.env.BENCH_MEMFILE) {
           usedMB: s.space_used_size / 2 ** 20,
         })),
         // Pages V8's heap holds resident, and what V8 itself allocated with malloc (zones, code).
-        heapResident: getHeapStatistics().total_physical_size,
-        mallocedByV8: getHeapStatistics().malloced_memory,
+        heapResident: heap.total_physical_size,
+        mallocedByV8: heap.malloced_memory,
         gc: typeof globalThis.gc === 'function',
       }),
     );

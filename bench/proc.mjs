@@ -178,23 +178,21 @@ export function residentBreakdown(pid) {
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
     if (mapping) {
-      const name = mapping[1];
-      bucket =
-        name === exe
-          ? 'binary'
-          : name === '[heap]'
-            ? 'mallocHeap'
-            : name.startsWith('[stack')
-              ? 'stacks'
-              : name.startsWith('/')
-                ? 'files'
-                : 'anonymous';
+      bucket = bucketOf(mapping[1], exe);
       continue;
     }
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
     if (rss) sums[bucket] += Number(rss[1]) / 1024;
   }
   return sums;
+}
+
+/** Which `residentBreakdown` sum a mapping's pathname (empty for anonymous memory) counts in. */
+function bucketOf(name, exe) {
+  if (name === exe) return 'binary';
+  if (name === '[heap]') return 'mallocHeap';
+  if (name.startsWith('[stack')) return 'stacks';
+  return name.startsWith('/') ? 'files' : 'anonymous';
 }
 
 /**
