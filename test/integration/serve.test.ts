@@ -77,6 +77,25 @@ describe('tollgate serve (the built CLI, as a user runs it)', () => {
     expect(await exited(child)).toBe(0);
   });
 
+  // V8 prints a "pretenuring:" statistics line at each young-generation collection that weighs
+  // allocation-site feedback; with pretenuring off it weighs none. Checks allocate enough for several.
+  it.each([
+    ['turns V8 allocation-site pretenuring off', [], false],
+    ['leaves it on when node is started with --allocation-site-pretenuring', ['--allocation-site-pretenuring'], true],
+  ])('%s', async (_name, nodeArgs, expectPretenuring) => {
+    child = spawn(process.execPath, ['--trace-pretenuring-statistics', ...nodeArgs, CLI, 'serve', '--config', devConfigOnFreePorts()], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const { grpcPort } = await waitForServing(child);
+    let afterStart = '';
+    child.stdout?.on('data', (chunk: Buffer) => (afterStart += chunk.toString()));
+    const client = new EnvoyClient(grpcPort);
+    const request = checkRequest({ path: '/anything', headers: { authorization: 'Bearer not-a-token' } });
+    for (let round = 0; round < 40; round++) await Promise.all(Array.from({ length: 100 }, () => client.check(request)));
+    client.close();
+    expect(afterStart.includes('pretenuring:')).toBe(expectPretenuring);
+  });
+
   it('exits with code 2 and names the field for an invalid config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-bad-'));
     const path = join(dir, 'bad.yaml');
