@@ -2,6 +2,7 @@
 import { ConfigError } from './util/config-error.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, processIo, type CliIo } from './cli/io.js';
 import { USAGE, topLevelUsage, type CommandName } from './cli/usage.js';
+import { disablePretenuring } from './server/gc-tuning.js';
 import { VERSION } from './version.js';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
@@ -38,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
     processIo.stdout(USAGE[name]);
     return EXIT_OK;
   }
+  // Before serve's modules load: a pretenuring decision V8 has made stays (src/server/gc-tuning.ts).
+  if (name === 'serve') disablePretenuring();
   try {
     return await (
       await COMMANDS[name]()

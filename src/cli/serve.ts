@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { EMBEDDED_CONFIG_PATH } from '../config/load.js';
 import { Tollgate } from '../server/app.js';
-import { disablePretenuring } from '../server/gc-tuning.js';
 import { EXIT_OK, type CliIo } from './io.js';
 
 export const OPTIONS = { config: { type: 'string' } } as const;
@@ -13,7 +12,6 @@ export const OPTIONS = { config: { type: 'string' } } as const;
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
   const configPath = values.config ?? EMBEDDED_CONFIG_PATH;
-  disablePretenuring();
   // Listen for SIGTERM/SIGINT before starting: one that arrives as the start line is written (as soon
   // as a supervisor sees it) must drain, not kill the process with the default action.
   const stopRequested = new Promise<void>((resolve) => {

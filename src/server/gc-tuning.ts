@@ -14,9 +14,9 @@ const PRETENURING_FLAG = 'allocation-site-pretenuring';
  * process stays in that state once it enters it. A server whose per-request objects all die young
  * has nothing to gain from pretenuring (bench/OPTIMIZATIONS.md has the measurements).
  *
- * Set at run time, before the server allocates anything: V8 reads this flag when it evaluates
- * allocation feedback during a collection, so nothing compiled earlier depends on it.
- * Returns whether the flag was set here.
+ * Set at run time, by the CLI before `serve` loads its modules: V8 reads the flag when it weighs
+ * allocation feedback during a collection, but a site it has already marked keeps its mark, so the
+ * earlier the better. Returns whether the flag was set here.
  */
 export function disablePretenuring(execArgv: readonly string[] = process.execArgv): boolean {
   const named = execArgv.some((arg) => arg.replace(/_/g, '-').includes(PRETENURING_FLAG));
