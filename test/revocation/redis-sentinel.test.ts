@@ -77,7 +77,6 @@ describe('revocation on Redis Sentinel: a failover right after a 2xx', () => {
     (await b.client.check(checkRequest({ headers: { authorization: `Bearer ${bearer}` } }))).status?.code;
   const readyzOf = async (tollgate: RunningTollgate) =>
     (await (await fetch(`http://127.0.0.1:${tollgate.app.httpPort}/readyz`)).json()) as { checks: Record<string, { detail?: string }> };
-  const readyzOfB = () => readyzOf(b);
 
   it('B keeps denying what A acknowledged, answers every check, and no 2xx is lost; the refusal window is measured', async () => {
     const revokedToken = await token('before-failover');
@@ -100,7 +99,7 @@ describe('revocation on Redis Sentinel: a failover right after a 2xx', () => {
       expect(await checkOnB(revokedToken)).toBe(16);
       expect(await checkOnB(innocentToken)).toBe(0);
       checks += 2;
-      const detail = (await readyzOfB()).checks.revocation?.detail;
+      const detail = (await readyzOf(b)).checks.revocation?.detail;
       if (detail !== undefined) gapDetails.add(detail.replace(/for \d+s/, 'for Ns'));
       if (promotedAtMs === undefined && (await set.currentPrimary()) === set.replica.address) promotedAtMs = performance.now() - killed;
       if (promotedAtMs !== undefined && status === 201) break;
@@ -122,7 +121,7 @@ describe('revocation on Redis Sentinel: a failover right after a 2xx', () => {
     expect([...gapDetails]).toContain('store unreachable for Ns; tokens are checked against the revocations last synced');
 
     // Every 2xx is on the new primary and in B's mirror; every 503 is in neither, now or later.
-    await waitFor('B to resync from the new primary', async () => (await readyzOfB()).checks.revocation?.detail === undefined, {
+    await waitFor('B to resync from the new primary', async () => (await readyzOf(b)).checks.revocation?.detail === undefined, {
       timeoutMs: 10_000,
     });
     const listed = async (tollgate: RunningTollgate) => {
