@@ -81,16 +81,24 @@ export interface ResponseContext {
 }
 
 export function toCheckResponse(outcome: Outcome, request: RequestView, ctx: ResponseContext): CheckResponse {
+  if (outcome.kind === 'allow') return allowResponse(outcome, request, ctx);
+  const { reason, ruleId } = denialCause(outcome);
+  return denialResponse(reason, ruleId, ctx.realm);
+}
+
+/** Every outcome but an allow. */
+export type DenialOutcome = Exclude<Outcome, { kind: 'allow' }>;
+
+/** What a denial says: its reason and the deciding rule. The whole answer follows from these and the realm. */
+export function denialCause(outcome: DenialOutcome): { reason: Reason; ruleId: string | null } {
   switch (outcome.kind) {
-    case 'allow':
-      return allowResponse(outcome, request, ctx);
     case 'unauthenticated':
     case 'forbidden':
-      return denialResponse(outcome.reason, outcome.ruleId ?? null, ctx.realm);
+      return { reason: outcome.reason, ruleId: outcome.ruleId ?? null };
     case 'malformed_request':
-      return denialResponse('malformed_request', null, ctx.realm);
+      return { reason: 'malformed_request', ruleId: null };
     case 'error':
-      return denialResponse('internal_error', null, ctx.realm);
+      return { reason: 'internal_error', ruleId: null };
   }
 }
 
@@ -231,7 +239,7 @@ function decidedRoles(value: unknown, claim: string, decided: Pick<AllowOutcome,
 const BODY_ERROR = { 401: 'unauthenticated', 403: 'forbidden', 500: 'internal_error' } as const;
 
 /** A denial as the reason catalogue describes it: 401s carry a Bearer challenge, and gRPC code 16. */
-function denialResponse(reason: Reason, ruleId: string | null, realm: string): CheckResponse {
+export function denialResponse(reason: Reason, ruleId: string | null, realm: string): CheckResponse {
   const { status, bearerError, description } = REASONS[reason];
   const headers: HeaderValueOption[] = [];
   if (status === 401) {

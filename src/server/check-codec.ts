@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { CheckRequest, CheckResponse } from '../envoy/types.js';
-import { PreparedAllowResponse, type SerializeResponse } from './prepared-allow.js';
+import { PreparedResponse, type SerializeResponse } from './prepared-response.js';
 
 /**
  * A Check message that could not be decoded (not protobuf, truncated, nested beyond protobufjs's
@@ -13,12 +13,12 @@ export class UndecodableRequest {
 }
 
 export type IncomingCheck = CheckRequest | UndecodableRequest;
-/** What the Check handler answers: a response object, or an allow whose bytes were prepared (src/server/prepared-allow.ts). */
-export type OutgoingCheck = CheckResponse | PreparedAllowResponse;
+/** What the Check handler answers: a response object, or one whose bytes were prepared (allows and denials). */
+export type OutgoingCheck = CheckResponse | PreparedResponse;
 
 /**
  * The Authorization service definition with a Check deserializer that never throws, and a serializer
- * that writes prepared allows from their bytes. Messages larger
+ * that writes prepared answers from their bytes. Messages larger
  * than the server's receive limit are still refused by grpc-js (RESOURCE_EXHAUSTED) from their 5-byte
  * length prefix alone, before any byte is buffered: the only way to answer them with a CheckResponse
  * would be to buffer messages of any size.
@@ -36,6 +36,6 @@ export function withTolerantCheckDecoding(service: grpc.ServiceDefinition): grpc
   };
   const serialize = check.responseSerialize as SerializeResponse;
   const responseSerialize = (response: OutgoingCheck): Buffer =>
-    response instanceof PreparedAllowResponse ? response.encode(serialize) : serialize(response);
+    response instanceof PreparedResponse ? response.encode(serialize) : serialize(response);
   return { ...service, Check: { ...check, requestDeserialize, responseSerialize } };
 }

@@ -14,6 +14,7 @@ import type { CheckResponse } from '../envoy/types.js';
 import type { CheckHandler } from './grpc.js';
 import { UndecodableRequest, type OutgoingCheck } from './check-codec.js';
 import { PreparedAllows, preparableToken } from './prepared-allow.js';
+import { PreparedDenials } from './prepared-denial.js';
 import type { Runtime } from './runtime.js';
 
 export interface CheckContext {
@@ -45,7 +46,7 @@ export function createCheckHandler(check: Checker): CheckHandler {
  */
 type Check<R> = (view: () => RequestView | undefined, caller?: string) => Promise<R>;
 
-/** One pipeline for every transport; gRPC answers allows for a verified token from prepared bytes. */
+/** One pipeline for every transport; gRPC answers denials and allows for a cached token from prepared bytes. */
 export interface Checker {
   grpc: Check<OutgoingCheck>;
   http: Check<CheckResponse>;
@@ -57,6 +58,7 @@ export interface Checker {
  */
 export function createChecker(ctx: CheckContext): Checker {
   const preparedAllows = new PreparedAllows();
+  const preparedDenials = new PreparedDenials();
   const onVerified = (cached: boolean) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc();
   const onToken = (bytes: number, provider: string | undefined) =>
     ctx.metrics.tokenSize(bytes, provider ?? '', ctx.runtime().config.limits.maxTokenBytes);
@@ -113,8 +115,9 @@ export function createChecker(ctx: CheckContext): Checker {
   return {
     grpc: (toView, caller) =>
       run(toView, 'grpc', caller, (outcome, view, rc, tokenCached) => {
-        const token = outcome.kind === 'allow' ? preparableToken(outcome, tokenCached) : undefined;
-        return outcome.kind === 'allow' && token && view ? preparedAllows.respond(outcome, token, view, rc) : whole(outcome, view, rc);
+        if (outcome.kind !== 'allow') return preparedDenials.respond(outcome, rc.realm);
+        const token = preparableToken(outcome, tokenCached);
+        return token && view ? preparedAllows.respond(outcome, token, view, rc) : whole(outcome, view, rc);
       }),
     http: (toView, caller) => run(toView, 'http', caller, whole),
   };

@@ -12,9 +12,7 @@ import {
   type TokenResponseParts,
 } from '../pipeline/respond.js';
 import type { VerifiedToken } from '../pipeline/verify.js';
-
-/** The Check service's own protobuf encoder for a CheckResponse. */
-export type SerializeResponse = (response: CheckResponse) => Buffer;
+import { PreparedResponse, type SerializeResponse } from './prepared-response.js';
 
 /** Allows for a token, by token: a token seen again (a cache hit) finds its allow already encoded. */
 const MAX_PREPARED_TOKENS = 10_000;
@@ -103,15 +101,14 @@ class TokenAllow {
   }
 }
 
-/**
- * An allow as the Check handler returns it to grpc-js; the service's serializer (src/server/check-codec.ts)
- * turns it into bytes with `encode`, the same bytes protobufjs writes for `toObject()`.
- */
-export class PreparedAllowResponse {
+/** An allow as the Check handler returns it to grpc-js: the token's part prepared, this request's removals added. */
+export class PreparedAllowResponse extends PreparedResponse {
   constructor(
     private readonly prepared: TokenAllow,
     private readonly perRequest: ReturnType<typeof requestResponseParts>,
-  ) {}
+  ) {
+    super();
+  }
 
   toObject(): CheckResponse {
     return {
