@@ -84,8 +84,8 @@ const IDLE_SETTLE_SECONDS = 60; // idle RSS is read this long after the first ch
 // checks; valid throughput with and without the flood alternates for FLOOD_ROUNDS rounds.
 const FLOOD_RPS = 10_000;
 const FLOOD_CLIENTS = 8;
-const FLOOD_STREAMS = 4;
-const FLOOD_ROUNDS = 3;
+const FLOOD_STREAMS = 16; // enough in flight that the flood's rate is not capped by the server's latency under saturation
+const FLOOD_ROUNDS = 5;
 const only = args.only ? new Set(args.only.split(',')) : undefined;
 const want = (id) => !only || only.has(id);
 const log = (line) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -356,9 +356,12 @@ async function main() {
   }
 
   // ---- denial flood: do 10k refused tokens a second slow the valid checks beside them? -------------
+  // Any request costs a saturated server its transport's share of the core, so the no-op server takes
+  // the same flood in the same rounds: what tollgate loses beyond it is what its denials cost.
   if (want('denial-flood')) {
-    log(`denial flood: valid cached checks at saturation, alone and beside ${FLOOD_RPS}/s expired tokens, alternating`);
+    log(`denial flood: valid checks at saturation, alone and beside ${FLOOD_RPS}/s expired tokens, tollgate and the no-op alternating`);
     const server = await startTollgate(dir, 'denial-flood', base, serverProcess);
+    const floodNoop = await startNoop(dir, frameOf(tokens.es256), serverProcess);
     try {
       await validate(server, {
         expect: [
@@ -367,32 +370,41 @@ async function main() {
         ],
       });
       await warmup(server, files.es256);
-      const valid = () => h2load({ port: server.grpcPort, dataFile: files.es256, seconds: SECONDS, clients: CLIENTS, streams: STREAMS });
-      const flood = () =>
+      await warmup(floodNoop, files.es256);
+      const valid = (target) =>
+        h2load({ port: target.grpcPort, dataFile: files.es256, seconds: SECONDS, clients: CLIENTS, streams: STREAMS });
+      const flood = (target) =>
         h2load({
-          port: server.grpcPort,
+          port: target.grpcPort,
           dataFile: files.expired,
           seconds: SECONDS,
           clients: FLOOD_CLIENTS,
           streams: FLOOD_STREAMS,
           rpsPerClient: FLOOD_RPS / FLOOD_CLIENTS,
         });
-      const rounds = [];
-      for (let round = 0; round < FLOOD_ROUNDS; round++) {
-        const alone = await valid();
-        const [beside, denials] = await Promise.all([valid(), flood()]);
-        rounds.push({
+      const floodRound = async (target) => {
+        const alone = await valid(target);
+        const [beside, denials] = await Promise.all([valid(target), flood(target)]);
+        return {
           alone: alone.rps,
           flooded: beside.rps,
           floodRps: denials.rps,
           failed: beside.failed + beside.errored + denials.failed + denials.errored,
-        });
+        };
+      };
+      const rounds = [];
+      for (let round = 0; round < FLOOD_ROUNDS; round++) {
+        const tollgate = await floodRound(server);
+        const noopRound = await floodRound(floodNoop);
+        rounds.push({ ...tollgate, noop: noopRound });
         log(
-          `  round ${round + 1}: valid alone ${alone.rps.toFixed(0)}/s; beside the flood ${beside.rps.toFixed(0)}/s (flood ${denials.rps.toFixed(0)}/s)`,
+          `  round ${round + 1}: tollgate valid alone ${tollgate.alone.toFixed(0)}/s, beside the flood ${tollgate.flooded.toFixed(0)}/s (flood ${tollgate.floodRps.toFixed(0)}/s); ` +
+            `no-op ${noopRound.alone.toFixed(0)}/s, ${noopRound.flooded.toFixed(0)}/s (flood ${noopRound.floodRps.toFixed(0)}/s)`,
         );
       }
       results.denialFlood = { targetRps: FLOOD_RPS, rounds };
     } finally {
+      await floodNoop.stop();
       await server.stop();
     }
   }
