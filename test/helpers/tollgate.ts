@@ -30,7 +30,12 @@ export interface RunningTollgate {
  * a temp dir, so relative paths in it resolve there), and a Check client on Envoy's official protos.
  */
 export interface StartOptions {
-  /** Where the test clock starts (ms since the epoch); default a fixed date. */
+  /**
+   * Where the test clock starts (ms since the epoch); default now. The clock then stands still unless a
+   * test advances it. Real parts keep real time (Redis expires a revocation at its `expiresAt` by its own
+   * clock; certificates have validity periods), so a fixed date here would turn into a time bomb once
+   * real time passes what the test wrote at that date.
+   */
   clockStart?: number;
   tlsPollMs?: number;
   /** Credentials of the Check client (default plaintext). */
@@ -65,7 +70,7 @@ export async function startTollgate(
       done();
     },
   });
-  const clock = new ManualClock(options.clockStart ?? Date.UTC(2026, 10, 23, 12, 0, 0));
+  const clock = new ManualClock(options.clockStart ?? Date.now());
   const app = await Tollgate.start({
     configPath,
     clock,

@@ -53,6 +53,8 @@ describe('decision log', () => {
         decisionLog: { sink: 'file', path: 'decisions.jsonl', sampleAllowed: 1, mask: ['email', 'org.billing', 'https://example.com/ssn'] },
       },
       { 'jwks.json': jwks(key) },
+      // A fixed moment, so the line's `time` shows the decision log reads tollgate's clock.
+      { clockStart: Date.UTC(2026, 10, 23, 12, 0, 0) },
     );
     const token = await mint(ISSUER, 'api', {
       key,
