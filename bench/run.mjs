@@ -81,7 +81,8 @@ const MEMORY_TOKENS = 100_000;
 const REVOCATIONS = 100_000;
 const IDLE_SETTLE_SECONDS = 60; // idle RSS is read this long after the first check: V8 gives back its start-up heap about 30 s after the last GC
 // Denial flood: expired tokens (refused before any signature work) at this rate beside saturating valid
-// checks; valid throughput with and without the flood alternates for FLOOD_ROUNDS rounds.
+// checks; valid throughput with and without the flood alternates for FLOOD_ROUNDS rounds, on tollgate and
+// on the no-op server (the same flood costs the transport its share of the core too).
 const FLOOD_RPS = 10_000;
 const FLOOD_CLIENTS = 8;
 const FLOOD_STREAMS = 16; // enough in flight that the flood's rate is not capped by the server's latency under saturation
