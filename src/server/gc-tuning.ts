@@ -2,9 +2,14 @@ import { setFlagsFromString } from 'node:v8';
 
 const PRETENURING_FLAG = 'allocation-site-pretenuring';
 
+/** Whether node's own arguments name the pretenuring flag, either way and in either spelling: the operator's choice wins. */
+export function operatorChosePretenuring(execArgv: readonly string[]): boolean {
+  return execArgv.some((arg) => arg.replace(/_/g, '-').includes(PRETENURING_FLAG));
+}
+
 /**
  * Turns off V8's allocation-site pretenuring in the serving process, unless the operator named the
- * flag (either way) in node's own arguments: theirs wins. (Node refuses it in NODE_OPTIONS.)
+ * flag in node's own arguments. (Node refuses it in NODE_OPTIONS.)
  *
  * Why: under steady load V8 can decide that some of a Check's allocation sites are long-lived and
  * allocate their objects straight in the old generation. Each such object dies with its request, but
@@ -16,11 +21,8 @@ const PRETENURING_FLAG = 'allocation-site-pretenuring';
  *
  * Set at run time, by the CLI before `serve` loads its modules: V8 reads the flag when it weighs
  * allocation feedback during a collection, but a site it has already marked keeps its mark, so the
- * earlier the better. Returns whether the flag was set here.
+ * earlier the better.
  */
-export function disablePretenuring(execArgv: readonly string[] = process.execArgv): boolean {
-  const named = execArgv.some((arg) => arg.replace(/_/g, '-').includes(PRETENURING_FLAG));
-  if (named) return false;
-  setFlagsFromString(`--no-${PRETENURING_FLAG}`);
-  return true;
+export function disablePretenuring(): void {
+  if (!operatorChosePretenuring(process.execArgv)) setFlagsFromString(`--no-${PRETENURING_FLAG}`);
 }

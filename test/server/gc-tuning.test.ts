@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { disablePretenuring } from '../../src/server/gc-tuning.js';
+import { operatorChosePretenuring } from '../../src/server/gc-tuning.js';
 
-describe('disablePretenuring', () => {
-  it('turns pretenuring off when the operator did not name the flag', () => {
-    expect(disablePretenuring(['--max-old-space-size=256', '--max-semi-space-size=16'])).toBe(true);
-    expect(disablePretenuring([])).toBe(true);
+describe('operatorChosePretenuring', () => {
+  it('is false when node was started without the flag', () => {
+    expect(operatorChosePretenuring(['--max-old-space-size=256', '--max-semi-space-size=16'])).toBe(false);
+    expect(operatorChosePretenuring([])).toBe(false);
   });
 
   it.each([
@@ -12,7 +12,7 @@ describe('disablePretenuring', () => {
     ['--no-allocation-site-pretenuring'],
     ['--allocation_site_pretenuring'],
     ['--no_allocation_site_pretenuring'],
-  ])('leaves it to the operator who named it (%s)', (flag) => {
-    expect(disablePretenuring(['--max-old-space-size=256', flag])).toBe(false);
+  ])('is true when the operator named it (%s)', (flag) => {
+    expect(operatorChosePretenuring(['--max-old-space-size=256', flag])).toBe(true);
   });
 });
