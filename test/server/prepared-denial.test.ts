@@ -3,10 +3,13 @@ import type * as grpc from '@grpc/grpc-js';
 import type { CheckResponse } from '../../src/envoy/types.js';
 import { IdentityHeaders, toCheckResponse, type DenialOutcome, type ResponseContext } from '../../src/pipeline/respond.js';
 import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../../src/reasons.js';
-import { PreparedDenials } from '../../src/server/prepared-denial.js';
+import { createCheckMetrics } from '../../src/observability/metrics.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { createChecker } from '../../src/server/check.js';
+import { PreparedDenial, PreparedDenials } from '../../src/server/prepared-denial.js';
 import type { SerializeResponse } from '../../src/server/prepared-response.js';
 import { AUTHORIZATION_SERVICE, loadAuthorizationPackage } from '../../src/server/proto.js';
-import { requestView, testConfig } from '../pipeline/helpers.js';
+import { requestView, testConfig, testRuntime } from '../pipeline/helpers.js';
 
 const service = loadAuthorizationPackage()[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition;
 const serialize = service.Check!.responseSerialize as SerializeResponse;
@@ -65,5 +68,22 @@ describe('prepared denials', () => {
     expect(new Set([expired, byRule, byOtherRule, otherRealm]).size).toBe(4);
     expect(JSON.parse(byOtherRule.toObject().denied_response!.body!)).toEqual({ error: 'forbidden', reason: 'missing_role', rule: 'b' });
     expect(otherRealm.toObject().denied_response!.headers![0]!.header!.value).toContain('realm="elsewhere"');
+  });
+
+  it('are what the gRPC checker answers a denial with; the HTTP transports get the same response object', async () => {
+    const { runtime, deps } = testRuntime();
+    const checker = createChecker({
+      runtime: () => runtime,
+      revocation: () => undefined,
+      metrics: createCheckMetrics(deps.registry, { tokenCacheEntries: () => 0 }),
+      logger: silentLogger(),
+    });
+    const noToken = () => requestView('/courses/1', {});
+    const first = await checker.grpc(noToken);
+    const second = await checker.grpc(noToken);
+    expect(first).toBeInstanceOf(PreparedDenial);
+    expect(second).toBe(first);
+    expect(await checker.http(noToken)).toEqual((first as PreparedDenial).toObject());
+    expect((first as PreparedDenial).toObject().status).toEqual({ code: 16, message: 'missing_token' });
   });
 });
