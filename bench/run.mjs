@@ -362,7 +362,7 @@ async function main() {
   if (want('denial-flood')) {
     log(`denial flood: valid checks at saturation, alone and beside ${FLOOD_RPS}/s expired tokens, tollgate and the no-op alternating`);
     const server = await startTollgate(dir, 'denial-flood', base, serverProcess);
-    const floodNoop = await startNoop(dir, frameOf(tokens.es256), serverProcess);
+    const floodNoop = await startNoop(dir, frameOf(tokens.es256), { ...serverProcess, name: 'noop-flood' });
     try {
       await validate(server, {
         expect: [

@@ -40,11 +40,11 @@ export async function startTollgate(dir, name, configOptions, { nodeArgs = [], e
   return { name, child, pid: child.pid, grpcPort, httpPort, authzPort, logFile, stop: () => stop(child) };
 }
 
-/** Starts the no-op grpc-js Check server; resolves once it answers a Check. */
-export async function startNoop(dir, probeFrame, { nodeArgs = [], cgroup } = {}) {
+/** Starts the no-op grpc-js Check server; resolves once it answers a Check. `name` names its log file. */
+export async function startNoop(dir, probeFrame, { nodeArgs = [], cgroup, name = 'noop' } = {}) {
   const grpcPort = await freePort();
-  const logFile = path.join(dir, 'noop.log');
+  const logFile = path.join(dir, `${name}.log`);
   const child = spawnNode(NOOP, [String(grpcPort)], { nodeArgs, logFile, cgroup });
   await waitFor(async () => (await checkOnce(grpcPort, probeFrame, 1000)).code === 0, 'noop server', { child });
-  return { name: 'noop', child, pid: child.pid, grpcPort, logFile, stop: () => stop(child) };
+  return { name, child, pid: child.pid, grpcPort, logFile, stop: () => stop(child) };
 }
