@@ -20,6 +20,13 @@ interface ReasonEntry {
 export const REASONS = {
   // The Check message itself could not be decoded (not protobuf, truncated, nested too deep).
   malformed_request: { stage: 'request', status: 403, bearerError: null, description: 'the check request could not be decoded' },
+  // HTTP mode: the proxy's headers do not name one request (one missing, repeated, or two disagreeing).
+  invalid_request_line: {
+    stage: 'request',
+    status: 403,
+    bearerError: null,
+    description: 'the proxy did not describe the original request exactly once',
+  },
   missing_token: { stage: 'token', status: 401, bearerError: null, description: 'no token in the request' },
   ambiguous_token: { stage: 'token', status: 401, bearerError: 'invalid_request', description: 'more than one token in the request' },
   token_too_large: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token exceeds the size limit' },
@@ -116,6 +123,8 @@ export type Reason = keyof typeof REASONS;
 
 type ReasonOfStage<S extends ReasonEntry['stage']> = { [R in Reason]: (typeof REASONS)[R]['stage'] extends S ? R : never }[Reason];
 
+/** Why a request was refused before its token was looked at: there is no one request to decide on. */
+export type RequestFailure = ReasonOfStage<'request'>;
 /** Why a request's token was refused: the token stage's and the revocation stage's reasons. */
 export type TokenFailure = ReasonOfStage<'token' | 'revocation'>;
 /** Why the policy denied a request. */

@@ -155,7 +155,7 @@ function observe(decided: OfflineDecision): Observed {
   return {
     decision: 'deny',
     rule,
-    reason: 'reason' in outcome ? outcome.reason : outcome.kind === 'error' ? 'internal_error' : outcome.kind,
+    reason: 'reason' in outcome ? outcome.reason : 'internal_error',
     status: Number(response.denied_response?.status?.code),
     headers: new Map(),
     arm: decision?.rollout?.arm,

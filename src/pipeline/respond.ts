@@ -5,7 +5,7 @@ import { VIEW_AS_INJECTED_HEADER, type ContextGrant, type ViewAsApplied } from '
 import { isObject, readClaim } from '../util/claim-path.js';
 import type { TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
-import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../reasons.js';
+import { REASONS, type PolicyReason, type Reason, type RequestFailure, type TokenFailure } from '../reasons.js';
 import type { VerifiedToken } from './verify.js';
 
 /** google.rpc.Code values Envoy treats as a denial (envoy PR 34951). */
@@ -39,8 +39,8 @@ export type Outcome =
     }
   | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
   | { kind: 'forbidden'; reason: PolicyReason; ruleId: string | null; provider?: string; sub?: unknown }
-  /** The Check message could not be decoded: there is no request to decide on. */
-  | { kind: 'malformed_request' }
+  /** There is no one request to decide on: the Check message could not be decoded, or the proxy's headers do not name one. */
+  | { kind: 'refused_request'; reason: RequestFailure }
   /** Something inside tollgate failed: deny, never an RPC error that `failure_mode_allow` would pass. */
   | { kind: 'error' };
 
@@ -95,8 +95,8 @@ export function denialCause(outcome: DenialOutcome): { reason: Reason; ruleId: s
     case 'unauthenticated':
     case 'forbidden':
       return { reason: outcome.reason, ruleId: outcome.ruleId ?? null };
-    case 'malformed_request':
-      return { reason: 'malformed_request', ruleId: null };
+    case 'refused_request':
+      return { reason: outcome.reason, ruleId: null };
     case 'error':
       return { reason: 'internal_error', ruleId: null };
   }

@@ -11,6 +11,7 @@ import { toCheckResponse, type Outcome, type ResponseContext } from '../pipeline
 import { withInternalToken } from '../internal-tokens/outcome.js';
 import type { InternalTokens } from '../internal-tokens/index.js';
 import type { CheckResponse } from '../envoy/types.js';
+import type { RequestFailure } from '../reasons.js';
 import type { CheckHandler } from './grpc.js';
 import { UndecodableRequest, type OutgoingCheck } from './check-codec.js';
 import { PreparedAllows, preparableToken } from './prepared-allow.js';
@@ -34,17 +35,19 @@ export interface CheckContext {
 
 /** The gRPC Check handler: Envoy's CheckRequest as a request view, through the shared checker. */
 export function createCheckHandler(check: Checker): CheckHandler {
-  return (request, caller) => check.grpc(() => (request instanceof UndecodableRequest ? undefined : requestViewFrom(request)), caller);
+  return (request, caller) =>
+    check.grpc(() => (request instanceof UndecodableRequest ? 'malformed_request' : requestViewFrom(request)), caller);
 }
 
 /**
  * One request as a request view, through the pipeline: extract → verify → revocation → authorize →
  * respond, then counted and logged with its transport. The view is built inside, so a request that
- * cannot be read is denied like any other failure; `undefined` is a message that could not be decoded
- * (denied `malformed_request`). `caller`: the SPIFFE ID of the client certificate the request came
+ * cannot be read is denied like any other failure; a reason instead of a view is a request with no one
+ * request to decide on (`malformed_request`: undecodable; `invalid_request_line`: the HTTP proxy's headers
+ * name none). `caller`: the SPIFFE ID of the client certificate the request came
  * with (mTLS), for internal tokens.
  */
-type Check<R> = (view: () => RequestView | undefined, caller?: string) => Promise<R>;
+type Check<R> = (view: () => RequestView | RequestFailure, caller?: string) => Promise<R>;
 
 /** One pipeline for every transport; gRPC answers denials and allows for a cached token from prepared bytes. */
 export interface Checker {
@@ -66,7 +69,7 @@ export function createChecker(ctx: CheckContext): Checker {
     ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
   const whole = (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext) => toCheckResponse(outcome, view ?? emptyView, rc);
   const run = async <R>(
-    toView: () => RequestView | undefined,
+    toView: () => RequestView | RequestFailure,
     transport: Transport,
     caller: string | undefined,
     respond: (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext, tokenCached: boolean) => R,
@@ -80,8 +83,8 @@ export function createChecker(ctx: CheckContext): Checker {
     let cacheHit: boolean | undefined;
     try {
       const decoded = toView();
-      if (decoded === undefined) {
-        outcome = { kind: 'malformed_request' };
+      if (typeof decoded === 'string') {
+        outcome = { kind: 'refused_request', reason: decoded };
       } else {
         view = decoded;
         const revocation = ctx.revocation();
@@ -231,8 +234,8 @@ function labelsOf(outcome: Outcome): Labels {
     case 'unauthenticated':
     case 'forbidden':
       return { decision: 'deny', reason: outcome.reason, provider: outcome.provider ?? '', rule: outcome.ruleId ?? '' };
-    case 'malformed_request':
-      return { decision: 'deny', reason: 'malformed_request', provider: '', rule: '' };
+    case 'refused_request':
+      return { decision: 'deny', reason: outcome.reason, provider: '', rule: '' };
     case 'error':
       return { decision: 'deny', reason: 'internal_error', provider: '', rule: '' };
   }

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
+import type { AuthzDialect } from '../../src/server/authz-http/requests.js';
 
-export type Dialect = 'envoy' | 'nginx' | 'traefik';
+export type Dialect = AuthzDialect;
 
 /** The client's original request, as the proxy in front of tollgate received it. */
 export interface OriginalRequest {
@@ -22,15 +23,17 @@ export interface HttpAnswer {
 
 /**
  * Asks tollgate's HTTP authorization port about `original` the way each proxy does: Envoy's
- * http_service repeats the request under `/envoy`, nginx's auth_request and Traefik's forwardAuth
- * describe it in X-Original-* and X-Forwarded-* headers. The proxy adds X-Forwarded-Client-Cert for a
- * client certificate, as Envoy's forward_client_cert_details does.
+ * http_service repeats the request under `/envoy`; nginx running examples/nginx/nginx.conf, the auth
+ * location ingress-nginx generates for `auth-url` (without `auth-method`) and Traefik's forwardAuth
+ * (`trustForwardHeader: false`) describe it in headers, each setting its own and passing every other
+ * client header through. The proxy adds X-Forwarded-Client-Cert for a client certificate, as Envoy's
+ * forward_client_cert_details does.
  */
 export function askAuthz(
   port: number,
   dialect: Dialect,
   original: OriginalRequest,
-  extra: { headers?: Record<string, string | string[]> } = {},
+  extra: { headers?: Record<string, string | string[] | undefined> } = {},
 ): Promise<HttpAnswer> {
   const method = original.method ?? 'GET';
   const path = original.path ?? '/api/things';
@@ -44,7 +47,31 @@ export function askAuthz(
     nginx: {
       method,
       path: '/nginx',
-      headers: { ...headers, host: 'tollgate', 'x-original-method': method, 'x-original-uri': path, 'x-original-host': host },
+      headers: {
+        ...headers,
+        host: 'tollgate',
+        'x-original-method': method,
+        'x-original-uri': path,
+        'x-original-host': host,
+        // The example clears what it does not set (nginx sends no empty header).
+        'x-original-url': undefined,
+        'x-forwarded-client-cert': original.peer ? headers['x-forwarded-client-cert'] : undefined,
+      },
+    },
+    'ingress-nginx': {
+      method: 'GET',
+      path: '/ingress-nginx',
+      headers: {
+        ...headers,
+        host: 'tollgate',
+        'x-original-url': `http://${host}${path}`,
+        'x-original-method': method,
+        'x-sent-from': 'nginx-ingress-controller',
+        'x-real-ip': '192.0.2.1',
+        'x-forwarded-for': '192.0.2.1',
+        'x-forwarded-proto': undefined,
+        'x-auth-request-redirect': path,
+      },
     },
     traefik: {
       method: 'GET',
@@ -62,7 +89,7 @@ export function askAuthz(
   // `extra.headers` last: a test may override what the proxy would send.
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, ...requestLine, headers: { ...requestLine.headers, ...extra.headers }, agent: false },
+      { host: '127.0.0.1', port, ...requestLine, headers: present({ ...requestLine.headers, ...extra.headers }), agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -77,4 +104,9 @@ export function askAuthz(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** The headers with a value: `undefined` is one the proxy removes. */
+function present(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  return Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string | string[]] => entry[1] !== undefined));
 }

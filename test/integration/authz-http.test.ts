@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { askAuthz } from '../helpers/authz-http.js';
+import { askAuthz, type Dialect } from '../helpers/authz-http.js';
 import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { nowSeconds, startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
@@ -67,33 +67,77 @@ describe('the HTTP authorization port', () => {
   });
 
   it('ignores X-Forwarded-Client-Cert unless authz.trustForwardedClientCert is set', async () => {
-    for (const dialect of ['envoy', 'nginx', 'traefik'] as const) {
+    for (const dialect of ['envoy', 'nginx', 'ingress-nginx', 'traefik'] as const) {
       const answer = await askAuthz(tg.app.authzPort, dialect, { path: '/internal/sync', method: 'POST', peer: GATEWAY });
       expect(answer.status, dialect).toBe(403);
       expect(JSON.parse(answer.body), dialect).toMatchObject({ reason: 'peer_not_allowed' });
     }
   });
 
-  it('denies, never guesses, when the proxy does not describe the original request once', async () => {
+  /** The denial reason of an answer; undefined for an allow. */
+  const reasonOf = (answer: { status: number; body: string }) =>
+    answer.status === 200 ? undefined : (JSON.parse(answer.body) as { reason: string }).reason;
+
+  it('refuses (invalid_request_line), never guesses, when a request-line header is missing, empty or repeated, on every dialect', async () => {
     const headers = { authorization: await bearer() };
-    const missing = await askAuthz(tg.app.authzPort, 'traefik', { headers }, { headers: { 'x-forwarded-uri': '' } });
-    expect(missing.status).toBe(403);
-    expect(JSON.parse(missing.body)).toMatchObject({ reason: 'invalid_path' });
-    // Sent twice, X-Original-URI names no single request.
-    const twice = await askAuthz(
-      tg.app.authzPort,
-      'nginx',
-      { path: '/api/things', headers },
-      { headers: { 'x-original-uri': ['/api/things', '/api/other'] } },
-    );
-    expect(twice.status).toBe(403);
-    expect(JSON.parse(twice.body)).toMatchObject({ reason: 'invalid_path' });
+    const cases: Array<[Dialect, Record<string, string | string[] | undefined>]> = [
+      ['nginx', { 'x-original-uri': undefined }],
+      ['nginx', { 'x-original-method': undefined }],
+      // No fallback to the Host of the authorization request: nginx's example sets X-Original-Host.
+      ['nginx', { 'x-original-host': undefined }],
+      ['nginx', { 'x-original-uri': ['/api/things', '/api/other'] }],
+      // A rule without `methods` must not make a repeated method harmless.
+      ['nginx', { 'x-original-method': ['GET', 'GET'] }],
+      ['ingress-nginx', { 'x-original-url': undefined }],
+      ['ingress-nginx', { 'x-original-method': ['GET', 'POST'] }],
+      ['ingress-nginx', { 'x-original-url': ['http://api.example.com/api/things', 'http://api.example.com/api/things'] }],
+      ['traefik', { 'x-forwarded-uri': '' }],
+      // Never the authorization request's own method or URL (issue 34).
+      ['traefik', { 'x-forwarded-uri': undefined }],
+      ['traefik', { 'x-forwarded-method': undefined }],
+      ['traefik', { 'x-forwarded-host': undefined }],
+      ['traefik', { 'x-forwarded-method': ['GET', 'GET'] }],
+    ];
+    for (const [dialect, overrides] of cases) {
+      const answer = await askAuthz(tg.app.authzPort, dialect, { path: '/api/things', headers }, { headers: overrides });
+      expect({ dialect, overrides, status: answer.status, reason: reasonOf(answer) }).toEqual({
+        dialect,
+        overrides,
+        status: 403,
+        reason: 'invalid_request_line',
+      });
+    }
   });
 
-  it("reads ingress-nginx's X-Original-URL (auth-url), its path exactly as the client sent it", async () => {
+  it('refuses a request whose request-line headers disagree: a client cannot pick the path or host tollgate decides on', async () => {
+    const port = tg.app.authzPort;
+    const ask = (dialect: Dialect, headers: Record<string, string>) => askAuthz(port, dialect, { path: '/internal/sync' }, { headers });
+    // Behind ingress-nginx (X-Original-URL set, every client header passed): the issue's reproduction.
+    for (const forged of [{ 'x-original-uri': '/api/things' }, { 'x-original-host': 'other.example.com' }] as Array<Record<string, string>>)
+      expect(reasonOf(await ask('ingress-nginx', forged)), JSON.stringify(forged)).toBe('invalid_request_line');
+    // The project's nginx endpoint, asked with an X-Original-URL its config did not clear.
+    expect(reasonOf(await ask('nginx', { 'x-original-url': 'http://api.example.com/api/things' }))).toBe('invalid_request_line');
+    expect(reasonOf(await ask('nginx', { 'x-original-url': 'http://other.example.com/internal/sync' }))).toBe('invalid_request_line');
+    // Agreement is not a conflict: ingress-nginx's auth-method adds X-Original-URI; a host differs only in case and port.
+    const agreeing = { 'x-original-uri': '/internal/sync', 'x-original-host': 'API.example.com:443' };
+    expect(reasonOf(await ask('ingress-nginx', agreeing))).toBe('peer_not_allowed');
+    expect(reasonOf(await ask('nginx', { 'x-original-url': 'https://api.example.com:8443/internal/sync' }))).toBe('peer_not_allowed');
+  });
+
+  it('refuses ingress-nginx pointed at /nginx: X-Original-URL alone describes nothing there', async () => {
+    const answer = await askAuthz(
+      tg.app.authzPort,
+      'nginx',
+      { headers: { authorization: await bearer() } },
+      { headers: { 'x-original-uri': undefined, 'x-original-host': undefined, 'x-original-url': 'http://api.example.com/api/things' } },
+    );
+    expect(reasonOf(answer)).toBe('invalid_request_line');
+  });
+
+  it("reads ingress-nginx's X-Original-URL on /ingress-nginx, its path exactly as the client sent it", async () => {
     const port = tg.app.authzPort;
     const ask = async (url: string) => {
-      const res = await fetch(`http://127.0.0.1:${port}/nginx`, {
+      const res = await fetch(`http://127.0.0.1:${port}/ingress-nginx`, {
         headers: { authorization: await bearer(), 'x-original-url': url, 'x-original-method': 'GET' },
       });
       return { status: res.status, reason: res.status === 200 ? undefined : ((await res.json()) as { reason: string }).reason };
@@ -102,10 +146,14 @@ describe('the HTTP authorization port', () => {
     expect(await ask('https://api.example.com/internal/sync')).toEqual({ status: 403, reason: 'peer_not_allowed' });
     // A URL parser would have turned this into /api/things; tollgate refuses ".." above the root.
     expect(await ask('https://api.example.com/../api/things')).toEqual({ status: 403, reason: 'invalid_path' });
+    // nginx builds the URL from the client's Host: one holding "?", "#" or "@" would move the path.
+    for (const url of ['http://api.example.com?x/internal/sync', 'http://a#/internal/sync', 'http://public@api.example.com/internal/sync'])
+      expect(await ask(url), url).toEqual({ status: 403, reason: 'invalid_request_line' });
+    expect(await ask('http://api.example.com')).toEqual({ status: 403, reason: 'invalid_request_line' });
   });
 
-  it('answers 404 outside /envoy/..., /nginx and /traefik', async () => {
-    for (const path of ['/', '/envoy', '/envoyx/api', '/nginx/x', '/metrics']) {
+  it('answers 404 outside /envoy/..., /nginx, /ingress-nginx and /traefik', async () => {
+    for (const path of ['/', '/envoy', '/envoyx/api', '/nginx/x', '/ingress-nginx/', '/ingress', '/metrics']) {
       const res = await fetch(`http://127.0.0.1:${tg.app.authzPort}${path}`);
       expect(res.status, path).toBe(404);
     }

@@ -1,9 +1,12 @@
 /**
- * One table of requests, driven through all four ways a proxy can ask tollgate: gRPC Check (Envoy's
+ * One table of requests, driven through all five ways a proxy can ask tollgate: gRPC Check (Envoy's
  * ext_authz, over a real gRPC connection with Envoy's own protos) and the HTTP authorization port's
- * /envoy (http_service), /nginx (auth_request) and /traefik (forwardAuth). Every row must come out the
- * same in all four: decision, HTTP status, reason, challenge, denial body, identity headers; and the
- * headers Envoy must remove the same over gRPC and http_service.
+ * /envoy (http_service), /nginx (auth_request as examples/nginx sets it up), /ingress-nginx (its
+ * auth-url location) and /traefik (forwardAuth). Every row must come out the same in all five:
+ * decision, HTTP status, reason, challenge, denial body, identity headers; and the headers Envoy must
+ * remove the same over gRPC and http_service. The one exception a row may name: a proxy that passes a
+ * client's forged request-line header through to tollgate, where the request is refused
+ * (`invalid_request_line`) instead of decided.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResponse } from '../../src/envoy/types.js';
@@ -38,9 +41,12 @@ interface Row {
   expected: Verdict;
   /** Headers Envoy must strip upstream (gRPC headers_to_remove, http_service's x-envoy-auth-headers-to-remove). */
   remove?: string[];
+  /** The proxies that pass the row's forged request-line headers to tollgate, which refuses the disagreement. */
+  refusedBy?: Dialect[];
 }
 
 const CHALLENGE = 'Bearer realm="tollgate"';
+const REFUSED: Verdict = { status: 403, reason: 'invalid_request_line', set: {} };
 const invalid = (description: string) => `${CHALLENGE}, error="invalid_token", error_description="${description}"`;
 
 const ROWS: Row[] = [
@@ -130,15 +136,48 @@ const ROWS: Row[] = [
     token: { claims: { sub: 'bob' } },
     expected: { status: 403, reason: 'peer_not_allowed', set: {} },
   },
+  // Issue 29: behind ingress-nginx (which sets X-Original-URL only) tollgate decided on a client's own
+  // X-Original-URI. A client's request-line headers never change a decision: each proxy overwrites the
+  // ones its endpoint reads, and a disagreeing one it passes through is refused.
+  {
+    name: "a client's own X-Original-URI, -Host and -Method naming a public path, on an admin request",
+    request: {
+      path: '/admin/users',
+      method: 'POST',
+      headers: { 'x-original-uri': '/public/docs', 'x-original-host': 'api.example.com', 'x-original-method': 'GET' },
+    },
+    expected: { status: 401, reason: 'missing_token', wwwAuthenticate: CHALLENGE, set: {} },
+    refusedBy: ['ingress-nginx'],
+  },
+  {
+    name: "a client's own X-Original-URL naming a public path, on an admin request",
+    request: { path: '/admin/users', headers: { 'x-original-url': 'http://api.example.com/public/docs' } },
+    expected: { status: 401, reason: 'missing_token', wwwAuthenticate: CHALLENGE, set: {} },
+  },
+  {
+    name: "a client's own X-Forwarded-Uri, -Host and -Method naming a public path, on an admin request",
+    request: {
+      path: '/admin/users',
+      headers: { 'x-forwarded-uri': '/public/docs', 'x-forwarded-host': 'api.example.com', 'x-forwarded-method': 'GET' },
+    },
+    expected: { status: 401, reason: 'missing_token', wwwAuthenticate: CHALLENGE, set: {} },
+  },
+  {
+    name: "a client's own X-Original-URI that agrees with the request",
+    request: { path: '/api/things?page=2', headers: { 'x-original-uri': '/api/things?page=2' } },
+    token: { claims: { sub: 'bob' } },
+    expected: { status: 200, set: { 'x-user-id': 'bob' } },
+    remove: ['authorization'],
+  },
 ];
 
-const TRANSPORTS = ['grpc', 'envoy', 'nginx', 'traefik'] as const;
+const TRANSPORTS = ['grpc', 'envoy', 'nginx', 'ingress-nginx', 'traefik'] as const;
 type TransportName = (typeof TRANSPORTS)[number];
 
 /** Envoy's StatusCode enum names, as the official protos decode `denied_response.status.code`. */
 const STATUS_NAMES: Record<string, number> = { Unauthorized: 401, Forbidden: 403, InternalServerError: 500 };
 
-function verdictOfGrpc(response: CheckResponse): { verdict: Verdict; remove: string[] } {
+function verdictOfGrpc(response: CheckResponse): { verdict: Verdict; remove: string[]; rule?: string } {
   const set: Record<string, string> = {};
   for (const h of [...(response.ok_response?.headers ?? []), ...(response.ok_response?.response_headers_to_add ?? [])])
     set[h.header!.key!] = h.header!.value!;
@@ -147,10 +186,8 @@ function verdictOfGrpc(response: CheckResponse): { verdict: Verdict; remove: str
   const denied = response.denied_response!;
   const status = typeof denied.status?.code === 'number' ? denied.status.code : STATUS_NAMES[String(denied.status?.code)]!;
   const challenge = denied.headers?.find((h) => h.header?.key === 'www-authenticate')?.header?.value;
-  return {
-    verdict: { status, reason: (JSON.parse(denied.body!) as { reason: string }).reason, wwwAuthenticate: challenge, set },
-    remove: [],
-  };
+  const body = JSON.parse(denied.body!) as { reason: string; rule?: string };
+  return { verdict: { status, reason: body.reason, wwwAuthenticate: challenge, set }, remove: [], rule: body.rule };
 }
 
 /** Headers of the HTTP exchange itself, not of the decision. */
@@ -188,6 +225,8 @@ describe('one decision table, four transports', () => {
   let tg: RunningTollgate;
   let jwksServer: TestHttpServer;
   let key: TestKey;
+  /** tollgate_check_total labels of the decisions a refusal took the place of, once per refusal. */
+  const refusedInstead: string[] = [];
 
   beforeAll(async () => {
     key = await testKey('ES256');
@@ -247,11 +286,17 @@ describe('one decision table, four transports', () => {
   it.each(ROWS)('$name', async (row) => {
     const original = await originalWithToken(row);
     const results = {} as Record<TransportName, { verdict: Verdict; remove: string[] }>;
-    results.grpc = await viaGrpc(original);
-    for (const dialect of ['envoy', 'nginx', 'traefik'] as Dialect[])
+    const grpc = await viaGrpc(original);
+    results.grpc = grpc;
+    for (const dialect of ['envoy', 'nginx', 'ingress-nginx', 'traefik'] as Dialect[])
       results[dialect] = verdictOfHttp(await askAuthz(tg.app.authzPort, dialect, original));
 
-    for (const transport of TRANSPORTS) expect({ transport, ...results[transport].verdict }).toEqual({ transport, ...row.expected });
+    for (const transport of TRANSPORTS) {
+      const refused = transport !== 'grpc' && row.refusedBy?.includes(transport);
+      expect({ transport, ...results[transport].verdict }).toEqual({ transport, ...(refused ? REFUSED : row.expected) });
+      // Only token-less rows are refused here: no provider label.
+      if (refused) refusedInstead.push(`decision="deny",reason="${row.expected.reason}",provider="",rule="${grpc.rule ?? ''}"`);
+    }
     expect(results.grpc.remove).toEqual(row.remove ?? []);
     expect(results.envoy.remove).toEqual(results.grpc.remove);
   });
@@ -264,11 +309,17 @@ describe('one decision table, four transports', () => {
     }
     let labelSets = 0;
     for (const [, labels, value] of text.matchAll(/^tollgate_check_total\{(.*),transport="grpc"\} (\d+)$/gm)) {
-      // The three HTTP dialects together decided each row three times, gRPC once.
-      expect(counts.get(labels!), labels).toBe(4 * Number(value));
+      // The four HTTP dialects together decided each row four times (but where they refused it), gRPC once.
+      const refusals = refusedInstead.filter((l) => l === labels).length;
+      expect(counts.get(labels!), labels).toBe(5 * Number(value) - refusals);
       labelSets++;
     }
     expect(labelSets).toBeGreaterThanOrEqual(10);
+    expect(refusedInstead.length).toBeGreaterThan(0);
+    const refusedCount = text.match(
+      /^tollgate_check_total\{decision="deny",reason="invalid_request_line",provider="",rule="",transport="http"\} (\d+)$/m,
+    );
+    expect(Number(refusedCount?.[1])).toBe(refusedInstead.length);
     expect(text).toMatch(/tollgate_check_duration_seconds_count\{transport="http"\} \d+/);
   });
 });

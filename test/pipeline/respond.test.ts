@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fromStruct } from '../../src/envoy/types.js';
 import { decide } from '../../src/pipeline/decide.js';
 import { IdentityHeaders, toCheckResponse, type Outcome, type ResponseContext } from '../../src/pipeline/respond.js';
-import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../../src/reasons.js';
+import { REASONS, type PolicyReason, type Reason, type RequestFailure, type TokenFailure } from '../../src/reasons.js';
 import { CONFIG_YAML, requestView, testConfig, testRuntime, token } from './helpers.js';
 
 const unsafe: string[] = [];
@@ -15,7 +15,7 @@ const ctx: ResponseContext = {
 function outcomeFor(reason: Reason): Outcome {
   const { stage } = REASONS[reason];
   if (stage === 'internal') return { kind: 'error' };
-  if (stage === 'request') return { kind: 'malformed_request' };
+  if (stage === 'request') return { kind: 'refused_request', reason: reason as RequestFailure };
   if (stage === 'policy') return { kind: 'forbidden', reason: reason as PolicyReason, ruleId: 'r1' };
   return { kind: 'unauthenticated', reason: reason as TokenFailure };
 }

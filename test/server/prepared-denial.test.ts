@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type * as grpc from '@grpc/grpc-js';
 import type { CheckResponse } from '../../src/envoy/types.js';
 import { IdentityHeaders, toCheckResponse, type DenialOutcome, type ResponseContext } from '../../src/pipeline/respond.js';
-import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../../src/reasons.js';
+import { REASONS, type PolicyReason, type Reason, type RequestFailure, type TokenFailure } from '../../src/reasons.js';
 import { createCheckMetrics } from '../../src/observability/metrics.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createChecker } from '../../src/server/check.js';
@@ -19,7 +19,7 @@ const view = requestView('/courses/1', {});
 
 /** The outcome a denial for `reason` comes from, as the pipeline builds it. */
 function outcomeFor(reason: Reason, ruleId: string | null): DenialOutcome {
-  if (reason === 'malformed_request') return { kind: 'malformed_request' };
+  if (REASONS[reason].stage === 'request') return { kind: 'refused_request', reason: reason as RequestFailure };
   if (reason === 'internal_error') return { kind: 'error' };
   return REASONS[reason].stage === 'policy'
     ? { kind: 'forbidden', reason: reason as PolicyReason, ruleId }

@@ -23,7 +23,8 @@ export const ENVOY_HEADERS_TO_REMOVE = 'x-envoy-auth-headers-to-remove';
  *   `response_headers_to_add`. For Envoy, `x-envoy-auth-headers-to-remove` lists what it must strip;
  *   nginx and Traefik strip by their own config (examples/nginx, examples/traefik).
  * - Deny: the denied response's status, headers (`WWW-Authenticate`) and JSON body. nginx treats any
- *   status but 2xx, 401 and 403 as an error, so for nginx an internal failure is a 403: still a denial.
+ *   status but 2xx, 401 and 403 as an error, so for nginx (and ingress-nginx) an internal failure is a
+ *   403: still a denial.
  */
 export function toAuthzAnswer(response: CheckResponse, dialect: AuthzDialect): AuthzAnswer {
   const headers: Record<string, string> = { 'cache-control': 'no-store' };
@@ -39,7 +40,8 @@ export function toAuthzAnswer(response: CheckResponse, dialect: AuthzDialect): A
   const denied = response.denied_response;
   setAll(headers, denied?.headers);
   const status = typeof denied?.status?.code === 'number' ? denied.status.code : 403;
-  return { status: dialect === 'nginx' && status !== 401 ? 403 : status, headers, body: denied?.body ?? '' };
+  const nginx = dialect === 'nginx' || dialect === 'ingress-nginx';
+  return { status: nginx && status !== 401 ? 403 : status, headers, body: denied?.body ?? '' };
 }
 
 function setAll(target: Record<string, string>, options: readonly HeaderValueOption[] | undefined): void {

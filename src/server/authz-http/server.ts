@@ -9,10 +9,11 @@ import { dialectOf, requestViewOf, type AuthzRequestOptions } from './requests.j
 
 /**
  * Runs the pipeline on a request view and returns the gRPC-shaped answer. The view is built inside, so
- * that a failure to build it is a denial like any other failure. `caller`: the SPIFFE ID of the
+ * that a failure to build it is a denial like any other failure; `invalid_request_line` is a proxy's
+ * description that names no one request. `caller`: the SPIFFE ID of the
  * proxy's client certificate, when listen.httpTls verifies one.
  */
-export type AuthzCheck = (view: () => RequestView, caller?: string) => Promise<CheckResponse>;
+export type AuthzCheck = (view: () => RequestView | 'invalid_request_line', caller?: string) => Promise<CheckResponse>;
 
 /** Makes the listening server: plain HTTP by default, HTTPS (and mTLS) with `listen.httpTls`. */
 export type AuthzServerFactory = (listener: RequestListener) => Server;
@@ -30,8 +31,9 @@ export interface AuthzServerOptions {
 }
 
 /**
- * The HTTP authorization port: `/envoy/...` (Envoy http_service), `/nginx` (auth_request) and
- * `/traefik` (forwardAuth), each a thin transport around the same pipeline as gRPC Check.
+ * The HTTP authorization port: `/envoy/...` (Envoy http_service), `/nginx` (auth_request),
+ * `/ingress-nginx` (its auth-url) and `/traefik` (forwardAuth), each a thin transport around the same
+ * pipeline as gRPC Check.
  * Request bodies are never read.
  */
 export async function startAuthzServer(options: AuthzServerOptions): Promise<HttpServer> {
