@@ -17,17 +17,27 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
+/** A config to run: examples/nginx/nginx.conf unless a test names another (one a proxy generates). */
+export interface NginxConfig {
+  /** For error messages. */
+  name: string;
+  /** Written with the example's addresses: `listen 127.0.0.1:8000;`, `server 127.0.0.1:8080;` (the app), `127.0.0.1:9003` (tollgate). */
+  text: string;
+}
+
+const THE_EXAMPLE: NginxConfig = { name: 'examples/nginx/nginx.conf', text: readFileSync(EXAMPLE, 'utf8') };
+
 /**
- * Runs examples/nginx/nginx.conf with a real nginx in the foreground: the example's ports replaced by
- * the test's (its listener, the app, tollgate's authz port), and every path nginx writes (pid, logs,
- * temp files) moved into a temp dir. Nothing else in the example changes.
+ * Runs a config (examples/nginx/nginx.conf by default) with a real nginx in the foreground: its ports
+ * replaced by the test's (its listener, the app, tollgate's authz port), and every path nginx writes
+ * (pid, logs, temp files) moved into a temp dir. Nothing else in the config changes.
  */
-export async function startNginx(ports: { app: number; tollgate: number }): Promise<RunningNginx> {
+export async function startNginx(ports: { app: number; tollgate: number }, nginxConfig: NginxConfig = THE_EXAMPLE): Promise<RunningNginx> {
   if (!existsSync(NGINX)) throw new Error(INSTALL_HINT);
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-nginx-'));
   mkdirSync(join(dir, 'logs'));
   const listen = await freePort();
-  const config = exampleWithPorts({ listen, ...ports }).replace(
+  const config = withPorts(nginxConfig, { listen, ...ports }).replace(
     /^http \{$/m,
     [
       'http {',
@@ -76,16 +86,16 @@ export async function startNginx(ports: { app: number; tollgate: number }): Prom
   };
 }
 
-/** The example config with its three ports replaced; each must appear in it exactly as documented. */
-function exampleWithPorts(ports: { listen: number; app: number; tollgate: number }): string {
-  let text = readFileSync(EXAMPLE, 'utf8');
+/** The config with its three ports replaced; each must appear in it exactly as documented. */
+function withPorts(nginxConfig: NginxConfig, ports: { listen: number; app: number; tollgate: number }): string {
+  let text = nginxConfig.text;
   for (const [from, to] of [
     ['listen 127.0.0.1:8000;', `listen 127.0.0.1:${ports.listen};`],
     ['server 127.0.0.1:8080;', `server 127.0.0.1:${ports.app};`],
-    ['server 127.0.0.1:9003;', `server 127.0.0.1:${ports.tollgate};`],
+    ['127.0.0.1:9003', `127.0.0.1:${ports.tollgate}`],
   ] as const) {
-    if (!text.includes(from)) throw new Error(`examples/nginx/nginx.conf no longer contains "${from}"`);
-    text = text.replace(from, to);
+    if (!text.includes(from)) throw new Error(`${nginxConfig.name} no longer contains "${from}"`);
+    text = text.replaceAll(from, to);
   }
   return text;
 }
