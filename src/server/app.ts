@@ -105,7 +105,7 @@ export class Tollgate {
     const { config } = loaded;
     this.configHash = loaded.hash;
     // First: a bad certificate pair fails startup before anything else is started.
-    this.tls = startListenersTls(config.listen, this.deps, tlsPollMs);
+    this.tls = await startListenersTls(config.listen, this.deps, tlsPollMs);
     try {
       this.internalTokens = config.internalTokens && new InternalTokens(config.internalTokens, this.deps).start(tlsPollMs);
     } catch (err) {
