@@ -14,8 +14,9 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const configPath = values.config ?? EMBEDDED_CONFIG_PATH;
   // Listen for SIGTERM/SIGINT before starting: one that arrives as the start line is written (as soon
   // as a supervisor sees it) must drain, not kill the process with the default action.
+  let stop = () => {};
   const stopRequested = new Promise<void>((resolve) => {
-    const stop = () => {
+    stop = () => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
       resolve();
@@ -23,7 +24,14 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
-  const app = await Tollgate.start({ configPath });
+  let app: Tollgate;
+  try {
+    app = await Tollgate.start({ configPath });
+  } catch (err) {
+    // Start closed what it had started; with the handlers gone, a signal has its default effect again.
+    stop();
+    throw err;
+  }
   if (!values.config) {
     io.stderr('tollgate: running the embedded development config (examples/default): its keys are public; never use it in production');
   }
