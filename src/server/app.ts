@@ -161,7 +161,7 @@ export class Tollgate {
       tracing: this.tracing,
     });
     this.grpc = await listening('listen.grpc', config.listen.grpc, () =>
-      startGrpcServer(config.listen.grpc, createCheckHandler(check), onError, { tls: this.tls.grpc }),
+      startGrpcServer(config.listen.grpc, createCheckHandler(check), onError, { tls: this.tls.grpc, limits: config.limits.grpc }),
     );
     started.push(() => this.grpc.shutdown(0));
     // listen.httpTls covers this port too: HTTPS, and with a client CA only the proxies it names.
