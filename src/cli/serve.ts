@@ -3,6 +3,9 @@ import { EMBEDDED_CONFIG_PATH } from '../config/load.js';
 import { Tollgate } from '../server/app.js';
 import { EXIT_OK, type CliIo } from './io.js';
 
+/** The least time a stalled stdout is given to take the last log lines at exit. */
+const MIN_LOG_FLUSH_MS = 200;
+
 export const OPTIONS = { config: { type: 'string' } } as const;
 
 /**
@@ -37,6 +40,10 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   }
   process.on('SIGHUP', () => void app.reload());
   await stopRequested;
+  const stopBy = Date.now() + app.config.shutdown.drainSeconds * 1000;
   await app.stop();
+  // Everything is closed; only log lines a stalled stdout has not taken can keep the process up. They
+  // get what is left of drainSeconds (at least a moment), then the exit goes ahead without them.
+  setTimeout(() => process.exit(EXIT_OK), Math.max(stopBy - Date.now(), MIN_LOG_FLUSH_MS)).unref();
   return EXIT_OK;
 }

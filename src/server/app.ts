@@ -9,6 +9,7 @@ import { DecisionLog } from '../observability/decision-log.js';
 import { LogLineLimiter } from '../observability/log-limiter.js';
 import { noTracing, startTracing, type Tracing } from '../observability/tracing.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { logLinesDropped } from '../observability/metrics.js';
 import { createCheckMetrics, type CheckMetrics } from '../observability/metrics.js';
 import { createRevocationStore, type RevocationStore } from '../revocation/index.js';
 import { startListenersTls, type ListenersTls } from '../tls/index.js';
@@ -71,8 +72,9 @@ export class Tollgate {
     const registry = new Registry();
     // Tracing is set up once, from the config at start (like the listen addresses).
     const tracing = loaded.config.tracing ? await startTracing(loaded.config.tracing) : noTracing;
+    const dropped = logLinesDropped(registry);
     const deps: Deps = {
-      logger: options.logger ?? createLogger(loaded.config.log.level, undefined, loaded.config.log.format),
+      logger: options.logger ?? createLogger(loaded.config.log.level, undefined, loaded.config.log.format, () => dropped.inc()),
       registry,
       clock: options.clock ?? systemClock,
       tracing,
