@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
+import { Counter, type Registry } from 'prom-client';
 import type { Deps } from '../observability/deps.js';
+import { LogLineLimiter } from '../observability/log-limiter.js';
 import { sendEmpty, sendJson, type HttpHandler } from '../server/http.js';
 import {
   errorMessage,
@@ -60,6 +62,12 @@ export function createAdminHandler(options: AdminHandlerOptions): HttpHandler {
     return async () => false;
   }
 
+  const refusedLines = new LogLineLimiter(
+    () => UNAUTHENTICATED_LINES_PER_SECOND,
+    deps.clock,
+    () => auditSkipped(deps.registry).inc(),
+  );
+
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     if (url.pathname !== '/admin' && !url.pathname.startsWith('/admin/')) return false;
@@ -67,7 +75,7 @@ export function createAdminHandler(options: AdminHandlerOptions): HttpHandler {
       action: 'authenticate',
       actor: 'unauthenticated',
       remote: req.socket.remoteAddress ?? 'unknown',
-      path: url.pathname,
+      path: boundedPath(url.pathname),
     };
     let status: number;
     let failure: string | undefined;
@@ -86,12 +94,42 @@ export function createAdminHandler(options: AdminHandlerOptions): HttpHandler {
       if (status === 500) log.error({ err: errorMessage(err) }, 'admin: request failed');
       sendJson(res, status, { error: refusal.code, message: refusal.message, field: refusal.field }, refusal.headers);
     }
-    log.info(
-      { audit: { ...audit, method: req.method, status, error: failure, at: new Date(deps.clock.now()).toISOString() } },
-      `admin ${audit.action}: ${status}`,
-    );
+    // Every authenticated request is audited; unauthenticated ones are anyone's to send, so their
+    // lines are capped like denial lines (the skipped ones counted, the next line says how many).
+    const skipped = audit.actor === 'unauthenticated' ? refusedLines.admit() : 0;
+    if (skipped !== null) {
+      log.info(
+        {
+          audit: { ...audit, method: req.method?.slice(0, 16), status, error: failure, at: new Date(deps.clock.now()).toISOString() },
+          ...(skipped > 0 ? { skipped } : {}),
+        },
+        `admin ${audit.action}: ${status}`,
+      );
+    }
     return true;
   };
+}
+
+/** Audit lines of unauthenticated requests per second; the rest are skipped and counted. */
+const UNAUTHENTICATED_LINES_PER_SECOND = 20;
+/** The client chooses the path (up to ~16 KiB): an audit line carries this much of it. */
+const MAX_AUDIT_PATH = 256;
+
+function boundedPath(path: string): string {
+  return path.length <= MAX_AUDIT_PATH ? path : `${path.slice(0, MAX_AUDIT_PATH)}…(${path.length} chars)`;
+}
+
+/** One counter per registry: the handler is rebuilt at each reload that touches the store or admin. */
+function auditSkipped(registry: Registry): Counter {
+  const name = 'tollgate_admin_audit_lines_skipped_total';
+  return (
+    (registry.getSingleMetric(name) as Counter | undefined) ??
+    new Counter({
+      name,
+      help: `Audit lines of unauthenticated admin requests left out past ${UNAUTHENTICATED_LINES_PER_SECOND} a second (the requests were refused all the same).`,
+      registers: [registry],
+    })
+  );
 }
 
 function authenticate(req: IncomingMessage, credential: AdminCredential): void {

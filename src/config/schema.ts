@@ -6,6 +6,7 @@ import { adminConfigSchema } from '../admin/config.js';
 import { tlsListenerSchema } from '../tls/schema.js';
 import { internalTokensSchema } from '../internal-tokens/schema.js';
 import { authzConfigSchema } from './authz.js';
+import { GRPC_LIMIT_DEFAULTS, grpcLimitsSchema } from './grpc-limits.js';
 import { contextSourcesSchema } from '../context/config.js';
 import { readinessConfigSchema } from './readiness.js';
 import { decisionLogConfigSchema } from '../observability/decision-log-config.js';
@@ -59,8 +60,9 @@ export const configSchema = z
       .strictObject({
         /** Tokens longer than this are denied before any parsing. */
         maxTokenBytes: z.number().int().min(256).max(65536).default(8192),
+        grpc: grpcLimitsSchema,
       })
-      .default({ maxTokenBytes: 8192 }),
+      .default({ maxTokenBytes: 8192, grpc: GRPC_LIMIT_DEFAULTS }),
     tokenCache: z
       .strictObject({
         /** Verified tokens kept (LRU); 0 turns the cache off. */

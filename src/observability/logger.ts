@@ -11,7 +11,26 @@ export type LogFormat = 'json' | 'pretty';
  * JSON logger. Fields that could carry credentials are redacted as a second line of defence:
  * the code never passes a token, key or secret to the logger in the first place.
  */
-export function createLogger(level = 'info', destination?: DestinationStream, format: LogFormat = 'json'): Logger {
+/**
+ * What the log may hold that stdout has not taken yet. A reader that falls behind (a stalled log
+ * collector, a flood of client-triggered lines) makes the buffer grow; past this, lines are dropped
+ * and counted instead of queued in memory without bound.
+ */
+const MAX_BUFFERED_LOG_BYTES = 4 * 1024 * 1024;
+
+export function createLogger(
+  level = 'info',
+  destination?: DestinationStream,
+  format: LogFormat = 'json',
+  /** Called for each line dropped because stdout fell behind (stdout only). */
+  onDropped?: () => void,
+): Logger {
+  if (format === 'json' && destination === undefined) {
+    // Synchronous, so the last lines before an exit are written; bounded, so a slow reader costs lines, not memory.
+    const stdout = pino.destination({ dest: 1, sync: true, maxLength: MAX_BUFFERED_LOG_BYTES });
+    if (onDropped) stdout.on('drop', onDropped);
+    destination = stdout;
+  }
   if (format === 'pretty') {
     // Loaded only for this format: a sidecar logging JSON does not carry it in memory.
     const pretty = createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;

@@ -154,3 +154,12 @@ function childrenOf<L extends string, A extends string[]>(
     child.inc();
   };
 }
+
+/** Lines the log dropped because stdout did not keep up (see createLogger). */
+export function logLinesDropped(registry: Registry): Counter {
+  return new Counter({
+    name: 'tollgate_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout did not take them fast enough (the log buffers at most 4 MiB).',
+    registers: [registry],
+  });
+}

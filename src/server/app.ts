@@ -9,6 +9,7 @@ import { DecisionLog } from '../observability/decision-log.js';
 import { LogLineLimiter } from '../observability/log-limiter.js';
 import { noTracing, startTracing, type Tracing } from '../observability/tracing.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { logLinesDropped } from '../observability/metrics.js';
 import { createCheckMetrics, type CheckMetrics } from '../observability/metrics.js';
 import { createRevocationStore, type RevocationStore } from '../revocation/index.js';
 import { startListenersTls, type ListenersTls } from '../tls/index.js';
@@ -21,6 +22,7 @@ import { createCheckHandler, createChecker } from './check.js';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
 import { httpsServer, startHttpServer, type HttpHandler, type HttpServer } from './http.js';
 import { readinessOf, type Readiness } from './readiness.js';
+import { listening } from './listen-error.js';
 import { buildRuntime, type Runtime } from './runtime.js';
 
 export interface TollgateOptions {
@@ -70,8 +72,9 @@ export class Tollgate {
     const registry = new Registry();
     // Tracing is set up once, from the config at start (like the listen addresses).
     const tracing = loaded.config.tracing ? await startTracing(loaded.config.tracing) : noTracing;
+    const dropped = logLinesDropped(registry);
     const deps: Deps = {
-      logger: options.logger ?? createLogger(loaded.config.log.level, undefined, loaded.config.log.format),
+      logger: options.logger ?? createLogger(loaded.config.log.level, undefined, loaded.config.log.format, () => dropped.inc()),
       registry,
       clock: options.clock ?? systemClock,
       tracing,
@@ -101,20 +104,48 @@ export class Tollgate {
     return this.runtime.config;
   }
 
+  /**
+   * Starts everything, all or nothing: when a part fails (a listener cannot bind, a store cannot start),
+   * what was started is closed again before the error goes up, so the process exits instead of
+   * answering on some ports and not others.
+   */
   private async init(loaded: LoadedConfig, watchConfig: boolean, tlsPollMs: number | undefined): Promise<void> {
-    const { config } = loaded;
-    this.configHash = loaded.hash;
-    // First: a bad certificate pair fails startup before anything else is started.
-    this.tls = startListenersTls(config.listen, this.deps, tlsPollMs);
+    const started: Array<() => unknown> = [];
     try {
-      this.internalTokens = config.internalTokens && new InternalTokens(config.internalTokens, this.deps).start(tlsPollMs);
+      await this.startAll(loaded, watchConfig, tlsPollMs, started);
     } catch (err) {
-      for (const tls of this.tls.all) tls.stop();
+      for (const close of started.reverse()) {
+        try {
+          await close();
+        } catch {
+          // Closing what half-started is best effort; the start failure is what the operator needs.
+        }
+      }
       throw err;
     }
+  }
+
+  /** The start itself; each part pushes how to close it onto `started` once it runs. */
+  private async startAll(
+    loaded: LoadedConfig,
+    watchConfig: boolean,
+    tlsPollMs: number | undefined,
+    started: Array<() => unknown>,
+  ): Promise<void> {
+    const { config } = loaded;
+    this.configHash = loaded.hash;
+    started.push(() => this.tracing.shutdown());
+    // First: a certificate pair that cannot serve fails startup before anything listens.
+    this.tls = await startListenersTls(config.listen, this.deps, tlsPollMs);
+    started.push(() => this.tls.all.forEach((tls) => tls.stop()));
+    this.internalTokens = config.internalTokens && new InternalTokens(config.internalTokens, this.deps).start(tlsPollMs);
+    started.push(() => this.internalTokens?.stop());
     this.runtime = buildRuntime(config, this.deps);
+    started.push(() => this.runtime.stop());
     await this.runtime.start();
+    started.push(() => this.revocation?.stop());
     await this.swapRevocation(config);
+    started.push(() => this.decisionLog?.stop());
     this.swapDecisionLog(config);
     const onError = (err: unknown) => this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'internal error');
     const check = createChecker({
@@ -131,24 +162,32 @@ export class Tollgate {
       ),
       tracing: this.tracing,
     });
-    this.grpc = await startGrpcServer(config.listen.grpc, createCheckHandler(check), onError, { tls: this.tls.grpc });
+    this.grpc = await listening('listen.grpc', config.listen.grpc, () =>
+      startGrpcServer(config.listen.grpc, createCheckHandler(check), onError, { tls: this.tls.grpc, limits: config.limits.grpc }),
+    );
+    started.push(() => this.grpc.shutdown(0));
     // listen.httpTls covers this port too: HTTPS, and with a client CA only the proxies it names.
     const httpTls = this.tls.http;
-    this.authz = await startAuthzServer({
-      address: config.listen.authz,
-      check: check.http,
-      requestOptions: () => this.runtime.config.authz,
-      onError,
-      createServer: httpTls && ((listener) => httpsServer(httpTls, listener)),
-    });
-    this.http = await startHttpServer({
-      address: config.listen.http,
-      registry: () => this.deps.registry,
-      readiness: () => this.readiness(),
-      handlers: () => [this.internalTokens?.handle, this.admin].filter((h) => h !== undefined),
-      onError,
-      tls: this.tls.http,
-    });
+    this.authz = await listening('listen.authz', config.listen.authz, () =>
+      startAuthzServer({
+        address: config.listen.authz,
+        check: check.http,
+        requestOptions: () => this.runtime.config.authz,
+        onError,
+        createServer: httpTls && ((listener) => httpsServer(httpTls, listener)),
+      }),
+    );
+    started.push(() => this.authz.close());
+    this.http = await listening('listen.http', config.listen.http, () =>
+      startHttpServer({
+        address: config.listen.http,
+        registry: () => this.deps.registry,
+        readiness: () => this.readiness(),
+        handlers: () => [this.internalTokens?.handle, this.admin].filter((h) => h !== undefined),
+        onError,
+        tls: this.tls.http,
+      }),
+    );
     if (watchConfig) this.watchConfigFile();
     warnAboutPolicy(config, this.deps.logger);
     this.syncHealth();
@@ -232,7 +271,12 @@ export class Tollgate {
       const next = config.revocation ? createRevocationStore(config.revocation, this.deps) : undefined;
       // A subject's permission refresh or revocation, from any replica, drops its cached context roles.
       next?.onSubjectChange((sub) => this.runtime.contextSources.invalidate(sub));
-      await next?.start();
+      try {
+        await next?.start();
+      } catch (err) {
+        await next?.stop(); // a store that failed to start must not go on reconnecting in the background
+        throw err;
+      }
       this.revocation = next;
       await previous?.stop();
     }

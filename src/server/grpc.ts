@@ -8,6 +8,8 @@ import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
 import { addLazyReflection, REFLECTION_PROTO_ROOT, reflectionProto } from './reflection.js';
 import { allowedClientsInterceptor, callerOf, grpcServerCredentials } from '../tls/grpc.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
+import type { GrpcLimits } from '../config/grpc-limits.js';
+import { grpcServerLimits, messageDeadlineInterceptor } from './grpc-limits.js';
 
 const HEALTH_PROTO_ROOT = dirname(dirname(dirname(healthProtoPath)));
 
@@ -33,13 +35,14 @@ export interface GrpcServer {
 export interface GrpcServerOptions {
   /** Plaintext when absent. */
   tls?: ListenerTls;
+  limits: GrpcLimits;
 }
 
 export async function startGrpcServer(
   address: string,
   check: CheckHandler,
   onError: (err: unknown) => void,
-  options: GrpcServerOptions = {},
+  options: GrpcServerOptions,
 ): Promise<GrpcServer> {
   // One package definition holding every served service, so reflection describes them all.
   const pkg = loadSync(['envoy/service/auth/v3/external_auth.proto', healthProtoPath, reflectionProto('v1')], {
@@ -49,7 +52,11 @@ export async function startGrpcServer(
   const authorization = withTolerantCheckDecoding(pkg[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
-    interceptors: options.tls ? [allowedClientsInterceptor(options.tls)] : [],
+    ...grpcServerLimits(options.limits),
+    interceptors: [
+      messageDeadlineInterceptor(options.limits.messageTimeoutMs),
+      ...(options.tls ? [allowedClientsInterceptor(options.tls)] : []),
+    ],
   });
 
   server.addService(authorization, {

@@ -43,17 +43,10 @@ const MIN_HMAC_SECRET_BYTES = 32;
  */
 export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Runtime {
   const policy = compilePolicy(config.rules, { defaultDecision: config.defaultDecision, dryRun: config.dryRun });
-  const keyManagers = new Map<string, KeyManager>();
+  const keyManagers = keyManagersFor(config.providers, deps, previous?.keyManagers);
   const providers = config.providers.map((p, i) => {
     const identity = keySourceIdentity(p);
-    let keys: KeyManager | undefined;
-    if (identity !== undefined && p.jwks) {
-      keys =
-        previous?.keyManagers.get(identity) ??
-        createKeyManager({ name: p.name, issuer: p.issuer, algorithms: p.algorithms, jwks: p.jwks }, deps);
-      keyManagers.set(identity, keys);
-    }
-    return buildProviderRuntime(p, i, keys);
+    return buildProviderRuntime(p, i, identity === undefined ? undefined : keyManagers.get(identity));
   });
   const verifier = new TokenVerifier(providers, {
     maxTokenBytes: config.limits.maxTokenBytes,
@@ -79,6 +72,29 @@ export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Ru
       for (const manager of keyManagers.values()) if (!kept.has(manager)) manager.stop();
     },
   };
+}
+
+/**
+ * The key manager of each key source, the predecessor's where it has one for the same source. A
+ * function of its own so that nothing of `previous` is reachable from the runtime being built: its
+ * start/stop closures keep buildRuntime's scope alive, and a predecessor captured there would keep
+ * every earlier runtime (caches, policy) alive too, one more per reload.
+ */
+function keyManagersFor(
+  providers: readonly ProviderConfig[],
+  deps: Deps,
+  previous: ReadonlyMap<string, KeyManager> | undefined,
+): Map<string, KeyManager> {
+  const keyManagers = new Map<string, KeyManager>();
+  for (const p of providers) {
+    const identity = keySourceIdentity(p);
+    if (identity === undefined || !p.jwks || keyManagers.has(identity)) continue;
+    keyManagers.set(
+      identity,
+      previous?.get(identity) ?? createKeyManager({ name: p.name, issuer: p.issuer, algorithms: p.algorithms, jwks: p.jwks }, deps),
+    );
+  }
+  return keyManagers;
 }
 
 /** Everything a key manager's behaviour depends on; equal identities can share one manager. */

@@ -13,17 +13,17 @@ export interface ListenersTls {
   all: ListenerTls[];
 }
 
-/** Loads and checks the configured pairs (a bad one fails startup) and starts following their files. */
-export function startListenersTls(
+/** Loads, checks and tries the configured pairs (one that cannot serve fails startup) and starts following their files. */
+export async function startListenersTls(
   listen: { tls?: TlsListenerConfig; httpTls?: TlsListenerConfig },
   deps: Deps,
   pollMs?: number,
-): ListenersTls {
+): Promise<ListenersTls> {
   const metrics = createTlsMetrics(deps.registry);
-  const grpc = listen.tls && ListenerTls.start('grpc', listen.tls, deps, metrics, pollMs);
+  const grpc = listen.tls && (await ListenerTls.start('grpc', listen.tls, deps, metrics, pollMs));
   let http: ListenerTls | undefined;
   try {
-    http = listen.httpTls && ListenerTls.start('http', listen.httpTls, deps, metrics, pollMs);
+    http = listen.httpTls && (await ListenerTls.start('http', listen.httpTls, deps, metrics, pollMs));
   } catch (err) {
     grpc?.stop();
     throw err;

@@ -2,7 +2,8 @@ import type { PeerCertificate, SecureContextOptions, Server as TlsServer, TLSSoc
 import { ConfigError } from '../util/config-error.js';
 import type { Deps } from '../observability/deps.js';
 import { compilePrincipals, firstUriSan, type PrincipalMatcher } from '../policy/peer.js';
-import { readTlsFiles, validateTlsMaterial, type TlsMaterial } from './material.js';
+import { readTlsFiles, validateTlsMaterial, type FileRead, type TlsMaterial } from './material.js';
+import { tryServing } from './trial.js';
 import type { TlsMetrics } from './metrics.js';
 import type { TlsListenerConfig } from './schema.js';
 
@@ -15,50 +16,51 @@ type Listener = (context: SecureContextOptions) => void;
  * The TLS side of one listener: the pair in use, reloaded when the files change (cert-manager and
  * SPIRE rotate hourly or faster), and the allowedClients check. Polling rather than fs.watch: a
  * Kubernetes Secret update swaps a symlink, which some file systems report late or not at all, and
- * three small reads a second cost nothing. A changed set is validated first; a bad one is refused with
- * a log line and the last good pair keeps serving. Only new connections see the new pair: open
+ * three small reads a second cost nothing. A changed set is validated first and then tried as it will
+ * serve (a secure context and a handshake, see trial.ts); a bad one is refused with a log line and the
+ * last good pair keeps serving. Only new connections see the new pair: open
  * connections and their in-flight checks carry on.
  */
 export class ListenerTls {
-  private material: TlsMaterial;
-  /** Digest of the files that serve, and of the last set refused. */
-  private version: string;
+  /** Digest of the last set refused (`version`: of the set that serves). */
   private refusedVersion: string | undefined;
   private readonly listeners = new Set<Listener>();
   private readonly allowed: PrincipalMatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** A poll that finds a refresh still trying its pair skips its turn. */
+  private refreshing = false;
 
   private constructor(
     readonly name: 'grpc' | 'http',
     private readonly config: TlsListenerConfig,
     private readonly deps: Deps,
     private readonly metrics: TlsMetrics,
+    private material: TlsMaterial,
+    private version: string,
   ) {
-    const files = readTlsFiles(config);
-    const checked = files.ok ? validateTlsMaterial(files, deps.clock.now()) : files;
-    if (!checked.ok) throw new ConfigError([`${this.field}: ${checked.message}`]);
-    this.material = checked.material;
-    this.version = files.ok ? files.digest : '';
     const compiled = compilePrincipals(config.allowedClients ?? []);
     this.allowed = config.allowedClients && compiled.ok ? compiled.matches : undefined;
     this.metrics.certificateExpiry.set({ listener: name }, this.material.notAfterMs / 1000);
   }
 
-  /** Loads and checks the pair (a bad one fails startup) and starts watching the files. */
-  static start(
+  /** Loads, checks and tries the pair (one that cannot serve is a ConfigError) and starts watching the files. */
+  static async start(
     name: 'grpc' | 'http',
     config: TlsListenerConfig,
     deps: Deps,
     metrics: TlsMetrics,
     pollMs = DEFAULT_TLS_POLL_MS,
-  ): ListenerTls {
-    const tls = new ListenerTls(name, config, deps, metrics);
-    tls.timer = setInterval(() => tls.refresh(), pollMs).unref();
+  ): Promise<ListenerTls> {
+    const files = readTlsFiles(config);
+    const checked = await checkFiles(files, deps.clock.now());
+    if (!checked.ok) throw new ConfigError([`${fieldOf(name)}: ${checked.message}`]);
+    const tls = new ListenerTls(name, config, deps, metrics, checked.material, files.ok ? files.digest : '');
+    tls.timer = setInterval(() => void tls.refresh(), pollMs).unref();
     return tls;
   }
 
   private get field(): string {
-    return this.name === 'grpc' ? 'listen.tls' : 'listen.httpTls';
+    return fieldOf(this.name);
   }
 
   /** Whether clients must present a certificate signed by clientCaFile. */
@@ -123,28 +125,49 @@ export class ListenerTls {
   }
 
   /**
-   * Reads the files; a changed set is validated and, if good, handed to the servers. A refused set is
-   * counted and logged once, not at every poll (a rotation caught halfway shows as a key mismatch until
-   * its second file lands). Returns whether it switched.
+   * Reads the files; a changed set is validated, tried and, if good, handed to the servers. A refused
+   * set is counted and logged once, not at every poll (a rotation caught halfway shows as a key
+   * mismatch until its second file lands). Resolves with whether it switched; never rejects: it runs
+   * from a timer, where a rejection would end the process.
    */
-  refresh(): boolean {
+  async refresh(): Promise<boolean> {
+    if (this.refreshing) return false;
+    this.refreshing = true;
+    try {
+      return await this.refreshNow();
+    } catch (err) {
+      this.refuse(`unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private async refreshNow(): Promise<boolean> {
     const files = readTlsFiles(this.config);
     const version = files.ok ? files.digest : `unreadable: ${files.message}`;
     if (version === this.version || version === this.refusedVersion) return false;
-    const checked = files.ok ? validateTlsMaterial(files, this.deps.clock.now()) : files;
+    const checked = await checkFiles(files, this.deps.clock.now());
     if (!checked.ok) {
       this.refusedVersion = version;
-      this.metrics.reloads.inc({ listener: this.name, result: 'error' });
-      this.deps.logger.error(
-        { listener: this.name, error: checked.message },
-        `${this.field}: new certificate refused; the previous one keeps serving`,
-      );
+      this.refuse(checked.message);
       return false;
+    }
+    // The trial passed, so a server is not expected to refuse the pair; if one does, it keeps its own
+    // and says so, and the others switch.
+    for (const listener of this.listeners) {
+      try {
+        listener(checked.material.context);
+      } catch (err) {
+        this.deps.logger.error(
+          { listener: this.name, error: err instanceof Error ? err.message : String(err) },
+          `${this.field}: a server refused the new certificate and keeps its previous one`,
+        );
+      }
     }
     this.material = checked.material;
     this.version = version;
     this.refusedVersion = undefined;
-    for (const listener of this.listeners) listener(this.material.context);
     this.metrics.reloads.inc({ listener: this.name, result: 'success' });
     this.metrics.certificateExpiry.set({ listener: this.name }, this.material.notAfterMs / 1000);
     this.deps.logger.info(
@@ -154,9 +177,29 @@ export class ListenerTls {
     return true;
   }
 
+  private refuse(message: string): void {
+    this.metrics.reloads.inc({ listener: this.name, result: 'error' });
+    this.deps.logger.error(
+      { listener: this.name, error: message },
+      `${this.field}: new certificate refused; the previous one keeps serving`,
+    );
+  }
+
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+function fieldOf(name: 'grpc' | 'http'): string {
+  return name === 'grpc' ? 'listen.tls' : 'listen.httpTls';
+}
+
+/** The checks of validateTlsMaterial, then the trial the way the pair will serve. */
+async function checkFiles(files: FileRead, nowMs: number): Promise<{ ok: true; material: TlsMaterial } | { ok: false; message: string }> {
+  const checked = files.ok ? validateTlsMaterial(files, nowMs) : files;
+  if (!checked.ok) return checked;
+  const unusable = await tryServing(checked.material.context);
+  return unusable === undefined ? checked : { ok: false, message: unusable };
 }
 
 /** A client certificate's SPIFFE ID: its first URI SAN; undefined without a certificate or one. */

@@ -55,8 +55,11 @@ export class TestCa {
     this.cert = readFileSync(certPath, 'utf8');
   }
 
-  /** A leaf for `spiffeId`, valid from now for `days`, usable as server and client certificate. */
-  issue(spiffeId: string, { days = 1 }: { days?: number } = {}): IssuedPair {
+  /**
+   * A leaf for `spiffeId`, valid from now for `days`, usable as server and client certificate. With
+   * `rsaBits` its key is RSA of that size instead of P-256 (1024: a pair OpenSSL refuses to serve).
+   */
+  issue(spiffeId: string, { days = 1, rsaBits }: { days?: number; rsaBits?: number } = {}): IssuedPair {
     const n = ++this.issued;
     const base = join(this.dir, `leaf-${n}`);
     writeFileSync(
@@ -67,9 +70,7 @@ export class TestCa {
       'req',
       '-new',
       '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
+      ...(rsaBits === undefined ? ['ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : [`rsa:${rsaBits}`]),
       '-nodes',
       '-keyout',
       `${base}.key`,

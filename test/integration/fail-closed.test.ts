@@ -4,6 +4,7 @@
  * (which `failure_mode_allow` would let through). The real handler and gRPC server run over loopback on
  * a Runtime built from a real config; only the one part under test is swapped for one that throws.
  */
+import { GRPC_LIMIT_DEFAULTS } from '../../src/config/grpc-limits.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ describe('a failure inside Check is a deny, never an allow or an RPC error', () 
         logger: deps.logger,
       }),
     );
-    server = await startGrpcServer('127.0.0.1:0', check, (err) => rpcErrors.push(err));
+    server = await startGrpcServer('127.0.0.1:0', check, (err) => rpcErrors.push(err), { limits: GRPC_LIMIT_DEFAULTS });
     client = new EnvoyClient(server.port);
   });
   afterEach(() => {

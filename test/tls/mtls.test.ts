@@ -202,6 +202,31 @@ describe('certificate reload', () => {
     expect(tg.logText()).not.toContain('PRIVATE KEY');
   });
 
+  it('refuses a pair Node cannot serve (RSA-1024, CA-signed, key matching, dates valid) on both listeners; the old pair keeps serving', async () => {
+    const grpcSerial = await servedSerial(tg.app.grpcPort);
+    const httpSerial = await servedSerial(tg.app.httpPort, 'http/1.1');
+    const refusedBefore = await metric('tollgate_tls_reloads_total{listener="http",result="error"}');
+    const weak = ca.issue(SERVER_ID, { rsaBits: 1024 });
+    // The test clock stands still; the pair is valid from the real now, which it must not be before.
+    tg.clock.advance(Math.max(0, Date.now() - tg.clock.now()));
+    secret.update({ 'tls.crt': weak.cert, 'tls.key': weak.key, 'ca.crt': ca.cert });
+    for (const listener of ['grpc', 'http']) {
+      await waitFor(`the weak pair refused on ${listener}`, () =>
+        tg.logs.some((l) => l.listener === listener && l.error === 'the pair cannot serve TLS: ee key too small'),
+      );
+    }
+    expect(tg.logs.some((l) => l.msg === 'listen.httpTls: new certificate refused; the previous one keeps serving')).toBe(true);
+    expect(await metric('tollgate_tls_reloads_total{listener="http",result="error"}')).not.toBe(refusedBefore);
+    expect(await servedSerial(tg.app.grpcPort)).toBe(grpcSerial);
+    expect(await servedSerial(tg.app.httpPort, 'http/1.1')).toBe(httpSerial);
+    expect((await tg.client.check(checkRequest())).status?.code ?? 0).toBe(0);
+    expect((await httpsGet(tg.app.httpPort, '/readyz', gateway)).status).toBe(200);
+    // Back to a good pair: the next rotation is taken again.
+    const good = ca.issue(SERVER_ID);
+    secret.update({ 'tls.crt': good.cert, 'tls.key': good.key, 'ca.crt': ca.cert });
+    await waitFor('the good pair served', async () => (await servedSerial(tg.app.grpcPort)) === good.serial);
+  });
+
   it('refuses a pair that is not valid now, and /readyz fails once the serving certificate has expired', async () => {
     const serving = await servedSerial(tg.app.grpcPort);
     tg.clock.advance(2 * 86_400_000); // past the one-day validity of every leaf
@@ -226,6 +251,31 @@ describe('listen.tls config', () => {
     expect(() =>
       parseConfig('listen: { tls: { certFile: a, keyFile: b, clientCaFile: c, allowedClients: ["spiffe://x*"] } }', '/tmp'),
     ).toThrow(/listen\.tls\.allowedClients\[0\]/);
+  });
+
+  it('fails startup on a pair Node cannot serve, naming the field (a config error)', async () => {
+    const weak = ca.issue(SERVER_ID, { rsaBits: 1024 });
+    const bad = new SecretDir({ 'tls.crt': weak.cert, 'tls.key': weak.key });
+    try {
+      for (const field of ['tls', 'httpTls']) {
+        await expect(
+          startTollgate(
+            {
+              listen: {
+                grpc: '127.0.0.1:0',
+                http: '127.0.0.1:0',
+                authz: '127.0.0.1:0',
+                [field]: { certFile: bad.path('tls.crt'), keyFile: bad.path('tls.key') },
+              },
+            },
+            {},
+            { clockStart: Date.now() },
+          ),
+        ).rejects.toThrow(`listen.${field}: the pair cannot serve TLS: ee key too small`);
+      }
+    } finally {
+      bad.remove();
+    }
   });
 
   it('fails startup on a pair whose key does not match', async () => {
