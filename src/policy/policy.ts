@@ -9,6 +9,7 @@ import type { PolicyReason } from '../reasons.js';
 import type { ContextAnswers, ContextGrant, ContextQuery, EvalContext, Failure, Identity } from './requirements.js';
 import { rolloutSubject, type RolloutArm } from './rollout.js';
 import { compileRule, type CompiledRule } from './rule.js';
+import { RuleIndex } from './rule-index.js';
 import { actorsOf, type ConditionVariables } from './condition.js';
 import type { RuleConfig } from './schema.js';
 import type { ViewAsApplied, ViewAsRequest } from './view-as.js';
@@ -89,6 +90,7 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
     seen.add(rule.id);
     compiled.push(compileRule(rule));
   }
+  const index = new RuleIndex(compiled.map((rule) => rule.match.literalPrefixes));
   const globalDryRun = options.dryRun === true;
   const allowByDefault = options.defaultDecision === 'allow';
 
@@ -145,7 +147,11 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
 
       const params: Record<string, string> = Object.create(null) as Record<string, string>;
       const mismatch: string[] | null = explain ? [] : null; // receives why a rule did not match
-      for (const rule of compiled) {
+      // Explaining walks every rule, so the output names each one skipped; deciding skips those whose
+      // literal path prefix the request lacks: the same first match either way.
+      const candidates = explain ? compiled.keys() : index.candidates(prepared.segments);
+      for (const at of candidates) {
+        const rule = compiled[at]!;
         if (!rule.match.matches(prepared, params, mismatch)) {
           if (mismatch) explain?.push(`rule '${rule.id}' skipped: ${mismatch.pop() ?? 'no match'}`);
           continue;

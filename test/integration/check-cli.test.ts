@@ -227,7 +227,7 @@ defaultDecision: maybe
       expect(code).toBe(2);
       expect(stderr).toMatch(/^config: YAML: /);
       expect((await check('--config', configFile('rules: []\nrules: []\n'), '--path', '/x')).stderr).toMatch(
-        /config: YAML: Map keys must be unique/,
+        /config: YAML: duplicated mapping key at line 2, column 1/,
       );
     });
   });
