@@ -77,6 +77,7 @@ export const REASONS = {
   missing_scope: { stage: 'policy', status: 403, bearerError: null, description: 'the token lacks a scope the rule requires' },
   missing_role: { stage: 'policy', status: 403, bearerError: null, description: 'the token lacks a role the rule requires' },
   claim_mismatch: { stage: 'policy', status: 403, bearerError: null, description: 'a claim condition of the rule does not hold' },
+  condition_not_met: { stage: 'policy', status: 403, bearerError: null, description: "the rule's when condition does not hold" },
   context_role_mismatch: {
     stage: 'policy',
     status: 403,

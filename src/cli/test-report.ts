@@ -19,6 +19,8 @@ export interface CaseResult {
   differences: string[];
   /** The rule that decided, or null when none did (no match, token refused, bad path). */
   rule: string | null;
+  /** How the deciding rule's `when` conditions came out: `when: <expression> is true|false (...)`. */
+  conditions: string[];
 }
 
 export interface Coverage {
@@ -42,7 +44,7 @@ export function coveredPercent(coverages: readonly Coverage[]): number {
 
 export function caseLines(result: CaseResult): string[] {
   const head = `${result.differences.length === 0 ? 'PASS' : 'FAIL'}  ${result.file}: ${result.name}  (${result.summary})`;
-  return [head, ...result.differences.map((d) => `      ${d}`)];
+  return [head, ...result.conditions.map((c) => `      ${c}`), ...result.differences.map((d) => `      ${d}`)];
 }
 
 export function coverageLines(coverage: Coverage): string[] {

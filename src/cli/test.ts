@@ -177,7 +177,8 @@ function judge(file: string, testCase: TestCase, decided: OfflineDecision): Case
   for (const [name, value] of Object.entries(want.headers ?? {}))
     compare(`headers.${name.toLowerCase()}`, value, seen.headers.get(name.toLowerCase()) ?? null);
   const summary = `${seen.decision}${seen.status ? ` ${seen.status}` : ''}, rule ${seen.rule ?? '(none)'}, ${seen.reason}${seen.arm ? `, ${seen.arm} arm` : ''}`;
-  return { file, name: testCase.name, summary, differences, rule: seen.rule };
+  const conditions = (decided.decision?.explanation ?? []).filter((line) => /^(anyOf\[\d+\]: )?when: /.test(line));
+  return { file, name: testCase.name, summary, differences, rule: seen.rule, conditions };
 }
 
 function show(value: unknown): string {

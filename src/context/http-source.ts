@@ -21,7 +21,7 @@ export function sourceUrl(template: string, values: { sub: string; context: stri
 export async function fetchRoles(
   config: ContextSourceConfig['http'],
   values: { sub: string; context: string; id: string },
-): Promise<RolesAnswer & { cause?: FailureCause }> {
+): Promise<RolesAnswer & { cause?: FailureCause; status?: number }> {
   let response: Response;
   const signal = AbortSignal.timeout(config.timeoutMs);
   try {
@@ -36,7 +36,7 @@ export async function fetchRoles(
   try {
     if (!response.ok || Number(response.headers.get('content-length') ?? 0) > MAX_ANSWER_BYTES) {
       await response.body?.cancel();
-      return { ok: false, cause: response.ok ? 'answer' : 'status' };
+      return response.ok ? { ok: false, cause: 'answer' } : { ok: false, cause: 'status', status: response.status };
     }
     const text = await response.text();
     if (Buffer.byteLength(text) > MAX_ANSWER_BYTES) return { ok: false, cause: 'answer' };

@@ -4,7 +4,7 @@ import type { RevocationStore } from '../revocation/index.js';
 import { authorizeWithContext } from './context-roles.js';
 import { extractToken, type TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
-import type { Outcome } from './respond.js';
+import type { IdentityHeaders, Outcome } from './respond.js';
 import type { TokenVerifier, VerifiedToken } from './verify.js';
 
 /**
@@ -19,6 +19,8 @@ export interface DecisionRuntime {
   contextSources?: ContextRoleResolver;
   /** Present when the config has `viewAs`. */
   viewAs?: ViewAsConfig | undefined;
+  /** The headers only tollgate may set; `when` conditions never see them. Without it they see no headers. */
+  identityHeaders?: Pick<IdentityHeaders, 'isIdentity'>;
 }
 
 export interface DecideOptions {
@@ -85,6 +87,7 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
     path: view.path,
     headers: joinedHeaders(view),
     principal: principalFromPeer(view),
+    conditionHeaders: runtime.identityHeaders && conditionHeaders(view, runtime.identityHeaders),
   };
   const identity = token ? { provider: token.provider.config.name, claims: token.claims } : null;
   const viewAs = runtime.viewAs && viewAsAsk(view, runtime.viewAs);
@@ -128,6 +131,15 @@ function viewAsAsk(view: RequestView, config: ViewAsConfig) {
   const values = view.headers.get(config.header);
   if (values === undefined) return undefined;
   return viewAsRequest(config, values.length === 1 ? (values[0] ?? '') : '');
+}
+
+/** What a `when` condition's `request.headers` holds: every header but the identity ones, joined as for `match.headers`. */
+function conditionHeaders(view: RequestView, identity: Pick<IdentityHeaders, 'isIdentity'>): () => Record<string, string> {
+  return () => {
+    const visible = Object.create(null) as Record<string, string>;
+    for (const [name, values] of view.headers) if (!name.startsWith(':') && !identity.isIdentity(name)) visible[name] = values.join(',');
+    return visible;
+  };
 }
 
 /** Policy header conditions see one value per name, as Envoy's `headers` map does; joined on demand. */

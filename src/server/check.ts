@@ -154,6 +154,7 @@ function decideInSpan(
     verifier: runtime.verifier,
     policy: runtime.policy,
     viewAs: runtime.viewAs,
+    identityHeaders: runtime.identityHeaders,
     contextSources: { resolve: (query) => span.child('tollgate.context.lookup', () => sources.resolve(query)) },
   };
   return span.within(() => decide(traced, view, options));

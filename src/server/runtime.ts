@@ -59,7 +59,7 @@ export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Ru
     locations: tokenLocations(config.providers),
     verifier,
     policy,
-    contextSources: new ContextSources(config.contextSources, deps.clock, contextMetricsOf(deps.registry)),
+    contextSources: new ContextSources(config.contextSources, deps.clock, contextMetricsOf(deps.registry), deps.logger),
     viewAs: config.viewAs,
     identityHeaders: new IdentityHeaders(config),
     keyManagers,

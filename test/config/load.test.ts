@@ -101,7 +101,7 @@ describe('config loading', () => {
       { shutdown: { notServingSeconds: 20, drainSeconds: 10 } },
       'config: shutdown.notServingSeconds: notServingSeconds must not exceed drainSeconds',
     ],
-    ['providers: []\nproviders: []\n', 'config: YAML: Map keys must be unique'],
+    ['providers: []\nproviders: []\n', 'config: YAML: duplicated mapping key at line 2, column 1'],
   ])('%j is refused with a message naming the field', (config, message) => {
     const lines = problems(config);
     expect(

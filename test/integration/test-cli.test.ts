@@ -47,7 +47,11 @@ describe('tollgate test', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^PASS {2}.*tollgate\.test\.yaml: teacher reads own course {2}\(allow, rule course-grades, allowed\)$/m);
-    expect(run.stdout).toContain('3 of 3 rules reached (100%)');
+    expect(run.stdout).toContain('4 of 4 rules reached (100%)');
+    // The deciding rule's condition is shown with its result.
+    expect(run.stdout).toMatch(
+      /^PASS {2}.*another user's profile is refused \(object-level\) {2}\(deny 403, rule own-profile, condition_not_met\)\n {6}when: claims\.sub == params\.userId is false$/m,
+    );
     expect(run.stdout).toMatch(/^cases: \d+ passed, 0 failed$/m);
   });
 

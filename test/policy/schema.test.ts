@@ -101,7 +101,7 @@ const cases: Array<[name: string, yaml: string, expected: RegExp]> = [
   [
     'unknown require key',
     `- { id: a, match: { paths: ["/a"] }, require: { role: [admin] } }`,
-    /^\[0\]\.require: unknown key "role" in require; allowed keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, anyOf/,
+    /^\[0\]\.require: unknown key "role" in require; allowed keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, when, anyOf/,
   ],
   [
     'unknown key in an alternative',
@@ -641,7 +641,7 @@ describe("rulesSchema's own messages, word for word", () => {
       'require not a mapping',
       `- { id: a, match: { paths: ["/a"] }, require: authenticated }`,
       [
-        '[0].require: require must be a mapping with keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, anyOf',
+        '[0].require: require must be a mapping with keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, when, anyOf',
       ],
     ],
   ])('%s', (_name, yaml, expected) => {
