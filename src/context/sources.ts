@@ -31,9 +31,7 @@ class ContextSource {
   resolve(query: ContextQuery): Promise<RolesAnswer> {
     this.lookups.inc();
     return this.cache.get(
-      query.sub,
-      query.context,
-      query.id,
+      query,
       () => this.call(query),
       () => this.hits.inc(),
     );
