@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { CheckResponse, HeaderValueOption, Struct } from '../envoy/types.js';
 import { toStruct } from '../envoy/types.js';
 import { VIEW_AS_INJECTED_HEADER, type ContextGrant, type ViewAsApplied } from '../policy/index.js';
+import { encodeClaim } from '../identity/header-value.js';
 import { isObject, readClaim } from '../util/claim-path.js';
 import type { TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
@@ -270,14 +271,10 @@ function overwrite(key: string, value: string): HeaderValueOption {
 const SAFE_HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?$/;
 const MAX_HEADER_VALUE = 4096;
 
+/** The claim in the encoding `tollgate/identity` reads (one module for both), if it has one and is safe to send. */
 function headerValueOf(value: unknown): string | undefined {
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
-  else if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) text = value.join(',');
-  else if (typeof value === 'object' && value !== null) text = JSON.stringify(value);
-  else return undefined;
-  return text.length <= MAX_HEADER_VALUE && SAFE_HEADER_VALUE.test(text) ? text : undefined;
+  const text = encodeClaim(value);
+  return text !== undefined && text.length <= MAX_HEADER_VALUE && SAFE_HEADER_VALUE.test(text) ? text : undefined;
 }
 
 function escapeRegExp(text: string): string {
