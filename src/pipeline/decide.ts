@@ -85,6 +85,7 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
     path: view.path,
     headers: joinedHeaders(view),
     principal: principalFromPeer(view),
+    direction: view.direction,
   };
   const identity = token ? { provider: token.provider.config.name, claims: token.claims } : null;
   const viewAs = runtime.viewAs && viewAsAsk(view, runtime.viewAs);

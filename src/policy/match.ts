@@ -18,6 +18,8 @@ export interface PreparedRequest {
   readonly path: string;
   readonly segments: readonly string[];
   readonly headers: HeaderLookup;
+  /** Which of the sidecar's listeners asked (`inbound`, `egress`); set by the proxy's config, never by the client. */
+  readonly direction: string | undefined;
 }
 
 export interface CompiledMatch {
@@ -78,8 +80,8 @@ const METHOD = /^[A-Z]+$/;
 
 export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch {
   const error = (field: ReadonlyArray<string | number>, detail: string) => new PolicyError(ruleId, ['match', ...field], detail);
-  if (!match.hosts && !match.methods && !match.paths && !match.headers) {
-    throw error([], 'give at least one of hosts, methods, paths or headers; paths: ["/**"] matches every request');
+  if (!match.hosts && !match.methods && !match.paths && !match.headers && !match.direction) {
+    throw error([], 'give at least one of hosts, methods, paths, headers or direction; paths: ["/**"] matches every request');
   }
 
   const exactHosts = new Set<string>();
@@ -116,6 +118,7 @@ export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch 
   const [first, ...others] = templates;
   const params = first ? new Set([...first.params].filter((p) => others.every((t) => t.params.has(p)))) : null;
 
+  const direction = match.direction;
   const checkHost = match.hosts !== undefined;
   const checkMethod = match.methods !== undefined;
   const checkPath = templates.length > 0;
@@ -123,6 +126,10 @@ export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch 
   return {
     params,
     matches(req, out, explain) {
+      if (direction !== undefined && req.direction !== direction) {
+        explain?.push(`direction ${req.direction ?? '(none)'} is not ${direction}`);
+        return false;
+      }
       if (checkMethod && !methods.has(req.method)) {
         explain?.push(`method ${req.method} is not one of ${[...methods].join(', ')}`);
         return false;

@@ -21,6 +21,8 @@ export interface AuthzRequest {
   headers: HeaderLookup;
   /** The workload identity, e.g. from `principalFromPeer`. */
   principal?: string;
+  /** The proxy-set `direction` context extension (`inbound`, `egress`), if any. */
+  direction?: string;
 }
 
 export type DecisionReason = 'allowed' | 'dry_run' | PolicyReason;
@@ -109,6 +111,7 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
         path: normalized.path,
         segments: normalized.segments,
         headers: req.headers,
+        direction: req.direction,
       };
       explain?.push(`request: ${prepared.method} ${prepared.host || '(no host)'} ${prepared.path}`);
 
