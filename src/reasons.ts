@@ -4,10 +4,10 @@
  * the denial; `bearerError` the `WWW-Authenticate: Bearer error=...` code (null: no `error` attribute,
  * RFC 6750 §3.1, or no challenge at all); `description` goes into `error_description` and logs.
  * Descriptions are fixed text: nothing from the token or the key ever reaches a client or a log line
- * through them. README.md lists these names; test/reasons.test.ts holds the two equal.
+ * through them. docs/policy.md lists these names; test/reasons.test.ts holds the two equal.
  *
  * To add a reason: add an entry here (its stage decides which union below it joins), use the name
- * where the stage denies, and add it to the README's list for its stage.
+ * where the stage denies, and add it to docs/policy.md's list for its stage.
  */
 interface ReasonEntry {
   /** Where in the pipeline the reason is given. */

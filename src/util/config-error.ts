@@ -9,7 +9,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** Renders a field path the way the README writes fields: `providers[0].jwks.uri` ('' for none). */
+/** Renders a field path the way docs/configuration.md writes fields: `providers[0].jwks.uri` ('' for none). */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
