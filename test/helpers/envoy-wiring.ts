@@ -8,7 +8,7 @@ import { parse } from 'yaml';
  */
 export function listenerContextExtensions(file: string, listener: string): Record<string, string> {
   // The example's shape is checked against Envoy's protos in test/deploy/envoy-config.test.ts.
-   
+
   const bootstrap = parse(readFileSync(new URL(`../../examples/envoy/${file}`, import.meta.url), 'utf8'));
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const found = (bootstrap.static_resources.listeners as any[]).find((l) => l.name === listener);
