@@ -58,6 +58,12 @@ export class IdentityHeaders {
     this.names = new Set(entries.filter((e) => !e.endsWith('-')));
     // A header tollgate injects for any provider is identity, even outside the configured prefixes.
     for (const p of config.providers) for (const m of p.claimToHeaders) this.names.add(m.header);
+    // So is the header a minted internal token travels in, whatever its name: a client's own copy (a
+    // leaked internal token replayed from outside) must not reach the service on an allow that mints
+    // nothing. Unless a provider reads tokens there: then it is verified (or refused) as a token.
+    const mintedHeader = config.internalTokens?.header;
+    const tokenHeaders = new Set(config.providers.flatMap((p) => p.fromHeaders.map((h) => h.name.toLowerCase())));
+    if (mintedHeader !== undefined && !tokenHeaders.has(mintedHeader)) this.names.add(mintedHeader);
     // Only tollgate says a request was viewed as a lesser role; the ask itself never reaches the upstream.
     if (config.viewAs) {
       this.names.add(VIEW_AS_INJECTED_HEADER);
