@@ -3,7 +3,8 @@ import type { CheckResponse, HeaderValueOption, Struct } from '../envoy/types.js
 import { toStruct } from '../envoy/types.js';
 import { VIEW_AS_INJECTED_HEADER, type ContextGrant, type ViewAsApplied } from '../policy/index.js';
 import { encodeClaim } from '../identity/header-value.js';
-import { isObject, readClaim } from '../util/claim-path.js';
+import { readClaim } from '../util/claim-path.js';
+import { decidedRoles } from './decided-roles.js';
 import type { TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
 import { REASONS, type PolicyReason, type Reason, type TokenFailure } from '../reasons.js';
@@ -215,31 +216,6 @@ export function requestResponseParts(
     response_headers_to_add: outcome.refresh ? [REFRESH_REQUIRED] : [],
     query_parameters_to_remove: outcome.location?.kind === 'param' && dropToken ? [outcome.location.name] : [],
   };
-}
-
-/**
- * A claim's value as the request was decided, for the headers: when it is a contextRole's claim, the
- * roles a context source granted are added, and a view-as downgrade leaves only the viewed-as role in
- * the viewed context. Any other claim is returned as is.
- */
-function decidedRoles(value: unknown, claim: string, decided: Pick<AllowOutcome, 'viewAs' | 'granted'>): unknown {
-  let roles = value;
-  // A source was asked because the token does not list the context at all: its grants are the whole
-  // entry, merged when one request was granted roles in several ids of that context.
-  const grantedEntries = new Map<string, Map<string, string[]>>();
-  for (const grant of decided.granted ?? []) {
-    if (grant.claim !== claim) continue;
-    let byRole = grantedEntries.get(grant.context);
-    if (!byRole) grantedEntries.set(grant.context, (byRole = new Map<string, string[]>()));
-    for (const role of grant.roles) {
-      const ids = byRole.get(role) ?? [];
-      if (!ids.includes(grant.id)) byRole.set(role, [...ids, grant.id]);
-    }
-  }
-  for (const [context, byRole] of grantedEntries) roles = { ...(isObject(roles) ? roles : {}), [context]: Object.fromEntries(byRole) };
-  const viewAs = decided.viewAs;
-  if (viewAs?.claim === claim) roles = { ...(isObject(roles) ? roles : {}), [viewAs.context]: { [viewAs.role]: [viewAs.id] } };
-  return roles;
 }
 
 /** The denial body's `error`, by HTTP status. */

@@ -149,7 +149,14 @@ beforeAll(async () => {
     {
       providers: [{ name: 'idp', issuer: IDP, audiences: ['api'], algorithms: ['ES256'], jwks: { file: 'idp.json' } }],
       internalTokens: { issuer: GATEWAY_ISSUER, keysDir: gatewayKeys, claims: ['roles', 'tenant'], publishAheadSeconds: 60 },
+      viewAs: { allow: { teacher: ['student'] } },
       rules: [
+        {
+          id: 'course',
+          match: { hosts: ['orders.shop.svc'], paths: ['/courses/{courseId}/**'] },
+          require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher', 'student'] } },
+          internalToken: { audience: '{host}' },
+        },
         {
           id: 'orders',
           match: { hosts: ['orders.shop.svc'], paths: ['/orders/{orderId}'] },
@@ -166,7 +173,14 @@ beforeAll(async () => {
   ordersIngress = await startTollgate(
     {
       providers: [internalProvider('gateway', GATEWAY_ISSUER, gateway.app.httpPort, 'orders.shop.svc')],
-      rules: [{ id: 'in', match: { paths: ['/**'] }, require: { actor: { principals: [GATEWAY] } } }],
+      rules: [
+        {
+          id: 'edit',
+          match: { paths: ['/courses/{courseId}/edit'] },
+          require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher'] }, actor: { principals: [GATEWAY] } },
+        },
+        { id: 'in', match: { paths: ['/**'] }, require: { actor: { principals: [GATEWAY] } } },
+      ],
     },
     {},
     { clockStart: START },
@@ -242,6 +256,30 @@ describe('gateway mints, sidecar verifies through the served JWKS', () => {
     );
     expect(atSidecar.status?.code ?? 0).toBe(0);
     expect(injectedHeaders(atSidecar)['x-user-id']).toBe('alice');
+  });
+
+  it('a view-as downgrade reaches the minted token: the sidecar decides on the viewed-as role (issue 36, reproduction 3)', async () => {
+    const token = await externalToken('tess', { roles: { course: { teacher: ['42'], ta: ['7'] } } });
+    const viaGateway = async (viewAs: Record<string, string>) => {
+      const response = await gateway.client.check(
+        checkRequest({ host: 'orders.shop.svc', path: '/courses/42/edit', headers: { ...bearer(token), ...viewAs } }),
+      );
+      expect(response.status?.code ?? 0).toBe(0);
+      return tokenOf(injectedHeaders(response).authorization);
+    };
+    const asStudent = await viaGateway({ 'x-tollgate-view-as': 'student' });
+    expect(decodeJwt(asStudent).roles).toEqual({ course: { student: ['42'] } });
+    const atSidecar = await ordersIngress.client.check(
+      checkRequest({ host: 'orders.shop.svc', path: '/courses/42/edit', headers: bearer(asStudent) }),
+    );
+    expect(deniedBody(atSidecar)).toMatchObject({ reason: 'context_role_mismatch', rule: 'edit' });
+
+    const asTeacher = await viaGateway({});
+    expect(decodeJwt(asTeacher).roles).toEqual({ course: { teacher: ['42'], ta: ['7'] } });
+    const allowed = await ordersIngress.client.check(
+      checkRequest({ host: 'orders.shop.svc', path: '/courses/42/edit', headers: bearer(asTeacher) }),
+    );
+    expect(allowed.status?.code ?? 0).toBe(0);
   });
 
   it('the sidecar refuses the external token', async () => {
