@@ -5,11 +5,14 @@
  *   outside) on every allow that mints nothing — anonymous routes, rules without internalToken, dry-run
  *   would-denies;
  * - issue 34: the injected `x-user-view-as`, with a strip list that lacks the `x-user-` prefix.
+ * And (issue 34) a rule with internalToken over a call without a client certificate denies
+ * (internal_error): `act.sub` is only ever the Check caller's certificate, never `source.principal`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateKeys } from '../../src/internal-tokens/rotate.js';
 import { askAuthz } from '../helpers/authz-http.js';
@@ -46,10 +49,12 @@ beforeAll(async () => {
       providers: [{ ...es256Provider(ISSUER, 'api', `${jwksServer.url}/jwks`), claimToHeaders: [{ header: 'x-user-id', claim: 'sub' }] }],
       internalTokens: { issuer: 'https://gateway.tollgate.test', keysDir, header: 'x-internal-token', publishAheadSeconds: 0 },
       identityHeaders: { strip: ['x-auth-'] },
+      authz: { trustForwardedClientCert: true },
       viewAs: { allow: { teacher: ['student'] } },
       rules: [
         { id: 'open', match: { paths: ['/open/**'] }, require: { anonymous: true } },
         { id: 'shadow', match: { paths: ['/shadow/**'] }, require: { roles: { anyOf: ['admin'] } }, dryRun: true },
+        { id: 'mint', match: { paths: ['/mint/**'] }, require: { authenticated: true }, internalToken: { audience: 'svc' } },
         { id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } },
       ],
     },
@@ -86,5 +91,23 @@ describe.each([
     const removed = (answer.headers['x-envoy-auth-headers-to-remove'] ?? '').split(/,\s*/);
     expect(removed).toEqual(expect.arrayContaining(['x-internal-token', 'x-user-view-as']));
     expect(answer.headers['x-internal-token']).toBeUndefined();
+  });
+});
+
+describe('act.sub comes from the Check caller’s client certificate only', () => {
+  const PEER = 'spiffe://test.local/ns/shop/sa/claimed-by-the-request';
+
+  it('the HTTP port, with no client certificate on its own connection, denies (internal_error) though the request names a peer', async () => {
+    const answer = await askAuthz(tg.app.authzPort, 'envoy', { path: '/mint/x', headers: await bearer(), peer: PEER });
+    expect(answer.status).toBe(500);
+    expect(JSON.parse(answer.body)).toMatchObject({ reason: 'internal_error' });
+    expect(answer.headers['x-internal-token']).toBeUndefined();
+  });
+
+  it('over gRPC the minted act.sub is the certificate’s SPIFFE ID, not the request’s source.principal', async () => {
+    const response = await tg.client.check(checkRequest({ path: '/mint/x', headers: await bearer(), principal: PEER }));
+    expect(response.status?.code ?? 0).toBe(0);
+    const minted = (response.ok_response?.headers ?? []).find((h) => h.header?.key === 'x-internal-token')?.header?.value ?? '';
+    expect(decodeJwt(minted).act).toEqual({ sub: ENVOY });
   });
 });
