@@ -11,6 +11,7 @@ import type { RequestView } from '../pipeline/request.js';
 import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
 import type { VerifiedToken } from '../pipeline/verify.js';
 import { decide } from '../pipeline/decide.js';
+import { identifiersRevocable } from '../pipeline/claims.js';
 import type { CheckResponse } from '../envoy/types.js';
 import { buildRuntime, type Runtime } from '../server/runtime.js';
 import { systemClock } from '../util/clock.js';
@@ -18,7 +19,7 @@ import { systemClock } from '../util/clock.js';
 /** An offline request that the config cannot take; `field` is `token` or `provider`. */
 export class OfflineInputError extends Error {
   constructor(
-    readonly field: 'token' | 'provider',
+    readonly field: 'token' | 'provider' | 'claims',
     message: string,
   ) {
     super(message);
@@ -97,5 +98,8 @@ function presetToken(runtime: Runtime, claims: Record<string, unknown>, provider
         : `${providerName}: no such provider (providers: ${names})`,
     );
   }
+  // The same rule as verification: explaining a decision for claims `serve` would refuse explains nothing.
+  if (!identifiersRevocable(claims))
+    throw new OfflineInputError('claims', 'sub, jti and sid must be non-empty strings (as a token must carry them)');
   return { provider, claims, keyId: 'claims', payloadBytes: 0 };
 }

@@ -39,9 +39,7 @@ class ContextSource {
   resolve(query: ContextQuery): Promise<RolesAnswer> {
     this.lookups.inc();
     return this.cache.get(
-      query.sub,
-      query.context,
-      query.id,
+      query,
       () => this.call(query),
       () => this.hits.inc(),
     );
@@ -78,6 +76,7 @@ const CAUSE_TEXT: Record<Exclude<FailureCause, 'status'>, string> = {
   timeout: 'timed out',
   network: 'network error',
   answer: 'the answer is not {"roles": [...]}',
+  url: 'a value would be a "." or ".." path segment',
 };
 
 /** The configured sources, by name, each with its own cache. */

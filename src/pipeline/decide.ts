@@ -88,6 +88,7 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
     headers: joinedHeaders(view),
     principal: principalFromPeer(view),
     conditionHeaders: runtime.identityHeaders && conditionHeaders(view, runtime.identityHeaders),
+    direction: view.direction,
   };
   const identity = token ? { provider: token.provider.config.name, claims: token.claims } : null;
   const viewAs = runtime.viewAs && viewAsAsk(view, runtime.viewAs);

@@ -17,6 +17,11 @@ export interface RequestView {
   certificate?: string;
   /** `x-request-id`, for log lines. */
   requestId?: string;
+  /**
+   * The `direction` context extension (`inbound` or `egress`), set per Envoy listener or route by
+   * `ExtAuthzPerRoute.check_settings.context_extensions`: the operator's, never the client's.
+   */
+  direction?: string;
 }
 
 export function requestViewFrom(request: CheckRequest): RequestView {
@@ -32,6 +37,7 @@ export function requestViewFrom(request: CheckRequest): RequestView {
     principal: source.principal || undefined,
     certificate: source.certificate || undefined,
     requestId: http.id || first(headers, 'x-request-id'),
+    direction: attributes.context_extensions?.direction || undefined,
   };
 }
 

@@ -2,7 +2,9 @@ import type { Config } from '../config/schema.js';
 import type { CheckResponse, HeaderValueOption, Struct } from '../envoy/types.js';
 import { toStruct } from '../envoy/types.js';
 import { VIEW_AS_INJECTED_HEADER, type ContextGrant, type ViewAsApplied } from '../policy/index.js';
-import { isObject, readClaim } from '../util/claim-path.js';
+import { encodeClaim } from '../identity/header-value.js';
+import { readClaim } from '../util/claim-path.js';
+import { decidedRoles } from './decided-roles.js';
 import type { TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
 import { REASONS, type PolicyReason, type Reason, type RequestFailure, type TokenFailure } from '../reasons.js';
@@ -57,6 +59,12 @@ export class IdentityHeaders {
     this.names = new Set(entries.filter((e) => !e.endsWith('-')));
     // A header tollgate injects for any provider is identity, even outside the configured prefixes.
     for (const p of config.providers) for (const m of p.claimToHeaders) this.names.add(m.header);
+    // So is the header a minted internal token travels in, whatever its name: a client's own copy (a
+    // leaked internal token replayed from outside) must not reach the service on an allow that mints
+    // nothing. Unless a provider reads tokens there: then it is verified (or refused) as a token.
+    const mintedHeader = config.internalTokens?.header;
+    const tokenHeaders = new Set(config.providers.flatMap((p) => p.fromHeaders.map((h) => h.name.toLowerCase())));
+    if (mintedHeader !== undefined && !tokenHeaders.has(mintedHeader)) this.names.add(mintedHeader);
     // Only tollgate says a request was viewed as a lesser role; the ask itself never reaches the upstream.
     if (config.viewAs) {
       this.names.add(VIEW_AS_INJECTED_HEADER);
@@ -210,31 +218,6 @@ export function requestResponseParts(
   };
 }
 
-/**
- * A claim's value as the request was decided, for the headers: when it is a contextRole's claim, the
- * roles a context source granted are added, and a view-as downgrade leaves only the viewed-as role in
- * the viewed context. Any other claim is returned as is.
- */
-function decidedRoles(value: unknown, claim: string, decided: Pick<AllowOutcome, 'viewAs' | 'granted'>): unknown {
-  let roles = value;
-  // A source was asked because the token does not list the context at all: its grants are the whole
-  // entry, merged when one request was granted roles in several ids of that context.
-  const grantedEntries = new Map<string, Map<string, string[]>>();
-  for (const grant of decided.granted ?? []) {
-    if (grant.claim !== claim) continue;
-    let byRole = grantedEntries.get(grant.context);
-    if (!byRole) grantedEntries.set(grant.context, (byRole = new Map<string, string[]>()));
-    for (const role of grant.roles) {
-      const ids = byRole.get(role) ?? [];
-      if (!ids.includes(grant.id)) byRole.set(role, [...ids, grant.id]);
-    }
-  }
-  for (const [context, byRole] of grantedEntries) roles = { ...(isObject(roles) ? roles : {}), [context]: Object.fromEntries(byRole) };
-  const viewAs = decided.viewAs;
-  if (viewAs?.claim === claim) roles = { ...(isObject(roles) ? roles : {}), [viewAs.context]: { [viewAs.role]: [viewAs.id] } };
-  return roles;
-}
-
 /** The denial body's `error`, by HTTP status. */
 const BODY_ERROR = { 401: 'unauthenticated', 403: 'forbidden', 500: 'internal_error' } as const;
 
@@ -270,14 +253,10 @@ function overwrite(key: string, value: string): HeaderValueOption {
 const SAFE_HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?$/;
 const MAX_HEADER_VALUE = 4096;
 
+/** The claim in the encoding `tollgate/identity` reads (one module for both), if it has one and is safe to send. */
 function headerValueOf(value: unknown): string | undefined {
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
-  else if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) text = value.join(',');
-  else if (typeof value === 'object' && value !== null) text = JSON.stringify(value);
-  else return undefined;
-  return text.length <= MAX_HEADER_VALUE && SAFE_HEADER_VALUE.test(text) ? text : undefined;
+  const text = encodeClaim(value);
+  return text !== undefined && text.length <= MAX_HEADER_VALUE && SAFE_HEADER_VALUE.test(text) ? text : undefined;
 }
 
 function escapeRegExp(text: string): string {

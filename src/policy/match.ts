@@ -18,6 +18,8 @@ export interface PreparedRequest {
   readonly path: string;
   readonly segments: readonly string[];
   readonly headers: HeaderLookup;
+  /** Which of the sidecar's listeners asked (`inbound`, `egress`); set by the proxy's config, never by the client. */
+  readonly direction: string | undefined;
 }
 
 export interface CompiledMatch {
@@ -80,8 +82,8 @@ const METHOD = /^[A-Z]+$/;
 
 export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch {
   const error = (field: ReadonlyArray<string | number>, detail: string) => new PolicyError(ruleId, ['match', ...field], detail);
-  if (!match.hosts && !match.methods && !match.paths && !match.headers) {
-    throw error([], 'give at least one of hosts, methods, paths or headers; paths: ["/**"] matches every request');
+  if (!match.hosts && !match.methods && !match.paths && !match.headers && !match.direction) {
+    throw error([], 'give at least one of hosts, methods, paths, headers or direction; paths: ["/**"] matches every request');
   }
 
   // Only what the rule configures is allocated (a policy of 10,000 rules keeps 10,000 of these); a key
@@ -119,12 +121,18 @@ export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch 
 
   const [first, ...others] = templates;
   const params = first ? new Set([...first.params].filter((p) => others.every((t) => t.params.has(p)))) : null;
+
+  const direction = match.direction;
   const checkPath = templates.length > 0;
 
   return {
     params,
     literalPrefixes: checkPath ? templates.map(literalPrefix) : null,
     matches(req, out, explain) {
+      if (direction !== undefined && req.direction !== direction) {
+        explain?.push(`direction ${req.direction ?? '(none)'} is not ${direction}`);
+        return false;
+      }
       if (methods && !methods.has(req.method)) {
         explain?.push(`method ${req.method} is not one of ${[...methods].join(', ')}`);
         return false;

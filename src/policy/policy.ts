@@ -29,6 +29,8 @@ export interface AuthzRequest {
    * only when a condition runs; without it conditions see no headers.
    */
   conditionHeaders?: () => Record<string, string>;
+  /** The proxy-set `direction` context extension (`inbound`, `egress`), if any. */
+  direction?: string;
 }
 
 export type DecisionReason = 'allowed' | 'dry_run' | PolicyReason;
@@ -118,6 +120,7 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
         path: normalized.path,
         segments: normalized.segments,
         headers: req.headers,
+        direction: req.direction,
       };
       explain?.push(`request: ${prepared.method} ${prepared.host || '(no host)'} ${prepared.path}`);
 

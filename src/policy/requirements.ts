@@ -29,6 +29,8 @@ export interface Failure {
 /** A question for a context source: which roles `sub` holds in `context` `id`. */
 export interface ContextQuery {
   readonly source: string;
+  /** The token's provider: a subject is one user only within the provider that issued it. */
+  readonly provider: string;
   readonly sub: string;
   readonly context: string;
   readonly id: string;
@@ -277,7 +279,7 @@ function fromSource(source: string, identity: Identity, context: string, id: str
     ctx.explain?.push(`contextRole: the token has no sub to ask ${source} about`);
     return denied('context_role_mismatch');
   }
-  const query: ContextQuery = { source, sub, context, id };
+  const query: ContextQuery = { source, provider: identity.provider, sub, context, id };
   const roles = ctx.contextAnswers?.get(query);
   if (roles === undefined) {
     ctx.pending.push(query);

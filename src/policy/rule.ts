@@ -43,6 +43,15 @@ function compileRuleOnce(rule: RuleConfig): CompiledRule {
       rule.internalToken.audience,
     );
     internalToken = { audience: (params, host) => audience({ ...params, host }), exchange: rule.internalToken.exchange === true };
+    // On an inbound request the client chooses Host, and so `{host}` and any host match: only the
+    // listener's own `direction` keeps an exchange from deciding a request that came from outside.
+    if (internalToken.exchange && rule.match.direction !== 'egress') {
+      throw new PolicyError(
+        rule.id,
+        ['match', 'direction'],
+        "an internalToken with exchange: true must match direction: egress (set by the egress listener's context_extensions), so an inbound request can never be decided by it",
+      );
+    }
   }
   if (rule.rollout && rule.dryRun !== undefined) {
     throw new PolicyError(

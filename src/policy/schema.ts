@@ -12,6 +12,9 @@
  *   (403 `invalid_path`, rule id null), also in dry-run mode.
  *
  * `match` (all given fields must fit; at least one field is required — `paths: ["/**"]` matches all)
+ * - `direction`: `inbound` or `egress`, the `direction` context extension the Envoy listener sets
+ *   (`ExtAuthzPerRoute.check_settings.context_extensions`); a request without one matches neither.
+ *   The client cannot choose it, unlike `Host`: an `exchange: true` internal token requires `egress`.
  * - `hosts`: case-insensitive; the request's port and a trailing dot are ignored; `*.example.com`
  *   matches any subdomain (not `example.com` itself).
  * - `methods`: compared upper-case. `GET` also matches `HEAD`, because most frameworks answer HEAD with
@@ -125,6 +128,7 @@ const matchSchema = strict(
       .array(headerConditionSchema, { error: 'headers must be a list of { name, equals | oneOf | present }' })
       .min(1, { error: 'headers must list at least one condition; remove the key to drop it' })
       .optional(),
+    direction: z.enum(['inbound', 'egress'], { error: 'direction must be inbound or egress' }).optional(),
   },
   'match',
   'match is missing: say which requests the rule covers, e.g. match: { paths: ["/courses/**"] }',

@@ -54,7 +54,7 @@ export interface RevocationStore {
   /** Load (file) or connect and resynchronise (redis). Redis rejects after `redis.timeoutSeconds`. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Synchronous, from the in-memory mirror. Non-string claim values are ignored. */
+  /** Synchronous, from the in-memory mirror. Non-string values are ignored: verification refuses such tokens (pipeline/claims.ts). */
   check(claims: RevocationClaims): RevocationVerdict;
   /**
    * Resolves only once the entry is durable in the store (and applied to this replica's mirror).

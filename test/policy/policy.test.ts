@@ -732,7 +732,7 @@ describe('requirements in detail', () => {
       const decision = p.authorize(request('GET', '/single/5'), user({}));
       expect(decision).toEqual({
         ...forbid('s', 'context_source_unavailable'),
-        pending: [{ source: 'lms', sub: 'u1', context: 'course', id: '5' }],
+        pending: [{ source: 'lms', provider: 'idp', sub: 'u1', context: 'course', id: '5' }],
       });
       expect(p.authorize(request('GET', '/single/5'), user({}), { contextAnswers: answers(null) })).toEqual(
         forbid('s', 'context_source_unavailable'),
@@ -753,7 +753,7 @@ describe('requirements in detail', () => {
       const recent = user({ roles: { course: { teacher: ['123'] } } });
       expect(p.authorize(request('GET', '/single/42'), recent)).toEqual({
         ...forbid('s', 'context_source_unavailable'),
-        pending: [{ source: 'lms', sub: 'u1', context: 'course', id: '42' }],
+        pending: [{ source: 'lms', provider: 'idp', sub: 'u1', context: 'course', id: '42' }],
       });
       expect(p.authorize(request('GET', '/single/42'), recent, { contextAnswers: answers(['teacher']) })).toStrictEqual({
         ...allow('s'),
