@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../observability/deps.js';
-import { sendJson } from '../server/http.js';
+import { sendJson } from '../util/http-reply.js';
 import { readActorChain, type ActorClaim } from '../util/actor-chain.js';
 import { createInternalTokenMetrics } from './metrics.js';
 import { TokenMinter } from './minter.js';
