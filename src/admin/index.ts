@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import type { Deps } from '../observability/deps.js';
 import { LogLineLimiter } from '../observability/log-limiter.js';
-import { sendEmpty, sendJson, type HttpHandler } from '../server/http.js';
+import { sendEmpty, sendJson, type HttpHandler } from '../util/http-reply.js';
 import {
   errorMessage,
   isRevocationType,
@@ -13,13 +13,12 @@ import {
   type RevocationEntry,
   type RevocationStore,
 } from '../revocation/index.js';
-import type { AdminConfig } from './config.js';
+import type { AdminConfig } from '../config/admin.js';
 import { loadAdminCredential, type AdminCredential } from './credential.js';
 import { HttpError, readJsonBody } from './http.js';
 import { parseBody, refreshBodySchema, revokeBodySchema } from './requests.js';
 import { formatRfc3339 } from './time.js';
 
-export { adminConfigSchema, type AdminConfig } from './config.js';
 export { MIN_SECRET_LENGTH } from './credential.js';
 
 export type { HttpHandler };

@@ -111,8 +111,9 @@ export async function runTest(argv: string[], io: CliIo): Promise<number> {
   io.stdout(`cases: ${results.length - failed} passed, ${failed} failed`);
   const percent = coveredPercent(coverages);
   const coverageShort = percent < input.minCoverage;
-  if (coverageShort) io.stdout(`rule coverage ${formatPercent(percent)} is below --min-coverage ${input.minCoverage}%`);
-  if (input.junit !== undefined) writeJUnit(input.junit, results);
+  const shortfall = coverageShort ? `rule coverage ${formatPercent(percent)} is below --min-coverage ${input.minCoverage}%` : undefined;
+  if (shortfall !== undefined) io.stdout(shortfall);
+  if (input.junit !== undefined) writeJUnit(input.junit, results, shortfall);
   return failed > 0 || coverageShort ? EXIT_DENIED : EXIT_OK;
 }
 

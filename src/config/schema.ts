@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { providerSchema, headerNameSchema, type ProviderConfig } from './providers.js';
 import { rulesSchema, defaultDecisionSchema, viewAsConfigSchema, type RuleConfig } from '../policy/index.js';
 import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index.js';
-import { adminConfigSchema } from '../admin/config.js';
+import { adminConfigSchema } from './admin.js';
 import { tlsListenerSchema } from '../tls/schema.js';
 import { internalTokensSchema } from '../internal-tokens/schema.js';
 import { authzConfigSchema } from './authz.js';

@@ -5,10 +5,8 @@ import type { Registry } from 'prom-client';
 import { splitHostPort } from '../util/host-port.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
 import { answerClientErrors } from './client-errors.js';
+import { sendJson, type HttpHandler } from '../util/http-reply.js';
 import type { Readiness } from './readiness.js';
-
-/** Returns true when it answered the request; the server tries handlers in order. */
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
 export interface HttpServer {
   port: number;
@@ -82,23 +80,6 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
     if (await handler(req, res)) return;
   }
   sendJson(res, 404, { error: 'not_found' });
-}
-
-/** JSON answers of the HTTP port (health, readiness, the admin API); never cached by a proxy. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(payload);
-}
-
-export function sendEmpty(res: ServerResponse, status: number): void {
-  res.writeHead(status, { 'cache-control': 'no-store' });
-  res.end();
 }
 
 /** An HTTPS server whose certificate follows `tls` (reloaded on file change) and which enforces allowedClients. */
