@@ -1,6 +1,7 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { generateProof, generateKeyPair as dpopKeyPair } from 'dpop';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { askAuthz } from '../helpers/authz-http.js';
 import { checkRequest, deniedBody, deniedHeader, type HttpRequestSpec } from '../helpers/envoy-client.js';
 import { startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
@@ -79,6 +80,7 @@ describe('sender-constrained tokens', () => {
         },
       ],
       rules: [{ id: 'api', match: { paths: ['/api/**'] }, require: { authenticated: true } }],
+      authz: { trustForwardedClientCert: true },
     });
     ca = new TestCa();
     certA = encodeURIComponent(ca.issue('spiffe://cluster.local/ns/a/sa/client').cert);
@@ -229,6 +231,30 @@ describe('sender-constrained tokens', () => {
 
     it('still takes unbound Bearer tokens of the provider (dpop.required is off)', async () => {
       expect(await reasonOf(check({ authorization: `Bearer ${await token({})}` }))).toBe('allowed');
+    });
+  });
+
+  describe('on the HTTP authorization port', () => {
+    const original = { host: HOST, path: PATH };
+
+    it("takes htu's scheme from X-Forwarded-Proto (Traefik sets it), and refuses a proof where the proxy clears it (ingress-nginx)", async () => {
+      const bound = await dpopToken();
+      const headers = (dpop: string) => ({ authorization: `DPoP ${bound}`, dpop });
+      expect((await askAuthz(tg.app.authzPort, 'traefik', { ...original, headers: headers(proof(bound)) })).status).toBe(200);
+      const refused = await askAuthz(tg.app.authzPort, 'ingress-nginx', { ...original, headers: headers(proof(bound)) });
+      expect([refused.status, JSON.parse(refused.body).reason]).toEqual([401, 'invalid_dpop_proof']);
+    });
+
+    it("checks a certificate-bound token against X-Forwarded-Client-Cert's Cert=", async () => {
+      const der = Buffer.from(decodeURIComponent(certA).replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+      const bound = await token({ cnf: { 'x5t#S256': sha256(der) } });
+      const ask = (cert: string) =>
+        askAuthz(tg.app.authzPort, 'envoy', {
+          ...original,
+          headers: { authorization: `Bearer ${bound}`, 'x-forwarded-client-cert': `Cert="${cert}"` },
+        });
+      expect((await ask(certA)).status).toBe(200);
+      expect(JSON.parse((await ask(certB)).body).reason).toBe('certificate_mismatch');
     });
   });
 });
