@@ -59,7 +59,12 @@ export async function decideOffline(
   const view = request.token !== undefined ? withToken(request.view, runtime, request.token) : request.view;
   const preset = request.claims ? presetToken(runtime, request.claims, request.provider) : undefined;
   const { outcome, decision } = await decide(runtime, view, { explain: true, presetToken: preset });
-  const response = toCheckResponse(outcome, view, { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim });
+  const response = toCheckResponse(outcome, view, {
+    identityHeaders: runtime.identityHeaders,
+    realm: runtime.config.realm,
+    dpop: runtime.dpopChallenge,
+    onUnsafeClaim,
+  });
   return { view, outcome, decision, response, preset: preset !== undefined };
 }
 

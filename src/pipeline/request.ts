@@ -10,6 +10,8 @@ export interface RequestView {
   host: string;
   /** Raw `:path` as Envoy sent it, query and fragment included. */
   path: string;
+  /** `http` or `https` as the client spoke it (`:scheme`; HTTP mode: `X-Forwarded-Proto`), for a DPoP proof's `htu`. */
+  scheme?: string;
   headers: ReadonlyMap<string, readonly string[]>;
   /** Envoy's `source.principal`: the mTLS client certificate's URI SAN (else DNS SAN, else subject). */
   principal?: string;
@@ -33,6 +35,7 @@ export function requestViewFrom(request: CheckRequest): RequestView {
     method: (http.method || first(headers, ':method') || '').toUpperCase(),
     host: http.host || first(headers, ':authority') || first(headers, 'host') || '',
     path: http.path || first(headers, ':path') || '',
+    scheme: http.scheme || first(headers, ':scheme') || undefined,
     headers,
     principal: source.principal || undefined,
     certificate: source.certificate || undefined,

@@ -39,7 +39,8 @@ export type Outcome =
       /** Context roles a context source answered: the injected roles header carries them too. */
       granted?: readonly ContextGrant[];
     }
-  | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
+  /** `dpop`: the token came with the DPoP scheme, so the DPoP challenge carries the error. */
+  | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown; dpop?: boolean }
   | { kind: 'forbidden'; reason: PolicyReason; ruleId: string | null; provider?: string; sub?: unknown }
   /** There is no one request to decide on: the Check message could not be decoded, or the proxy's headers do not name one. */
   | { kind: 'refused_request'; reason: RequestFailure }
@@ -81,9 +82,28 @@ export class IdentityHeaders {
   }
 }
 
+/**
+ * The DPoP challenge (RFC 9449 §7.1), when some provider accepts DPoP: the proof algorithms any of
+ * them accepts, space-separated, and whether a Bearer token is still accepted anywhere (then both
+ * challenges are sent).
+ */
+export interface DpopChallenge {
+  algs: string;
+  bearer: boolean;
+}
+
+/** The DPoP challenge of these providers, or undefined when none accepts DPoP. */
+export function dpopChallengeOf(providers: Config['providers']): DpopChallenge | undefined {
+  const algs = new Set(providers.flatMap((p) => p.dpop?.algorithms ?? []));
+  if (algs.size === 0) return undefined;
+  return { algs: [...algs].join(' '), bearer: providers.length === 0 || providers.some((p) => !p.dpop?.required) };
+}
+
 export interface ResponseContext {
   identityHeaders: IdentityHeaders;
   realm: string;
+  /** Present when some provider accepts DPoP. */
+  dpop?: DpopChallenge | undefined;
   /** Called for a claim that cannot travel as a header value; the value itself is never logged. */
   onUnsafeClaim: (header: string, claim: string) => void;
 }
@@ -91,7 +111,12 @@ export interface ResponseContext {
 export function toCheckResponse(outcome: Outcome, request: RequestView, ctx: ResponseContext): CheckResponse {
   if (outcome.kind === 'allow') return allowResponse(outcome, request, ctx);
   const { reason, ruleId } = denialCause(outcome);
-  return denialResponse(reason, ruleId, ctx.realm);
+  return denialResponse(reason, ruleId, ctx.realm, ctx.dpop && { ...ctx.dpop, presented: dpopPresented(outcome) });
+}
+
+/** Whether the denied request's token came with the DPoP scheme. */
+export function dpopPresented(outcome: DenialOutcome): boolean {
+  return outcome.kind === 'unauthenticated' && outcome.dpop === true;
 }
 
 /** Every outcome but an allow. */
@@ -209,7 +234,8 @@ export function requestResponseParts(
   const remove: string[] = [];
   for (const name of request.headers.keys()) {
     if (name.startsWith(':') || name === 'host' || overwritten?.has(name) || name === minted?.header) continue;
-    if (name === tokenHeader || ctx.identityHeaders.isIdentity(name)) remove.push(name);
+    // A DPoP proof travels as the token does: it is half of the same credential, and spent here.
+    if (name === tokenHeader || (name === DPOP_HEADER && dropToken) || ctx.identityHeaders.isIdentity(name)) remove.push(name);
   }
   return {
     headers_to_remove: remove,
@@ -221,14 +247,32 @@ export function requestResponseParts(
 /** The denial body's `error`, by HTTP status. */
 const BODY_ERROR = { 401: 'unauthenticated', 403: 'forbidden', 500: 'internal_error' } as const;
 
-/** A denial as the reason catalogue describes it: 401s carry a Bearer challenge, and gRPC code 16. */
-export function denialResponse(reason: Reason, ruleId: string | null, realm: string): CheckResponse {
+const DPOP_HEADER = 'dpop';
+
+/**
+ * A denial as the reason catalogue describes it: 401s carry a challenge, and gRPC code 16. With DPoP
+ * configured the challenge is `DPoP` with `algs` (RFC 9449 §7.1), after `Bearer` when Bearer tokens
+ * are accepted too, in one header value (RFC 9110 §11.6.1 allows a list). The error goes to the DPoP
+ * challenge when it is about DPoP (`invalid_dpop_proof`, a token that must use DPoP) or the token came
+ * with the DPoP scheme, else to the Bearer one.
+ */
+export function denialResponse(
+  reason: Reason,
+  ruleId: string | null,
+  realm: string,
+  dpop?: DpopChallenge & { presented: boolean },
+): CheckResponse {
   const { status, bearerError, description } = REASONS[reason];
   const headers: HeaderValueOption[] = [];
   if (status === 401) {
     // RFC 6750 §3.1: no error attribute when the request carried no token at all.
     const error = bearerError === null ? '' : `, error="${bearerError}", error_description="${description}"`;
-    headers.push(overwrite('www-authenticate', `Bearer realm="${realm}"${error}`));
+    const onDpop =
+      dpop !== undefined && (dpop.presented || !dpop.bearer || bearerError === 'invalid_dpop_proof' || reason === 'dpop_required');
+    const challenges: string[] = [];
+    if (dpop === undefined || dpop.bearer) challenges.push(`Bearer realm="${realm}"${onDpop ? '' : error}`);
+    if (dpop) challenges.push(`DPoP realm="${realm}", algs="${dpop.algs}"${onDpop ? error : ''}`);
+    headers.push(overwrite('www-authenticate', challenges.join(', ')));
   }
   const body: Record<string, string> = { error: BODY_ERROR[status], reason };
   if (ruleId) body.rule = ruleId;

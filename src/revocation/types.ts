@@ -75,6 +75,12 @@ export interface RevocationStore {
    * from another replica; `listener(null)` when changes may have been missed. Returns the unsubscribe.
    */
   onSubjectChange(listener: (sub: string | null) => void): () => void;
+  /**
+   * Present when every replica shares the store (Redis): sets `key` until `expiresAtMs` unless it is
+   * set already, atomically; resolves true when it was absent. Rejects when the store cannot answer.
+   * DPoP replay detection across replicas (src/pipeline/dpop-replay.ts).
+   */
+  readonly claimOnce?: ((key: string, expiresAtMs: number) => Promise<boolean>) | undefined;
 }
 
 /** The store could not make a change durable; the change was not applied. */

@@ -19,6 +19,7 @@ import { watchFile } from '../util/file-watch.js';
 import { repeatLimiter } from '../util/repeat-limiter.js';
 import { startAuthzServer } from './authz-http/server.js';
 import { createCheckHandler, createChecker } from './check.js';
+import { ReplayGuard } from '../pipeline/dpop-replay.js';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
 import { httpsServer, startHttpServer, type HttpServer } from './http.js';
 import type { HttpHandler } from '../util/http-reply.js';
@@ -49,6 +50,8 @@ export class Tollgate {
   private http!: HttpServer;
   private tls: ListenersTls = { all: [] };
   private internalTokens: InternalTokens | undefined;
+  /** DPoP proofs seen, kept across reloads: a reload must not make a spent proof good again. */
+  private readonly replayGuard: ReplayGuard;
   private authz!: HttpServer;
   private unwatch: (() => void) | undefined;
   private configHash = '';
@@ -66,6 +69,7 @@ export class Tollgate {
   ) {
     // The same rejected config is logged at most once a minute (SIGHUP retries count as repeats).
     this.limitRepeats = repeatLimiter(deps.clock);
+    this.replayGuard = new ReplayGuard(() => deps.clock.now());
   }
 
   static async start(options: TollgateOptions): Promise<Tollgate> {
@@ -83,7 +87,10 @@ export class Tollgate {
     const app: Tollgate = new Tollgate(
       loaded.path,
       deps,
-      createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }),
+      createCheckMetrics(registry, {
+        tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0,
+        dpopReplayEntries: () => app.replayGuard.size,
+      }),
     );
     await app.init(loaded, options.watchConfig ?? true, options.tlsPollMs);
     return app;
@@ -162,6 +169,7 @@ export class Tollgate {
         () => this.metrics.logDenialsSkipped.inc(),
       ),
       tracing: this.tracing,
+      replayGuard: this.replayGuard,
     });
     this.grpc = await listening('listen.grpc', config.listen.grpc, () =>
       startGrpcServer(config.listen.grpc, createCheckHandler(check), onError, { tls: this.tls.grpc, limits: config.limits.grpc }),
