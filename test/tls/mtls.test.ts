@@ -345,4 +345,22 @@ describe('an exact allowedClients entry', () => {
     await expect(httpsGet(exact.app.httpPort, '/healthz', pair())).rejects.toThrow();
     await expect(httpsGet(exact.app.authzPort, '/envoy/x', pair())).rejects.toThrow();
   });
+
+  it('counts every refusal of a client reconnecting in a loop, and logs at most 20 a second', async () => {
+    for (let i = 0; i < 30; i++) {
+      const client = new EnvoyClient(exact.app.grpcPort, clientCredentials(evil), TLS_CHANNEL_OPTIONS);
+      await expect(client.check(checkRequest())).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      client.close();
+    }
+    const refused = Number(/ (\d+)$/.exec(await exactMetric('tollgate_tls_clients_refused_total{listener="grpc"}'))?.[1]);
+    expect(refused).toBeGreaterThanOrEqual(30);
+    const lines = exact.logs.filter((l) => l.msg === 'client certificate not in allowedClients; refused' && l.listener === 'grpc');
+    expect(lines.length).toBe(20); // the test clock stands still: one window
+  });
+
+  const exactMetric = async (name: string) =>
+    (await exact.app.registry.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .join('\n');
 });
