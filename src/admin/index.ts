@@ -18,6 +18,7 @@ import { loadAdminCredential, type AdminCredential } from './credential.js';
 import { HttpError, readJsonBody } from './http.js';
 import { parseBody, refreshBodySchema, revokeBodySchema } from './requests.js';
 import { formatRfc3339 } from './time.js';
+import { loggedText } from '../util/log-text.js';
 
 export { MIN_SECRET_LENGTH } from './credential.js';
 
@@ -74,7 +75,7 @@ export function createAdminHandler(options: AdminHandlerOptions): HttpHandler {
       action: 'authenticate',
       actor: 'unauthenticated',
       remote: req.socket.remoteAddress ?? 'unknown',
-      path: boundedPath(url.pathname),
+      path: loggedText(url.pathname),
     };
     let status: number;
     let failure: string | undefined;
@@ -111,13 +112,6 @@ export function createAdminHandler(options: AdminHandlerOptions): HttpHandler {
 
 /** Audit lines of unauthenticated requests per second; the rest are skipped and counted. */
 const UNAUTHENTICATED_LINES_PER_SECOND = 20;
-/** The client chooses the path (up to ~16 KiB): an audit line carries this much of it. */
-const MAX_AUDIT_PATH = 256;
-
-function boundedPath(path: string): string {
-  return path.length <= MAX_AUDIT_PATH ? path : `${path.slice(0, MAX_AUDIT_PATH)}…(${path.length} chars)`;
-}
-
 /** One counter per registry: the handler is rebuilt at each reload that touches the store or admin. */
 function auditSkipped(registry: Registry): Counter {
   const name = 'tollgate_admin_audit_lines_skipped_total';

@@ -52,7 +52,8 @@ export class Tollgate {
   private internalTokens: InternalTokens | undefined;
   /** DPoP proofs seen, kept across reloads: a reload must not make a spent proof good again. */
   private readonly replayGuard: ReplayGuard;
-  private authz!: HttpServer;
+  /** Undefined with `listen.authz: off`. */
+  private authz: HttpServer | undefined;
   private unwatch: (() => void) | undefined;
   private configHash = '';
   /** The content last rejected: the watch does not retry it until the file changes again. */
@@ -67,7 +68,7 @@ export class Tollgate {
     private readonly deps: Deps,
     private readonly metrics: CheckMetrics,
   ) {
-    // The same rejected config is logged at most once a minute (SIGHUP retries count as repeats).
+    // The same rejected config is logged at most once a minute when the watch retries it.
     this.limitRepeats = repeatLimiter(deps.clock);
     this.replayGuard = new ReplayGuard(() => deps.clock.now());
   }
@@ -104,8 +105,9 @@ export class Tollgate {
     return this.http.port;
   }
 
+  /** The HTTP authorization port's bound port; 0 with `listen.authz: off`. */
   get authzPort(): number {
-    return this.authz.port;
+    return this.authz?.port ?? 0;
   }
 
   get config(): Config {
@@ -177,16 +179,20 @@ export class Tollgate {
     started.push(() => this.grpc.shutdown(0));
     // listen.httpTls covers this port too: HTTPS, and with a client CA only the proxies it names.
     const httpTls = this.tls.http;
-    this.authz = await listening('listen.authz', config.listen.authz, () =>
-      startAuthzServer({
-        address: config.listen.authz,
-        check: check.http,
-        requestOptions: () => this.runtime.config.authz,
-        onError,
-        createServer: httpTls && ((listener) => httpsServer(httpTls, listener)),
-      }),
-    );
-    started.push(() => this.authz.close());
+    const authzAddress = config.listen.authz;
+    if (authzAddress !== 'off') {
+      const authz = await listening('listen.authz', authzAddress, () =>
+        startAuthzServer({
+          address: authzAddress,
+          check: check.http,
+          requestOptions: () => this.runtime.config.authz,
+          onError,
+          createServer: httpTls && ((listener) => httpsServer(httpTls, listener)),
+        }),
+      );
+      this.authz = authz;
+      started.push(() => authz.close());
+    }
     this.http = await listening('listen.http', config.listen.http, () =>
       startHttpServer({
         address: config.listen.http,
@@ -206,10 +212,10 @@ export class Tollgate {
       {
         grpc: boundAddress(config.listen.grpc, this.grpc.port),
         http: boundAddress(config.listen.http, this.http.port),
-        authz: boundAddress(config.listen.authz, this.authz.port),
+        authz: this.authz ? boundAddress(authzAddress, this.authz.port) : 'off',
         grpcPort: this.grpc.port,
         httpPort: this.http.port,
-        authzPort: this.authz.port,
+        authzPort: this.authzPort,
         config: this.configPath,
         providers: config.providers.map((p) => p.name),
         rules: config.rules.length,
@@ -218,14 +224,18 @@ export class Tollgate {
     );
   }
 
-  /** Loads the config file again; a config that fails validation is rejected and the old one keeps serving. */
-  reload(): Promise<void> {
+  /**
+   * Loads the config file again; a config that fails validation is rejected and the old one keeps
+   * serving. `signal`: an operator asked (SIGHUP) and gets an answer in the log every time, even for
+   * content already rejected; the file watch's own repeats are logged at most once a minute.
+   */
+  reload(trigger: 'signal' | 'watch' = 'watch'): Promise<void> {
     // Reloads run one after another, never interleaved.
-    this.reloading = this.reloading.then(() => this.reloadNow());
+    this.reloading = this.reloading.then(() => this.reloadNow(trigger));
     return this.reloading;
   }
 
-  private async reloadNow(): Promise<void> {
+  private async reloadNow(trigger: 'signal' | 'watch'): Promise<void> {
     let text: Buffer | undefined;
     try {
       text = readFileSync(this.configPath);
@@ -264,7 +274,7 @@ export class Tollgate {
       if (text) this.rejectedHash = configHash(text);
       const error = err instanceof Error ? err.message : String(err);
       const { log, repeated } = this.limitRepeats(error);
-      if (log)
+      if (log || trigger === 'signal')
         this.deps.logger.error(
           { config: this.configPath, err: error, ...(repeated ? { repeated } : {}) },
           'config reload rejected; the previous config keeps serving',
@@ -351,7 +361,7 @@ export class Tollgate {
     this.unwatch?.();
     if (notServingSeconds > 0) await new Promise((resolve) => setTimeout(resolve, notServingSeconds * 1000));
     await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
-    await this.authz.close();
+    await this.authz?.close();
     await this.http.close();
     for (const tls of this.tls.all) tls.stop();
     this.internalTokens?.stop();

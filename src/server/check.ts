@@ -18,6 +18,7 @@ import { UndecodableRequest, type OutgoingCheck } from './check-codec.js';
 import { PreparedAllows, preparableToken } from './prepared-allow.js';
 import { PreparedDenials } from './prepared-denial.js';
 import type { Runtime } from './runtime.js';
+import { loggedText } from '../util/log-text.js';
 
 export interface CheckContext {
   runtime: () => Runtime;
@@ -69,8 +70,15 @@ export function createChecker(ctx: CheckContext): Checker {
   const onBinding: DecideOptions['onBinding'] = (kind, result) => ctx.metrics.bindingCheck(kind, result);
   const onToken = (bytes: number, provider: string | undefined) =>
     ctx.metrics.tokenSize(bytes, provider ?? '', ctx.runtime().config.limits.maxTokenBytes);
+  // Lines a client can trigger on every request share the denial lines' per-second budget.
+  const capped = (write: (skipped: number | undefined) => void) => {
+    const skipped = ctx.denialLines ? ctx.denialLines.admit() : 0;
+    if (skipped !== null) write(skipped || undefined);
+  };
   const onUnsafeClaim = (header: string, claim: string) =>
-    ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
+    capped((denialLinesSkipped) =>
+      ctx.logger.warn({ header, claim, denialLinesSkipped }, 'claim value is not a safe header value; header not injected'),
+    );
   const whole = (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext) => toCheckResponse(outcome, view ?? emptyView, rc);
   const run = async <R>(
     toView: () => RequestView | RequestFailure,
@@ -113,7 +121,9 @@ export function createChecker(ctx: CheckContext): Checker {
           );
       }
     } catch (err) {
-      ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
+      capped((denialLinesSkipped) =>
+        ctx.logger.error({ err: errorSummary(err), requestId: loggedText(view?.requestId), denialLinesSkipped }, 'check failed; denying'),
+      );
       outcome = { kind: 'error' };
     }
     const rc = { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, dpop: runtime.dpopChallenge, onUnsafeClaim };
@@ -211,10 +221,10 @@ function record(ctx: CheckContext, labels: Labels, outcome: Outcome, view: Reque
     provider: labels.provider || undefined,
     rule: labels.rule || undefined,
     sub: subOf(outcome),
-    requestId: view?.requestId,
+    requestId: loggedText(view?.requestId),
     transport,
-    method: view?.method,
-    path: view?.path.split('?', 1)[0],
+    method: loggedText(view?.method),
+    path: loggedText(view?.path.split('?', 1)[0]),
     denialLinesSkipped: skipped || undefined,
   };
   if (allowed) ctx.logger.debug(line, 'check allowed');

@@ -95,6 +95,7 @@ describe('config loading', () => {
     [{ providers: [provider, { ...provider, issuer: 'https://other' }] }, 'config: providers[1].name: duplicate provider name "idp"'],
     [{ providers: [{ ...provider, clockskew: 30 }] }, 'config: providers[0].clockskew: unknown field; did you mean "clockSkewSeconds"?'],
     [{ listen: { grpc: 'localhost' } }, 'config: listen.grpc: must be host:port'],
+    [{ listen: { authz: 'of' } }, 'config: listen.authz: must be host:port, e.g. 127.0.0.1:9003, or off for no HTTP authorization port'],
     [{ admin: { tokenFile: 'x' } }, 'config: admin: the admin API manages revocations: configure `revocation` too'],
     [{ revocation: { store: 'file' } }, 'config: revocation.path: required when store is file'],
     [

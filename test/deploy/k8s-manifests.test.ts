@@ -120,7 +120,12 @@ describe.each(OVERLAYS)('%s', (overlay) => {
 
   it("ships a tollgate.yaml that passes tollgate's own config validation", () => {
     const config = renderedConfig(overlay);
-    expect(config.listen).toMatchObject({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002', authz: '0.0.0.0:9003' });
+    // A sidecar's Envoy asks over gRPC: its tollgate opens no HTTP authorization port.
+    expect(config.listen).toMatchObject({
+      grpc: '0.0.0.0:9001',
+      http: '0.0.0.0:9002',
+      authz: overlay.endsWith('/sidecar') ? 'off' : '0.0.0.0:9003',
+    });
     expect(config.admin?.tokenFile).toBe('/etc/tollgate-admin/token');
     expect(config.defaultDecision).toBe('deny');
     expect(config.providers.length).toBeGreaterThan(0);
