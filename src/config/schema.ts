@@ -3,6 +3,7 @@ import { providerSchema, headerNameSchema, type ProviderConfig } from './provide
 import { rulesSchema, defaultDecisionSchema, viewAsConfigSchema, type RuleConfig } from '../policy/index.js';
 import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index.js';
 import { adminConfigSchema } from './admin.js';
+import { HOST_PORT, hostPortSchema } from './host-port.js';
 import { tlsListenerSchema } from '../tls/schema.js';
 import { internalTokensSchema } from '../internal-tokens/schema.js';
 import { authzConfigSchema } from './authz.js';
@@ -12,8 +13,6 @@ import { readinessConfigSchema } from './readiness.js';
 import { decisionLogConfigSchema } from '../observability/decision-log-config.js';
 import { tracingConfigSchema } from '../observability/tracing-config.js';
 
-const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
-const hostPortSchema = z.string().regex(HOST_PORT, 'must be host:port, e.g. 0.0.0.0:9001 (port 0 picks a free port)');
 /** `off`: no HTTP authorization port (a sidecar whose Envoy asks over gRPC needs none). */
 const authzAddressSchema = z
   .string()

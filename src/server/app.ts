@@ -54,6 +54,8 @@ export class Tollgate {
   private readonly replayGuard: ReplayGuard;
   /** Undefined with `listen.authz: off`. */
   private authz: HttpServer | undefined;
+  /** The admin API's own listener, with `admin.listen`. */
+  private adminHttp: HttpServer | undefined;
   private unwatch: (() => void) | undefined;
   private configHash = '';
   /** The content last rejected: the watch does not retry it until the file changes again. */
@@ -103,6 +105,11 @@ export class Tollgate {
 
   get httpPort(): number {
     return this.http.port;
+  }
+
+  /** The admin API's own port with `admin.listen`; 0 when the admin API is on the HTTP port (or off). */
+  get adminPort(): number {
+    return this.adminHttp?.port ?? 0;
   }
 
   /** The HTTP authorization port's bound port; 0 with `listen.authz: off`. */
@@ -193,16 +200,31 @@ export class Tollgate {
       this.authz = authz;
       started.push(() => authz.close());
     }
+    const adminAddress = config.admin?.listen;
     this.http = await listening('listen.http', config.listen.http, () =>
       startHttpServer({
         address: config.listen.http,
         registry: () => this.deps.registry,
         readiness: () => this.readiness(),
-        handlers: () => [this.internalTokens?.handle, this.admin].filter((h) => h !== undefined),
+        // With admin.listen the admin API has a port of its own and is not served here.
+        handlers: () => [this.internalTokens?.handle, adminAddress ? undefined : this.admin].filter((h) => h !== undefined),
         onError,
         tls: this.tls.http,
       }),
     );
+    started.push(() => this.http.close());
+    if (adminAddress) {
+      const adminHttp = await listening('admin.listen', adminAddress, () =>
+        startHttpServer({
+          address: adminAddress,
+          handlers: () => [this.admin].filter((h) => h !== undefined),
+          onError,
+          tls: this.tls.http,
+        }),
+      );
+      this.adminHttp = adminHttp;
+      started.push(() => adminHttp.close());
+    }
     if (watchConfig) this.watchConfigFile();
     warnAboutPolicy(config, this.deps.logger);
     this.syncHealth();
@@ -213,6 +235,7 @@ export class Tollgate {
         grpc: boundAddress(config.listen.grpc, this.grpc.port),
         http: boundAddress(config.listen.http, this.http.port),
         authz: this.authz ? boundAddress(authzAddress, this.authz.port) : 'off',
+        admin: this.adminHttp && adminAddress ? boundAddress(adminAddress, this.adminHttp.port) : undefined,
         grpcPort: this.grpc.port,
         httpPort: this.http.port,
         authzPort: this.authzPort,
@@ -240,9 +263,12 @@ export class Tollgate {
     try {
       text = readFileSync(this.configPath);
       const loaded = loadConfigFile(this.configPath);
-      if (JSON.stringify(loaded.config.listen) !== JSON.stringify(this.runtime.config.listen)) {
+      if (
+        JSON.stringify(loaded.config.listen) !== JSON.stringify(this.runtime.config.listen) ||
+        loaded.config.admin?.listen !== this.runtime.config.admin?.listen
+      ) {
         this.deps.logger.warn(
-          'listen settings changed: they take effect at the next restart (certificate files themselves reload on change)',
+          'listen settings (or admin.listen) changed: they take effect at the next restart (certificate files themselves reload on change)',
         );
       }
       if (JSON.stringify(loaded.config.internalTokens) !== JSON.stringify(this.runtime.config.internalTokens)) {
@@ -363,6 +389,7 @@ export class Tollgate {
     await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
     await this.authz?.close();
     await this.http.close();
+    await this.adminHttp?.close();
     for (const tls of this.tls.all) tls.stop();
     this.internalTokens?.stop();
     this.runtime.stop();

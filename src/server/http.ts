@@ -15,8 +15,9 @@ export interface HttpServer {
 
 export interface HttpServerOptions {
   address: string;
-  registry: () => Registry;
-  readiness: () => Readiness;
+  /** `/metrics`, `/healthz` and `/readyz`; without them (the admin API's own port) only `handlers` answer. */
+  registry?: () => Registry;
+  readiness?: () => Readiness;
   /** Extra handlers (the admin API), consulted after the built-in routes. */
   handlers: () => readonly HttpHandler[];
   onError: (err: unknown) => void;
@@ -60,10 +61,11 @@ export async function listenOn(server: Server, address: string): Promise<HttpSer
 
 async function route(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0];
-  if (req.method === 'GET' || req.method === 'HEAD') {
+  const { registry: registryOf, readiness: readinessOf } = options;
+  if ((req.method === 'GET' || req.method === 'HEAD') && registryOf && readinessOf) {
     switch (path) {
       case '/metrics': {
-        const registry = options.registry();
+        const registry = registryOf();
         res.writeHead(200, { 'content-type': registry.contentType });
         res.end(await registry.metrics());
         return;
@@ -71,7 +73,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
       case '/healthz':
         return sendJson(res, 200, { status: 'ok' });
       case '/readyz': {
-        const readiness = options.readiness();
+        const readiness = readinessOf();
         return sendJson(res, readiness.ready ? 200 : 503, readiness);
       }
     }
