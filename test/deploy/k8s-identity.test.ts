@@ -184,6 +184,7 @@ beforeAll(async () => {
     {
       ...gatewayConfig,
       listen: { ...gatewayConfig.listen, grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' },
+      admin: gatewayConfig.admin && { ...gatewayConfig.admin, listen: '127.0.0.1:0' },
       providers: gatewayConfig.providers.map((p) => ({ ...p, jwks: { file: idpJwks } })),
       revocation: { store: 'memory' },
       // The test closes it at once; the shipped drain timings are the pod's.
@@ -205,7 +206,9 @@ beforeAll(async () => {
   const sidecarRunnable = remap(
     {
       ...sidecarConfig,
-      listen: { ...sidecarConfig.listen, grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0' },
+      // Free ports for what the overlay opens; the sidecar opens no HTTP authorization port (authz: off).
+      listen: { ...sidecarConfig.listen, grpc: '127.0.0.1:0', http: '127.0.0.1:0' },
+      admin: sidecarConfig.admin && { ...sidecarConfig.admin, listen: '127.0.0.1:0' },
       providers: sidecarConfig.providers.map((p) => ({ ...p, jwks: { uri: `https://localhost:${gateway.app.httpPort}${jwksPath}` } })),
       shutdown: { notServingSeconds: 0, drainSeconds: 5 },
     },
