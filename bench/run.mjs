@@ -35,6 +35,7 @@ import {
   useServerNode,
 } from './proc.mjs';
 import { measureContextCache } from './context-cache.mjs';
+import { measureOpaque } from './opaque.mjs';
 import { measureMint } from './mint.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, residentText, writeResults } from './report.mjs';
@@ -450,6 +451,14 @@ async function main() {
   if (want('context-cache')) {
     log(`context-cache: token-only and context-cache checks on one tollgate, alternating, ${CONTEXT_ROUNDS} rounds`);
     results.contextCache = await measureContextCache({ dir, seconds: SECONDS, rounds: CONTEXT_ROUNDS, log });
+  }
+
+  // ---- opaque tokens and API keys against a cached JWT, and a burst of new opaque tokens ------------
+  if (want('opaque')) {
+    log(
+      `opaque: cached JWT, introspected (cache hit) and API key checks on one tollgate, alternating, ${CONTEXT_ROUNDS} rounds; then a burst`,
+    );
+    results.opaque = await measureOpaque({ dir, seconds: SECONDS, rounds: CONTEXT_ROUNDS, log });
   }
 
   // ---- internal tokens: minting on a hit and on a miss, through the whole server over mTLS ----------
