@@ -41,11 +41,18 @@ export class ApiKeyStore {
   /** First load, then the watch. Resolves after the first attempt, whether it succeeded or not. */
   async start(): Promise<void> {
     if (this.unwatch) return;
-    this.unwatch = watchFile(
-      this.path,
-      () => void this.load(),
-      (err) => this.log.warn({ err: err.message }, 'api keys: file watch failed; changes are not seen until a config reload'),
-    );
+    const unseen = 'changes are not seen until a config reload';
+    try {
+      this.unwatch = watchFile(
+        this.path,
+        () => void this.load(),
+        (err) => this.log.warn({ err: err.message }, `api keys: file watch failed; ${unseen}`),
+      );
+    } catch (err) {
+      // A missing directory must not stop the server: the keys are refused, as for a missing file.
+      this.unwatch = () => {};
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, `api keys: cannot watch the file; ${unseen}`);
+    }
     await this.load();
   }
 

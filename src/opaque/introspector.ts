@@ -1,5 +1,7 @@
 import { LRUCache } from 'lru-cache';
+import type { Logger } from '../observability/logger.js';
 import type { Clock } from '../util/clock.js';
+import { repeatLimiter } from '../util/repeat-limiter.js';
 import { introspect, type IntrospectionAnswer, type IntrospectionEndpoint } from './introspection-client.js';
 import type { OpaqueMetrics } from './metrics.js';
 import type { IntrospectionConfig } from './schema.js';
@@ -22,14 +24,18 @@ export class Introspector {
   private readonly pending = new Map<string, Promise<IntrospectionAnswer>>();
   private readonly hit;
   private readonly label;
+  private readonly limitRepeats;
 
   constructor(
     private readonly config: IntrospectionConfig & { provider: string },
     private readonly endpoint: IntrospectionEndpoint,
     private readonly clock: Clock,
     private readonly metrics: OpaqueMetrics,
+    private readonly log: Logger,
   ) {
     this.label = { provider: config.provider };
+    // The same failure is logged at most once a minute (with the count of repeats): an outage is one line, not one per Check.
+    this.limitRepeats = repeatLimiter(clock);
     this.hit = metrics.hits.labels(this.label);
     this.cache =
       config.maxEntries > 0
@@ -64,7 +70,12 @@ export class Introspector {
     const answer = await introspect(this.endpoint, token);
     stop();
     this.metrics.calls.inc({ ...this.label, result: answer.kind === 'failure' ? answer.cause : answer.kind });
-    if (answer.kind !== 'failure') {
+    if (answer.kind === 'failure') {
+      // The cause only: never the token, the secret or the response body.
+      const { log, repeated } = this.limitRepeats(answer.cause);
+      if (log)
+        this.log.warn({ cause: answer.cause, ...(repeated ? { repeated } : {}) }, 'introspection: call failed; its Checks are denied');
+    } else {
       const ttl = this.ttlMs(answer);
       if (ttl > 0) this.cache?.set(key, answer, { ttl });
     }

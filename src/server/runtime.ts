@@ -128,8 +128,9 @@ function opaqueParts(config: ProviderConfig, index: number, deps: Deps): Pick<Pr
   if (!introspection) return {};
   const clientSecret = readSecretSource(introspection.clientSecret, `providers[${index}].introspection.clientSecret`);
   const endpoint = { ...introspection, clientSecret };
+  const log = deps.logger.child({ component: 'introspection', provider: config.name });
   return {
-    introspector: new Introspector({ ...introspection, provider: config.name }, endpoint, deps.clock, opaqueMetricsOf(deps.registry)),
+    introspector: new Introspector({ ...introspection, provider: config.name }, endpoint, deps.clock, opaqueMetricsOf(deps.registry), log),
   };
 }
 

@@ -137,4 +137,18 @@ describe('API keys (providers[].apiKeys)', () => {
     await waitFor('the removed key to be refused', async () => (await reasonFor(acme.key)) === 'unknown_api_key');
     expect(await metrics()).toMatch(/tollgate_api_keys\{provider="partners"\} 1/);
   });
+
+  it('starts when the file cannot even be watched (its directory is missing), refusing every key', async () => {
+    const other = await startTollgate({
+      providers: [{ name: 'partners', apiKeys: { file: 'missing/api-keys.yaml' }, fromHeaders: [{ name: 'x-api-key' }] }],
+      rules: [{ id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } }],
+    });
+    try {
+      const response = await other.client.check(checkRequest({ headers: { 'x-api-key': acme.key } }));
+      expect(deniedBody(response).reason).toBe('unknown_api_key');
+      expect(other.logText()).toContain('api keys: cannot watch the file');
+    } finally {
+      await other.close();
+    }
+  });
 });

@@ -72,6 +72,10 @@ describe('introspection against oidc-provider (client credentials, opaque access
     expect(refused.status?.code).toBe(16);
     expect(deniedBody(refused)).toEqual({ error: 'unauthenticated', reason: 'introspection_failed' });
     expect(await metricsOf(tg)).toMatch(/tollgate_introspection_requests_total\{provider="as",result="invalid_client"\} 1/);
+    expect(tg.logs.find((l) => l.msg === 'introspection: call failed; its Checks are denied')).toMatchObject({
+      cause: 'invalid_client',
+      provider: 'as',
+    });
   });
 });
 
