@@ -38,7 +38,7 @@ const claimToHeaderSchema = z.strictObject({
   claim: claimPathSchema,
 });
 
-/** Fields a JWT provider needs that an opaque-token provider must not have, and the reverse. */
+/** Fields only a JWT provider has: an introspection or apiKeys provider must not set them. */
 const JWT_ONLY = ['jwks', 'hmacSecret', 'algorithms'] as const;
 
 export const providerSchema = z
@@ -76,8 +76,8 @@ export const providerSchema = z
       checkJwtProvider(p, issue);
     }
     if (p.apiKeys) {
-      for (const field of ['issuer', 'audiences'] as const) {
-        if (p[field] !== undefined) issue(field, 'not used with `apiKeys`: an API key has no issuer or audience; remove it');
+      for (const field of ['issuer', 'audiences', 'maxTokenAgeSeconds'] as const) {
+        if (p[field] !== undefined) issue(field, 'not used with `apiKeys`: an API key has no issuer, audience or issue time; remove it');
       }
     } else {
       if (p.audiences === undefined) issue('audiences', 'required: a list, e.g. [api]');

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { formatPath } from '../util/config-error.js';
 
 /** The prefix of a hash in the file: the algorithm is named, so another can be added without ambiguity. */
-export const HASH_PREFIX = 'sha256:';
+const HASH_PREFIX = 'sha256:';
 
 const entrySchema = z.strictObject({
   /** Shown in logs, metrics and decision logs in the key's place, and the `jti` revocations name. */

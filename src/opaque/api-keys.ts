@@ -11,7 +11,7 @@ const MAX_FILE_BYTES = 16 * 1024 * 1024;
 /** Bytes of a digest that choose its bucket; the whole digest is then compared in constant time. */
 const BUCKET_BYTES = 8;
 
-export type ApiKeyLookup = ApiKey | 'unknown' | 'expired';
+type ApiKeyLookup = ApiKey | 'unknown' | 'expired';
 
 /**
  * One provider's API keys, from a file watched as `jwks.file` is (the directory, so a ConfigMap's

@@ -1,5 +1,5 @@
-export { apiKeysConfigSchema, introspectionConfigSchema, type ApiKeysConfig, type IntrospectionConfig } from './schema.js';
+export { apiKeysConfigSchema, introspectionConfigSchema } from './schema.js';
 export { Introspector } from './introspector.js';
-export type { IntrospectionAnswer, IntrospectionFailure } from './introspection-client.js';
-export { ApiKeyStore, type ApiKeyLookup } from './api-keys.js';
+export type { IntrospectionAnswer } from './introspection-client.js';
+export { ApiKeyStore } from './api-keys.js';
 export { opaqueMetricsOf } from './metrics.js';

@@ -27,7 +27,5 @@ export const introspectionConfigSchema = z
 
 export type IntrospectionConfig = z.output<typeof introspectionConfigSchema>;
 
-/** `providers[].apiKeys`: the file of key hashes (see api-keys-file.ts for its entries). */
+/** `providers[].apiKeys`: the file of key hashes (see api-key-file.ts for its entries). */
 export const apiKeysConfigSchema = z.strictObject({ file: z.string().min(1) });
-
-export type ApiKeysConfig = z.output<typeof apiKeysConfigSchema>;

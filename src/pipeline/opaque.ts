@@ -7,7 +7,7 @@ import { introspectedClaimsFailure, missingClaim } from './opaque-claims.js';
 import type { ProviderRuntime, VerifiedToken, VerifyOutcome } from './verify.js';
 
 /** An opaque-token provider with the part that answers for its tokens. */
-export type OpaqueRoute =
+type OpaqueRoute =
   | { provider: ProviderRuntime; apiKeys: ApiKeyStore; introspector?: undefined }
   | { provider: ProviderRuntime; introspector: Introspector; apiKeys?: undefined };
 

@@ -57,6 +57,7 @@ describe('opaque-token providers in the config', () => {
     [{ ...partners, issuer: 'https://idp' }, 'config: providers[0].issuer: not used with `apiKeys`'],
     [{ ...partners, audiences: ['api'] }, 'config: providers[0].audiences: not used with `apiKeys`'],
     [{ ...partners, algorithms: ['ES256'] }, 'config: providers[0].algorithms: not used with `apiKeys`'],
+    [{ ...partners, maxTokenAgeSeconds: 60 }, 'config: providers[0].maxTokenAgeSeconds: not used with `apiKeys`'],
     [{ name: 'idp', audiences: ['api'] }, 'config: providers[0].issuer: required'],
     [{ name: 'idp', issuer: 'https://idp', audiences: ['api'] }, 'config: providers[0].algorithms: required'],
   ])('refuses %j with a message naming the field', (provider, message) => {
