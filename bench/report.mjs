@@ -39,6 +39,11 @@ const CONTEXT_CACHE_RATIO = 1.1;
 /** Issue 32: an introspected token on a cache hit and an API key keep this share of a cached JWT's throughput. */
 const OPAQUE_THROUGHPUT_RATIO = 0.9;
 const MINT_HIT_RATIO = 1.1; // issue 15
+// issue 30: a large policy and `when` conditions against a 10-rule policy of the same shape
+const LARGE_POLICY_RATIO = 0.9;
+const LARGE_POLICY_START_ADDED_MS = 2000;
+const LARGE_POLICY_RSS_ADDED_MB = 50;
+const WHEN_RATIO = 0.95;
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const spread = (values, digits = 2) => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
@@ -148,6 +153,34 @@ export function targets(results) {
       pass: burst.calls === burst.distinct && burst.duplicates === 0 && burst.allowed === burst.checks,
       detail: `${burst.checks} checks (${burst.distinct} tokens × ${burst.checks / burst.distinct}) → ${burst.calls} calls, ${burst.duplicates} tokens asked about more than once, ${burst.allowed} allowed`,
     });
+  }
+  const scale = results.policyScale;
+  if (scale) {
+    const large = scale.rounds.map((r) => r.rules10k / r.rules10);
+    const when = scale.rounds.map((r) => r.when10 / r.rules10);
+    const { rules10, rules10k } = scale.started;
+    out.push(
+      {
+        name: `a ${n0(scale.rules)}-rule policy whose last rule matches keeps ≥ ${LARGE_POLICY_RATIO} of a 10-rule policy's cached throughput`,
+        pass: median(large) >= LARGE_POLICY_RATIO,
+        detail: `median of per-round ratios ${median(large).toFixed(2)} (rounds: ${large.map((r) => r.toFixed(2)).join(', ')}; spread ${spread(large)})`,
+      },
+      {
+        name: `starting with ${n0(scale.rules)} rules takes ≤ ${LARGE_POLICY_START_ADDED_MS / 1000} s more than with 10`,
+        pass: rules10k.startMs - rules10.startMs <= LARGE_POLICY_START_ADDED_MS,
+        detail: `ready in ${n0(rules10k.startMs)} ms against ${n0(rules10.startMs)} ms (process start to the first /readyz 200)`,
+      },
+      {
+        name: `${n0(scale.rules)} rules add ≤ ${LARGE_POLICY_RSS_ADDED_MB} MB RSS`,
+        pass: rules10k.rssMB - rules10.rssMB <= LARGE_POLICY_RSS_ADDED_MB,
+        detail: `RSS after start ${rules10k.rssMB.toFixed(0)} MB against ${rules10.rssMB.toFixed(0)} MB: ${(rules10k.rssMB - rules10.rssMB).toFixed(0)} MB added`,
+      },
+      {
+        name: `rules with a three-clause when keep ≥ ${WHEN_RATIO} of the same rules' cached throughput without it`,
+        pass: median(when) >= WHEN_RATIO,
+        detail: `median of per-round ratios ${median(when).toFixed(2)} (rounds: ${when.map((r) => r.toFixed(2)).join(', ')}; spread ${spread(when)})`,
+      },
+    );
   }
   if (results.mint) {
     const { hitRatios } = mintFigures(results.mint);

@@ -1,7 +1,7 @@
 // `npm run bench`: tollgate under load, against a no-op grpc-js Check server, on this machine.
 // Writes bench/RESULTS.md and prints the figures and the PASS/FAIL lines of the targets.
 //
-// usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,denial-flood,mint,...] [--no-write]
+// usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,policy-scale,denial-flood,mint,...] [--no-write]
 //        [--skip-memory] [--skip-scaling] [--skip-profile] [--node PATH] [--as-deployed]
 // --as-deployed runs the throughput and latency scenarios' servers (no-op included) in the pod's memory
 // limit with the manifests' NODE_OPTIONS (k8s/base/tollgate-container.yaml), as a pod runs them.
@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { checkOnce, checksIn, decisionCounts, diffCounts } from './client.mjs';
-import { REVOKED_JTI, writeRevocationLog } from './config/generate.mjs';
+import { LARGE_RULES, REVOKED_JTI, writeRevocationLog } from './config/generate.mjs';
 import { checkRequestFrame } from './encode.mjs';
 import { h1load, h2load, requireH2load } from './h2load.mjs';
 import {
@@ -37,6 +37,7 @@ import {
 import { measureContextCache } from './context-cache.mjs';
 import { measureOpaque } from './opaque.mjs';
 import { measureMint } from './mint.mjs';
+import { measurePolicyScale } from './policy-scale.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, residentText, writeResults } from './report.mjs';
 import { runSoak, soakTargets } from './soak.mjs';
@@ -75,6 +76,7 @@ const ROUNDS = 5; // baseline and cached-token runs alternate; the median of the
 const H1_CLIENTS = 64;
 const TRANSPORT_ROUNDS = 3;
 const CONTEXT_ROUNDS = 3;
+const POLICY_ROUNDS = 5; // three servers per round; the ratios move by a few % between rounds
 const MINT_ROUNDS = 5; // more than the others: the hit and the cached path differ by tens of µs on a noisy machine
 const REFERENCE_SECONDS = 3; // no-op server at a scenario's half rate
 const DISTINCT = 10_000;
@@ -459,6 +461,14 @@ async function main() {
       `opaque: cached JWT, introspected (cache hit) and API key checks on one tollgate, alternating, ${CONTEXT_ROUNDS} rounds; then a burst`,
     );
     results.opaque = await measureOpaque({ dir, seconds: SECONDS, rounds: CONTEXT_ROUNDS, log });
+  }
+
+  // ---- policies at scale: 10,000 rules, and `when` conditions, against a 10-rule policy -------------
+  if (want('policy-scale')) {
+    log(
+      `policy-scale: 10 rules, ${LARGE_RULES.toLocaleString('en')} rules and 10 rules with a three-clause when, alternating, ${POLICY_ROUNDS} rounds`,
+    );
+    results.policyScale = await measurePolicyScale({ dir, seconds: SECONDS, rounds: POLICY_ROUNDS, log });
   }
 
   // ---- internal tokens: minting on a hit and on a miss, through the whole server over mTLS ----------

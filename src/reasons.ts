@@ -1,8 +1,9 @@
 /**
  * Every reason tollgate gives for a denial, in one place. The name is public: it is the
  * `tollgate_check_total` `reason` label and the denial body's `reason`. `status` is the HTTP status of
- * the denial; `bearerError` the `WWW-Authenticate: Bearer error=...` code (null: no `error` attribute,
- * RFC 6750 §3.1, or no challenge at all); `description` goes into `error_description` and logs.
+ * the denial; `bearerError` the challenge's `error=...` code (null: no `error` attribute, RFC 6750
+ * §3.1, or no challenge at all; `invalid_dpop_proof` only ever goes in the DPoP challenge, RFC 9449
+ * §7.1); `description` goes into `error_description` and logs.
  * Descriptions are fixed text: nothing from the token or the key ever reaches a client or a log line
  * through them. docs/policy.md lists these names; test/reasons.test.ts holds the two equal.
  *
@@ -13,7 +14,7 @@ interface ReasonEntry {
   /** Where in the pipeline the reason is given. */
   stage: 'request' | 'token' | 'revocation' | 'policy' | 'internal';
   status: 401 | 403 | 500;
-  bearerError: 'invalid_token' | 'invalid_request' | null;
+  bearerError: 'invalid_token' | 'invalid_request' | 'invalid_dpop_proof' | null;
   description: string;
 }
 
@@ -67,6 +68,55 @@ export const REASONS = {
     description: 'the token could not be introspected; denied',
   },
   unknown_api_key: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'the API key is not known' },
+  // Sender-constrained tokens (RFC 8705 certificate-bound, RFC 9449 DPoP): checked after the signature.
+  unsupported_confirmation: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_token',
+    description: 'token confirmation (cnf) is not one tollgate can check',
+  },
+  sender_constraint_required: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_token',
+    description: 'token is not bound to a certificate or key and its issuer requires one',
+  },
+  certificate_mismatch: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_token',
+    description: 'the client certificate is not the one the token is bound to',
+  },
+  dpop_required: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_token',
+    description: 'token must be sent with the DPoP scheme and a proof',
+  },
+  invalid_dpop_proof: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    description: 'the DPoP proof is missing or invalid',
+  },
+  dpop_key_mismatch: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_token',
+    description: 'the DPoP proof is not signed by the key the token is bound to',
+  },
+  dpop_proof_replayed: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    description: 'the DPoP proof has been used before',
+  },
+  dpop_replay_unavailable: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    description: 'the DPoP replay check is unavailable; denied',
+  },
   revoked: { stage: 'revocation', status: 401, bearerError: 'invalid_token', description: 'token has been revoked' },
   revocation_unavailable: {
     stage: 'revocation',
@@ -91,6 +141,7 @@ export const REASONS = {
   missing_scope: { stage: 'policy', status: 403, bearerError: null, description: 'the token lacks a scope the rule requires' },
   missing_role: { stage: 'policy', status: 403, bearerError: null, description: 'the token lacks a role the rule requires' },
   claim_mismatch: { stage: 'policy', status: 403, bearerError: null, description: 'a claim condition of the rule does not hold' },
+  condition_not_met: { stage: 'policy', status: 403, bearerError: null, description: "the rule's when condition does not hold" },
   context_role_mismatch: {
     stage: 'policy',
     status: 403,

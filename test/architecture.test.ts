@@ -39,11 +39,13 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   context: ['config', 'pipeline', 'server', 'cli', 'admin', 'revocation', 'tls', 'internal-tokens'],
   observability: ['config', 'pipeline', 'server', 'cli', 'admin'],
   pipeline: ['server', 'cli', 'admin'],
-  config: ['pipeline', 'server', 'cli'],
+  config: ['pipeline', 'server', 'cli', 'admin'],
   tls: ['config', 'pipeline', 'server', 'cli', 'admin', 'internal-tokens'],
-  // Mints on the pipeline's allow (outcome.ts) and answers on the HTTP port: it may use both, never the
-  // top-level config or the CLI.
-  'internal-tokens': ['config', 'cli', 'admin', 'tls'],
+  // Mints on the pipeline's allow (outcome.ts) and answers on the HTTP port through util's replies: it
+  // may use the pipeline, never the server, the top-level config or the CLI.
+  'internal-tokens': ['config', 'server', 'cli', 'admin', 'tls'],
+  // The admin API over the revocation store: below the server that mounts it, above config.
+  admin: ['server', 'cli', 'pipeline', 'internal-tokens', 'tls'],
 };
 
 function sourceFiles(dir: string): string[] {

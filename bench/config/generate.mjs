@@ -6,6 +6,8 @@ import { stringify } from 'yaml';
 import { AUDIENCE, ISSUER } from '../tokens.mjs';
 
 export const CONTEXT_RULES = 50;
+/** The large policy: one rule per route of a big API, the bench request matching the last. */
+export const LARGE_RULES = 10_000;
 
 function base({ grpcPort, httpPort, authzPort, jwksPath }) {
   return {
@@ -37,21 +39,23 @@ function base({ grpcPort, httpPort, authzPort, jwksPath }) {
   };
 }
 
-/** 50 rules, each a context-role check on its own route; the bench request matches the last one. */
-function contextRules() {
+/**
+ * `count` rules of one shape, each a context-role check on its own service's routes; the bench request
+ * (`/courses/{id}/grades`) matches the last. With `when`, every rule also carries a three-clause
+ * condition that holds for the bench token, so the two policies differ only in the condition.
+ */
+function serviceRules(count, { when } = {}) {
+  const require = (extra) => ({ contextRole: { claim: 'roles', context: 'course', id: '{courseId}', anyOf: ['teacher', 'ta'] }, ...extra });
+  const condition = when ? { when: "request.method == 'GET' && claims.sub != '' && params.courseId != ''" } : {};
   const rules = [];
-  for (let i = 1; i < CONTEXT_RULES; i++) {
+  for (let i = 1; i < count; i++) {
     rules.push({
       id: `svc-${i}-grades`,
       match: { methods: ['GET'], paths: [`/svc-${i}/courses/{courseId}/grades`, `/svc-${i}/courses/{courseId}/grades/{gradeId}`] },
-      require: { contextRole: { claim: 'roles', context: 'course', id: '{courseId}', anyOf: ['teacher', 'ta'] } },
+      require: require(condition),
     });
   }
-  rules.push({
-    id: 'course-grades',
-    match: { methods: ['GET'], paths: ['/courses/{courseId}/grades'] },
-    require: { contextRole: { claim: 'roles', context: 'course', id: '{courseId}', anyOf: ['teacher', 'ta'] } },
-  });
+  rules.push({ id: 'course-grades', match: { methods: ['GET'], paths: ['/courses/{courseId}/grades'] }, require: require(condition) });
   return rules;
 }
 
@@ -91,7 +95,8 @@ function opaqueProviders({ introspectionUrl, secretFile, apiKeysFile }) {
 }
 
 /**
- * options: { grpcPort, httpPort, authzPort, jwksPath, tokenCache?: number, policy?: 'context50',
+ * options: { grpcPort, httpPort, authzPort, jwksPath, tokenCache?: number,
+ *            policy?: 'context50' | 'rules10' | 'rules10k' | 'when10',
  *            contextSourceUrl?: string, opaque?: { introspectionUrl, secretFile, apiKeysFile },
  *            revocation?: { path }, admin?: { tokenFile }, tls?: {...},
  *            sections?: {...} }
@@ -102,7 +107,10 @@ function opaqueProviders({ introspectionUrl, secretFile, apiKeysFile }) {
 export function writeConfig(dir, name, options) {
   const config = base(options);
   if (options.tokenCache !== undefined) config.tokenCache = { maxEntries: options.tokenCache };
-  if (options.policy === 'context50') config.rules = contextRules();
+  if (options.policy === 'context50') config.rules = serviceRules(CONTEXT_RULES);
+  if (options.policy === 'rules10') config.rules = serviceRules(10);
+  if (options.policy === 'rules10k') config.rules = serviceRules(LARGE_RULES);
+  if (options.policy === 'when10') config.rules = serviceRules(10, { when: true });
   if (options.contextSourceUrl) Object.assign(config, contextSourceRules(options.contextSourceUrl));
   if (options.opaque) config.providers.push(...opaqueProviders(options.opaque));
   if (options.revocation) config.revocation = { store: 'file', path: options.revocation.path };

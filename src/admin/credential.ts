@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../util/config-error.js';
-import type { AdminConfig } from './config.js';
+import type { AdminConfig } from '../config/admin.js';
 
 /** A short secret can be guessed over the network; this is the floor, 32+ random bytes is the advice. */
 export const MIN_SECRET_LENGTH = 16;

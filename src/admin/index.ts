@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import type { Deps } from '../observability/deps.js';
 import { LogLineLimiter } from '../observability/log-limiter.js';
-import { sendEmpty, sendJson, type HttpHandler } from '../server/http.js';
+import { sendEmpty, sendJson, type HttpHandler } from '../util/http-reply.js';
 import {
   errorMessage,
   isRevocationType,
@@ -13,13 +13,13 @@ import {
   type RevocationEntry,
   type RevocationStore,
 } from '../revocation/index.js';
-import type { AdminConfig } from './config.js';
+import type { AdminConfig } from '../config/admin.js';
 import { loadAdminCredential, type AdminCredential } from './credential.js';
 import { HttpError, readJsonBody } from './http.js';
 import { parseBody, refreshBodySchema, revokeBodySchema } from './requests.js';
 import { formatRfc3339 } from './time.js';
+import { loggedText } from '../util/log-text.js';
 
-export { adminConfigSchema, type AdminConfig } from './config.js';
 export { MIN_SECRET_LENGTH } from './credential.js';
 
 export type { HttpHandler };
@@ -75,7 +75,7 @@ export function createAdminHandler(options: AdminHandlerOptions): HttpHandler {
       action: 'authenticate',
       actor: 'unauthenticated',
       remote: req.socket.remoteAddress ?? 'unknown',
-      path: boundedPath(url.pathname),
+      path: loggedText(url.pathname),
     };
     let status: number;
     let failure: string | undefined;
@@ -112,13 +112,6 @@ export function createAdminHandler(options: AdminHandlerOptions): HttpHandler {
 
 /** Audit lines of unauthenticated requests per second; the rest are skipped and counted. */
 const UNAUTHENTICATED_LINES_PER_SECOND = 20;
-/** The client chooses the path (up to ~16 KiB): an audit line carries this much of it. */
-const MAX_AUDIT_PATH = 256;
-
-function boundedPath(path: string): string {
-  return path.length <= MAX_AUDIT_PATH ? path : `${path.slice(0, MAX_AUDIT_PATH)}…(${path.length} chars)`;
-}
-
 /** One counter per registry: the handler is rebuilt at each reload that touches the store or admin. */
 function auditSkipped(registry: Registry): Counter {
   const name = 'tollgate_admin_audit_lines_skipped_total';

@@ -1,5 +1,5 @@
 import { hash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
@@ -82,14 +82,18 @@ async function rotate(
   if (!(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) throw new UsageError(`--alg: one of ${SIGNING_ALGORITHMS.join(', ')}`);
   const publishAheadSeconds = wholeSeconds(values['publish-ahead-seconds'], '--publish-ahead-seconds');
   const ttlSeconds = wholeSeconds(values['ttl-seconds'], '--ttl-seconds');
-  const { added, pruned } = await rotateKeys(values.dir, {
+  if (!isDirectory(values.dir))
+    throw new UsageError(
+      `--dir: ${values.dir} is not a directory; create it (mkdir -p ${values.dir}) for a first key, or give the directory internalTokens.keysDir names`,
+    );
+  const { added, pruned, first } = await rotateKeys(values.dir, {
     algorithm: alg as SigningAlgorithm,
     publishAheadSeconds,
     ttlSeconds,
     nowSeconds: Math.floor(Date.now() / 1000),
   });
   io.stdout(
-    `added ${added}; signs after ${publishAheadSeconds}s of publication${pruned.length > 0 ? `; pruned ${pruned.join(', ')}` : ''}`,
+    `added ${added}; ${first ? 'signs at once (no other key in the directory)' : `signs after ${publishAheadSeconds}s of publication`}${pruned.length > 0 ? `; pruned ${pruned.join(', ')}` : ''}`,
   );
   return EXIT_OK;
 }
@@ -114,4 +118,12 @@ function wholeSeconds(text: string | undefined, flag: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 0) throw new UsageError(`${flag}: a whole number of seconds`);
   return value;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -13,6 +13,7 @@ import type { ProviderRuntime, VerifiedToken } from '../pipeline/verify.js';
 import { decide } from '../pipeline/decide.js';
 import { tokenLocations } from '../pipeline/extract.js';
 import { looksLikeJws } from '../pipeline/jws.js';
+import { identifiersRevocable } from '../pipeline/claims.js';
 import type { CheckResponse } from '../envoy/types.js';
 import { buildRuntime, type Runtime } from '../server/runtime.js';
 import { systemClock } from '../util/clock.js';
@@ -20,7 +21,7 @@ import { systemClock } from '../util/clock.js';
 /** An offline request that the config cannot take; `field` is `token` or `provider`. */
 export class OfflineInputError extends Error {
   constructor(
-    readonly field: 'token' | 'provider',
+    readonly field: 'token' | 'provider' | 'claims',
     message: string,
   ) {
     super(message);
@@ -61,7 +62,12 @@ export async function decideOffline(
   const view = request.token !== undefined ? withToken(request.view, runtime, request.token, request.provider) : request.view;
   const preset = request.claims ? presetToken(runtime, request.claims, request.provider) : undefined;
   const { outcome, decision } = await decide(runtime, view, { explain: true, presetToken: preset });
-  const response = toCheckResponse(outcome, view, { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim });
+  const response = toCheckResponse(outcome, view, {
+    identityHeaders: runtime.identityHeaders,
+    realm: runtime.config.realm,
+    dpop: runtime.dpopChallenge,
+    onUnsafeClaim,
+  });
   return { view, outcome, decision, response, preset: preset !== undefined };
 }
 
@@ -99,6 +105,9 @@ function presetToken(runtime: Runtime, claims: Record<string, unknown>, provider
     const names = providers.map((p) => p.config.name).join(', ') || 'none configured';
     throw new OfflineInputError('provider', `a provider name is needed with claims (providers: ${names})`);
   }
+  // The same rule as verification: explaining a decision for claims `serve` would refuse explains nothing.
+  if (!identifiersRevocable(claims))
+    throw new OfflineInputError('claims', 'sub, jti and sid must be non-empty strings (as a token must carry them)');
   const provider = providerName === undefined ? providers[0]! : providerNamed(runtime, providerName);
   return { provider, claims, keyId: 'claims', payloadBytes: 0 };
 }

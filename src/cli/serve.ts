@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { EMBEDDED_CONFIG_PATH } from '../config/load.js';
 import { Tollgate } from '../server/app.js';
 import { EXIT_OK, type CliIo } from './io.js';
+import { unsupportedNodeWarning } from '../node-support.js';
 
 /** The least time a stalled stdout is given to take the last log lines at exit. */
 const MIN_LOG_FLUSH_MS = 200;
@@ -15,6 +16,8 @@ export const OPTIONS = { config: { type: 'string' } } as const;
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
   const configPath = values.config ?? EMBEDDED_CONFIG_PATH;
+  const nodeWarning = unsupportedNodeWarning(process.version);
+  if (nodeWarning) io.stderr(nodeWarning);
   // Listen for SIGTERM/SIGINT before starting: one that arrives as the start line is written (as soon
   // as a supervisor sees it) must drain, not kill the process with the default action.
   let stop = () => {};
@@ -38,7 +41,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   if (!values.config) {
     io.stderr('tollgate: running the embedded development config (examples/default): its keys are public; never use it in production');
   }
-  process.on('SIGHUP', () => void app.reload());
+  process.on('SIGHUP', () => void app.reload('signal'));
   await stopRequested;
   const stopBy = Date.now() + app.config.shutdown.drainSeconds * 1000;
   await app.stop();

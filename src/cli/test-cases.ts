@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { readYaml } from '../util/yaml.js';
 import { z } from 'zod';
 import { formatPath } from '../util/config-error.js';
 
@@ -134,9 +134,9 @@ export function loadCaseFile(path: string): CaseFile {
   } catch (err) {
     throw new CaseFileError([`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
   }
-  const doc = parseDocument(source, { uniqueKeys: true });
-  if (doc.errors.length > 0) throw new CaseFileError(doc.errors.map((e) => `${path}: YAML: ${e.message.split('\n')[0]}`));
-  const file = fileSchema.safeParse(doc.toJS() ?? {});
+  const yaml = readYaml(source);
+  if (!yaml.ok) throw new CaseFileError([`${path}: YAML: ${yaml.message}`]);
+  const file = fileSchema.safeParse(yaml.value ?? {});
   if (!file.success) throw new CaseFileError(file.error.issues.map((i) => `${path}: ${formatPath(i.path) || '(top level)'}: ${i.message}`));
 
   const problems: string[] = [];

@@ -19,6 +19,8 @@ export interface CaseResult {
   differences: string[];
   /** The rule that decided, or null when none did (no match, token refused, bad path). */
   rule: string | null;
+  /** How the deciding rule's `when` conditions came out: `when: <expression> is true|false (...)`. */
+  conditions: string[];
 }
 
 export interface Coverage {
@@ -42,7 +44,7 @@ export function coveredPercent(coverages: readonly Coverage[]): number {
 
 export function caseLines(result: CaseResult): string[] {
   const head = `${result.differences.length === 0 ? 'PASS' : 'FAIL'}  ${result.file}: ${result.name}  (${result.summary})`;
-  return [head, ...result.differences.map((d) => `      ${d}`)];
+  return [head, ...result.conditions.map((c) => `      ${c}`), ...result.differences.map((d) => `      ${d}`)];
 }
 
 export function coverageLines(coverage: Coverage): string[] {
@@ -56,12 +58,17 @@ export function coverageLines(coverage: Coverage): string[] {
   return lines;
 }
 
+/** To two decimals, rounded: 2 of 3 is 66.67 %, never 66.6 %. */
 export function formatPercent(percent: number): string {
-  return `${Math.floor(percent * 10) / 10}%`;
+  return `${Math.round(percent * 100) / 100}%`;
 }
 
-/** JUnit XML: one testsuite per case file, one testcase per case, a failure carrying the differences. */
-export function writeJUnit(path: string, results: readonly CaseResult[]): void {
+/**
+ * JUnit XML: one testsuite per case file, one testcase per case, a failure carrying the differences.
+ * A coverage short of --min-coverage fails the run, so CI tools that read only this file see it too:
+ * a testsuite `rule coverage` whose one testcase fails with the shortfall.
+ */
+export function writeJUnit(path: string, results: readonly CaseResult[], coverageShortfall?: string): void {
   const builder = junit.newBuilder();
   const suites = new Map<string, ReturnType<typeof builder.testSuite>>();
   for (const result of results) {
@@ -72,6 +79,9 @@ export function writeJUnit(path: string, results: readonly CaseResult[]): void {
     }
     const testCase = suite.testCase().className(result.file).name(result.name);
     if (result.differences.length > 0) testCase.failure(`${result.differences.join('; ')} (${result.summary})`);
+  }
+  if (coverageShortfall !== undefined) {
+    builder.testSuite().name('rule coverage').testCase().className('rule coverage').name('--min-coverage').failure(coverageShortfall);
   }
   builder.writeTo(path);
 }

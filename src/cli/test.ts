@@ -111,8 +111,9 @@ export async function runTest(argv: string[], io: CliIo): Promise<number> {
   io.stdout(`cases: ${results.length - failed} passed, ${failed} failed`);
   const percent = coveredPercent(coverages);
   const coverageShort = percent < input.minCoverage;
-  if (coverageShort) io.stdout(`rule coverage ${formatPercent(percent)} is below --min-coverage ${input.minCoverage}%`);
-  if (input.junit !== undefined) writeJUnit(input.junit, results);
+  const shortfall = coverageShort ? `rule coverage ${formatPercent(percent)} is below --min-coverage ${input.minCoverage}%` : undefined;
+  if (shortfall !== undefined) io.stdout(shortfall);
+  if (input.junit !== undefined) writeJUnit(input.junit, results, shortfall);
   return failed > 0 || coverageShort ? EXIT_DENIED : EXIT_OK;
 }
 
@@ -177,7 +178,8 @@ function judge(file: string, testCase: TestCase, decided: OfflineDecision): Case
   for (const [name, value] of Object.entries(want.headers ?? {}))
     compare(`headers.${name.toLowerCase()}`, value, seen.headers.get(name.toLowerCase()) ?? null);
   const summary = `${seen.decision}${seen.status ? ` ${seen.status}` : ''}, rule ${seen.rule ?? '(none)'}, ${seen.reason}${seen.arm ? `, ${seen.arm} arm` : ''}`;
-  return { file, name: testCase.name, summary, differences, rule: seen.rule };
+  const conditions = (decided.decision?.explanation ?? []).filter((line) => /^(anyOf\[\d+\]: )?when: /.test(line));
+  return { file, name: testCase.name, summary, differences, rule: seen.rule, conditions };
 }
 
 function show(value: unknown): string {

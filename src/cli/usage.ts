@@ -29,7 +29,7 @@ export const USAGE = {
   test: `usage: tollgate test [--config FILE] [--min-coverage PERCENT] [--junit FILE] CASES.yaml...
   Runs policy test cases offline through the server's pipeline and reports rule coverage. Exit 0
   every case passed, 1 a case failed or coverage is below --min-coverage, 2 bad input.
-  --config FILE             the config file (default: the embedded development config)
+  --config FILE             the config to test against (default: the config: each case file names)
   --min-coverage PERCENT    fail when fewer rules than this share are reached by a case (default 0)
   --junit FILE              also write the results as JUnit XML`,
 

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError, configErrorFromZod } from '../util/config-error.js';
 import { resolveRedisPaths } from '../revocation/index.js';
 import { resolveTlsPaths } from '../tls/schema.js';
+import { readYaml } from '../util/yaml.js';
 
 /** The config `npm start` runs: local-only example keys and policy, never for production. */
 export const EMBEDDED_CONFIG_PATH = fileURLToPath(new URL('../../examples/default/tollgate.yaml', import.meta.url));
@@ -38,11 +38,9 @@ export function loadConfigFile(path: string): LoadedConfig {
 
 /** Parses YAML text into a validated config. `baseDir` anchors relative file paths. */
 export function parseConfig(text: string, baseDir: string): Config {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
-  }
-  const result = configSchema.safeParse(doc.toJS() ?? {}, { reportInput: true });
+  const yaml = readYaml(text);
+  if (!yaml.ok) throw new ConfigError([`YAML: ${yaml.message}`]);
+  const result = configSchema.safeParse(yaml.value ?? {}, { reportInput: true });
   if (!result.success) throw configErrorFromZod(result.error, configSchema);
   return resolvePaths(result.data, baseDir);
 }

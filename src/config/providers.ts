@@ -33,6 +33,25 @@ const fromHeaderSchema = z.strictObject({
   prefix: z.string().default(''),
 });
 
+/**
+ * DPoP (RFC 9449) for a provider's tokens. Proof algorithms are asymmetric only: a proof is signed by
+ * the client's own key, carried in the proof, so a shared-secret algorithm (or `none`) proves nothing.
+ */
+export const DPOP_DEFAULT_ALGORITHMS = ['ES256', 'EdDSA', 'PS256', 'RS256'] as const;
+const dpopAlgorithmSchema = algorithmSchema.refine((alg) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg), {
+  error: (issue) => `${JSON.stringify(issue.input)} cannot sign a DPoP proof: use ${ASYMMETRIC_ALGORITHMS.join(', ')}`,
+});
+const dpopSchema = z.strictObject({
+  algorithms: z
+    .array(dpopAlgorithmSchema)
+    .min(1)
+    .default([...DPOP_DEFAULT_ALGORITHMS]),
+  /** A proof's `iat` may be this old (plus the provider's clockSkewSeconds); its `jti` is remembered as long. */
+  maxAgeSeconds: z.number().int().min(1).max(300).default(60),
+  /** true: this provider's tokens are accepted only with the DPoP scheme and a proof. */
+  required: z.boolean().default(false),
+});
+
 const claimToHeaderSchema = z.strictObject({
   header: headerNameSchema,
   claim: claimPathSchema,
@@ -62,6 +81,9 @@ export const providerSchema = z
     fromCookies: z.array(z.string().min(1)).default([]),
     fromParams: z.array(z.string().min(1)).default([]),
     claimToHeaders: z.array(claimToHeaderSchema).default([{ header: 'x-user-id', claim: 'sub' }]),
+    /** true: a token without a `cnf` binding (certificate or DPoP key) is refused. */
+    requireSenderConstraint: z.boolean().default(false),
+    dpop: dpopSchema.optional(),
   })
   .superRefine((p, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -84,6 +106,15 @@ export const providerSchema = z
       if (p.requiredClaims !== undefined && !p.requiredClaims.includes('exp')) {
         issue('requiredClaims', 'must include "exp": tokens without an expiry are never accepted');
       }
+    }
+    // The DPoP scheme is only ever read with its proof checked: it comes from `dpop`, never a plain prefix.
+    const dpopPrefix = p.fromHeaders.findIndex((h) => h.prefix.trim().toLowerCase() === 'dpop');
+    if (dpopPrefix >= 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fromHeaders', dpopPrefix, 'prefix'],
+        message: 'the DPoP scheme is read with its proof checked: set `dpop` on the provider instead',
+      });
     }
     if (p.fromHeaders.length + p.fromCookies.length + p.fromParams.length === 0) {
       issue('fromHeaders', 'the provider needs at least one token location (fromHeaders, fromCookies or fromParams)');

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { providerSchema, headerNameSchema, type ProviderConfig } from './providers.js';
 import { rulesSchema, defaultDecisionSchema, viewAsConfigSchema, type RuleConfig } from '../policy/index.js';
 import { DEFAULT_TTL_SECONDS, revocationConfigSchema } from '../revocation/index.js';
-import { adminConfigSchema } from '../admin/config.js';
+import { adminConfigSchema } from './admin.js';
+import { HOST_PORT, hostPortSchema } from './host-port.js';
 import { tlsListenerSchema } from '../tls/schema.js';
 import { internalTokensSchema } from '../internal-tokens/schema.js';
 import { authzConfigSchema } from './authz.js';
@@ -12,9 +13,10 @@ import { readinessConfigSchema } from './readiness.js';
 import { decisionLogConfigSchema } from '../observability/decision-log-config.js';
 import { tracingConfigSchema } from '../observability/tracing-config.js';
 
-const hostPortSchema = z
+/** `off`: no HTTP authorization port (a sidecar whose Envoy asks over gRPC needs none). */
+const authzAddressSchema = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9001 (port 0 picks a free port)');
+  .refine((v) => v === 'off' || HOST_PORT.test(v), 'must be host:port, e.g. 127.0.0.1:9003, or off for no HTTP authorization port');
 
 /**
  * Identity headers: which incoming headers are removed because only tollgate may set them. An entry
@@ -38,7 +40,7 @@ export const configSchema = z
         http: hostPortSchema.default('0.0.0.0:9002'),
         tls: tlsListenerSchema.optional(),
         httpTls: tlsListenerSchema.optional(),
-        authz: hostPortSchema.default('0.0.0.0:9003'),
+        authz: authzAddressSchema.default('0.0.0.0:9003'),
       })
       .default({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002', authz: '0.0.0.0:9003' }),
     authz: authzConfigSchema,

@@ -2,18 +2,26 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../util/clock.js';
 
 /**
- * One cached key. Keys are objects found through nested maps (subject → context → id), never a
- * string joined from the parts: a crafted id cannot make two different questions share an answer.
+ * One cached key. Keys are objects found through nested maps (subject → provider → context → id),
+ * never a string joined from the parts: a crafted id cannot make two different questions share an
+ * answer. The provider is part of the key: `123` of one identity provider is not `123` of another,
+ * and one's roles must never answer for the other.
  */
 class Slot {
   /** The upstream call in flight for this key: identical concurrent misses wait on it. */
   pending: Promise<RolesAnswer> | undefined;
-  constructor(
-    readonly sub: string,
-    readonly context: string,
-    readonly id: string,
-  ) {}
+  constructor(readonly key: ContextKey) {}
 }
+
+/** What a context source is asked: which roles `sub` (of `provider`) holds in `context` `id`. */
+export interface ContextKey {
+  readonly provider: string;
+  readonly sub: string;
+  readonly context: string;
+  readonly id: string;
+}
+
+type Index = Map<string, Map<string, Map<string, Map<string, Slot>>>>;
 
 export type RolesAnswer = { ok: true; roles: readonly string[] } | { ok: false };
 
@@ -31,8 +39,8 @@ export interface CacheLimits {
 
 /** Rough bytes an entry holds: its strings as UTF-16 plus a fixed overhead for the objects. */
 const ENTRY_OVERHEAD = 128;
-function sizeOf(slot: Slot, value: Cached): number {
-  let chars = slot.sub.length + slot.context.length + slot.id.length;
+function sizeOf({ key }: Slot, value: Cached): number {
+  let chars = key.provider.length + key.sub.length + key.context.length + key.id.length;
   for (const role of value.roles) chars += role.length;
   return ENTRY_OVERHEAD + 2 * chars;
 }
@@ -43,7 +51,7 @@ function sizeOf(slot: Slot, value: Cached): number {
  * everything cached for one subject. Expiry uses the injected clock.
  */
 export class ContextRoleCache {
-  private readonly index = new Map<string, Map<string, Map<string, Slot>>>();
+  private readonly index: Index = new Map();
   private readonly lru: LRUCache<Slot, Cached>;
 
   constructor(
@@ -64,8 +72,8 @@ export class ContextRoleCache {
    * The cached answer, or `fetch`'s — started once per key while it runs. `onHit` tells the caller the
    * answer came from the cache (a wait on another check's call is not a hit: it is that call's miss).
    */
-  async get(sub: string, context: string, id: string, fetch: () => Promise<RolesAnswer>, onHit: () => void): Promise<RolesAnswer> {
-    const slot = this.slot(sub, context, id);
+  async get(key: ContextKey, fetch: () => Promise<RolesAnswer>, onHit: () => void): Promise<RolesAnswer> {
+    const slot = this.slot(key);
     const cached = this.lru.get(slot);
     if (cached !== undefined) {
       if (cached.expiresAt > this.clock.now()) {
@@ -78,7 +86,7 @@ export class ContextRoleCache {
     const pending = fetch().then((answer) => {
       slot.pending = undefined;
       // Cache only while the slot is still current: an invalidation during the call drops its answer.
-      if (answer.ok && this.find(sub, context, id) === slot) {
+      if (answer.ok && this.find(key) === slot) {
         const seconds = answer.roles.length > 0 ? this.limits.cacheSeconds : this.limits.negativeCacheSeconds;
         if (seconds > 0) this.lru.set(slot, { roles: answer.roles, expiresAt: this.clock.now() + seconds * 1000 });
       }
@@ -89,12 +97,15 @@ export class ContextRoleCache {
     return pending;
   }
 
-  /** Forget every answer about `sub` (its permissions changed). */
+  /**
+   * Forget every answer about `sub`, of every provider (its permissions changed). A revocation names a
+   * subject without its provider, so it drops the namesakes' answers too: a lookup more, never a grant.
+   */
   dropSubject(sub: string): void {
-    const contexts = this.index.get(sub);
-    if (!contexts) return;
+    const providers = this.index.get(sub);
+    if (!providers) return;
     this.index.delete(sub);
-    for (const ids of contexts.values()) for (const slot of ids.values()) this.lru.delete(slot);
+    for (const contexts of providers.values()) for (const ids of contexts.values()) for (const slot of ids.values()) this.lru.delete(slot);
   }
 
   dropAll(): void {
@@ -110,26 +121,33 @@ export class ContextRoleCache {
     return this.lru.calculatedSize;
   }
 
-  private find(sub: string, context: string, id: string): Slot | undefined {
-    return this.index.get(sub)?.get(context)?.get(id);
+  private find({ provider, sub, context, id }: ContextKey): Slot | undefined {
+    return this.index.get(sub)?.get(provider)?.get(context)?.get(id);
   }
 
-  private slot(sub: string, context: string, id: string): Slot {
-    let contexts = this.index.get(sub);
-    if (!contexts) this.index.set(sub, (contexts = new Map<string, Map<string, Slot>>()));
-    let ids = contexts.get(context);
-    if (!ids) contexts.set(context, (ids = new Map<string, Slot>()));
-    let slot = ids.get(id);
-    if (!slot) ids.set(id, (slot = new Slot(sub, context, id)));
+  private slot(key: ContextKey): Slot {
+    const ids = child(child(child(this.index, key.sub), key.provider), key.context);
+    let slot = ids.get(key.id);
+    if (!slot) ids.set(key.id, (slot = new Slot(key)));
     return slot;
   }
 
   private unindex(slot: Slot): void {
-    const contexts = this.index.get(slot.sub);
-    const ids = contexts?.get(slot.context);
-    if (ids?.get(slot.id) !== slot) return;
-    ids.delete(slot.id);
-    if (ids.size === 0) contexts?.delete(slot.context);
-    if (contexts?.size === 0) this.index.delete(slot.sub);
+    const { provider, sub, context, id } = slot.key;
+    const providers = this.index.get(sub);
+    const contexts = providers?.get(provider);
+    const ids = contexts?.get(context);
+    if (ids?.get(id) !== slot) return;
+    ids.delete(id);
+    if (ids.size === 0) contexts?.delete(context);
+    if (contexts?.size === 0) providers?.delete(provider);
+    if (providers?.size === 0) this.index.delete(sub);
   }
+}
+
+/** The map under `name` in `parent`, made when missing. */
+function child<V>(parent: Map<string, Map<string, V>>, name: string): Map<string, V> {
+  let map = parent.get(name);
+  if (!map) parent.set(name, (map = new Map<string, V>()));
+  return map;
 }

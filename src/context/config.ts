@@ -5,15 +5,18 @@
 import { z } from 'zod';
 
 /** The placeholders a source URL may use; each is percent-encoded when filled in. */
-export const URL_PLACEHOLDERS = ['sub', 'context', 'id'] as const;
+export const URL_PLACEHOLDERS = ['provider', 'sub', 'context', 'id'] as const;
 
 const urlTemplateSchema = z
   .string({ error: 'http.url must be a string' })
   .refine((url) => /^https?:\/\//.test(url), { error: 'http.url must start with http:// or https://' })
   .refine((url) => [...url.matchAll(/\{([^{}]*)\}/g)].every(([, name]) => (URL_PLACEHOLDERS as readonly string[]).includes(name ?? '')), {
-    error: 'http.url may only use the placeholders {sub}, {context} and {id}',
+    error: 'http.url may only use the placeholders {provider}, {sub}, {context} and {id}',
   })
-  .refine((url) => url.replace(/\{(sub|context|id)\}/g, '').match(/[{}]/) === null, { error: 'http.url has an unbalanced brace' });
+  .refine((url) => url.replace(/\{(provider|sub|context|id)\}/g, '').match(/[{}]/) === null, { error: 'http.url has an unbalanced brace' })
+  .refine((url) => !/^https?:\/\/[^/?#]*(?:\/[^?#]*)?\/\.\.?(?:[/?#]|$)/.test(url), {
+    error: 'http.url must not contain "." or ".." path segments',
+  });
 
 const headerValueSchema = z.string().regex(/^[\x20-\x7e]*$/, { error: 'header values must be printable ASCII' });
 

@@ -1,9 +1,11 @@
+import type { Logger } from '../observability/logger.js';
 import type { CounterSeries } from '../observability/scrape-metrics.js';
+import { repeatLimiter } from '../util/repeat-limiter.js';
 import type { ContextQuery } from '../policy/index.js';
 import type { Clock } from '../util/clock.js';
 import { ContextRoleCache, type RolesAnswer } from './cache.js';
 import type { ContextSourceConfig } from './config.js';
-import { fetchRoles } from './http-source.js';
+import { fetchRoles, type FailureCause } from './http-source.js';
 import type { ContextMetrics } from './metrics.js';
 
 /** What the pipeline needs: an answer per query, never a rejection (failures are answers too). */
@@ -16,11 +18,17 @@ class ContextSource {
   private readonly labels: { source: string };
   private readonly lookups: CounterSeries;
   private readonly hits: CounterSeries;
+  /**
+   * A source that is down fails every check that asks it: one line a minute per cause says so. One
+   * limiter per cause, so a source flapping between two causes is not logged on every check.
+   */
+  private readonly limiters = new Map<string, ReturnType<typeof repeatLimiter>>();
 
   constructor(
     private readonly config: ContextSourceConfig,
-    clock: Clock,
+    private readonly clock: Clock,
     private readonly metrics: ContextMetrics,
+    private readonly logger: Logger,
   ) {
     this.cache = new ContextRoleCache(config, clock);
     this.labels = { source: config.name };
@@ -31,9 +39,7 @@ class ContextSource {
   resolve(query: ContextQuery): Promise<RolesAnswer> {
     this.lookups.inc();
     return this.cache.get(
-      query.sub,
-      query.context,
-      query.id,
+      query,
       () => this.call(query),
       () => this.hits.inc(),
     );
@@ -46,18 +52,39 @@ class ContextSource {
     stop();
     if (!answer.ok) {
       this.metrics.failures.inc(this.labels);
+      this.logFailure(answer.cause ?? 'answer', answer.status);
       return { ok: false };
     }
     return { ok: true, roles: answer.roles };
   }
+
+  /** The cause, never the subject or the URL (which holds the subject): logs say what failed, not who asked. */
+  private logFailure(cause: FailureCause, status: number | undefined): void {
+    const detail = cause === 'status' ? `HTTP ${status}` : CAUSE_TEXT[cause];
+    let limiter = this.limiters.get(detail);
+    if (!limiter) this.limiters.set(detail, (limiter = repeatLimiter(this.clock)));
+    const { log, repeated } = limiter(detail);
+    if (!log) return;
+    this.logger.warn(
+      { source: this.config.name, cause, status, ...(repeated > 0 && { repeated }) },
+      `context source failed (${detail}); checks that need it are denied context_source_unavailable`,
+    );
+  }
 }
+
+const CAUSE_TEXT: Record<Exclude<FailureCause, 'status'>, string> = {
+  timeout: 'timed out',
+  network: 'network error',
+  answer: 'the answer is not {"roles": [...]}',
+  url: 'a value would be a "." or ".." path segment',
+};
 
 /** The configured sources, by name, each with its own cache. */
 export class ContextSources implements ContextRoleResolver {
   private readonly sources = new Map<string, ContextSource>();
 
-  constructor(configs: readonly ContextSourceConfig[], clock: Clock, metrics: ContextMetrics) {
-    for (const config of configs) this.sources.set(config.name, new ContextSource(config, clock, metrics));
+  constructor(configs: readonly ContextSourceConfig[], clock: Clock, metrics: ContextMetrics, logger: Logger) {
+    for (const config of configs) this.sources.set(config.name, new ContextSource(config, clock, metrics, logger));
   }
 
   /** The config's cross-check makes every fallback name a source; an unknown one fails closed anyway. */

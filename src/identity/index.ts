@@ -9,11 +9,16 @@
  *   the token's `sub`. Absent: the request is anonymous.
  * - the roles header (default `x-user-roles`, `claim: roles`): either a comma-separated list of flat
  *   roles (`admin,editor`), or a JSON object of context roles
- *   (`{"course":{"teacher":["123"],"ta":["246"]}}`; ids may be strings or integers).
+ *   (`{"course":{"teacher":["123"],"ta":["246"]}}`; ids may be strings or integers). The encoding
+ *   (header-value.ts) is shared with tollgate's injector: a value it cannot write unambiguously (a
+ *   role containing `,`, a string claim that looks like JSON) is not injected at all.
  * - `x-user-view-as`: present when tollgate decided the request as a lesser role (viewAs); the roles
  *   header then shows the viewed context with that role only.
  * It imports nothing else from tollgate, so it adds nothing to a service's dependencies.
  */
+import { decodeContextRoles, decodeList, isObjectValue } from './header-value.js';
+
+export { decodeContextRoles, decodeList, encodeClaim, isObjectValue } from './header-value.js';
 
 /** Header names, as configured in tollgate's `claimToHeaders` (lower-case). */
 export interface IdentityHeaderNames {
@@ -45,42 +50,15 @@ function header(headers: HeaderSource, name: string): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-function parseContextRoles(text: string): Identity['contextRoles'] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  const out: Record<string, Record<string, string[]>> = {};
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return out;
-  for (const [context, byRole] of Object.entries(parsed)) {
-    if (typeof byRole !== 'object' || byRole === null || Array.isArray(byRole)) continue;
-    const roles: Record<string, string[]> = {};
-    for (const [role, ids] of Object.entries(byRole as Record<string, unknown>)) {
-      const list = Array.isArray(ids) ? ids : [ids];
-      roles[role] = list.filter((id) => typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id))).map(String);
-    }
-    out[context] = roles;
-  }
-  return out;
-}
-
 /** Reads the identity tollgate injected. Headers it does not recognise are ignored, never guessed at. */
 export function identityFrom(headers: HeaderSource, names: Partial<IdentityHeaderNames> = {}): Identity {
   const { subject, roles, viewAs } = { ...DEFAULT_HEADER_NAMES, ...names };
-  const rolesText = header(headers, roles)?.trim() ?? '';
-  const isObject = rolesText.startsWith('{');
+  const rolesText = header(headers, roles) ?? '';
+  const isObject = isObjectValue(rolesText);
   return {
     subject: header(headers, subject) || null,
-    roles:
-      isObject || rolesText === ''
-        ? []
-        : rolesText
-            .split(',')
-            .map((r) => r.trim())
-            .filter((r) => r !== ''),
-    contextRoles: isObject ? parseContextRoles(rolesText) : {},
+    roles: isObject ? [] : decodeList(rolesText),
+    contextRoles: isObject ? decodeContextRoles(rolesText) : {},
     viewAs: header(headers, viewAs) || null,
   };
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../observability/deps.js';
-import { sendJson } from '../server/http.js';
+import { sendJson } from '../util/http-reply.js';
 import { readActorChain, type ActorClaim } from '../util/actor-chain.js';
 import { createInternalTokenMetrics } from './metrics.js';
 import { TokenMinter } from './minter.js';
@@ -62,7 +62,9 @@ export class InternalTokens {
       return {
         ok: false,
         denial: 'error',
-        detail: 'the Check RPC presented no client certificate with a SPIFFE ID (listen.tls with clientCaFile): act.sub would be unknown',
+        // Either listener may ask: name both fields, so the hint is right for the one in use.
+        detail:
+          'the caller presented no client certificate with a SPIFFE ID (gRPC: listen.tls with clientCaFile; HTTP authorization port: listen.httpTls with clientCaFile): act.sub would be unknown',
       };
     const act: ActorClaim = spec.exchange && claims.act !== undefined ? { sub: caller, act: claims.act as ActorClaim } : { sub: caller };
     const chain = readActorChain(act, this.config.maxChainDepth);

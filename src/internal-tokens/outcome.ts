@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.js';
+import { decidedClaims } from '../pipeline/decided-roles.js';
 import type { Outcome } from '../pipeline/respond.js';
 import type { RevocationStore } from '../revocation/index.js';
 import type { InternalTokens } from './index.js';
@@ -22,7 +23,10 @@ export function withInternalToken(
   if (!tokens) return failed('the rule has internalToken but internalTokens is not configured');
   if (!outcome.token) return failed('the rule has internalToken but the request carried no verified token');
   const revoked = revocation && ((claims: { sub: string; iat: number; jti: string }) => revocation.check(claims).revoked !== null);
-  const result = tokens.issue(outcome.internalToken, outcome.token.claims, caller, revoked);
+  // The token carries the roles the request was decided as (view-as, context-source grants), not the raw claim.
+  const claims = decidedClaims(outcome.token.claims, outcome);
+  if (!claims) return failed('the decision changed roles at a nested claim path, which a minted token cannot carry as decided');
+  const result = tokens.issue(outcome.internalToken, claims, caller, revoked);
   if (result.ok) return { ...outcome, minted: { header: result.header, value: result.value } };
   if (result.denial === 'actor_chain_too_long') {
     return {

@@ -20,7 +20,7 @@ const PRUNE_SKEW_SECONDS = 60;
  * publishAheadSeconds` no more, so once that moment plus the longest token lifetime (and clock skew)
  * has passed, nothing it signed is still valid and it can go.
  */
-export async function rotateKeys(dir: string, options: RotateOptions): Promise<{ added: string; pruned: string[] }> {
+export async function rotateKeys(dir: string, options: RotateOptions): Promise<{ added: string; pruned: string[]; first: boolean }> {
   const existing = readdirSync(dir)
     .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
     .map((file) => {
@@ -50,5 +50,6 @@ export async function rotateKeys(dir: string, options: RotateOptions): Promise<{
       pruned.push(key.kid);
     }
   });
-  return { added: kid, pruned };
+  // With no other key to sign meanwhile, the oldest key signs: a first key signs at once.
+  return { added: kid, pruned, first: existing.length === 0 };
 }

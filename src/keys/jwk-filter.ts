@@ -66,6 +66,17 @@ function checkKey(raw: unknown): AcceptedJwk | string {
   return accepted;
 }
 
+/**
+ * A key a client sends for itself (a DPoP proof's `jwk` header): its public members only, or why it is
+ * refused. Private parameters are refused outright rather than dropped: a client that sends them has
+ * leaked its key, and its proofs prove nothing.
+ */
+export function clientPublicJwk(raw: unknown): PublicJwk | string {
+  if (!isRecord(raw)) return 'not a JSON object';
+  if ([...PRIVATE_PARTS, 'oth'].some((part) => raw[part] !== undefined)) return 'contains private key parameters';
+  return publicJwk(raw);
+}
+
 function publicJwk(raw: Record<string, unknown>): PublicJwk | string {
   const { kty, crv } = raw;
   if (kty === 'RSA') {

@@ -8,16 +8,16 @@ export type { Logger };
 export type LogFormat = 'json' | 'pretty';
 
 /**
- * JSON logger. Fields that could carry credentials are redacted as a second line of defence:
- * the code never passes a token, key or secret to the logger in the first place.
- */
-/**
  * What the log may hold that stdout has not taken yet. A reader that falls behind (a stalled log
  * collector, a flood of client-triggered lines) makes the buffer grow; past this, lines are dropped
  * and counted instead of queued in memory without bound.
  */
 const MAX_BUFFERED_LOG_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The logger. Fields that could carry credentials are redacted as a second line of defence: the code
+ * never passes a token, key or secret to the logger in the first place.
+ */
 export function createLogger(
   level = 'info',
   destination?: DestinationStream,
@@ -25,7 +25,8 @@ export function createLogger(
   /** Called for each line dropped because stdout fell behind (stdout only). */
   onDropped?: () => void,
 ): Logger {
-  if (format === 'json' && destination === undefined) {
+  const toStdout = destination === undefined;
+  if (toStdout) {
     // Synchronous, so the last lines before an exit are written; bounded, so a slow reader costs lines, not memory.
     const stdout = pino.destination({ dest: 1, sync: true, maxLength: MAX_BUFFERED_LOG_BYTES });
     if (onDropped) stdout.on('drop', onDropped);
@@ -34,11 +35,13 @@ export function createLogger(
   if (format === 'pretty') {
     // Loaded only for this format: a sidecar logging JSON does not carry it in memory.
     const pretty = createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
-    // In the same thread and synchronous, so the last lines before an exit are not lost.
+    // In the same thread and synchronous, so the last lines before an exit are not lost; one line per
+    // event, its fields inline, as the docs promise a person watching.
     destination = pretty({
-      destination: destination ?? 1,
+      destination,
       sync: true,
-      colorize: destination === undefined && process.stdout.isTTY,
+      singleLine: true,
+      colorize: toStdout && process.stdout.isTTY,
       translateTime: 'SYS:standard',
       ignore: 'name',
     });

@@ -10,7 +10,7 @@ import { VERSION } from '../version.js';
  * names come from tollgate's code and the config, never from a request. Those counted on every Check
  * are scrape-time metrics (src/observability/scrape-metrics.ts): plain numbers until /metrics is read.
  */
-export function createCheckMetrics(registry: Registry, state: { tokenCacheEntries: () => number }) {
+export function createCheckMetrics(registry: Registry, state: { tokenCacheEntries: () => number; dpopReplayEntries?: () => number }) {
   collectDefaultMetrics({ register: registry });
   const checks = new ScrapeCounter({
     name: 'tollgate_check_total',
@@ -45,7 +45,15 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
     labelNames: ['rule', 'arm', 'outcome'] as const,
     registers: [registry],
   });
+  const bindingChecks = new ScrapeCounter({
+    name: 'tollgate_binding_checks_total',
+    help: 'Sender-constraint checks of verified tokens by kind (certificate|dpop|cnf) and result (ok, or the denial reason).',
+    labelNames: ['kind', 'result'] as const,
+    registers: [registry],
+  });
   return {
+    /** Counts one sender-constraint check (labels from tollgate's code only). */
+    bindingCheck: childrenOf(bindingChecks, (kind: string, result: string) => ({ kind, result })),
     /** Records one presented token's size, by the provider it claims (`""` when unknown). */
     tokenSize: tokenSizeRecorder(registry),
     /** Counts one decision. */
@@ -82,6 +90,14 @@ export function createCheckMetrics(registry: Registry, state: { tokenCacheEntrie
       registers: [registry],
       collect() {
         this.set(state.tokenCacheEntries());
+      },
+    }),
+    dpopReplayEntries: new Gauge({
+      name: 'tollgate_dpop_replay_cache_entries',
+      help: 'DPoP proofs this replica remembers in memory (bounded; see docs/operations.md).',
+      registers: [registry],
+      collect() {
+        this.set(state.dpopReplayEntries?.() ?? 0);
       },
     }),
     decisionLogDropped: new Counter({

@@ -1,5 +1,6 @@
 import type { ProviderConfig } from '../config/providers.js';
 import type { TokenFailure } from '../reasons.js';
+import { MAX_VALUE_LENGTH } from '../revocation/entries.js';
 
 /**
  * The JWT checks made once the signature holds (RFC 7519 §7.2), in jose.jwtVerify's order and with
@@ -35,7 +36,27 @@ export function claimsFailure(
   if (late) return late;
   // An `iat` in the future (beyond the skew) only matters where the token's age is bounded, as in jose.
   if (config.maxTokenAgeSeconds !== undefined && iat !== undefined && iat > now + config.clockSkewSeconds) return 'invalid_claims';
+  // Last, so every reason jose gives is still given first (the parity test's one addition to jose).
+  if (!identifiersRevocable(claims)) return 'invalid_claims';
   return undefined;
+}
+
+/** The claims a revocation names a token by (the revocation store's `type`s). */
+const IDENTIFIER_CLAIMS = ['sub', 'jti', 'sid'] as const;
+
+/**
+ * `sub`, `jti` and `sid`, when present, are strings a revocation can name: 1 to MAX_VALUE_LENGTH
+ * characters, as the admin API accepts them. RFC 7519 makes `sub` a StringOrURI and `jti` a string,
+ * and OIDC makes `sid` one; jose checks their type only when asked for an expected value. A token
+ * with `"sub": 67890` would otherwise be allowed while `{"type":"sub","value":"67890"}` could never
+ * match it (and `"67890"` is the only form the admin API takes), so it is refused here, once, and
+ * every later stage (revocation, context sources, minting, logs) sees one type and one text.
+ */
+export function identifiersRevocable(claims: Readonly<Record<string, unknown>>): boolean {
+  return IDENTIFIER_CLAIMS.every((name) => {
+    const value = claims[name];
+    return value === undefined || (typeof value === 'string' && value.length > 0 && value.length <= MAX_VALUE_LENGTH);
+  });
 }
 
 /**

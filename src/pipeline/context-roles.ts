@@ -15,7 +15,12 @@ class RequestAnswers implements ContextAnswers {
 
   get(query: ContextQuery): readonly string[] | null | undefined {
     return this.entries.find(
-      ({ query: q }) => q.source === query.source && q.sub === query.sub && q.context === query.context && q.id === query.id,
+      ({ query: q }) =>
+        q.source === query.source &&
+        q.provider === query.provider &&
+        q.sub === query.sub &&
+        q.context === query.context &&
+        q.id === query.id,
     )?.roles;
   }
 

@@ -1,10 +1,14 @@
 import type { ContextRoleResolver } from '../context/index.js';
 import { principalFromPeer, viewAsRequest, type Decision, type HeaderLookup, type Policy, type ViewAsConfig } from '../policy/index.js';
 import type { RevocationStore } from '../revocation/index.js';
+import type { Clock } from '../util/clock.js';
+import type { TokenFailure } from '../reasons.js';
+import { checkBinding, type BindingKind } from './binding.js';
 import { authorizeWithContext } from './context-roles.js';
+import type { ReplayGuard, SharedClaim } from './dpop-replay.js';
 import { extractToken, type TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
-import type { Outcome } from './respond.js';
+import type { IdentityHeaders, Outcome } from './respond.js';
 import type { TokenVerifier, VerifiedToken } from './verify.js';
 
 /**
@@ -19,6 +23,10 @@ export interface DecisionRuntime {
   contextSources?: ContextRoleResolver;
   /** Present when the config has `viewAs`. */
   viewAs?: ViewAsConfig | undefined;
+  /** The headers only tollgate may set; `when` conditions never see them. Without it they see no headers. */
+  identityHeaders?: Pick<IdentityHeaders, 'isIdentity'>;
+  /** Now, for a DPoP proof's `iat`. */
+  clock: Clock;
 }
 
 export interface DecideOptions {
@@ -31,6 +39,14 @@ export interface DecideOptions {
   onVerified?: (cached: boolean) => void;
   /** Called for each token presented: its length and the provider it came from, if known (size metrics). */
   onToken?: (bytes: number, provider: string | undefined) => void;
+  /**
+   * Where DPoP proofs are remembered (one guard per process, so a reload forgets none) and, when the
+   * revocation store is Redis, its set-if-absent shared by every replica. Without it no DPoP proof is
+   * accepted (`dpop_replay_unavailable`): a proof that cannot be remembered could be replayed.
+   */
+  replay?: { guard: ReplayGuard; shared?: SharedClaim | undefined };
+  /** Called for each sender-constraint check, for `tollgate_binding_checks_total`. */
+  onBinding?: (kind: BindingKind, result: 'ok' | TokenFailure) => void;
 }
 
 /**
@@ -46,7 +62,7 @@ export interface Decided {
 }
 
 /**
- * The pipeline from a request to an Outcome: extract → verify → revocation → authorize. Transports turn
+ * The pipeline from a request to an Outcome: extract → verify → bind (sender constraints) → revocation → authorize. Transports turn
  * the Outcome into their own answer. A cached token under a rule that asks no context source is
  * decided without waiting (verify and authorizeWithContext answer synchronously then): nothing is
  * awaited but what must be.
@@ -64,7 +80,23 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
       const verified = verifying instanceof Promise ? await verifying : verifying;
       options.onVerified?.(verified.ok && verified.cached);
       options.onToken?.(extraction.token.length, verified.ok ? verified.token.provider.config.name : verified.provider?.config.name);
-      if (!verified.ok) return { outcome: { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name } };
+      // A token sent with the DPoP scheme is answered with the DPoP challenge's error (RFC 9449 §7.1).
+      const dpop = (extraction.location.kind === 'header' && extraction.location.dpop) || undefined;
+      if (!verified.ok)
+        return { outcome: { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name, dpop } };
+      const binding = checkBinding(verified.token, view, {
+        token: extraction.token,
+        location: extraction.location,
+        nowSeconds: Math.floor(runtime.clock.now() / 1000),
+        replay: options.replay?.guard,
+        shared: options.replay?.shared,
+        onResult: options.onBinding,
+      });
+      const unbound = binding instanceof Promise ? await binding : binding;
+      if (unbound) {
+        const { provider, claims } = verified.token;
+        return { outcome: { kind: 'unauthenticated', reason: unbound, provider: provider.config.name, sub: claims.sub, dpop } };
+      }
       token = verified.token;
       tokenCached = verified.cached;
       location = extraction.location;
@@ -74,7 +106,8 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
     const revocation = options.revocation.check(token.claims);
     if (revocation.revoked !== null) {
       const reason = revocation.revoked === 'store_unavailable' ? 'revocation_unavailable' : 'revoked';
-      return { outcome: { kind: 'unauthenticated', reason, provider: token.provider.config.name, sub: token.claims.sub } };
+      const dpop = (location?.kind === 'header' && location.dpop) || undefined;
+      return { outcome: { kind: 'unauthenticated', reason, provider: token.provider.config.name, sub: token.claims.sub, dpop } };
     }
     refresh = revocation.refresh;
   }
@@ -85,6 +118,8 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
     path: view.path,
     headers: joinedHeaders(view),
     principal: principalFromPeer(view),
+    conditionHeaders: runtime.identityHeaders && conditionHeaders(view, runtime.identityHeaders),
+    direction: view.direction,
   };
   const identity = token ? { provider: token.provider.config.name, claims: token.claims } : null;
   const viewAs = runtime.viewAs && viewAsAsk(view, runtime.viewAs);
@@ -128,6 +163,15 @@ function viewAsAsk(view: RequestView, config: ViewAsConfig) {
   const values = view.headers.get(config.header);
   if (values === undefined) return undefined;
   return viewAsRequest(config, values.length === 1 ? (values[0] ?? '') : '');
+}
+
+/** What a `when` condition's `request.headers` holds: every header but the identity ones, joined as for `match.headers`. */
+function conditionHeaders(view: RequestView, identity: Pick<IdentityHeaders, 'isIdentity'>): () => Record<string, string> {
+  return () => {
+    const visible = Object.create(null) as Record<string, string>;
+    for (const [name, values] of view.headers) if (!name.startsWith(':') && !identity.isIdentity(name)) visible[name] = values.join(',');
+    return visible;
+  };
 }
 
 /** Policy header conditions see one value per name, as Envoy's `headers` map does; joined on demand. */

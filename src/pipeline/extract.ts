@@ -1,9 +1,12 @@
 import type { ProviderConfig } from '../config/providers.js';
 import type { RequestView } from './request.js';
 
-/** One place a token may be carried. `key` identifies it across providers (`header:authorization`). */
+/**
+ * One place a token may be carried. `key` identifies it across providers (`header:authorization`).
+ * `dpop`: the `Authorization: DPoP` scheme (RFC 9449 §7.1), whose token is accepted only with its proof.
+ */
 export type TokenLocation =
-  | { kind: 'header'; key: string; name: string; prefix: string }
+  | { kind: 'header'; key: string; name: string; prefix: string; dpop?: true }
   | { kind: 'cookie'; key: string; name: string }
   | { kind: 'param'; key: string; name: string };
 
@@ -13,6 +16,14 @@ export type Extraction =
   /** More than one credential, or one header sent twice: refused rather than guessing which counts. */
   | { kind: 'ambiguous'; description: string };
 
+const DPOP_LOCATION: TokenLocation = {
+  kind: 'header',
+  key: 'header:authorization dpop',
+  name: 'authorization',
+  prefix: 'DPoP ',
+  dpop: true,
+};
+
 /** Every token location any provider names, each once. Compiled at config load. */
 export function tokenLocations(providers: readonly ProviderConfig[]): TokenLocation[] {
   const byKey = new Map<string, TokenLocation>();
@@ -21,6 +32,7 @@ export function tokenLocations(providers: readonly ProviderConfig[]): TokenLocat
       const key = `header:${h.name}` + (h.prefix ? ` ${h.prefix.trim().toLowerCase()}` : '');
       byKey.set(key, { kind: 'header', key, name: h.name, prefix: h.prefix });
     }
+    if (p.dpop) byKey.set(DPOP_LOCATION.key, DPOP_LOCATION);
     for (const name of p.fromCookies) byKey.set(`cookie:${name}`, { kind: 'cookie', key: `cookie:${name}`, name });
     for (const name of p.fromParams) byKey.set(`param:${name}`, { kind: 'param', key: `param:${name}`, name });
   }

@@ -10,6 +10,8 @@ export interface RequestView {
   host: string;
   /** Raw `:path` as Envoy sent it, query and fragment included. */
   path: string;
+  /** `http` or `https` as the client spoke it (`:scheme`; HTTP mode: `X-Forwarded-Proto`), for a DPoP proof's `htu`. */
+  scheme?: string;
   headers: ReadonlyMap<string, readonly string[]>;
   /** Envoy's `source.principal`: the mTLS client certificate's URI SAN (else DNS SAN, else subject). */
   principal?: string;
@@ -17,6 +19,11 @@ export interface RequestView {
   certificate?: string;
   /** `x-request-id`, for log lines. */
   requestId?: string;
+  /**
+   * The `direction` context extension (`inbound` or `egress`), set per Envoy listener or route by
+   * `ExtAuthzPerRoute.check_settings.context_extensions`: the operator's, never the client's.
+   */
+  direction?: string;
 }
 
 export function requestViewFrom(request: CheckRequest): RequestView {
@@ -28,10 +35,12 @@ export function requestViewFrom(request: CheckRequest): RequestView {
     method: (http.method || first(headers, ':method') || '').toUpperCase(),
     host: http.host || first(headers, ':authority') || first(headers, 'host') || '',
     path: http.path || first(headers, ':path') || '',
+    scheme: http.scheme || first(headers, ':scheme') || undefined,
     headers,
     principal: source.principal || undefined,
     certificate: source.certificate || undefined,
     requestId: http.id || first(headers, 'x-request-id'),
+    direction: attributes.context_extensions?.direction || undefined,
   };
 }
 

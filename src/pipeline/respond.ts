@@ -2,7 +2,9 @@ import type { Config } from '../config/schema.js';
 import type { CheckResponse, HeaderValueOption, Struct } from '../envoy/types.js';
 import { toStruct } from '../envoy/types.js';
 import { VIEW_AS_INJECTED_HEADER, type ContextGrant, type ViewAsApplied } from '../policy/index.js';
-import { isObject, readClaim } from '../util/claim-path.js';
+import { encodeClaim } from '../identity/header-value.js';
+import { readClaim } from '../util/claim-path.js';
+import { decidedRoles } from './decided-roles.js';
 import type { TokenLocation } from './extract.js';
 import type { RequestView } from './request.js';
 import { REASONS, type PolicyReason, type Reason, type RequestFailure, type TokenFailure } from '../reasons.js';
@@ -37,7 +39,8 @@ export type Outcome =
       /** Context roles a context source answered: the injected roles header carries them too. */
       granted?: readonly ContextGrant[];
     }
-  | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown }
+  /** `dpop`: the token came with the DPoP scheme, so the DPoP challenge carries the error. */
+  | { kind: 'unauthenticated'; reason: TokenFailure; ruleId?: string | null; provider?: string; sub?: unknown; dpop?: boolean }
   | { kind: 'forbidden'; reason: PolicyReason; ruleId: string | null; provider?: string; sub?: unknown }
   /** There is no one request to decide on: the Check message could not be decoded, or the proxy's headers do not name one. */
   | { kind: 'refused_request'; reason: RequestFailure }
@@ -57,6 +60,12 @@ export class IdentityHeaders {
     this.names = new Set(entries.filter((e) => !e.endsWith('-')));
     // A header tollgate injects for any provider is identity, even outside the configured prefixes.
     for (const p of config.providers) for (const m of p.claimToHeaders) this.names.add(m.header);
+    // So is the header a minted internal token travels in, whatever its name: a client's own copy (a
+    // leaked internal token replayed from outside) must not reach the service on an allow that mints
+    // nothing. Unless a provider reads tokens there: then it is verified (or refused) as a token.
+    const mintedHeader = config.internalTokens?.header;
+    const tokenHeaders = new Set(config.providers.flatMap((p) => p.fromHeaders.map((h) => h.name.toLowerCase())));
+    if (mintedHeader !== undefined && !tokenHeaders.has(mintedHeader)) this.names.add(mintedHeader);
     // Only tollgate says a request was viewed as a lesser role; the ask itself never reaches the upstream.
     if (config.viewAs) {
       this.names.add(VIEW_AS_INJECTED_HEADER);
@@ -73,9 +82,28 @@ export class IdentityHeaders {
   }
 }
 
+/**
+ * The DPoP challenge (RFC 9449 §7.1), when some provider accepts DPoP: the proof algorithms any of
+ * them accepts, space-separated, and whether a Bearer token is still accepted anywhere (then both
+ * challenges are sent).
+ */
+export interface DpopChallenge {
+  algs: string;
+  bearer: boolean;
+}
+
+/** The DPoP challenge of these providers, or undefined when none accepts DPoP. */
+export function dpopChallengeOf(providers: Config['providers']): DpopChallenge | undefined {
+  const algs = new Set(providers.flatMap((p) => p.dpop?.algorithms ?? []));
+  if (algs.size === 0) return undefined;
+  return { algs: [...algs].join(' '), bearer: providers.length === 0 || providers.some((p) => !p.dpop?.required) };
+}
+
 export interface ResponseContext {
   identityHeaders: IdentityHeaders;
   realm: string;
+  /** Present when some provider accepts DPoP. */
+  dpop?: DpopChallenge | undefined;
   /** Called for a claim that cannot travel as a header value; the value itself is never logged. */
   onUnsafeClaim: (header: string, claim: string) => void;
 }
@@ -83,7 +111,12 @@ export interface ResponseContext {
 export function toCheckResponse(outcome: Outcome, request: RequestView, ctx: ResponseContext): CheckResponse {
   if (outcome.kind === 'allow') return allowResponse(outcome, request, ctx);
   const { reason, ruleId } = denialCause(outcome);
-  return denialResponse(reason, ruleId, ctx.realm);
+  return denialResponse(reason, ruleId, ctx.realm, ctx.dpop && { ...ctx.dpop, presented: dpopPresented(outcome) });
+}
+
+/** Whether the denied request's token came with the DPoP scheme. */
+export function dpopPresented(outcome: DenialOutcome): boolean {
+  return outcome.kind === 'unauthenticated' && outcome.dpop === true;
 }
 
 /** Every outcome but an allow. */
@@ -203,7 +236,8 @@ export function requestResponseParts(
   const remove: string[] = [];
   for (const name of request.headers.keys()) {
     if (name.startsWith(':') || name === 'host' || overwritten?.has(name) || name === minted?.header) continue;
-    if (name === tokenHeader || ctx.identityHeaders.isIdentity(name)) remove.push(name);
+    // A DPoP proof travels as the token does: it is half of the same credential, and spent here.
+    if (name === tokenHeader || (name === DPOP_HEADER && dropToken) || ctx.identityHeaders.isIdentity(name)) remove.push(name);
   }
   return {
     headers_to_remove: remove,
@@ -212,42 +246,35 @@ export function requestResponseParts(
   };
 }
 
-/**
- * A claim's value as the request was decided, for the headers: when it is a contextRole's claim, the
- * roles a context source granted are added, and a view-as downgrade leaves only the viewed-as role in
- * the viewed context. Any other claim is returned as is.
- */
-function decidedRoles(value: unknown, claim: string, decided: Pick<AllowOutcome, 'viewAs' | 'granted'>): unknown {
-  let roles = value;
-  // A source was asked because the token does not list the context at all: its grants are the whole
-  // entry, merged when one request was granted roles in several ids of that context.
-  const grantedEntries = new Map<string, Map<string, string[]>>();
-  for (const grant of decided.granted ?? []) {
-    if (grant.claim !== claim) continue;
-    let byRole = grantedEntries.get(grant.context);
-    if (!byRole) grantedEntries.set(grant.context, (byRole = new Map<string, string[]>()));
-    for (const role of grant.roles) {
-      const ids = byRole.get(role) ?? [];
-      if (!ids.includes(grant.id)) byRole.set(role, [...ids, grant.id]);
-    }
-  }
-  for (const [context, byRole] of grantedEntries) roles = { ...(isObject(roles) ? roles : {}), [context]: Object.fromEntries(byRole) };
-  const viewAs = decided.viewAs;
-  if (viewAs?.claim === claim) roles = { ...(isObject(roles) ? roles : {}), [viewAs.context]: { [viewAs.role]: [viewAs.id] } };
-  return roles;
-}
-
 /** The denial body's `error`, by HTTP status. */
 const BODY_ERROR = { 401: 'unauthenticated', 403: 'forbidden', 500: 'internal_error' } as const;
 
-/** A denial as the reason catalogue describes it: 401s carry a Bearer challenge, and gRPC code 16. */
-export function denialResponse(reason: Reason, ruleId: string | null, realm: string): CheckResponse {
+const DPOP_HEADER = 'dpop';
+
+/**
+ * A denial as the reason catalogue describes it: 401s carry a challenge, and gRPC code 16. With DPoP
+ * configured the challenge is `DPoP` with `algs` (RFC 9449 §7.1), after `Bearer` when Bearer tokens
+ * are accepted too, in one header value (RFC 9110 §11.6.1 allows a list). The error goes to the DPoP
+ * challenge when it is about DPoP (`invalid_dpop_proof`, a token that must use DPoP) or the token came
+ * with the DPoP scheme, else to the Bearer one.
+ */
+export function denialResponse(
+  reason: Reason,
+  ruleId: string | null,
+  realm: string,
+  dpop?: DpopChallenge & { presented: boolean },
+): CheckResponse {
   const { status, bearerError, description } = REASONS[reason];
   const headers: HeaderValueOption[] = [];
   if (status === 401) {
     // RFC 6750 §3.1: no error attribute when the request carried no token at all.
     const error = bearerError === null ? '' : `, error="${bearerError}", error_description="${description}"`;
-    headers.push(overwrite('www-authenticate', `Bearer realm="${realm}"${error}`));
+    const onDpop =
+      dpop !== undefined && (dpop.presented || !dpop.bearer || bearerError === 'invalid_dpop_proof' || reason === 'dpop_required');
+    const challenges: string[] = [];
+    if (dpop === undefined || dpop.bearer) challenges.push(`Bearer realm="${realm}"${onDpop ? '' : error}`);
+    if (dpop) challenges.push(`DPoP realm="${realm}", algs="${dpop.algs}"${onDpop ? error : ''}`);
+    headers.push(overwrite('www-authenticate', challenges.join(', ')));
   }
   const body: Record<string, string> = { error: BODY_ERROR[status], reason };
   if (ruleId) body.rule = ruleId;
@@ -272,14 +299,10 @@ function overwrite(key: string, value: string): HeaderValueOption {
 const SAFE_HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?$/;
 const MAX_HEADER_VALUE = 4096;
 
+/** The claim in the encoding `tollgate/identity` reads (one module for both), if it has one and is safe to send. */
 function headerValueOf(value: unknown): string | undefined {
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
-  else if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) text = value.join(',');
-  else if (typeof value === 'object' && value !== null) text = JSON.stringify(value);
-  else return undefined;
-  return text.length <= MAX_HEADER_VALUE && SAFE_HEADER_VALUE.test(text) ? text : undefined;
+  const text = encodeClaim(value);
+  return text !== undefined && text.length <= MAX_HEADER_VALUE && SAFE_HEADER_VALUE.test(text) ? text : undefined;
 }
 
 function escapeRegExp(text: string): string {

@@ -18,6 +18,8 @@ export interface PreparedRequest {
   readonly path: string;
   readonly segments: readonly string[];
   readonly headers: HeaderLookup;
+  /** Which of the sidecar's listeners asked (`inbound`, `egress`); set by the proxy's config, never by the client. */
+  readonly direction: string | undefined;
 }
 
 export interface CompiledMatch {
@@ -25,6 +27,8 @@ export interface CompiledMatch {
   matches(req: PreparedRequest, params: Record<string, string>, explain: string[] | null): boolean;
   /** Parameters bound by every path template (what `{name}` references may use); null without paths. */
   readonly params: ReadonlySet<string> | null;
+  /** Each path template's leading literal segments, for the rule index; null without paths (any path). */
+  readonly literalPrefixes: ReadonlyArray<readonly string[]> | null;
 }
 
 /** `API.Example.com:8443` → `api.example.com`; `[::1]:80` → `[::1]`; `example.com.` → `example.com`. */
@@ -78,12 +82,14 @@ const METHOD = /^[A-Z]+$/;
 
 export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch {
   const error = (field: ReadonlyArray<string | number>, detail: string) => new PolicyError(ruleId, ['match', ...field], detail);
-  if (!match.hosts && !match.methods && !match.paths && !match.headers) {
-    throw error([], 'give at least one of hosts, methods, paths or headers; paths: ["/**"] matches every request');
+  if (!match.hosts && !match.methods && !match.paths && !match.headers && !match.direction) {
+    throw error([], 'give at least one of hosts, methods, paths, headers or direction; paths: ["/**"] matches every request');
   }
 
-  const exactHosts = new Set<string>();
-  const hostSuffixes: string[] = [];
+  // Only what the rule configures is allocated (a policy of 10,000 rules keeps 10,000 of these); a key
+  // given, even empty, is a condition.
+  const exactHosts = match.hosts && new Set<string>();
+  const hostSuffixes = match.hosts && ([] as string[]);
   for (const [i, raw] of (match.hosts ?? []).entries()) {
     const host = raw.toLowerCase().replace(/\.$/, '');
     if (!HOST.test(host))
@@ -91,18 +97,18 @@ export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch 
         ['hosts', i],
         `"${raw}" is not a host name; write it without scheme, port or path, e.g. api.example.com or *.example.com`,
       );
-    if (host.startsWith('*.')) hostSuffixes.push(host.slice(1));
-    else exactHosts.add(host);
+    if (host.startsWith('*.')) hostSuffixes?.push(host.slice(1));
+    else exactHosts?.add(host);
   }
 
-  const methods = new Set<string>();
+  const methods = match.methods && new Set<string>();
   for (const [i, raw] of (match.methods ?? []).entries()) {
     const method = raw.toUpperCase();
     if (!METHOD.test(method)) throw error(['methods', i], `"${raw}" is not an HTTP method, e.g. GET`);
-    methods.add(method);
+    methods?.add(method);
   }
   // Frameworks route HEAD to GET handlers; a GET-only rule must not let HEAD slip to a later rule.
-  if (methods.has('GET')) methods.add('HEAD');
+  if (methods?.has('GET')) methods.add('HEAD');
 
   const templates: PathTemplate[] = [];
   for (const [i, raw] of (match.paths ?? []).entries()) {
@@ -116,18 +122,22 @@ export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch 
   const [first, ...others] = templates;
   const params = first ? new Set([...first.params].filter((p) => others.every((t) => t.params.has(p)))) : null;
 
-  const checkHost = match.hosts !== undefined;
-  const checkMethod = match.methods !== undefined;
+  const direction = match.direction;
   const checkPath = templates.length > 0;
 
   return {
     params,
+    literalPrefixes: checkPath ? templates.map(literalPrefix) : null,
     matches(req, out, explain) {
-      if (checkMethod && !methods.has(req.method)) {
+      if (direction !== undefined && req.direction !== direction) {
+        explain?.push(`direction ${req.direction ?? '(none)'} is not ${direction}`);
+        return false;
+      }
+      if (methods && !methods.has(req.method)) {
         explain?.push(`method ${req.method} is not one of ${[...methods].join(', ')}`);
         return false;
       }
-      if (checkHost && !exactHosts.has(req.host) && !hostSuffixes.some((suffix) => isWildcardMatch(req.host, suffix))) {
+      if (exactHosts && hostSuffixes && !exactHosts.has(req.host) && !hostSuffixes.some((suffix) => isWildcardMatch(req.host, suffix))) {
         explain?.push(`host "${req.host}" is not one of ${match.hosts?.join(', ')}`);
         return false;
       }
@@ -145,4 +155,14 @@ export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch 
       return true;
     },
   };
+}
+
+/** The segments a template starts with before its first `{param}`, `*` or `**`. */
+function literalPrefix(template: PathTemplate): string[] {
+  const prefix: string[] = [];
+  for (const segment of template.segments) {
+    if (segment.kind !== 'literal') break;
+    prefix.push(segment.value);
+  }
+  return prefix;
 }

@@ -9,6 +9,8 @@ import type { PolicyReason } from '../reasons.js';
 import type { ContextAnswers, ContextGrant, ContextQuery, EvalContext, Failure, Identity } from './requirements.js';
 import { rolloutSubject, type RolloutArm } from './rollout.js';
 import { compileRule, type CompiledRule } from './rule.js';
+import { RuleIndex } from './rule-index.js';
+import { actorsOf, type ConditionVariables } from './condition.js';
 import type { RuleConfig } from './schema.js';
 import type { ViewAsApplied, ViewAsRequest } from './view-as.js';
 
@@ -21,6 +23,14 @@ export interface AuthzRequest {
   headers: HeaderLookup;
   /** The workload identity, e.g. from `principalFromPeer`. */
   principal?: string;
+  /**
+   * The headers a `when` condition may read, one value per lower-case name: the request's headers minus
+   * every header tollgate strips as identity, so a condition never reads a forged `x-user-id`. Asked
+   * only when a condition runs; without it conditions see no headers.
+   */
+  conditionHeaders?: () => Record<string, string>;
+  /** The proxy-set `direction` context extension (`inbound`, `egress`), if any. */
+  direction?: string;
 }
 
 export type DecisionReason = 'allowed' | 'dry_run' | PolicyReason;
@@ -82,6 +92,7 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
     seen.add(rule.id);
     compiled.push(compileRule(rule));
   }
+  const index = new RuleIndex(compiled.map((rule) => rule.match.literalPrefixes));
   const globalDryRun = options.dryRun === true;
   const allowByDefault = options.defaultDecision === 'allow';
 
@@ -109,12 +120,41 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
         path: normalized.path,
         segments: normalized.segments,
         headers: req.headers,
+        direction: req.direction,
       };
       explain?.push(`request: ${prepared.method} ${prepared.host || '(no host)'} ${prepared.path}`);
 
+      let requestVariables: ConditionVariables['request'] | undefined;
+      const variablesFor = (params: Readonly<Record<string, string>>) => {
+        let built: ConditionVariables | undefined;
+        return (): ConditionVariables => {
+          requestVariables ??= {
+            method: prepared.method,
+            path: prepared.path,
+            host: prepared.host,
+            headers: req.conditionHeaders?.() ?? {},
+            query: firstQueryValues(req.path),
+          };
+          const claims = identity?.claims ?? {};
+          built ??= {
+            request: requestVariables,
+            params: { ...params },
+            claims,
+            token: { provider: identity?.provider ?? '' },
+            peer: { principal: req.principal ?? '' },
+            actors: actorsOf(claims),
+          };
+          return built;
+        };
+      };
+
       const params: Record<string, string> = Object.create(null) as Record<string, string>;
       const mismatch: string[] | null = explain ? [] : null; // receives why a rule did not match
-      for (const rule of compiled) {
+      // Explaining walks every rule, so the output names each one skipped; deciding skips those whose
+      // literal path prefix the request lacks: the same first match either way.
+      const candidates = explain ? compiled.keys() : index.candidates(prepared.segments);
+      for (const at of candidates) {
+        const rule = compiled[at]!;
         if (!rule.match.matches(prepared, params, mismatch)) {
           if (mismatch) explain?.push(`rule '${rule.id}' skipped: ${mismatch.pop() ?? 'no match'}`);
           continue;
@@ -134,6 +174,7 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
           pending: [],
           viewAs,
           granted: [],
+          variables: variablesFor(params),
         };
         let failure = rule.require.evaluate(ctx);
         if (!failure && viewAs && !viewAs.applied) {
@@ -171,4 +212,16 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
       return deny(null, { reason: 'no_matching_rule', status: 'permission_denied' }, globalDryRun, explain);
     },
   };
+}
+
+/** `request.query` of a condition: each parameter's first value, decoded; the fragment is not sent. */
+function firstQueryValues(rawPath: string): Record<string, string> {
+  const start = rawPath.indexOf('?');
+  const query = Object.create(null) as Record<string, string>; // `__proto__` is a name like any other
+  if (start === -1) return query;
+  const end = rawPath.indexOf('#', start);
+  for (const [name, value] of new URLSearchParams(rawPath.slice(start + 1, end === -1 ? undefined : end))) {
+    if (!Object.hasOwn(query, name)) query[name] = value;
+  }
+  return query;
 }

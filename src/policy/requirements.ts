@@ -8,6 +8,7 @@ import { asList, compileClaimPath, isObject, own, readClaim, type ClaimPath, typ
 import { PolicyError, type FieldPath } from './errors.js';
 import { compilePrincipals } from './peer.js';
 import { compileActorCheck } from './actor.js';
+import { compileCondition, type ConditionVariables } from './condition.js';
 import type { ClaimConditionConfig, RequireConfig, RequirementSetConfig } from './schema.js';
 import type { ViewAsRequest } from './view-as.js';
 
@@ -28,6 +29,8 @@ export interface Failure {
 /** A question for a context source: which roles `sub` holds in `context` `id`. */
 export interface ContextQuery {
   readonly source: string;
+  /** The token's provider: a subject is one user only within the provider that issued it. */
+  readonly provider: string;
   readonly sub: string;
   readonly context: string;
   readonly id: string;
@@ -54,6 +57,8 @@ export interface EvalContext {
   readonly viewAs: ViewAsRequest | undefined;
   /** Receives the context-source answers that satisfied a contextRole, for the injected headers. */
   readonly granted: ContextGrant[];
+  /** What a `when` condition reads; built on first use, once per evaluation. */
+  readonly variables: () => ConditionVariables;
 }
 
 /** Roles a context source answered and a contextRole accepted: `claim` is the contextRole's claim path. */
@@ -211,18 +216,19 @@ function compileContextRole(scope: Scope, field: FieldPath, config: NonNullable<
     const id = resolveId(ctx.params);
     const roles = readClaim(identity.claims, path);
     const byRole = isObject(roles) ? own(roles, context) : undefined;
-    if (byRole === undefined && fallback !== undefined) {
+    const held = isObject(byRole) ? rolesListing(byRole, id) : [];
+    if (held.length === 0 && fallback !== undefined) {
+      // The token grants nothing for this object: it may list only the contexts used lately, so the
+      // source decides. A token that lists this id decides alone (a permission refresh covers staleness).
+      ctx.explain?.push(`contextRole: the token grants no role for ${context} "${id}"; asking ${fallback}`);
       const answered = fromSource(fallback, identity, context, id, ctx);
       if ('reason' in answered) return answered;
       const failure = judgeRoles(answered, { anyOf, context, id, claim: path.source, holder: fallback }, ctx);
       if (!failure) ctx.granted.push({ claim: path.source, context, id, roles: answered });
       return failure;
     }
-    return judgeRoles(
-      isObject(byRole) ? rolesListing(byRole, id) : [],
-      { anyOf, context, id, claim: path.source, holder: 'the token' },
-      ctx,
-    );
+    if (fallback !== undefined) ctx.explain?.push(`contextRole: the token grants roles for ${context} "${id}"; ${fallback} not asked`);
+    return judgeRoles(held, { anyOf, context, id, claim: path.source, holder: 'the token' }, ctx);
   };
 }
 
@@ -270,18 +276,18 @@ function judgeRoles(
 function fromSource(source: string, identity: Identity, context: string, id: string, ctx: EvalContext): readonly string[] | Failure {
   const sub = identity.claims.sub;
   if (typeof sub !== 'string' || sub === '') {
-    ctx.explain?.push(`contextRole: the token lists no ${context} and has no sub to ask ${source} about`);
+    ctx.explain?.push(`contextRole: the token has no sub to ask ${source} about`);
     return denied('context_role_mismatch');
   }
-  const query: ContextQuery = { source, sub, context, id };
+  const query: ContextQuery = { source, provider: identity.provider, sub, context, id };
   const roles = ctx.contextAnswers?.get(query);
   if (roles === undefined) {
     ctx.pending.push(query);
-    ctx.explain?.push(`contextRole: the token lists no ${context}; ${source} must be asked`);
+    ctx.explain?.push(`contextRole: ${source} must be asked`);
     return denied('context_source_unavailable');
   }
   if (roles === null) {
-    ctx.explain?.push(`contextRole: the token lists no ${context} and ${source} did not answer`);
+    ctx.explain?.push(`contextRole: ${source} did not answer (failed or timed out)`);
     return denied('context_source_unavailable');
   }
   return roles;
@@ -330,6 +336,7 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
     userChecks.push((identity, ctx) => check(identity, ctx.explain));
   }
 
+  const condition = set.when === undefined ? null : compileCondition(scope.ruleId, [...field, 'when'], set.when);
   const needsUser = set.authenticated === true || userChecks.length > 0;
   let peer: ((principal: string) => boolean) | null = null;
   if (set.peer) {
@@ -337,7 +344,7 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
     if (!compiled.ok) throw new PolicyError(scope.ruleId, [...field, 'peer', 'principals', compiled.index], compiled.message);
     peer = compiled.matches;
   }
-  if (!needsUser && peer === null) {
+  if (!needsUser && peer === null && condition === null) {
     throw new PolicyError(
       scope.ruleId,
       field,
@@ -358,17 +365,30 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
         }
         ctx.explain?.push(`peer: ${ctx.principal} is allowed`);
       }
-      if (!needsUser) return null;
-      if (ctx.identity === null) {
-        ctx.explain?.push('a verified token is required and none was presented');
-        return AUTHENTICATION_REQUIRED;
+      if (needsUser) {
+        if (ctx.identity === null) {
+          ctx.explain?.push('a verified token is required and none was presented');
+          return AUTHENTICATION_REQUIRED;
+        }
+        for (const check of userChecks) {
+          const failure = check(ctx.identity, ctx);
+          if (failure) return failure;
+        }
+        if (userChecks.length === 0) ctx.explain?.push(`authenticated: token from ${ctx.identity.provider}`);
       }
-      for (const check of userChecks) {
-        const failure = check(ctx.identity, ctx);
-        if (failure) return failure;
+      if (condition === null) return null;
+      const variables = ctx.variables();
+      if (condition.holds(variables)) {
+        ctx.explain?.push(`when: ${condition.source} is true`);
+        return null;
       }
-      if (userChecks.length === 0) ctx.explain?.push(`authenticated: token from ${ctx.identity.provider}`);
-      return null;
+      if (ctx.explain) {
+        const clause = condition.falseClause(variables);
+        ctx.explain.push(
+          `when: ${condition.source} is false${clause !== undefined && clause !== condition.source ? ` (${clause} is false)` : ''}`,
+        );
+      }
+      return denied('condition_not_met');
     },
   };
 }
@@ -401,7 +421,7 @@ export function compileRequirement(ruleId: string, params: ReadonlySet<string> |
     };
   }
 
-  const hasOwnRequirements = USER_KEYS.some((k) => rest[k] !== undefined) || rest.peer !== undefined;
+  const hasOwnRequirements = USER_KEYS.some((k) => rest[k] !== undefined) || rest.peer !== undefined || rest.when !== undefined;
   if (!hasOwnRequirements && !anyOf) {
     throw new PolicyError(
       ruleId,

@@ -12,6 +12,9 @@
  *   (403 `invalid_path`, rule id null), also in dry-run mode.
  *
  * `match` (all given fields must fit; at least one field is required — `paths: ["/**"]` matches all)
+ * - `direction`: `inbound` or `egress`, the `direction` context extension the Envoy listener sets
+ *   (`ExtAuthzPerRoute.check_settings.context_extensions`); a request without one matches neither.
+ *   The client cannot choose it, unlike `Host`: an `exchange: true` internal token requires `egress`.
  * - `hosts`: case-insensitive; the request's port and a trailing dot are ignored; `*.example.com`
  *   matches any subdomain (not `example.com` itself).
  * - `methods`: compared upper-case. `GET` also matches `HEAD`, because most frameworks answer HEAD with
@@ -40,11 +43,13 @@
  *   a template of path parameters such as `"{courseId}"` — is listed under `context` for one of the
  *   `anyOf` roles. Ids in the token may be strings or integers. A flat role never satisfies it. Every
  *   parameter in `id` must be bound by every path of the rule. With `fallback: <source>`, a token
- *   that does not list `context` at all is decided by the roles that context source answers for the
- *   token's `sub` (see src/context); a token that lists the context is decided by the token alone.
+ *   that grants no role for this context and id is decided by the roles that context source answers
+ *   for the token's `sub` (see src/context); a token that lists the id is decided by the token alone.
  * - `peer: { principals }` — the mTLS workload identity (Envoy's `source.principal`, else the URI SAN
  *   of `source.certificate`) is one of these: exact, or a prefix ending in `/*`. A rule with only
  *   `peer` needs no user token; with user requirements too, it needs both.
+ * - `when: "<CEL>"` — a condition over the request, path parameters, claims, provider, peer and actor
+ *   chain (condition.ts), evaluated after the other keys of its set hold.
  * - `anyOf: [ {requirements}, … ]` — at least one alternative holds, in addition to the requirements
  *   beside it. Alternatives take the same keys except `anonymous` and `anyOf`.
  * - Claim paths are dot-separated (`realm_access.roles`); a top-level claim whose name contains dots
@@ -54,9 +59,9 @@
  * (`authentication_required`). Anything else → 403 `permission_denied` with a reason
  * (`provider_not_allowed`, `missing_scope`, `missing_role`, `claim_mismatch`, `context_role_mismatch`,
  * `peer_not_allowed` — also when no workload identity was presented, since a token cannot fix that —
- * or `no_alternative_satisfied` when `anyOf` alternatives failed for different reasons). Checks run in
- * this order and the first failure is reported: peer, token present, providers, scopes, roles, claims,
- * contextRole, then `anyOf`. Reasons never echo claim values.
+ * `condition_not_met`, or `no_alternative_satisfied` when `anyOf` alternatives failed for different
+ * reasons). Checks run in this order and the first failure is reported: peer, token present,
+ * providers, scopes, roles, claims, contextRole, actor, when, then `anyOf`. Reasons never echo claim values.
  *
  * `dryRun: true` on a rule (or the global dry-run switch) computes the decision and reports a would-deny
  * in `decision.dryRun`, but allows the request (reason `dry_run`). `rollout: { enforcePercent }` does
@@ -69,6 +74,7 @@ import { compileRule } from './rule.js';
 import { PolicyError } from './errors.js';
 import { ruleInternalTokenSchema } from './internal-token.js';
 import { rolloutSchema } from './rollout.js';
+import { MAX_CONDITION_LENGTH } from './condition.js';
 
 /**
  * A strict object whose errors say which keys are allowed, and what to write when it is missing or is
@@ -122,6 +128,7 @@ const matchSchema = strict(
       .array(headerConditionSchema, { error: 'headers must be a list of { name, equals | oneOf | present }' })
       .min(1, { error: 'headers must list at least one condition; remove the key to drop it' })
       .optional(),
+    direction: z.enum(['inbound', 'egress'], { error: 'direction must be inbound or egress' }).optional(),
   },
   'match',
   'match is missing: say which requests the rule covers, e.g. match: { paths: ["/courses/**"] }',
@@ -177,6 +184,11 @@ const requirementShape = {
     },
     'actor',
   ).optional(),
+  when: z
+    .string({ error: 'when must be a CEL expression in quotes, e.g. when: "claims.sub == params.userId"' })
+    .min(1, { error: 'when must not be empty; remove the key to drop it' })
+    .max(MAX_CONDITION_LENGTH, { error: `when must be at most ${MAX_CONDITION_LENGTH} characters; split the rule` })
+    .optional(),
 };
 
 const alternativeSchema = strict(requirementShape, 'an anyOf alternative');

@@ -17,4 +17,6 @@ export interface Backend {
   health(): { up: boolean; staleSinceMs: number | null };
   /** Housekeeping after each sweep (the file backend compacts here). */
   maintain(): Promise<void>;
+  /** Shared stores only (Redis): set `key` until `expiresAtMs` if absent; true when it was absent. */
+  claimOnce?(key: string, expiresAtMs: number): Promise<boolean>;
 }

@@ -24,6 +24,8 @@ const SCAN_COUNT = 1000;
 const RESYNC_RETRY_MS = 1000;
 /** A connection that gave up (`end`) is started again after this pause (a subscriber: possibly to another node). */
 const RESTART_AFTER_END_MS = 200;
+/** A DPoP replay check waits this long for Redis: below Envoy's default ext_authz timeout of 200 ms. */
+const CLAIM_TIMEOUT_MS = 150;
 
 /**
  * Entries live in Redis as one key each (`<prefix>rev:<type>:<value>`, `<prefix>refresh:<sub>`) with
@@ -219,6 +221,26 @@ export class RedisBackend implements Backend {
           value: JSON.stringify({ ...change.marker, writeId: id }),
           expireAtSeconds: Math.ceil(change.marker.expiresAt),
         };
+    }
+  }
+
+  /**
+   * A DPoP proof seen once across every replica (src/pipeline/dpop-replay.ts): SET NX with the time the
+   * proof stays acceptable, on the primary. Rejects when Redis does not answer within
+   * CLAIM_TIMEOUT_MS (the offline queue is off, so a lost connection rejects at once): the caller then
+   * refuses the proof. A SET that lands after that only refuses a later replay of a proof already refused.
+   */
+  async claimOnce(key: string, expiresAtMs: number): Promise<boolean> {
+    const ttlMs = Math.max(1, Math.ceil(expiresAtMs - this.clock.now()));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('redis did not answer the replay check in time')), CLAIM_TIMEOUT_MS);
+    });
+    try {
+      const answer = await Promise.race([this.command.set(`${this.options.keyPrefix}dpop:${key}`, '1', 'PX', ttlMs, 'NX'), late]);
+      return answer === 'OK';
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -26,6 +26,7 @@ export class MirroredStore implements RevocationStore {
   private readonly metrics: RevocationMetrics;
   private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
+  readonly claimOnce: RevocationStore['claimOnce'];
 
   constructor(
     private readonly backend: Backend,
@@ -33,6 +34,7 @@ export class MirroredStore implements RevocationStore {
     private readonly config: RevocationConfig,
     private readonly deps: Deps,
   ) {
+    this.claimOnce = backend.claimOnce?.bind(backend);
     this.metrics = createRevocationMetrics({ counts: () => mirror.counts(), status: () => this.status() });
   }
 

@@ -54,7 +54,7 @@ export interface RevocationStore {
   /** Load (file) or connect and resynchronise (redis). Redis rejects after `redis.timeoutSeconds`. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Synchronous, from the in-memory mirror. Non-string claim values are ignored. */
+  /** Synchronous, from the in-memory mirror. Non-string values are ignored: verification refuses such tokens (pipeline/claims.ts). */
   check(claims: RevocationClaims): RevocationVerdict;
   /**
    * Resolves only once the entry is durable in the store (and applied to this replica's mirror).
@@ -75,6 +75,12 @@ export interface RevocationStore {
    * from another replica; `listener(null)` when changes may have been missed. Returns the unsubscribe.
    */
   onSubjectChange(listener: (sub: string | null) => void): () => void;
+  /**
+   * Present when every replica shares the store (Redis): sets `key` until `expiresAtMs` unless it is
+   * set already, atomically; resolves true when it was absent. Rejects when the store cannot answer.
+   * DPoP replay detection across replicas (src/pipeline/dpop-replay.ts).
+   */
+  readonly claimOnce?: ((key: string, expiresAtMs: number) => Promise<boolean>) | undefined;
 }
 
 /** The store could not make a change durable; the change was not applied. */

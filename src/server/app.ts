@@ -19,8 +19,10 @@ import { watchFile } from '../util/file-watch.js';
 import { repeatLimiter } from '../util/repeat-limiter.js';
 import { startAuthzServer } from './authz-http/server.js';
 import { createCheckHandler, createChecker } from './check.js';
+import { ReplayGuard } from '../pipeline/dpop-replay.js';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
-import { httpsServer, startHttpServer, type HttpHandler, type HttpServer } from './http.js';
+import { httpsServer, startHttpServer, type HttpServer } from './http.js';
+import type { HttpHandler } from '../util/http-reply.js';
 import { readinessOf, type Readiness } from './readiness.js';
 import { listening } from './listen-error.js';
 import { buildRuntime, type Runtime } from './runtime.js';
@@ -48,7 +50,12 @@ export class Tollgate {
   private http!: HttpServer;
   private tls: ListenersTls = { all: [] };
   private internalTokens: InternalTokens | undefined;
-  private authz!: HttpServer;
+  /** DPoP proofs seen, kept across reloads: a reload must not make a spent proof good again. */
+  private readonly replayGuard: ReplayGuard;
+  /** Undefined with `listen.authz: off`. */
+  private authz: HttpServer | undefined;
+  /** The admin API's own listener, with `admin.listen`. */
+  private adminHttp: HttpServer | undefined;
   private unwatch: (() => void) | undefined;
   private configHash = '';
   /** The content last rejected: the watch does not retry it until the file changes again. */
@@ -63,8 +70,9 @@ export class Tollgate {
     private readonly deps: Deps,
     private readonly metrics: CheckMetrics,
   ) {
-    // The same rejected config is logged at most once a minute (SIGHUP retries count as repeats).
+    // The same rejected config is logged at most once a minute when the watch retries it.
     this.limitRepeats = repeatLimiter(deps.clock);
+    this.replayGuard = new ReplayGuard(() => deps.clock.now());
   }
 
   static async start(options: TollgateOptions): Promise<Tollgate> {
@@ -82,7 +90,10 @@ export class Tollgate {
     const app: Tollgate = new Tollgate(
       loaded.path,
       deps,
-      createCheckMetrics(registry, { tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0 }),
+      createCheckMetrics(registry, {
+        tokenCacheEntries: () => app.runtime?.verifier.cacheSize ?? 0,
+        dpopReplayEntries: () => app.replayGuard.size,
+      }),
     );
     await app.init(loaded, options.watchConfig ?? true, options.tlsPollMs);
     return app;
@@ -96,8 +107,14 @@ export class Tollgate {
     return this.http.port;
   }
 
+  /** The admin API's own port with `admin.listen`; 0 when the admin API is on the HTTP port (or off). */
+  get adminPort(): number {
+    return this.adminHttp?.port ?? 0;
+  }
+
+  /** The HTTP authorization port's bound port; 0 with `listen.authz: off`. */
   get authzPort(): number {
-    return this.authz.port;
+    return this.authz?.port ?? 0;
   }
 
   get config(): Config {
@@ -161,6 +178,7 @@ export class Tollgate {
         () => this.metrics.logDenialsSkipped.inc(),
       ),
       tracing: this.tracing,
+      replayGuard: this.replayGuard,
     });
     this.grpc = await listening('listen.grpc', config.listen.grpc, () =>
       startGrpcServer(config.listen.grpc, createCheckHandler(check), onError, { tls: this.tls.grpc, limits: config.limits.grpc }),
@@ -168,26 +186,45 @@ export class Tollgate {
     started.push(() => this.grpc.shutdown(0));
     // listen.httpTls covers this port too: HTTPS, and with a client CA only the proxies it names.
     const httpTls = this.tls.http;
-    this.authz = await listening('listen.authz', config.listen.authz, () =>
-      startAuthzServer({
-        address: config.listen.authz,
-        check: check.http,
-        requestOptions: () => this.runtime.config.authz,
-        onError,
-        createServer: httpTls && ((listener) => httpsServer(httpTls, listener)),
-      }),
-    );
-    started.push(() => this.authz.close());
+    const authzAddress = config.listen.authz;
+    if (authzAddress !== 'off') {
+      const authz = await listening('listen.authz', authzAddress, () =>
+        startAuthzServer({
+          address: authzAddress,
+          check: check.http,
+          requestOptions: () => this.runtime.config.authz,
+          onError,
+          createServer: httpTls && ((listener) => httpsServer(httpTls, listener)),
+        }),
+      );
+      this.authz = authz;
+      started.push(() => authz.close());
+    }
+    const adminAddress = config.admin?.listen;
     this.http = await listening('listen.http', config.listen.http, () =>
       startHttpServer({
         address: config.listen.http,
         registry: () => this.deps.registry,
         readiness: () => this.readiness(),
-        handlers: () => [this.internalTokens?.handle, this.admin].filter((h) => h !== undefined),
+        // With admin.listen the admin API has a port of its own and is not served here.
+        handlers: () => [this.internalTokens?.handle, adminAddress ? undefined : this.admin].filter((h) => h !== undefined),
         onError,
         tls: this.tls.http,
       }),
     );
+    started.push(() => this.http.close());
+    if (adminAddress) {
+      const adminHttp = await listening('admin.listen', adminAddress, () =>
+        startHttpServer({
+          address: adminAddress,
+          handlers: () => [this.admin].filter((h) => h !== undefined),
+          onError,
+          tls: this.tls.http,
+        }),
+      );
+      this.adminHttp = adminHttp;
+      started.push(() => adminHttp.close());
+    }
     if (watchConfig) this.watchConfigFile();
     warnAboutPolicy(config, this.deps.logger);
     this.syncHealth();
@@ -197,10 +234,11 @@ export class Tollgate {
       {
         grpc: boundAddress(config.listen.grpc, this.grpc.port),
         http: boundAddress(config.listen.http, this.http.port),
-        authz: boundAddress(config.listen.authz, this.authz.port),
+        authz: this.authz ? boundAddress(authzAddress, this.authz.port) : 'off',
+        admin: this.adminHttp && adminAddress ? boundAddress(adminAddress, this.adminHttp.port) : undefined,
         grpcPort: this.grpc.port,
         httpPort: this.http.port,
-        authzPort: this.authz.port,
+        authzPort: this.authzPort,
         config: this.configPath,
         providers: config.providers.map((p) => p.name),
         rules: config.rules.length,
@@ -209,21 +247,28 @@ export class Tollgate {
     );
   }
 
-  /** Loads the config file again; a config that fails validation is rejected and the old one keeps serving. */
-  reload(): Promise<void> {
+  /**
+   * Loads the config file again; a config that fails validation is rejected and the old one keeps
+   * serving. `signal`: an operator asked (SIGHUP) and gets an answer in the log every time, even for
+   * content already rejected; the file watch's own repeats are logged at most once a minute.
+   */
+  reload(trigger: 'signal' | 'watch' = 'watch'): Promise<void> {
     // Reloads run one after another, never interleaved.
-    this.reloading = this.reloading.then(() => this.reloadNow());
+    this.reloading = this.reloading.then(() => this.reloadNow(trigger));
     return this.reloading;
   }
 
-  private async reloadNow(): Promise<void> {
+  private async reloadNow(trigger: 'signal' | 'watch'): Promise<void> {
     let text: Buffer | undefined;
     try {
       text = readFileSync(this.configPath);
       const loaded = loadConfigFile(this.configPath);
-      if (JSON.stringify(loaded.config.listen) !== JSON.stringify(this.runtime.config.listen)) {
+      if (
+        JSON.stringify(loaded.config.listen) !== JSON.stringify(this.runtime.config.listen) ||
+        loaded.config.admin?.listen !== this.runtime.config.admin?.listen
+      ) {
         this.deps.logger.warn(
-          'listen settings changed: they take effect at the next restart (certificate files themselves reload on change)',
+          'listen settings (or admin.listen) changed: they take effect at the next restart (certificate files themselves reload on change)',
         );
       }
       if (JSON.stringify(loaded.config.internalTokens) !== JSON.stringify(this.runtime.config.internalTokens)) {
@@ -255,7 +300,7 @@ export class Tollgate {
       if (text) this.rejectedHash = configHash(text);
       const error = err instanceof Error ? err.message : String(err);
       const { log, repeated } = this.limitRepeats(error);
-      if (log)
+      if (log || trigger === 'signal')
         this.deps.logger.error(
           { config: this.configPath, err: error, ...(repeated ? { repeated } : {}) },
           'config reload rejected; the previous config keeps serving',
@@ -342,8 +387,9 @@ export class Tollgate {
     this.unwatch?.();
     if (notServingSeconds > 0) await new Promise((resolve) => setTimeout(resolve, notServingSeconds * 1000));
     await this.grpc.shutdown((drainSeconds - notServingSeconds) * 1000);
-    await this.authz.close();
+    await this.authz?.close();
     await this.http.close();
+    await this.adminHttp?.close();
     for (const tls of this.tls.all) tls.stop();
     this.internalTokens?.stop();
     this.runtime.stop();

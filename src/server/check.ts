@@ -8,6 +8,7 @@ import type { RevocationStore } from '../revocation/index.js';
 import { decide, type Decided, type DecideOptions, type DecisionRuntime } from '../pipeline/decide.js';
 import { requestViewFrom, type RequestView } from '../pipeline/request.js';
 import { toCheckResponse, type Outcome, type ResponseContext } from '../pipeline/respond.js';
+import type { ReplayGuard } from '../pipeline/dpop-replay.js';
 import { withInternalToken } from '../internal-tokens/outcome.js';
 import type { InternalTokens } from '../internal-tokens/index.js';
 import type { CheckResponse } from '../envoy/types.js';
@@ -17,10 +18,11 @@ import { UndecodableRequest, type OutgoingCheck } from './check-codec.js';
 import { PreparedAllows, preparableToken } from './prepared-allow.js';
 import { PreparedDenials } from './prepared-denial.js';
 import type { Runtime } from './runtime.js';
+import { loggedText } from '../util/log-text.js';
 
 export interface CheckContext {
   runtime: () => Runtime;
-  revocation: () => Pick<RevocationStore, 'check'> | undefined;
+  revocation: () => Pick<RevocationStore, 'check' | 'claimOnce'> | undefined;
   metrics: CheckMetrics;
   logger: Logger;
   /** Mints internal tokens for rules with `internalToken`; absent when `internalTokens` is not configured. */
@@ -31,6 +33,8 @@ export interface CheckContext {
   denialLines?: LogLineLimiter;
   /** Spans for Checks; absent means tracing is off. */
   tracing?: Tracing;
+  /** Remembers DPoP proofs for the life of the process; without it no DPoP proof is accepted. */
+  replayGuard?: ReplayGuard;
 }
 
 /** The gRPC Check handler: Envoy's CheckRequest as a request view, through the shared checker. */
@@ -63,10 +67,18 @@ export function createChecker(ctx: CheckContext): Checker {
   const preparedAllows = new PreparedAllows();
   const preparedDenials = new PreparedDenials();
   const onVerified = (cached: boolean) => (cached ? ctx.metrics.tokenCacheHit : ctx.metrics.tokenCacheMiss).inc();
+  const onBinding: DecideOptions['onBinding'] = (kind, result) => ctx.metrics.bindingCheck(kind, result);
   const onToken = (bytes: number, provider: string | undefined) =>
     ctx.metrics.tokenSize(bytes, provider ?? '', ctx.runtime().config.limits.maxTokenBytes);
+  // Lines a client can trigger on every request share the denial lines' per-second budget.
+  const capped = (write: (skipped: number | undefined) => void) => {
+    const skipped = ctx.denialLines ? ctx.denialLines.admit() : 0;
+    if (skipped !== null) write(skipped || undefined);
+  };
   const onUnsafeClaim = (header: string, claim: string) =>
-    ctx.logger.warn({ header, claim }, 'claim value is not a safe header value; header not injected');
+    capped((denialLinesSkipped) =>
+      ctx.logger.warn({ header, claim, denialLinesSkipped }, 'claim value is not a safe header value; header not injected'),
+    );
   const whole = (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext) => toCheckResponse(outcome, view ?? emptyView, rc);
   const run = async <R>(
     toView: () => RequestView | RequestFailure,
@@ -88,10 +100,17 @@ export function createChecker(ctx: CheckContext): Checker {
       } else {
         view = decoded;
         const revocation = ctx.revocation();
+        const options: DecideOptions = {
+          revocation,
+          onVerified,
+          onToken,
+          onBinding,
+          replay: ctx.replayGuard && { guard: ctx.replayGuard, shared: revocation?.claimOnce },
+        };
         span = ctx.tracing?.startCheck(view.headers);
         result = await (span
-          ? decideInSpan(span, runtime, view, revocation, onVerified, onToken, (cached) => (cacheHit = cached))
-          : decide(runtime, view, { revocation, onVerified, onToken }));
+          ? decideInSpan(span, runtime, view, options, (cached) => (cacheHit = cached))
+          : decide(runtime, view, options));
         outcome = withInternalToken(result.outcome, ctx.internalTokens?.(), caller, revocation, ctx.logger);
         if (result.decision?.dryRun) ctx.metrics.dryRunDenials.inc({ rule: result.decision.ruleId ?? '' });
         if (result.decision?.rollout)
@@ -102,10 +121,12 @@ export function createChecker(ctx: CheckContext): Checker {
           );
       }
     } catch (err) {
-      ctx.logger.error({ err: errorSummary(err), requestId: view?.requestId }, 'check failed; denying');
+      capped((denialLinesSkipped) =>
+        ctx.logger.error({ err: errorSummary(err), requestId: loggedText(view?.requestId), denialLinesSkipped }, 'check failed; denying'),
+      );
       outcome = { kind: 'error' };
     }
-    const rc = { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, onUnsafeClaim };
+    const rc = { identityHeaders: runtime.identityHeaders, realm: runtime.config.realm, dpop: runtime.dpopChallenge, onUnsafeClaim };
     const response = respond(outcome, view, rc, result?.tokenCached === true);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const labels = labelsOf(outcome);
@@ -118,7 +139,7 @@ export function createChecker(ctx: CheckContext): Checker {
   return {
     grpc: (toView, caller) =>
       run(toView, 'grpc', caller, (outcome, view, rc, tokenCached) => {
-        if (outcome.kind !== 'allow') return preparedDenials.respond(outcome, rc.realm);
+        if (outcome.kind !== 'allow') return preparedDenials.respond(outcome, rc.realm, rc.dpop);
         const token = preparableToken(outcome, tokenCached);
         return token && view ? preparedAllows.respond(outcome, token, view, rc) : whole(outcome, view, rc);
       }),
@@ -135,28 +156,29 @@ function decideInSpan(
   span: CheckSpan,
   runtime: Runtime,
   view: RequestView,
-  store: Pick<RevocationStore, 'check'> | undefined,
-  onVerified: (cached: boolean) => void,
-  onToken: DecideOptions['onToken'],
+  options: DecideOptions,
   noteCacheHit: (cached: boolean) => void,
 ): Promise<Decided> {
-  const options: DecideOptions = {
+  const store = options.revocation;
+  const traced: DecideOptions = {
+    ...options,
     revocation: store && { check: (claims) => span.child('tollgate.revocation.check', () => store.check(claims)) },
     onVerified: (cached) => {
       noteCacheHit(cached);
-      onVerified(cached);
+      options.onVerified?.(cached);
     },
-    onToken,
   };
   const sources = runtime.contextSources;
-  const traced: DecisionRuntime = {
+  const tracedRuntime: DecisionRuntime = {
     locations: runtime.locations,
     verifier: runtime.verifier,
     policy: runtime.policy,
     viewAs: runtime.viewAs,
+    identityHeaders: runtime.identityHeaders,
+    clock: runtime.clock,
     contextSources: { resolve: (query) => span.child('tollgate.context.lookup', () => sources.resolve(query)) },
   };
-  return span.within(() => decide(traced, view, options));
+  return span.within(() => decide(tracedRuntime, view, traced));
 }
 
 /** Hands a sampled decision to the decision log, which formats and writes it off the Check path. */
@@ -199,10 +221,10 @@ function record(ctx: CheckContext, labels: Labels, outcome: Outcome, view: Reque
     provider: labels.provider || undefined,
     rule: labels.rule || undefined,
     sub: subOf(outcome),
-    requestId: view?.requestId,
+    requestId: loggedText(view?.requestId),
     transport,
-    method: view?.method,
-    path: view?.path.split('?', 1)[0],
+    method: loggedText(view?.method),
+    path: loggedText(view?.path.split('?', 1)[0]),
     denialLinesSkipped: skipped || undefined,
   };
   if (allowed) ctx.logger.debug(line, 'check allowed');

@@ -5,10 +5,8 @@ import type { Registry } from 'prom-client';
 import { splitHostPort } from '../util/host-port.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
 import { answerClientErrors } from './client-errors.js';
+import { sendJson, type HttpHandler } from '../util/http-reply.js';
 import type { Readiness } from './readiness.js';
-
-/** Returns true when it answered the request; the server tries handlers in order. */
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
 export interface HttpServer {
   port: number;
@@ -17,8 +15,9 @@ export interface HttpServer {
 
 export interface HttpServerOptions {
   address: string;
-  registry: () => Registry;
-  readiness: () => Readiness;
+  /** `/metrics`, `/healthz` and `/readyz`; without them (the admin API's own port) only `handlers` answer. */
+  registry?: () => Registry;
+  readiness?: () => Readiness;
   /** Extra handlers (the admin API), consulted after the built-in routes. */
   handlers: () => readonly HttpHandler[];
   onError: (err: unknown) => void;
@@ -62,10 +61,11 @@ export async function listenOn(server: Server, address: string): Promise<HttpSer
 
 async function route(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0];
-  if (req.method === 'GET' || req.method === 'HEAD') {
+  const { registry: registryOf, readiness: readinessOf } = options;
+  if ((req.method === 'GET' || req.method === 'HEAD') && registryOf && readinessOf) {
     switch (path) {
       case '/metrics': {
-        const registry = options.registry();
+        const registry = registryOf();
         res.writeHead(200, { 'content-type': registry.contentType });
         res.end(await registry.metrics());
         return;
@@ -73,7 +73,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
       case '/healthz':
         return sendJson(res, 200, { status: 'ok' });
       case '/readyz': {
-        const readiness = options.readiness();
+        const readiness = readinessOf();
         return sendJson(res, readiness.ready ? 200 : 503, readiness);
       }
     }
@@ -82,23 +82,6 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
     if (await handler(req, res)) return;
   }
   sendJson(res, 404, { error: 'not_found' });
-}
-
-/** JSON answers of the HTTP port (health, readiness, the admin API); never cached by a proxy. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(payload);
-}
-
-export function sendEmpty(res: ServerResponse, status: number): void {
-  res.writeHead(status, { 'cache-control': 'no-store' });
-  res.end();
 }
 
 /** An HTTPS server whose certificate follows `tls` (reloaded on file change) and which enforces allowedClients. */

@@ -1,9 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import type { CheckResponse } from '../envoy/types.js';
-import { denialCause, denialResponse, type DenialOutcome } from '../pipeline/respond.js';
+import { denialCause, denialResponse, dpopPresented, type DenialOutcome, type DpopChallenge } from '../pipeline/respond.js';
 import { PreparedResponse, type SerializeResponse } from './prepared-response.js';
 
-/** Denials kept encoded: one per reason, rule and realm in use, so far fewer in practice. */
+/** Denials kept encoded: one per reason, rule, realm and challenge in use, so far fewer in practice. */
 const MAX_PREPARED_DENIALS = 1_000;
 
 /**
@@ -14,12 +14,17 @@ const MAX_PREPARED_DENIALS = 1_000;
 export class PreparedDenials {
   private readonly byCause = new LRUCache<string, PreparedDenial>({ max: MAX_PREPARED_DENIALS });
 
-  respond(outcome: DenialOutcome, realm: string): PreparedDenial {
+  respond(outcome: DenialOutcome, realm: string, dpop?: DpopChallenge): PreparedDenial {
     const { reason, ruleId } = denialCause(outcome);
-    // Neither a reason (a fixed catalogue) nor a realm (printable ASCII) holds a newline: keys cannot collide.
-    const key = `${reason}\n${realm}\n${ruleId ?? ''}`;
+    const presented = dpopPresented(outcome);
+    // Neither a reason (a fixed catalogue), a realm (printable ASCII) nor algorithm names hold a newline: keys cannot collide.
+    const challenge = dpop ? `${dpop.algs}\n${dpop.bearer}\n${presented}` : '';
+    const key = `${reason}\n${realm}\n${challenge}\n${ruleId ?? ''}`;
     let prepared = this.byCause.get(key);
-    if (prepared === undefined) this.byCause.set(key, (prepared = new PreparedDenial(denialResponse(reason, ruleId, realm))));
+    if (prepared === undefined) {
+      prepared = new PreparedDenial(denialResponse(reason, ruleId, realm, dpop && { ...dpop, presented }));
+      this.byCause.set(key, prepared);
+    }
     return prepared;
   }
 }

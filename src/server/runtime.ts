@@ -9,7 +9,8 @@ import { ApiKeyStore, Introspector, opaqueMetricsOf } from '../opaque/index.js';
 import type { Deps } from '../observability/deps.js';
 import { compilePolicy, type Policy } from '../policy/index.js';
 import { tokenLocations, type TokenLocation } from '../pipeline/extract.js';
-import { IdentityHeaders } from '../pipeline/respond.js';
+import { IdentityHeaders, dpopChallengeOf, type DpopChallenge } from '../pipeline/respond.js';
+import type { Clock } from '../util/clock.js';
 import { TokenVerifier, type ProviderRuntime } from '../pipeline/verify.js';
 
 /**
@@ -26,6 +27,9 @@ export interface Runtime {
   contextSources: ContextSources;
   viewAs: Config['viewAs'];
   identityHeaders: IdentityHeaders;
+  /** The DPoP challenge of 401s, when some provider accepts DPoP. */
+  dpopChallenge: DpopChallenge | undefined;
+  clock: Clock;
   /** The key managers, by what they fetch: a reload keeps the ones whose key source is unchanged. */
   keyManagers: ReadonlyMap<string, KeyManager>;
   /** Starts new key managers; resolves when each made its first attempt. */
@@ -61,9 +65,11 @@ export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Ru
     locations: tokenLocations(config.providers),
     verifier,
     policy,
-    contextSources: new ContextSources(config.contextSources, deps.clock, contextMetricsOf(deps.registry)),
+    contextSources: new ContextSources(config.contextSources, deps.clock, contextMetricsOf(deps.registry), deps.logger),
     viewAs: config.viewAs,
     identityHeaders: new IdentityHeaders(config),
+    dpopChallenge: dpopChallengeOf(config.providers),
+    clock: deps.clock,
     keyManagers,
     start: async () => {
       // start() is idempotent: managers carried over from the previous runtime return at once.

@@ -6,11 +6,16 @@ import { readTlsFiles, validateTlsMaterial, type FileRead, type TlsMaterial } fr
 import { tryServing } from './trial.js';
 import type { TlsMetrics } from './metrics.js';
 import type { TlsListenerConfig } from './schema.js';
+import { loggedText } from '../util/log-text.js';
+import { LogLineLimiter } from '../observability/log-limiter.js';
 
 /** How often the files are compared with what serves: well inside the 5 s a rotation may take to show. */
 export const DEFAULT_TLS_POLL_MS = 1000;
 
 type Listener = (context: SecureContextOptions) => void;
+
+/** Refusal lines logged per second per listener; every refusal is counted in tollgate_tls_clients_refused_total. */
+const REFUSED_LINES_PER_SECOND = 20;
 
 /**
  * The TLS side of one listener: the pair in use, reloaded when the files change (cert-manager and
@@ -26,6 +31,7 @@ export class ListenerTls {
   private refusedVersion: string | undefined;
   private readonly listeners = new Set<Listener>();
   private readonly allowed: PrincipalMatcher | undefined;
+  private readonly refusedLines: LogLineLimiter;
   private timer: NodeJS.Timeout | undefined;
   /** A poll that finds a refresh still trying its pair skips its turn. */
   private refreshing = false;
@@ -40,6 +46,11 @@ export class ListenerTls {
   ) {
     const compiled = compilePrincipals(config.allowedClients ?? []);
     this.allowed = config.allowedClients && compiled.ok ? compiled.matches : undefined;
+    this.refusedLines = new LogLineLimiter(
+      () => REFUSED_LINES_PER_SECOND,
+      deps.clock,
+      () => undefined,
+    );
     this.metrics.certificateExpiry.set({ listener: name }, this.material.notAfterMs / 1000);
   }
 
@@ -111,7 +122,13 @@ export class ListenerTls {
     if (!this.allowed) return true;
     if (principal !== undefined && this.allowed(principal)) return true;
     this.metrics.clientsRefused.inc({ listener: this.name });
-    this.deps.logger.warn({ listener: this.name, principal: principal ?? null }, 'client certificate not in allowedClients; refused');
+    // A refused workload may reconnect in a loop: every refusal is counted, a few a second are logged.
+    const skipped = this.refusedLines.admit();
+    if (skipped !== null)
+      this.deps.logger.warn(
+        { listener: this.name, principal: loggedText(principal) ?? null, refusedLinesSkipped: skipped || undefined },
+        'client certificate not in allowedClients; refused',
+      );
     return false;
   }
 

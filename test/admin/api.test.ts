@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminConfigSchema, createAdminHandler } from '../../src/admin/index.js';
+import { createAdminHandler } from '../../src/admin/index.js';
+import { adminConfigSchema } from '../../src/config/admin.js';
 import {
   createRevocationStore,
   parseRevocationConfig,

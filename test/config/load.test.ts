@@ -95,13 +95,14 @@ describe('config loading', () => {
     [{ providers: [provider, { ...provider, issuer: 'https://other' }] }, 'config: providers[1].name: duplicate provider name "idp"'],
     [{ providers: [{ ...provider, clockskew: 30 }] }, 'config: providers[0].clockskew: unknown field; did you mean "clockSkewSeconds"?'],
     [{ listen: { grpc: 'localhost' } }, 'config: listen.grpc: must be host:port'],
+    [{ listen: { authz: 'of' } }, 'config: listen.authz: must be host:port, e.g. 127.0.0.1:9003, or off for no HTTP authorization port'],
     [{ admin: { tokenFile: 'x' } }, 'config: admin: the admin API manages revocations: configure `revocation` too'],
     [{ revocation: { store: 'file' } }, 'config: revocation.path: required when store is file'],
     [
       { shutdown: { notServingSeconds: 20, drainSeconds: 10 } },
       'config: shutdown.notServingSeconds: notServingSeconds must not exceed drainSeconds',
     ],
-    ['providers: []\nproviders: []\n', 'config: YAML: Map keys must be unique'],
+    ['providers: []\nproviders: []\n', 'config: YAML: duplicated mapping key at line 2, column 1'],
   ])('%j is refused with a message naming the field', (config, message) => {
     const lines = problems(config);
     expect(

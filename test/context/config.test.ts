@@ -40,8 +40,12 @@ describe('contextSources config', () => {
       /rules\[0\]\.require\.contextRole\.fallback.*no context source named "nope"/,
     );
     expect(problems({ contextSources: [{ ...source, http: { url: 'https://d/{user}' } }] }).join('\n')).toMatch(
-      /placeholders \{sub\}, \{context\} and \{id\}/,
+      /placeholders \{provider\}, \{sub\}, \{context\} and \{id\}/,
     );
+    for (const url of ['https://d/a/../{sub}', 'https://d/./{sub}', 'https://d/{sub}/..', 'https://d/x/..?s={sub}']) {
+      expect(problems({ contextSources: [{ ...source, http: { url } }] }).join('\n'), url).toMatch(/"\." or "\.\." path segments/);
+    }
+    expect(problems({ contextSources: [{ ...source, http: { url: 'https://d/.well-known/{sub}?q=..' } }] })).toEqual([]);
     expect(problems({ contextSources: [{ ...source, http: { url: 'file:///etc/{sub}' } }] }).join('\n')).toMatch(/http:\/\/ or https:\/\//);
     expect(problems({ contextSources: [source, source] }).join('\n')).toMatch(/duplicate context source name/);
   });

@@ -99,6 +99,16 @@ describe('context sources: roles from a domain service when the token lacks the 
     expect(domain.server.requests).toEqual([]);
   });
 
+  it('asks per object: a token listing only other courses gets the source asked about this one', async () => {
+    domain.respond = (_req, res) => json(res, { roles: ['teacher'] });
+    const recent = { sub: 'recent', roles: { course: { teacher: ['123'] } } };
+    expect((await check(recent)).status?.code).toBe(0);
+    expect(domain.server.requests).toEqual(['/subjects/recent/course/42/roles']);
+    // Course 123 is in the token: decided by it, the source not asked again.
+    expect((await check(recent, '/courses/123/grades')).status?.code).toBe(0);
+    expect(domain.server.requests).toHaveLength(1);
+  });
+
   it('answers the second check from the cache, and counts lookups, hits and misses', async () => {
     domain.respond = (_req, res) => json(res, { roles: ['teacher'] });
     const before = {
@@ -155,22 +165,37 @@ describe('context sources: roles from a domain service when the token lacks the 
   });
 
   it.each([
-    ['a timeout', (_req: IncomingMessage, res: ServerResponse) => void setTimeout(() => json(res, { roles: ['teacher'] }), 1000)],
-    ['a non-2xx answer', (_req: IncomingMessage, res: ServerResponse) => json(res, { roles: ['teacher'] }, 503)],
-    ['bad JSON', (_req: IncomingMessage, res: ServerResponse) => res.end('{"roles": [')],
-    ['a JSON answer of the wrong shape', (_req: IncomingMessage, res: ServerResponse) => json(res, { roles: 'teacher' })],
-  ])('fails closed on %s: 403 context_source_unavailable, not cached, /readyz unaffected', async (what, respond) => {
-    const sub = `unlucky ${what}`;
-    domain.respond = respond;
-    const failures = await metric(tg, 'tollgate_context_failures_total');
-    const response = await check({ sub });
-    expect(response.status?.code).toBe(7);
-    expect(deniedBody(response)).toEqual({ error: 'forbidden', reason: 'context_source_unavailable', rule: 'course' });
-    expect(await metric(tg, 'tollgate_context_failures_total')).toBe(failures + 1);
-    const ready = await fetch(`http://127.0.0.1:${tg.app.httpPort}/readyz`);
-    expect(ready.status).toBe(200);
-    domain.respond = (_req, res) => json(res, { roles: ['teacher'] });
-    expect((await check({ sub })).status?.code).toBe(0);
-    expect(domain.server.requests).toHaveLength(2);
-  });
+    [
+      'a timeout',
+      (_req: IncomingMessage, res: ServerResponse) => void setTimeout(() => json(res, { roles: ['teacher'] }), 1000),
+      'timed out',
+    ],
+    ['a non-2xx answer', (_req: IncomingMessage, res: ServerResponse) => json(res, { roles: ['teacher'] }, 503), 'HTTP 503'],
+    ['bad JSON', (_req: IncomingMessage, res: ServerResponse) => res.end('{"roles": ['), 'the answer is not {"roles": [...]}'],
+    [
+      'a JSON answer of the wrong shape',
+      (_req: IncomingMessage, res: ServerResponse) => json(res, { roles: 'teacher' }),
+      'the answer is not {"roles": [...]}',
+    ],
+  ])(
+    'fails closed on %s: 403 context_source_unavailable, not cached, /readyz unaffected, the cause logged',
+    async (what, respond, cause) => {
+      const sub = `unlucky ${what}`;
+      domain.respond = respond;
+      const failures = await metric(tg, 'tollgate_context_failures_total');
+      const response = await check({ sub });
+      expect(response.status?.code).toBe(7);
+      expect(deniedBody(response)).toEqual({ error: 'forbidden', reason: 'context_source_unavailable', rule: 'course' });
+      expect(await metric(tg, 'tollgate_context_failures_total')).toBe(failures + 1);
+      const logged = tg.logs.filter((line) => line.source === 'courses' && String(line.msg).startsWith('context source failed'));
+      expect(logged.at(-1)?.msg).toBe(`context source failed (${cause}); checks that need it are denied context_source_unavailable`);
+      // The subject is in the URL the source was asked at: neither appears in the line.
+      expect(JSON.stringify(logged.at(-1))).not.toContain('unlucky');
+      const ready = await fetch(`http://127.0.0.1:${tg.app.httpPort}/readyz`);
+      expect(ready.status).toBe(200);
+      domain.respond = (_req, res) => json(res, { roles: ['teacher'] });
+      expect((await check({ sub })).status?.code).toBe(0);
+      expect(domain.server.requests).toHaveLength(2);
+    },
+  );
 });

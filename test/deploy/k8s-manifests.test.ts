@@ -120,7 +120,12 @@ describe.each(OVERLAYS)('%s', (overlay) => {
 
   it("ships a tollgate.yaml that passes tollgate's own config validation", () => {
     const config = renderedConfig(overlay);
-    expect(config.listen).toMatchObject({ grpc: '0.0.0.0:9001', http: '0.0.0.0:9002', authz: '0.0.0.0:9003' });
+    // A sidecar's Envoy asks over gRPC: its tollgate opens no HTTP authorization port.
+    expect(config.listen).toMatchObject({
+      grpc: '0.0.0.0:9001',
+      http: '0.0.0.0:9002',
+      authz: overlay.endsWith('/sidecar') ? 'off' : '0.0.0.0:9003',
+    });
     expect(config.admin?.tokenFile).toBe('/etc/tollgate-admin/token');
     expect(config.defaultDecision).toBe('deny');
     expect(config.providers.length).toBeGreaterThan(0);
@@ -243,6 +248,7 @@ describe.each(OVERLAYS)('%s', (overlay) => {
     expect(tollgate.ports?.map((p) => [p.name, p.containerPort])).toEqual([
       ['grpc', 9001],
       ['http', 9002],
+      ['admin', 9004],
       ['authz', 9003],
     ]);
     expect(tollgate.securityContext).toMatchObject({
@@ -379,7 +385,7 @@ describe('gateway overlay', () => {
     expect(config.listen.httpTls).toBeDefined();
   });
 
-  it("lets only the gateway's pods reach 9001 and 9003, and scrapers, admin clients and the sidecars (JWKS) only 9002", () => {
+  it("lets only the gateway's pods reach 9001 and 9003, scrapers and the sidecars (JWKS) only 9002, admin clients only 9004", () => {
     const np = find(objects(overlay), 'NetworkPolicy', 'tollgate') as unknown as INetworkPolicy;
     expect(selects(np.spec?.podSelector, tollgatePods())).toBe(true);
     expect(np.spec?.policyTypes).toContain('Ingress');
@@ -392,7 +398,7 @@ describe('gateway overlay', () => {
         expect(Object.keys(peer.podSelector?.matchLabels ?? {}).length, 'a pod selector, never all pods').toBeGreaterThan(0);
       }
     }
-    expect([...new Set(rules.flatMap((r) => r.ports?.map((p) => p.port) ?? []))].sort()).toEqual([9001, 9002, 9003]);
+    expect([...new Set(rules.flatMap((r) => r.ports?.map((p) => p.port) ?? []))].sort()).toEqual([9001, 9002, 9003, 9004]);
 
     /** The ports a pod of this namespace with these labels may reach (peers with a namespaceSelector name other namespaces). */
     const reachable = (labels: Record<string, string> | undefined) =>
@@ -407,9 +413,11 @@ describe('gateway overlay', () => {
     const sidecarPods = deployment('k8s/overlays/sidecar', 'example-app').spec?.template.metadata?.labels;
     // The HTTP authorization port trusts the original request its caller describes: the gateway only.
     expect(reachable(gatewayPods)).toEqual([9001, 9003]);
-    // The sidecars' tollgates fetch the JWKS, on the HTTP port; nothing else is open to them.
+    // The sidecars' tollgates fetch the JWKS, on the HTTP port; nothing else is open to them, the
+    // admin API's port least of all.
     expect(reachable(sidecarPods)).toEqual([9002]);
-    expect(reachable({ 'tollgate.io/admin-client': 'true' })).toEqual([9002]);
+    expect(reachable({ 'tollgate.io/admin-client': 'true' })).toEqual([9004]);
+    expect(renderedConfig(overlay).admin?.listen).toBe('0.0.0.0:9004');
     expect(reachable({ 'app.kubernetes.io/name': 'some-other-app' })).toEqual([]);
     expect(reachable(tollgatePods())).toEqual([]);
     // Prometheus, from its own namespace, on 9002 only.

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { anchorsOf as anchorsOfPath, prose, slug } from '../helpers/markdown.js';
 
 const REPO = join(import.meta.dirname, '../..');
 const PAGES = [
@@ -16,28 +17,7 @@ const PAGES = [
     .map((f) => `docs/${f}`),
 ];
 
-/** The page's text without fenced code blocks, where `#` lines and `[x](y)` are not markdown. */
-const prose = (text: string) => text.replace(/^```[\s\S]*?^```/gm, '');
-
-export function slug(heading: string): string {
-  return heading
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-    .replace(/\s/g, '-');
-}
-
-function anchorsOf(file: string): Set<string> {
-  const seen = new Map<string, number>();
-  const anchors = new Set<string>();
-  for (const [, text] of prose(readFileSync(join(REPO, file), 'utf8')).matchAll(/^#{1,6} (.+)$/gm)) {
-    const base = slug(text!);
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    anchors.add(n === 0 ? base : `${base}-${n}`);
-  }
-  return anchors;
-}
+const anchorsOf = (file: string) => anchorsOfPath(join(REPO, file));
 
 function linksOf(file: string): string[] {
   return [...prose(readFileSync(join(REPO, file), 'utf8')).matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!);

@@ -69,6 +69,8 @@ export interface HttpRequestSpec {
   rawHeaders?: Array<[string, string]>;
   principal?: string;
   certificate?: string;
+  /** `attributes.context_extensions`, as an Envoy listener's ExtAuthzPerRoute sets them. */
+  contextExtensions?: Record<string, string>;
 }
 
 /** A CheckRequest as Envoy builds one for an HTTP request. */
@@ -103,6 +105,7 @@ export function checkRequest(spec: HttpRequestSpec = {}): CheckRequest {
       },
       destination: { address: { socket_address: { address: '10.0.0.2', port_value: 8080 } } },
       request: { time: { seconds: Math.floor(Date.now() / 1000) }, http },
+      ...(spec.contextExtensions ? { context_extensions: spec.contextExtensions } : {}),
     },
   };
 }

@@ -58,13 +58,14 @@ export class TestCa {
   /**
    * A leaf for `spiffeId`, valid from now for `days`, usable as server and client certificate. With
    * `rsaBits` its key is RSA of that size instead of P-256 (1024: a pair OpenSSL refuses to serve).
+   * `spiffeId` null: a certificate with DNS and IP SANs only, no URI SAN (no workload identity).
    */
-  issue(spiffeId: string, { days = 1, rsaBits }: { days?: number; rsaBits?: number } = {}): IssuedPair {
+  issue(spiffeId: string | null, { days = 1, rsaBits }: { days?: number; rsaBits?: number } = {}): IssuedPair {
     const n = ++this.issued;
     const base = join(this.dir, `leaf-${n}`);
     writeFileSync(
       `${base}.ext`,
-      `subjectAltName=URI:${spiffeId},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=critical,CA:FALSE\n`,
+      `subjectAltName=${spiffeId === null ? '' : `URI:${spiffeId},`}DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=critical,CA:FALSE\n`,
     );
     openssl([
       'req',

@@ -37,6 +37,42 @@ function configFile(text: string): string {
 const TEACHER = JSON.stringify({ sub: 't1', roles: { course: { teacher: ['123'], ta: ['246'] } } });
 
 describe('tollgate check', () => {
+  it('shows a when condition, its result and the false clause, never the claim values', async () => {
+    const config = configFile(`${PROVIDER}rules:
+  - id: tenant
+    match: { paths: ["/t/{tenantId}/**"] }
+    require: { authenticated: true, when: "claims.tenant == params.tenantId && request.method == 'GET'" }
+`);
+    const denied = await check(
+      '--config',
+      config,
+      '--path',
+      '/t/acme/orders',
+      '--claims',
+      JSON.stringify({ sub: 'u', tenant: 'globex-secret' }),
+    );
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toContain(
+      "when: claims.tenant == params.tenantId && request.method == 'GET' is false (claims.tenant == params.tenantId is false)",
+    );
+    expect(denied.stdout).toContain('condition_not_met');
+    expect(denied.stdout).not.toContain('globex-secret');
+    const allowed = await check('--config', config, '--path', '/t/acme/orders', '--claims', JSON.stringify({ sub: 'u', tenant: 'acme' }));
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toContain("when: claims.tenant == params.tenantId && request.method == 'GET' is true");
+  });
+
+  it('refuses a condition that does not compile: exit 2 naming rules[i].require.when', async () => {
+    const config = configFile(`${PROVIDER}rules:
+  - id: bad
+    match: { paths: ["/x"] }
+    require: { when: "claims.sub ==" }
+`);
+    const { code, stderr } = await check('--config', config, '--path', '/x');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/rules\[0\]\.require\.when: .*not a valid condition: Unexpected token/);
+  });
+
   it('allows and explains, exit 0', async () => {
     const { code, stdout, stderr } = await check(
       '--config',
@@ -191,7 +227,7 @@ defaultDecision: maybe
       expect(code).toBe(2);
       expect(stderr).toMatch(/^config: YAML: /);
       expect((await check('--config', configFile('rules: []\nrules: []\n'), '--path', '/x')).stderr).toMatch(
-        /config: YAML: Map keys must be unique/,
+        /config: YAML: duplicated mapping key at line 2, column 1/,
       );
     });
   });

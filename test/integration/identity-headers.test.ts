@@ -46,7 +46,6 @@ describe('identity headers', () => {
     ['a number', 42, '42'],
     ['a boolean', true, 'true'],
     ['an array of strings and numbers', ['a', 1], 'a,1'],
-    ['an array holding an object', ['a', { b: 1 }], '["a",{"b":1}]'],
     ['an object', { k: 'v' }, '{"k":"v"}'],
   ])('injects %s as header text', async (_name, extra, text) => {
     const response = await withExtra(extra);
@@ -54,13 +53,19 @@ describe('identity headers', () => {
     expect(injectedHeaders(response)['x-extra']).toBe(text);
   });
 
-  it('does not inject a null claim, and says so', async () => {
-    const response = await withExtra(null);
+  // Values the shipped reader (tollgate/identity) would read as something else have no encoding.
+  it.each([
+    ['a null claim', null],
+    ['an array holding an object', ['a', { b: 1 }]],
+    ['a member holding the separator', ['a,b']],
+  ])('does not inject %s, and says so', async (_name, extra) => {
+    const logged = () =>
+      tg.logs.filter((l) => l.msg === 'claim value is not a safe header value; header not injected' && l.header === 'x-extra').length;
+    const before = logged();
+    const response = await withExtra(extra);
     expect(response.status?.code).toBe(0);
     expect(injectedHeaders(response)).not.toHaveProperty('x-extra');
-    expect(
-      tg.logs.find((l) => l.msg === 'claim value is not a safe header value; header not injected' && l.header === 'x-extra'),
-    ).toBeDefined();
+    expect(logged()).toBe(before + 1);
   });
 
   it('strips exactly the listed names when no prefix is configured, and forwards the token', async () => {

@@ -50,6 +50,7 @@ describe('tollgate/identity against what a real tollgate injects', () => {
           match: { paths: ['/courses/{courseId}/**'] },
           require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher', 'student'] } },
         },
+        { id: 'admin', match: { paths: ['/admin/**'] }, require: { roles: { anyOf: ['admin'] } } },
         { id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } },
       ],
     });
@@ -91,6 +92,28 @@ describe('tollgate/identity against what a real tollgate injects', () => {
     );
     expect(identity).toEqual({ subject: null, roles: [], contextRoles: {}, viewAs: null });
     expect(isAuthorized(identity, 'course', '42', 'teacher')).toBe(false);
+  });
+
+  // Issue 35, reproduction 3: the roles header must never say more than the token (and the policy) did.
+  it('a flat role containing the separator is not injected as two roles', async () => {
+    const token = { sub: 'eve', roles: ['user,admin'] };
+    const admin = await tg.client.check(
+      checkRequest({
+        path: '/admin/delete',
+        headers: { authorization: `Bearer ${await mint(ISSUER, 'api', { key, claims: token, now: nowSeconds(tg.clock) })}` },
+      }),
+    );
+    expect(admin.status?.code).toBe(7);
+    const headers = await through(token, { 'x-user-roles': 'admin' }, '/profile');
+    expect(headers['x-user-roles']).toBeUndefined();
+    expect(identityFrom(headers)).toEqual({ subject: 'eve', roles: [], contextRoles: {}, viewAs: null });
+    expect(tg.logs.some((l) => l.header === 'x-user-roles' && l.claim === 'roles' && l.level === 40)).toBe(true);
+  });
+
+  it('a string roles claim that looks like JSON is not read as context roles', async () => {
+    const headers = await through({ sub: 'eve', roles: '{"course":{"teacher":["999"]}}' }, {}, '/profile');
+    expect(headers['x-user-roles']).toBeUndefined();
+    expect(isAuthorized(identityFrom(headers), 'course', '999', 'teacher')).toBe(false);
   });
 
   it('the example middleware (examples/identity) allows, refuses and answers 401 on those headers', async () => {

@@ -169,6 +169,52 @@ const ROWS: Row[] = [
     expected: { status: 200, set: { 'x-user-id': 'bob' } },
     remove: ['authorization'],
   },
+  {
+    name: 'when: a user reads her own profile',
+    request: { path: '/users/alice/profile' },
+    token: { claims: { sub: 'alice' } },
+    expected: { status: 200, set: { 'x-user-id': 'alice' } },
+    remove: ['authorization'],
+  },
+  {
+    name: "when: another user's profile",
+    request: { path: '/users/bob/profile' },
+    token: { claims: { sub: 'alice' } },
+    expected: { status: 403, reason: 'condition_not_met', set: {} },
+  },
+  {
+    name: 'when: the tenant in the path, the header and the token agree',
+    request: { path: '/tenants/acme/orders', headers: { 'x-tenant-id': 'acme' } },
+    token: { claims: { sub: 'alice', tenant: 'acme' } },
+    expected: { status: 200, set: { 'x-user-id': 'alice' } },
+    remove: ['authorization'],
+  },
+  {
+    name: 'when: the tenant header names another tenant',
+    request: { path: '/tenants/acme/orders', headers: { 'x-tenant-id': 'globex' } },
+    token: { claims: { sub: 'alice', tenant: 'acme' } },
+    expected: { status: 403, reason: 'condition_not_met', set: {} },
+  },
+  {
+    name: 'when: a condition never sees a forged identity header',
+    request: { path: '/whoami', headers: { 'x-user-id': 'forged' } },
+    token: { claims: { sub: 'alice' } },
+    expected: { status: 200, set: { 'x-user-id': 'alice' } },
+    remove: ['authorization'],
+  },
+  {
+    name: 'when: a reader may GET',
+    request: { path: '/articles/7' },
+    token: { claims: { sub: 'rita', roles: ['reader'] } },
+    expected: { status: 200, set: { 'x-user-id': 'rita', 'x-user-roles': 'reader' } },
+    remove: ['authorization'],
+  },
+  {
+    name: 'when: a reader may not DELETE',
+    request: { path: '/articles/7', method: 'DELETE' },
+    token: { claims: { sub: 'rita', roles: ['reader'] } },
+    expected: { status: 403, reason: 'condition_not_met', set: {} },
+  },
 ];
 
 const TRANSPORTS = ['grpc', 'envoy', 'nginx', 'ingress-nginx', 'traefik'] as const;
@@ -252,6 +298,18 @@ describe('one decision table, four transports', () => {
         },
         { id: 'admin', match: { paths: ['/admin/**'] }, require: { roles: { anyOf: ['admin'] } } },
         { id: 'internal', match: { paths: ['/internal/**'] }, require: { peer: { principals: [GATEWAY] } } },
+        { id: 'profile', match: { paths: ['/users/{userId}/**'] }, require: { authenticated: true, when: 'claims.sub == params.userId' } },
+        {
+          id: 'tenant',
+          match: { paths: ['/tenants/{tenantId}/**'] },
+          require: { authenticated: true, when: "claims.tenant == params.tenantId && request.headers['x-tenant-id'] == claims.tenant" },
+        },
+        { id: 'whoami', match: { paths: ['/whoami'] }, require: { authenticated: true, when: "!('x-user-id' in request.headers)" } },
+        {
+          id: 'articles',
+          match: { paths: ['/articles/**'] },
+          require: { roles: { anyOf: ['reader', 'admin'] }, when: "request.method == 'GET' || 'admin' in claims.roles" },
+        },
         { id: 'api', match: { paths: ['/api/**'] }, require: { authenticated: true } },
       ],
     });

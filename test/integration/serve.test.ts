@@ -62,17 +62,20 @@ describe('tollgate serve (the built CLI, as a user runs it)', () => {
     expect(await exited(child)).toBe(0);
   });
 
-  it('log.format: pretty writes readable lines (pino-pretty) instead of JSON', async () => {
+  it('log.format: pretty writes one readable line per event (pino-pretty) instead of JSON', async () => {
     const path = devConfigOnFreePorts();
     writeFileSync(path, `${readFileSync(path, 'utf8')}\nlog: { level: info, format: pretty }\n`);
     child = spawn(process.execPath, [CLI, 'serve', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await waitFor('the pretty start line', () => /INFO.*tollgate serving/.test(out) && /grpc: "127\.0\.0\.1:\d+"/.test(out), {
+    await waitFor('the pretty start line', () => /INFO.*tollgate serving.*"grpc":"127\.0\.0\.1:\d+"/.test(out), {
       timeoutMs: 10_000,
       intervalMs: 20,
     });
     expect(out.split('\n')[0]).not.toMatch(/^\{/);
+    // The start line's fields (addresses, providers, rules) are on the same line as its message.
+    const start = out.split('\n').find((line) => line.includes('tollgate serving'));
+    expect(start).toMatch(/INFO.*tollgate serving \{.*"grpc":"127\.0\.0\.1:\d+"/);
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);
   });

@@ -47,7 +47,11 @@ describe('tollgate test', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^PASS {2}.*tollgate\.test\.yaml: teacher reads own course {2}\(allow, rule course-grades, allowed\)$/m);
-    expect(run.stdout).toContain('3 of 3 rules reached (100%)');
+    expect(run.stdout).toContain('4 of 4 rules reached (100%)');
+    // The deciding rule's condition is shown with its result.
+    expect(run.stdout).toMatch(
+      /^PASS {2}.*another user's profile is refused \(object-level\) {2}\(deny 403, rule own-profile, condition_not_met\)\n {6}when: claims\.sub == params\.userId is false$/m,
+    );
     expect(run.stdout).toMatch(/^cases: \d+ passed, 0 failed$/m);
   });
 
@@ -99,7 +103,7 @@ describe('tollgate test', () => {
 `);
     const { code, stdout } = await test('--config', EDTECH_CONFIG, path);
     expect(code).toBe(0);
-    expect(stdout).toContain(`rule coverage for ${EDTECH_CONFIG}: 2 of 13 rules reached (15.3%)\n`);
+    expect(stdout).toContain(`rule coverage for ${EDTECH_CONFIG}: 2 of 13 rules reached (15.38%)\n`);
     expect(stdout).toContain('\n  health               1 case\n  docs                 2 cases\n  course-grades-read   0 cases\n');
     expect(stdout).toContain(
       'rules no case reaches: course-grades-read, course-grades-write, course-material, payments, payments-webhook, admin, reports, tenant-beta, profile, internal-metrics, public-catalog\n',
@@ -108,7 +112,7 @@ describe('tollgate test', () => {
 
     const strict = await test('--config', EDTECH_CONFIG, '--min-coverage', '16', path);
     expect(strict.code).toBe(1);
-    expect(strict.stdout).toContain('rule coverage 15.3% is below --min-coverage 16%');
+    expect(strict.stdout).toContain('rule coverage 15.38% is below --min-coverage 16%');
     expect((await test('--config', EDTECH_CONFIG, '--min-coverage', '15', path)).code).toBe(0);
   });
 
@@ -140,6 +144,33 @@ cases:
     expect(suite.testcase[0]).toEqual({ name: 'health', classname: path });
     expect(suite.testcase[1]!.name).toBe('admin <needs> a role & scope');
     expect(suite.testcase[1]!.failure!.message).toBe('decision: expected "allow", got "deny" (deny 403, rule admin, missing_scope)');
+  });
+
+  it('puts a coverage shortfall in the JUnit file too, where CI reads it', async () => {
+    const dir = tempDir();
+    const path = caseFile(
+      `config: ${EDTECH_CONFIG}
+cases:
+  - { name: health, request: { path: /healthz }, expect: { decision: allow } }
+`,
+      dir,
+    );
+    const junit = join(dir, 'report.xml');
+    const { code, stdout } = await test('--min-coverage', '100', '--junit', junit, path);
+    expect(code).toBe(1);
+    expect(stdout).toContain('rule coverage 7.69% is below --min-coverage 100%');
+    const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(readFileSync(junit, 'utf8')) as {
+      testsuites: {
+        failures: string;
+        testsuite: Array<{ name: string; failures: string; testcase: { name: string; failure?: { message: string } } }>;
+      };
+    };
+    expect(xml.testsuites.failures).toBe('1');
+    const coverage = xml.testsuites.testsuite.find((s) => s.name === 'rule coverage');
+    expect(coverage).toMatchObject({
+      failures: '1',
+      testcase: { name: '--min-coverage', failure: { message: 'rule coverage 7.69% is below --min-coverage 100%' } },
+    });
   });
 
   it("verifies a case's token against the configured keys", async () => {

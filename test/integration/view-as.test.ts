@@ -22,10 +22,10 @@ describe('viewAs: a teacher views the course as a student', () => {
   beforeAll(async () => {
     key = await testKey('ES256');
     jwksServer = await startJwksServer(jwks(key));
-    // The domain service knows the subject "from-source" as a TA of every course.
-    domain = await startHttpServer((_req, res) => {
+    // The domain service knows the subject "from-source" as a TA of every course, and no one else.
+    domain = await startHttpServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ roles: ['ta'] }));
+      res.end(JSON.stringify({ roles: req.url?.startsWith('/from-source/') ? ['ta'] : [] }));
     });
     tg = await startTollgate({
       providers: [

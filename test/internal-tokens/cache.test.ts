@@ -62,6 +62,22 @@ function issue(sub = 'alice', exp = now() + 3600): string {
 }
 
 describe('minted-token cache', () => {
+  it('never hands a token minted for audience A to a request for audience B (same subject, claims, actor and key)', () => {
+    const mintFor = (audience: string) => {
+      const result = tokens.issue({ audience, exchange: false }, { sub: 'alice', exp: now() + 3600, roles: ['buyer'] }, CALLER, revoked);
+      if (!result.ok) throw new Error(result.detail);
+      return result.value.replace(/^Bearer /, '');
+    };
+    const forA = mintFor('orders.shop.svc');
+    const forB = mintFor('payments.shop.svc');
+    expect(forB).not.toBe(forA);
+    expect(decodeJwt(forA).aud).toBe('orders.shop.svc');
+    expect(decodeJwt(forB).aud).toBe('payments.shop.svc');
+    // Each is still reused for its own audience.
+    expect(mintFor('orders.shop.svc')).toBe(forA);
+    expect(mintFor('payments.shop.svc')).toBe(forB);
+  });
+
   it('reuses a token until less than a fifth of its lifetime remains', () => {
     const first = issue();
     clock.advance(79_000);

@@ -16,7 +16,8 @@ import { Registry } from 'prom-client';
 import { InternalTokens } from '../../src/internal-tokens/index.js';
 import { rotateKeys } from '../../src/internal-tokens/rotate.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { checkRequest, deniedBody, injectedHeaders } from '../helpers/envoy-client.js';
+import { checkRequest, deniedBody, injectedHeaders, type HttpRequestSpec } from '../helpers/envoy-client.js';
+import { listenerContextExtensions } from '../helpers/envoy-wiring.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { TestCa, type IssuedPair } from '../helpers/pki.js';
 import { waitFor } from '../helpers/time.js';
@@ -103,6 +104,16 @@ function ordersMinter() {
 }
 
 const nowS = () => Math.floor(gateway.clock.now() / 1000);
+
+/**
+ * The orders pod's Checks as examples/envoy/sidecar-mtls.yaml builds them: both listeners ask the one
+ * sidecar tollgate; inbound carries the calling workload's certificate and `direction: inbound`, egress
+ * (the app's own call on loopback) `direction: egress`.
+ */
+const inbound = (spec: HttpRequestSpec) =>
+  checkRequest({ principal: GATEWAY, ...spec, contextExtensions: listenerContextExtensions('sidecar-mtls.yaml', 'inbound') });
+const egress = (spec: HttpRequestSpec) =>
+  checkRequest({ ...spec, contextExtensions: listenerContextExtensions('sidecar-mtls.yaml', 'egress') });
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const tokenOf = (header: string | undefined) => header?.replace(/^Bearer /, '') ?? '';
 
@@ -138,7 +149,14 @@ beforeAll(async () => {
     {
       providers: [{ name: 'idp', issuer: IDP, audiences: ['api'], algorithms: ['ES256'], jwks: { file: 'idp.json' } }],
       internalTokens: { issuer: GATEWAY_ISSUER, keysDir: gatewayKeys, claims: ['roles', 'tenant'], publishAheadSeconds: 60 },
+      viewAs: { allow: { teacher: ['student'] } },
       rules: [
+        {
+          id: 'course',
+          match: { hosts: ['orders.shop.svc'], paths: ['/courses/{courseId}/**'] },
+          require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher', 'student'] } },
+          internalToken: { audience: '{host}' },
+        },
         {
           id: 'orders',
           match: { hosts: ['orders.shop.svc'], paths: ['/orders/{orderId}'] },
@@ -155,7 +173,14 @@ beforeAll(async () => {
   ordersIngress = await startTollgate(
     {
       providers: [internalProvider('gateway', GATEWAY_ISSUER, gateway.app.httpPort, 'orders.shop.svc')],
-      rules: [{ id: 'in', match: { paths: ['/**'] }, require: { actor: { principals: [GATEWAY] } } }],
+      rules: [
+        {
+          id: 'edit',
+          match: { paths: ['/courses/{courseId}/edit'] },
+          require: { contextRole: { context: 'course', id: '{courseId}', anyOf: ['teacher'] }, actor: { principals: [GATEWAY] } },
+        },
+        { id: 'in', match: { paths: ['/**'] }, require: { actor: { principals: [GATEWAY] } } },
+      ],
     },
     {},
     { clockStart: START },
@@ -166,13 +191,21 @@ beforeAll(async () => {
     {
       providers: [internalProvider('gateway', GATEWAY_ISSUER, gateway.app.httpPort, 'orders.shop.svc')],
       internalTokens: { issuer: ORDERS_ISSUER, keysDir: ordersKeys, claims: ['roles', 'tenant'] },
+      // One tollgate for the pod's inbound and egress listeners, as in sidecar-mtls.yaml. The exchange
+      // rule comes first: only `direction`, never rule order or Host, keeps inbound requests from it.
       rules: [
         {
           id: 'egress',
-          match: { hosts: ['payments.shop.svc'] },
+          match: { direction: 'egress', hosts: ['payments.shop.svc'] },
           require: { actor: { principals: [GATEWAY] } },
           internalToken: { audience: '{host}', exchange: true },
         },
+        {
+          id: 'in-admin',
+          match: { direction: 'inbound', paths: ['/admin/**'] },
+          require: { roles: { anyOf: ['admin'] }, actor: { principals: [GATEWAY] } },
+        },
+        { id: 'in', match: { direction: 'inbound', paths: ['/**'] }, require: { actor: { principals: [GATEWAY] } } },
       ],
     },
     ordersEnvoy,
@@ -225,6 +258,30 @@ describe('gateway mints, sidecar verifies through the served JWKS', () => {
     expect(injectedHeaders(atSidecar)['x-user-id']).toBe('alice');
   });
 
+  it('a view-as downgrade reaches the minted token: the sidecar decides on the viewed-as role (issue 36, reproduction 3)', async () => {
+    const token = await externalToken('tess', { roles: { course: { teacher: ['42'], ta: ['7'] } } });
+    const viaGateway = async (viewAs: Record<string, string>) => {
+      const response = await gateway.client.check(
+        checkRequest({ host: 'orders.shop.svc', path: '/courses/42/edit', headers: { ...bearer(token), ...viewAs } }),
+      );
+      expect(response.status?.code ?? 0).toBe(0);
+      return tokenOf(injectedHeaders(response).authorization);
+    };
+    const asStudent = await viaGateway({ 'x-tollgate-view-as': 'student' });
+    expect(decodeJwt(asStudent).roles).toEqual({ course: { student: ['42'] } });
+    const atSidecar = await ordersIngress.client.check(
+      checkRequest({ host: 'orders.shop.svc', path: '/courses/42/edit', headers: bearer(asStudent) }),
+    );
+    expect(deniedBody(atSidecar)).toMatchObject({ reason: 'context_role_mismatch', rule: 'edit' });
+
+    const asTeacher = await viaGateway({});
+    expect(decodeJwt(asTeacher).roles).toEqual({ course: { teacher: ['42'], ta: ['7'] } });
+    const allowed = await ordersIngress.client.check(
+      checkRequest({ host: 'orders.shop.svc', path: '/courses/42/edit', headers: bearer(asTeacher) }),
+    );
+    expect(allowed.status?.code ?? 0).toBe(0);
+  });
+
   it('the sidecar refuses the external token', async () => {
     const external = await ordersIngress.client.check(checkRequest({ headers: bearer(await externalToken()) }));
     expect(external.status?.code).toBe(16);
@@ -273,11 +330,9 @@ describe('gateway mints, sidecar verifies through the served JWKS', () => {
 describe('egress exchange', () => {
   it('mints for the next service with the act chain nested: alice via orders via the gateway', async () => {
     const { token: forOrders } = await throughGateway('alice');
-    const egress = await ordersEgress.client.check(
-      checkRequest({ host: 'payments.shop.svc', path: '/charge', headers: bearer(forOrders) }),
-    );
-    expect(egress.status?.code ?? 0).toBe(0);
-    const forPayments = tokenOf(injectedHeaders(egress).authorization);
+    const exchanged = await ordersEgress.client.check(egress({ host: 'payments.shop.svc', path: '/charge', headers: bearer(forOrders) }));
+    expect(exchanged.status?.code ?? 0).toBe(0);
+    const forPayments = tokenOf(injectedHeaders(exchanged).authorization);
     expect(decodeJwt(forPayments)).toMatchObject({
       iss: ORDERS_ISSUER,
       sub: 'alice',
@@ -298,6 +353,21 @@ describe('egress exchange', () => {
     // The gateway's token is not for payments: wrong audience and issuer.
     const replayed = await payments.client.check(checkRequest({ host: 'payments.shop.svc', path: '/charge', headers: bearer(forOrders) }));
     expect(replayed.status?.code).toBe(16);
+  });
+
+  it('an inbound request never selects the exchange rule, whatever Host it sends (issue 36, reproduction 1)', async () => {
+    const { token } = await throughGateway('alice');
+    for (const host of ['example-app', 'payments.shop.svc']) {
+      const response = await ordersEgress.client.check(inbound({ method: 'POST', host, path: '/admin/delete', headers: bearer(token) }));
+      expect(deniedBody(response), host).toEqual({ error: 'forbidden', reason: 'missing_role', rule: 'in-admin' });
+    }
+    // Allowed inbound by the inbound rule, and nothing minted for payments on the way.
+    const read = await ordersEgress.client.check(inbound({ host: 'payments.shop.svc', path: '/orders/42', headers: bearer(token) }));
+    expect(read.status?.code ?? 0).toBe(0);
+    expect(injectedHeaders(read).authorization).toBeUndefined();
+    // A Check without the listener's direction (a caller that is not the shipped wiring) matches neither.
+    const bare = await ordersEgress.client.check(checkRequest({ host: 'payments.shop.svc', path: '/charge', headers: bearer(token) }));
+    expect(deniedBody(bare)).toMatchObject({ reason: 'no_matching_rule' });
   });
 
   it('refuses a validly signed token without the gateway in its act chain', async () => {

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rotateKeys } from '../../src/internal-tokens/rotate.js';
+import { runKeys } from '../../src/cli/keys.js';
+import { UsageError } from '../../src/cli/io.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -27,5 +29,26 @@ describe('tollgate keys rotate', () => {
     const late = await rotateKeys(dir, { ...options, nowSeconds: 2_000_480 });
     expect(late.pruned).toEqual([first.added]);
     expect(readdirSync(dir).sort()).toEqual([second.added, early.added, late.added].map((k) => `${k}.json`).sort());
+  });
+
+  it('says a first key signs at once, and a later one after its publication window', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-rotate-'));
+    dirs.push(dir);
+    let out = '';
+    const io = { stdout: (line: string) => (out += `${line}\n`), stderr: () => undefined };
+    expect(await runKeys(['rotate', '--dir', dir], io)).toBe(0);
+    expect(out).toMatch(/^added \S+; signs at once \(no other key in the directory\)\n$/);
+    out = '';
+    expect(await runKeys(['rotate', '--dir', dir, '--publish-ahead-seconds', '120'], io)).toBe(0);
+    expect(out).toMatch(/^added \S+; signs after 120s of publication\n$/);
+  });
+
+  it('refuses a directory that does not exist as bad input (exit 2), saying what to do', async () => {
+    const missing = join(tmpdir(), 'tollgate-rotate-missing', 'keys');
+    const io = { stdout: () => undefined, stderr: () => undefined };
+    await expect(runKeys(['rotate', '--dir', missing], io)).rejects.toThrow(UsageError);
+    await expect(runKeys(['rotate', '--dir', missing], io)).rejects.toThrow(
+      `--dir: ${missing} is not a directory; create it (mkdir -p ${missing})`,
+    );
   });
 });

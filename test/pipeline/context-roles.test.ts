@@ -77,7 +77,7 @@ describe('authorizeWithContext', () => {
   });
 
   it('returns a decision that needs nothing after one call, and stops asking after four rounds', async () => {
-    const queries = (n: number): ContextQuery[] => [{ source: 's', sub: 'alice', context: 'c', id: String(n) }];
+    const queries = (n: number): ContextQuery[] => [{ source: 's', provider: 'idp', sub: 'alice', context: 'c', id: String(n) }];
     const seen: (ContextAnswers | undefined)[] = [];
     const settled = { allowed: true, ruleId: 'r', status: 'ok' } as Decision;
     // Not even a promise: most Checks never wait for a source, and a promise each would be garbage.

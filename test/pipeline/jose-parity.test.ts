@@ -104,7 +104,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   claims: fc.record({
     iss: usually('own', 'other provider', 'https://unknown.example'),
     aud: usually<unknown>('api', undefined, ['x', 'api'], 'web', 'x', [], ['x'], 5, ['api', 5], null),
-    sub: usually<unknown>('user-1', undefined, 42),
+    sub: usually<unknown>('user-1', undefined, 42, '', '67890'),
     exp: usually<unknown>(NOW + 300, undefined, NOW - 29, NOW - 30, NOW - 31, NOW, NOW + 1, '1800000300', null, NOW + 0.5),
     nbf: usually<unknown>(NOW - 10, undefined, NOW + 29, NOW + 30, NOW + 31, NOW + 1, 'soon'),
     iat: usually<unknown>(NOW, undefined, NOW - 600, NOW - 630, NOW - 631, NOW - 601, NOW + 1, NOW + 30, NOW + 31, 'then', NOW - 0.5),
@@ -167,8 +167,11 @@ type Outcome = { ok: true; claims: unknown } | { ok: false; reason: TokenFailure
  * the alg allow-list, the `kid` type, then the time claims that are numbers (so a replayed expired token
  * costs no signature check), then `crit`. jose answers the time question on those claims alone.
  *
- * The one intended difference in what is decided: jose verifies a `b64: false` signature over the raw
+ * The intended differences in what is decided: jose verifies a `b64: false` signature over the raw
  * payload and only then refuses the JWT; tollgate refuses it before looking for a key. Both deny it.
+ * And a token jose accepts whose `sub`, `jti` or `sid` is not a non-empty string is refused by
+ * tollgate (`invalid_claims`, asked last): a revocation could never name it
+ * (docs/design-decisions.md).
  */
 async function joseOutcome(token: string, provider: ProviderRuntime, nowMs: number): Promise<Outcome> {
   const cfg = provider.config;
@@ -205,7 +208,10 @@ async function joseOutcome(token: string, provider: ProviderRuntime, nowMs: numb
         typ: cfg.typ,
       },
     );
-    return { ok: true, claims };
+    const unnameable = (['sub', 'jti', 'sid'] as const).some(
+      (c) => claims[c] !== undefined && (typeof claims[c] !== 'string' || claims[c] === '' || claims[c].length > 1024),
+    );
+    return unnameable ? { ok: false, reason: 'invalid_claims' } : { ok: true, claims };
   } catch (err) {
     return { ok: false, reason: reasonOf(err) };
   }

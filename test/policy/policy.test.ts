@@ -732,7 +732,7 @@ describe('requirements in detail', () => {
       const decision = p.authorize(request('GET', '/single/5'), user({}));
       expect(decision).toEqual({
         ...forbid('s', 'context_source_unavailable'),
-        pending: [{ source: 'lms', sub: 'u1', context: 'course', id: '5' }],
+        pending: [{ source: 'lms', provider: 'idp', sub: 'u1', context: 'course', id: '5' }],
       });
       expect(p.authorize(request('GET', '/single/5'), user({}), { contextAnswers: answers(null) })).toEqual(
         forbid('s', 'context_source_unavailable'),
@@ -744,9 +744,32 @@ describe('requirements in detail', () => {
         const decision = p.authorize(request('GET', '/single/5'), { provider: 'idp', claims }, { explain: true });
         expect(decision).toMatchObject(forbid('s', 'context_role_mismatch'));
         expect(decision.pending).toBeUndefined();
-        expect(decision.explanation?.at(-1)).toBe('contextRole: the token lists no course and has no sub to ask lms about');
+        expect(decision.explanation?.at(-1)).toBe('contextRole: the token has no sub to ask lms about');
         expect(p.authorize(request('GET', '/single/5'), { provider: 'idp', claims })).toEqual(forbid('s', 'context_role_mismatch'));
       }
+    });
+
+    it('asks per object: a token listing other ids of the context still gets the source asked for this one', () => {
+      const recent = user({ roles: { course: { teacher: ['123'] } } });
+      expect(p.authorize(request('GET', '/single/42'), recent)).toEqual({
+        ...forbid('s', 'context_source_unavailable'),
+        pending: [{ source: 'lms', provider: 'idp', sub: 'u1', context: 'course', id: '42' }],
+      });
+      expect(p.authorize(request('GET', '/single/42'), recent, { contextAnswers: answers(['teacher']) })).toStrictEqual({
+        ...allow('s'),
+        granted: [{ claim: 'roles', context: 'course', id: '42', roles: ['teacher'] }],
+      });
+    });
+
+    it('decides by the token alone when it lists this id, even with a role the rule does not accept', () => {
+      const asked = answers(['teacher']);
+      expect(
+        p.authorize(request('GET', '/single/123'), user({ roles: { course: { teacher: ['123'] } } }), { contextAnswers: asked }),
+      ).toStrictEqual(allow('s'));
+      const student = p.authorize(request('GET', '/single/123'), user({ roles: { course: { student: ['123'] } } }), {
+        contextAnswers: asked,
+      });
+      expect(student).toEqual(forbid('s', 'context_role_mismatch'));
     });
 
     it('keeps no grant from an alternative that failed', () => {
@@ -952,14 +975,24 @@ describe('explain mode, sentence by sentence', () => {
       user({}),
       {},
       {},
-      ['request: GET api.example.com /c/9', "rule 'ctx' matches (id=9)", 'contextRole: the token lists no course; lms must be asked'],
+      [
+        'request: GET api.example.com /c/9',
+        "rule 'ctx' matches (id=9)",
+        'contextRole: the token grants no role for course "9"; asking lms',
+        'contextRole: lms must be asked',
+      ],
     ],
     [
       '/c/9',
       user({}),
       { contextAnswers: answering(null) },
       {},
-      ['request: GET api.example.com /c/9', "rule 'ctx' matches (id=9)", 'contextRole: the token lists no course and lms did not answer'],
+      [
+        'request: GET api.example.com /c/9',
+        "rule 'ctx' matches (id=9)",
+        'contextRole: the token grants no role for course "9"; asking lms',
+        'contextRole: lms did not answer (failed or timed out)',
+      ],
     ],
     [
       '/c/9',
@@ -969,6 +1002,7 @@ describe('explain mode, sentence by sentence', () => {
       [
         'request: GET api.example.com /c/9',
         "rule 'ctx' matches (id=9)",
+        'contextRole: the token grants no role for course "9"; asking lms',
         'contextRole: lms gives role ta for course "9"',
         "allowed by rule 'ctx'",
       ],
@@ -978,14 +1012,24 @@ describe('explain mode, sentence by sentence', () => {
       user({}),
       { contextAnswers: answering(['student']) },
       {},
-      ['request: GET api.example.com /c/9', "rule 'ctx' matches (id=9)", 'contextRole: lms gives none of ta for course "9"'],
+      [
+        'request: GET api.example.com /c/9',
+        "rule 'ctx' matches (id=9)",
+        'contextRole: the token grants no role for course "9"; asking lms',
+        'contextRole: lms gives none of ta for course "9"',
+      ],
     ],
     [
       '/c/9',
       user({ roles: { course: { ta: ['9'] } } }),
       { viewAs: { role: 'ta', allows: () => false } },
       {},
-      ['request: GET api.example.com /c/9', "rule 'ctx' matches (id=9)", 'viewAs: no role the token gives for course "9" may view as ta'],
+      [
+        'request: GET api.example.com /c/9',
+        "rule 'ctx' matches (id=9)",
+        'contextRole: the token grants roles for course "9"; lms not asked',
+        'viewAs: no role the token gives for course "9" may view as ta',
+      ],
     ],
     [
       '/c/9',
@@ -995,6 +1039,7 @@ describe('explain mode, sentence by sentence', () => {
       [
         'request: GET api.example.com /c/9',
         "rule 'ctx' matches (id=9)",
+        'contextRole: the token grants roles for course "9"; lms not asked',
         'viewAs: decided as ta for course "9"',
         'contextRole: the token has role ta for course "9"',
         "allowed by rule 'ctx'",

@@ -101,7 +101,7 @@ const cases: Array<[name: string, yaml: string, expected: RegExp]> = [
   [
     'unknown require key',
     `- { id: a, match: { paths: ["/a"] }, require: { role: [admin] } }`,
-    /^\[0\]\.require: unknown key "role" in require; allowed keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, anyOf/,
+    /^\[0\]\.require: unknown key "role" in require; allowed keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, when, anyOf/,
   ],
   [
     'unknown key in an alternative',
@@ -134,7 +134,7 @@ const cases: Array<[name: string, yaml: string, expected: RegExp]> = [
   [
     'empty match',
     `- { id: a, match: {}, require: { authenticated: true } }`,
-    /^\[0\]\.match: give at least one of hosts, methods, paths or headers; paths: \["\/\*\*"\] matches every request/,
+    /^\[0\]\.match: give at least one of hosts, methods, paths, headers or direction; paths: \["\/\*\*"\] matches every request/,
   ],
   [
     'missing id',
@@ -363,17 +363,17 @@ describe("rulesSchema's own messages, word for word", () => {
     [
       'one unknown key',
       `- { id: a, match: { paths: ["/a"], path: x }, require: { authenticated: true } }`,
-      ['[0].match: unknown key "path" in match; allowed keys: hosts, methods, paths, headers'],
+      ['[0].match: unknown key "path" in match; allowed keys: hosts, methods, paths, headers, direction'],
     ],
     [
       'two unknown keys, named together',
       `- { id: a, match: { paths: ["/a"], path: x, host: y }, require: { authenticated: true } }`,
-      ['[0].match: unknown keys "path", "host" in match; allowed keys: hosts, methods, paths, headers'],
+      ['[0].match: unknown keys "path", "host" in match; allowed keys: hosts, methods, paths, headers, direction'],
     ],
     [
       'a match that is not a mapping',
       `- { id: a, match: "/a", require: { authenticated: true } }`,
-      ['[0].match: match must be a mapping with keys: hosts, methods, paths, headers'],
+      ['[0].match: match must be a mapping with keys: hosts, methods, paths, headers, direction'],
     ],
     [
       'a missing match',
@@ -641,7 +641,7 @@ describe("rulesSchema's own messages, word for word", () => {
       'require not a mapping',
       `- { id: a, match: { paths: ["/a"] }, require: authenticated }`,
       [
-        '[0].require: require must be a mapping with keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, anyOf',
+        '[0].require: require must be a mapping with keys: anonymous, authenticated, providers, scopes, roles, claims, contextRole, peer, actor, when, anyOf',
       ],
     ],
   ])('%s', (_name, yaml, expected) => {

@@ -85,6 +85,21 @@ describe('redis revocation store: an acknowledged change is on the replicas (WAI
     }
   });
 
+  it('left unset, minReplicasAcked waits for the connected replica: a replica that does not confirm means no 2xx, and the change is rolled back', async () => {
+    // Deterministic where the loop above races localhost replication: the replica is connected but
+    // frozen, so only a WAIT for it (the default with a replica connected) can refuse the change.
+    const a = await replica(primary.url, 'w4:');
+    follower.freeze();
+    try {
+      const err = await failure(a.revoke({ type: 'jti', value: 'unacked', reason: 'x' }));
+      expect(err).toBeInstanceOf(RevocationOutcomeUnknownError);
+      expect(await direct.exists(key('w4:', 'unacked'))).toBe(0);
+      await waitFor('the mirror to drop the rolled-back change', () => !denies(a, 'unacked'));
+    } finally {
+      follower.resume();
+    }
+  });
+
   it('more replicas required than connected: 503-class refusal, nothing stored anywhere', async () => {
     const a = await replica(primary.url, 'w2:', { minReplicasAcked: 2 });
     const b = await replica(primary.url, 'w2:');

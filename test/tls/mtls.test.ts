@@ -301,3 +301,66 @@ describe('listen.tls config', () => {
     }
   });
 });
+
+describe('an exact allowedClients entry', () => {
+  // With no `/*` entry, an ID that merely starts with an allowed one, or a certificate the CA signed
+  // that carries no URI SAN at all, is not a listed client: on both listeners.
+  let exact: RunningTollgate;
+  let evil: IssuedPair;
+  let dnsOnly: IssuedPair;
+
+  beforeAll(async () => {
+    evil = ca.issue(`${GATEWAY_ID}-evil`);
+    dnsOnly = ca.issue(null);
+    const tls = {
+      certFile: secret.path('tls.crt'),
+      keyFile: secret.path('tls.key'),
+      clientCaFile: secret.path('ca.crt'),
+      allowedClients: [GATEWAY_ID],
+    };
+    exact = await startTollgate(
+      {
+        listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', authz: '127.0.0.1:0', tls, httpTls: tls },
+        rules: [{ id: 'open', match: { paths: ['/**'] }, require: { anonymous: true } }],
+      },
+      {},
+      { clockStart: Date.now(), clientCredentials: clientCredentials(gateway) },
+    );
+  });
+  afterAll(async () => exact?.close());
+
+  it('admits the listed ID on gRPC and the HTTP ports', async () => {
+    expect((await exact.client.check(checkRequest())).status?.code ?? 0).toBe(0);
+    expect((await httpsGet(exact.app.httpPort, '/healthz', gateway)).status).toBe(200);
+    expect((await httpsGet(exact.app.authzPort, '/envoy/x', gateway)).status).toBe(200);
+  });
+
+  it.each([
+    ['a longer ID that starts with the listed one', () => evil],
+    ['a CA-signed certificate without a URI SAN (DNS only)', () => dnsOnly],
+  ])('refuses %s on gRPC and on the HTTP ports', async (_what, pair) => {
+    const client = new EnvoyClient(exact.app.grpcPort, clientCredentials(pair()), TLS_CHANNEL_OPTIONS);
+    await expect(client.check(checkRequest())).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+    client.close();
+    await expect(httpsGet(exact.app.httpPort, '/healthz', pair())).rejects.toThrow();
+    await expect(httpsGet(exact.app.authzPort, '/envoy/x', pair())).rejects.toThrow();
+  });
+
+  it('counts every refusal of a client reconnecting in a loop, and logs at most 20 a second', async () => {
+    for (let i = 0; i < 30; i++) {
+      const client = new EnvoyClient(exact.app.grpcPort, clientCredentials(evil), TLS_CHANNEL_OPTIONS);
+      await expect(client.check(checkRequest())).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      client.close();
+    }
+    const refused = Number(/ (\d+)$/.exec(await exactMetric('tollgate_tls_clients_refused_total{listener="grpc"}'))?.[1]);
+    expect(refused).toBeGreaterThanOrEqual(30);
+    const lines = exact.logs.filter((l) => l.msg === 'client certificate not in allowedClients; refused' && l.listener === 'grpc');
+    expect(lines.length).toBe(20); // the test clock stands still: one window
+  });
+
+  const exactMetric = async (name: string) =>
+    (await exact.app.registry.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .join('\n');
+});

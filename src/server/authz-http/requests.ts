@@ -100,6 +100,8 @@ export function requestViewOf(
   const peer = options.trustForwardedClientCert ? peerFromXfcc(req.headersDistinct['x-forwarded-client-cert'] ?? []) : {};
   return {
     ...line,
+    // The proxy's word for the client's scheme (a DPoP proof's `htu`); sent twice it says nothing.
+    scheme: single(req.headersDistinct['x-forwarded-proto']),
     headers,
     principal: peer.principal,
     certificate: peer.certificate,

@@ -3,7 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import type { RequestView } from '../../pipeline/request.js';
 import { firstUriSan } from '../../policy/peer.js';
 import type { CheckResponse } from '../../envoy/types.js';
-import { listenOn, sendJson, type HttpServer } from '../http.js';
+import { listenOn, type HttpServer } from '../http.js';
+import { sendJson } from '../../util/http-reply.js';
 import { toAuthzAnswer } from './answer.js';
 import { dialectOf, requestViewOf, type AuthzRequestOptions } from './requests.js';
 

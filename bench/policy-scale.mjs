@@ -1,0 +1,69 @@
+// Policies at scale: a 10,000-rule policy and a policy whose rules carry a three-clause `when`, each
+// against a 10-rule policy of the same shape, the request matching the last rule (cached token).
+// Part of `npm run bench` (`--only policy-scale`); standalone too:
+//   npm run build && node bench/policy-scale.mjs [--seconds 3] [--rounds 3]
+// The three servers run side by side and are driven one after another in each round (h2load,
+// 4 connections × 32 streams); the targets (bench/report.mjs) are on the median of per-round
+// throughput ratios. Start-up (to the first /readyz 200) and RSS after start are read per server.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { checkOnce } from './client.mjs';
+import { checkRequestFrame } from './encode.mjs';
+import { h2load, requireH2load } from './h2load.mjs';
+import { memory } from './proc.mjs';
+import { startTollgate } from './servers.mjs';
+import { claims, generateKeys, jwksOf, signJwt } from './tokens.mjs';
+import { LARGE_RULES } from './config/generate.mjs';
+
+const POLICIES = ['rules10', 'rules10k', 'when10'];
+
+export async function measurePolicyScale({ dir, seconds, rounds, log = console.log }) {
+  const keys = generateKeys();
+  const jwksPath = path.join(dir, 'policy-scale-jwks.json');
+  writeFileSync(jwksPath, JSON.stringify(jwksOf(keys)));
+  const token = signJwt(keys.ES256, claims('teacher-user', { roles: { course: { teacher: ['4711'] } } }));
+  const frame = checkRequestFrame({ token, path: '/courses/4711/grades' });
+  const dataFile = path.join(dir, 'policy-scale.bin');
+  writeFileSync(dataFile, frame);
+
+  const servers = {};
+  const started = {};
+  try {
+    for (const policy of POLICIES) {
+      const t0 = performance.now();
+      servers[policy] = await startTollgate(dir, `policy-${policy}`, { jwksPath, policy });
+      const answer = await checkOnce(servers[policy].grpcPort, frame);
+      if (answer.code !== 0) throw new Error(`policy-scale ${policy}: expected an allow, got code ${answer.code}`);
+      started[policy] = { startMs: performance.now() - t0, rssMB: memory(servers[policy].pid).rssMB };
+      log(`  ${policy}: ready in ${started[policy].startMs.toFixed(0)} ms, RSS ${started[policy].rssMB.toFixed(0)} MB`);
+    }
+    for (const policy of POLICIES) await h2load({ port: servers[policy].grpcPort, dataFile, seconds: 1, clients: 4, streams: 32 });
+    const measured = [];
+    for (let round = 0; round < rounds; round++) {
+      const row = {};
+      for (const policy of POLICIES) {
+        const run = await h2load({ port: servers[policy].grpcPort, dataFile, seconds, clients: 4, streams: 32 });
+        if (run.failed + run.errored > 0) throw new Error(`policy-scale ${policy}: ${run.failed} failed, ${run.errored} errored`);
+        row[policy] = run.rps;
+      }
+      measured.push(row);
+      log(`  round ${round + 1}: ${POLICIES.map((p) => `${p} ${row[p].toFixed(0)}/s`).join(', ')}`);
+    }
+    return { rules: LARGE_RULES, started, rounds: measured };
+  } finally {
+    for (const server of Object.values(servers)) await server.stop();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' } } });
+  requireH2load();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-policy-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const { targets } = await import('./report.mjs');
+  const policyScale = await measurePolicyScale({ dir, seconds: Number(args.seconds), rounds: Number(args.rounds) });
+  for (const t of targets({ scenarios: [], policyScale })) console.log(`${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.detail}`);
+}

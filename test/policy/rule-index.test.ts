@@ -1,0 +1,73 @@
+/**
+ * The rule index must never change an answer: for any policy and any request, the first rule that
+ * matches is the same whether the policy walks every rule (as it does when explaining) or only the
+ * index's candidates (as it does when deciding).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compilePolicy, rulesSchema, type Decision, type Identity } from '../../src/policy/index.js';
+import { RuleIndex } from '../../src/policy/rule-index.js';
+import { request } from './helpers.js';
+
+const SEGMENTS = ['a', 'b', 'c'];
+const templateSegment = fc.constantFrom(...SEGMENTS, '*', '{p}');
+const template = fc.tuple(fc.array(templateSegment, { maxLength: 3 }), fc.boolean()).map(([segments, rest]) => {
+  // Parameter names must be unique within a template.
+  let n = 0;
+  const parts = segments.map((s) => (s === '{p}' ? `{p${n++}}` : s));
+  const path = `/${[...parts, ...(rest ? ['**'] : [])].join('/')}`;
+  return path === '/' ? '/**' : path;
+});
+const rule = fc.record(
+  {
+    paths: fc.option(fc.array(template, { minLength: 1, maxLength: 3 }), { nil: undefined }),
+    methods: fc.option(fc.constantFrom(['GET'], ['POST'], ['GET', 'DELETE']), { nil: undefined }),
+  },
+  { requiredKeys: [] },
+);
+const requestPath = fc.array(fc.constantFrom(...SEGMENTS, 'x', ''), { maxLength: 5 }).map((s) => `/${s.join('/')}`);
+
+const identity: Identity = { provider: 'idp', claims: { sub: 'u' } };
+const verdict = (d: Decision) => ({ ruleId: d.ruleId, reason: d.reason, status: d.status });
+
+describe('rule index', () => {
+  it('gives every request the same first match as walking all rules', () => {
+    fc.assert(
+      fc.property(
+        fc.array(rule, { minLength: 1, maxLength: 12 }),
+        requestPath,
+        fc.constantFrom('GET', 'POST', 'DELETE'),
+        (rules, path, method) => {
+          const configs = rules.map((r, i) => ({
+            id: `r${i}`,
+            match: r.paths === undefined && r.methods === undefined ? { headers: [{ name: 'x-any', present: false }] } : r,
+            require: { authenticated: true },
+          }));
+          const policy = compilePolicy(rulesSchema.parse(configs), { defaultDecision: 'deny' });
+          const req = request(method, path);
+          expect(verdict(policy.authorize(req, identity))).toEqual(verdict(policy.authorize(req, identity, { explain: true })));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('returns candidates in rule order, each once', () => {
+    const index = new RuleIndex([[['a']], null, [['a', 'b'], ['a']], [[]], [['c']]]);
+    expect(index.candidates(['a', 'b'])).toEqual([0, 1, 2, 3]);
+    expect(index.candidates(['a'])).toEqual([0, 1, 2, 3]);
+    expect(index.candidates(['c', 'd'])).toEqual([1, 3, 4]);
+    expect(index.candidates([])).toEqual([1, 3]);
+  });
+
+  it('finds the last of 10,000 rules without walking the others', () => {
+    const rules = Array.from({ length: 10_000 }, (_, i) => ({
+      id: `r${i}`,
+      match: { paths: [`/svc-${i}/items/{id}`] },
+      require: { authenticated: true },
+    }));
+    const policy = compilePolicy(rulesSchema.parse(rules), { defaultDecision: 'deny' });
+    expect(policy.authorize(request('GET', '/svc-9999/items/7'), identity).ruleId).toBe('r9999');
+    expect(policy.authorize(request('GET', '/svc-10000/items/7'), identity).reason).toBe('no_matching_rule');
+  });
+});
