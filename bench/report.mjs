@@ -36,6 +36,8 @@ const MEMORY_LIMIT_MB = 200;
 const IDLE_RSS_LIMIT_MB = 70;
 const FLOOD_MAX_DROP = 0.1;
 const CONTEXT_CACHE_RATIO = 1.1;
+/** Issue 32: an introspected token on a cache hit and an API key keep this share of a cached JWT's throughput. */
+const OPAQUE_THROUGHPUT_RATIO = 0.9;
 const MINT_HIT_RATIO = 1.1; // issue 15
 // issue 30: a large policy and `when` conditions against a 10-rule policy of the same shape
 const LARGE_POLICY_RATIO = 0.9;
@@ -130,6 +132,26 @@ export function targets(results) {
       name: `a check answered from the context-source cache: CPU µs/check ≤ ${CONTEXT_CACHE_RATIO} × a token-only check`,
       pass: median(ratios) <= CONTEXT_CACHE_RATIO && context.domainCallsDuringLoad === 0,
       detail: `median of per-round ratios ${median(ratios).toFixed(2)} (rounds: ${context.rounds.map((r) => `${r.cache.cpuPerCheck.toFixed(1)}/${r.token.cpuPerCheck.toFixed(1)} µs`).join('; ')}); throughput ${context.rounds.map((r) => (r.cache.rps / r.token.rps).toFixed(2)).join(', ')} × token-only; domain calls during the load: ${context.domainCallsDuringLoad}`,
+    });
+  }
+  const opaque = results.opaque;
+  if (opaque) {
+    for (const [name, text] of [
+      ['introspected', 'an introspected token on a cache hit'],
+      ['apiKey', 'an API key'],
+    ]) {
+      const ratios = opaque.rounds.map((r) => r[name].rps / r.jwt.rps);
+      out.push({
+        name: `${text} keeps ≥ ${OPAQUE_THROUGHPUT_RATIO} of a cached JWT check's throughput`,
+        pass: median(ratios) >= OPAQUE_THROUGHPUT_RATIO && opaque.callsDuringLoad === 0,
+        detail: `median of per-round ratios ${median(ratios).toFixed(2)} (rounds: ${opaque.rounds.map((r) => `${n0(r[name].rps)}/${n0(r.jwt.rps)}/s`).join('; ')}); introspection calls during the load: ${opaque.callsDuringLoad}`,
+      });
+    }
+    const { burst } = opaque;
+    out.push({
+      name: 'a burst of distinct new opaque tokens makes one introspection call per distinct token',
+      pass: burst.calls === burst.distinct && burst.duplicates === 0 && burst.allowed === burst.checks,
+      detail: `${burst.checks} checks (${burst.distinct} tokens × ${burst.checks / burst.distinct}) → ${burst.calls} calls, ${burst.duplicates} tokens asked about more than once, ${burst.allowed} allowed`,
     });
   }
   const scale = results.policyScale;

@@ -35,6 +35,7 @@ import {
   useServerNode,
 } from './proc.mjs';
 import { measureContextCache } from './context-cache.mjs';
+import { measureOpaque } from './opaque.mjs';
 import { measureMint } from './mint.mjs';
 import { measurePolicyScale } from './policy-scale.mjs';
 import { profileScenario } from './profile.mjs';
@@ -452,6 +453,14 @@ async function main() {
   if (want('context-cache')) {
     log(`context-cache: token-only and context-cache checks on one tollgate, alternating, ${CONTEXT_ROUNDS} rounds`);
     results.contextCache = await measureContextCache({ dir, seconds: SECONDS, rounds: CONTEXT_ROUNDS, log });
+  }
+
+  // ---- opaque tokens and API keys against a cached JWT, and a burst of new opaque tokens ------------
+  if (want('opaque')) {
+    log(
+      `opaque: cached JWT, introspected (cache hit) and API key checks on one tollgate, alternating, ${CONTEXT_ROUNDS} rounds; then a burst`,
+    );
+    results.opaque = await measureOpaque({ dir, seconds: SECONDS, rounds: CONTEXT_ROUNDS, log });
   }
 
   // ---- policies at scale: 10,000 rules, and `when` conditions, against a 10-rule policy -------------

@@ -54,6 +54,20 @@ export const REASONS = {
   invalid_audience: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token audience is not accepted' },
   invalid_type: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token type is not accepted' },
   invalid_claims: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'token claims are invalid' },
+  // Opaque tokens and API keys (pipeline/opaque.ts).
+  inactive_token: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_token',
+    description: 'the authorization server says the token is not active',
+  },
+  introspection_failed: {
+    stage: 'token',
+    status: 401,
+    bearerError: 'invalid_token',
+    description: 'the token could not be introspected; denied',
+  },
+  unknown_api_key: { stage: 'token', status: 401, bearerError: 'invalid_token', description: 'the API key is not known' },
   // Sender-constrained tokens (RFC 8705 certificate-bound, RFC 9449 DPoP): checked after the signature.
   unsupported_confirmation: {
     stage: 'token',

@@ -15,6 +15,7 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   // Domain rooms get their config section already parsed: they own their section's schema, and never
   // import the top-level config.
   keys: ['config', 'pipeline', 'server', 'cli', 'admin'],
+  opaque: ['config', 'pipeline', 'server', 'cli', 'admin', 'policy', 'revocation'],
   policy: ['config', 'pipeline', 'server', 'cli', 'admin', 'internal-tokens', 'tls'],
   revocation: ['config', 'pipeline', 'server', 'cli', 'admin'],
   // Shipped to services as `tollgate/identity`: it stands alone.

@@ -74,9 +74,31 @@ function contextSourceRules(url) {
 }
 
 /**
+ * Beside the JWT provider (bench/opaque.mjs): opaque tokens in the same Authorization header, answered
+ * by the introspection endpoint at `introspectionUrl`, and API keys in `x-api-key` from `apiKeysFile`.
+ */
+function opaqueProviders({ introspectionUrl, secretFile, apiKeysFile }) {
+  const claimToHeaders = [
+    { header: 'x-user-id', claim: 'sub' },
+    { header: 'x-user-roles', claim: 'roles' },
+  ];
+  return [
+    {
+      name: 'bench-introspection',
+      audiences: [AUDIENCE],
+      introspection: { url: introspectionUrl, clientId: 'tollgate-bench', clientSecret: { file: secretFile }, timeoutMs: 5000 },
+      fromHeaders: [{ name: 'authorization', prefix: 'Bearer ' }],
+      claimToHeaders,
+    },
+    { name: 'bench-api-keys', apiKeys: { file: apiKeysFile }, fromHeaders: [{ name: 'x-api-key' }], claimToHeaders },
+  ];
+}
+
+/**
  * options: { grpcPort, httpPort, authzPort, jwksPath, tokenCache?: number,
  *            policy?: 'context50' | 'rules10' | 'rules10k' | 'when10',
- *            contextSourceUrl?: string, revocation?: { path }, admin?: { tokenFile }, tls?: {...},
+ *            contextSourceUrl?: string, opaque?: { introspectionUrl, secretFile, apiKeysFile },
+ *            revocation?: { path }, admin?: { tokenFile }, tls?: {...},
  *            sections?: {...} }
  *            (`tls`: listen.tls of the gRPC listener; `sections`: top-level config sections set as given,
  *            e.g. decisionLog, tracing, log).
@@ -90,6 +112,7 @@ export function writeConfig(dir, name, options) {
   if (options.policy === 'rules10k') config.rules = serviceRules(LARGE_RULES);
   if (options.policy === 'when10') config.rules = serviceRules(10, { when: true });
   if (options.contextSourceUrl) Object.assign(config, contextSourceRules(options.contextSourceUrl));
+  if (options.opaque) config.providers.push(...opaqueProviders(options.opaque));
   if (options.revocation) config.revocation = { store: 'file', path: options.revocation.path };
   if (options.admin) config.admin = { tokenFile: options.admin.tokenFile };
   if (options.tls) config.listen.tls = options.tls;

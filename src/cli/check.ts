@@ -3,11 +3,12 @@
  * server runs (token verification against the configured keys, policy, response headers).
  *
  *   tollgate check --config FILE --path /courses/123/grades [--method GET] [--host H]
- *                  [--header 'name: value']... [--token JWT | --claims JSON [--provider NAME]]
+ *                  [--header 'name: value']... [--token TOKEN | --claims JSON] [--provider NAME]
  *                  [--principal SPIFFE_ID]
  *
  * Exit codes: 0 allowed (a dry-run would-deny is allowed, and printed), 1 denied, 2 bad input.
- * `--claims` are taken as already verified; `--token` is verified like a request's token.
+ * `--claims` are taken as already verified; `--token` (a JWT, an opaque token or an API key) is
+ * verified like a request's token, sent where `--provider` reads tokens when it is given.
  * Revocations are not consulted: they live in the running servers' store.
  */
 import { parseArgs } from 'node:util';
@@ -44,7 +45,8 @@ function parseInput(argv: string[]): CheckInput {
   if (!values.config) throw new UsageError('--config FILE is required');
   if (!values.path) throw new UsageError('--path is required, e.g. --path /courses/123/grades');
   if (values.token !== undefined && values.claims !== undefined) throw new UsageError('give --token or --claims, not both');
-  if (values.provider !== undefined && values.claims === undefined) throw new UsageError('--provider goes with --claims');
+  if (values.provider !== undefined && values.claims === undefined && values.token === undefined)
+    throw new UsageError('--provider goes with --claims or --token');
 
   const headers = new Map<string, string[]>();
   for (const header of values.header) {

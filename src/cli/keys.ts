@@ -1,10 +1,13 @@
+import { hash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import { stringify } from 'yaml';
 import { rotateKeys } from '../internal-tokens/rotate.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../internal-tokens/schema.js';
 import { EXIT_OK, UsageError, type CliIo } from './io.js';
+import { claimsFromOptions } from './claims.js';
 
 const GENERATABLE = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
 
@@ -15,7 +18,15 @@ export const OPTIONS = {
   dir: { type: 'string' },
   'publish-ahead-seconds': { type: 'string', default: '300' },
   'ttl-seconds': { type: 'string', default: '900' },
+  id: { type: 'string' },
+  sub: { type: 'string' },
+  claim: { type: 'string', multiple: true, default: [] as string[] },
 } as const;
+
+/** What makes a key recognisable (in a leaked-secret scan, in a support ticket) without revealing it. */
+const API_KEY_PREFIX = 'tg_';
+/** 32 bytes: 256 bits of entropy, far beyond guessing; base64url has no "." so a key never looks like a JWS. */
+const API_KEY_BYTES = 32;
 
 /**
  * `tollgate keys generate --alg ES256 --out DIR`: a signing key for local testing. Writes
@@ -25,8 +36,11 @@ export const OPTIONS = {
 export async function runKeys(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   if (positionals[0] === 'rotate' && positionals.length === 1) return rotate(values, io);
+  if (positionals[0] === 'api-key' && positionals.length === 1) return apiKey(values, io);
   if (positionals[0] !== 'generate' || positionals.length !== 1)
-    throw new UsageError('the subcommands are generate and rotate: tollgate keys generate --out DIR, tollgate keys rotate --dir DIR');
+    throw new UsageError(
+      'the subcommands are generate, rotate and api-key: tollgate keys generate --out DIR, tollgate keys rotate --dir DIR, tollgate keys api-key --id ID --sub SUBJECT',
+    );
   const alg = values.alg;
   if (!(GENERATABLE as readonly string[]).includes(alg)) throw new UsageError(`--alg: one of ${GENERATABLE.join(', ')}`);
   if (!values.out) throw new UsageError('--out: the directory to write private.jwk.json and jwks.json into');
@@ -81,6 +95,22 @@ async function rotate(
   io.stdout(
     `added ${added}; ${first ? 'signs at once (no other key in the directory)' : `signs after ${publishAheadSeconds}s of publication`}${pruned.length > 0 ? `; pruned ${pruned.join(', ')}` : ''}`,
   );
+  return EXIT_OK;
+}
+
+/**
+ * `tollgate keys api-key --id ID --sub SUBJECT [--claim k=v]...`: a new random API key, printed once,
+ * and the entry (its SHA-256, never the key) to add to a provider's `apiKeys.file`.
+ */
+function apiKey(values: { id?: string; sub?: string; claim: string[] }, io: CliIo): number {
+  if (!values.id) throw new UsageError('--id: the name logs and metrics show for this key, e.g. acme-billing');
+  if (!values.sub) throw new UsageError('--sub: the subject requests with this key act as');
+  const claims = claimsFromOptions(values.claim, { sub: '--sub', jti: '--id (jti is the id)', exp: "the entry's expiresAt" });
+  const key = `${API_KEY_PREFIX}${randomBytes(API_KEY_BYTES).toString('base64url')}`;
+  const entry = { id: values.id, hash: `sha256:${hash('sha256', key, 'hex')}`, sub: values.sub, claims };
+  io.stdout(`API key (shown once, store it now): ${key}`);
+  io.stdout("entry for the provider's apiKeys.file (add expiresAt: <RFC 3339> to end it):");
+  io.stdout(stringify([entry]).trimEnd());
   return EXIT_OK;
 }
 

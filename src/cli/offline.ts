@@ -9,8 +9,10 @@ import { silentLogger } from '../observability/logger.js';
 import type { Decision } from '../policy/index.js';
 import type { RequestView } from '../pipeline/request.js';
 import { toCheckResponse, type Outcome } from '../pipeline/respond.js';
-import type { VerifiedToken } from '../pipeline/verify.js';
+import type { ProviderRuntime, VerifiedToken } from '../pipeline/verify.js';
 import { decide } from '../pipeline/decide.js';
+import { tokenLocations } from '../pipeline/extract.js';
+import { looksLikeJws } from '../pipeline/jws.js';
 import { identifiersRevocable } from '../pipeline/claims.js';
 import type { CheckResponse } from '../envoy/types.js';
 import { buildRuntime, type Runtime } from '../server/runtime.js';
@@ -32,6 +34,7 @@ export interface OfflineRequest {
   token?: string;
   /** Claims taken as already verified by `provider` (or the only provider). */
   claims?: Record<string, unknown>;
+  /** With claims: who verified them; with a token: whose place it is sent in. */
   provider?: string;
 }
 
@@ -56,7 +59,7 @@ export async function decideOffline(
   request: OfflineRequest,
   onUnsafeClaim: (header: string, claim: string) => void,
 ): Promise<OfflineDecision> {
-  const view = request.token !== undefined ? withToken(request.view, runtime, request.token) : request.view;
+  const view = request.token !== undefined ? withToken(request.view, runtime, request.token, request.provider) : request.view;
   const preset = request.claims ? presetToken(runtime, request.claims, request.provider) : undefined;
   const { outcome, decision } = await decide(runtime, view, { explain: true, presetToken: preset });
   const response = toCheckResponse(outcome, view, {
@@ -68,9 +71,19 @@ export async function decideOffline(
   return { view, outcome, decision, response, preset: preset !== undefined };
 }
 
-/** The token travels where the first configured location expects it, as a client would send it. */
-function withToken(view: RequestView, runtime: Runtime, token: string): RequestView {
-  const location = runtime.locations[0];
+/**
+ * The token travels where a client would send it: where the named provider reads tokens; without a
+ * name, a JWT where the first configured location expects it, any other token (opaque, an API key)
+ * where the first introspection or apiKeys provider reads.
+ */
+function withToken(view: RequestView, runtime: Runtime, token: string, providerName: string | undefined): RequestView {
+  const chosen =
+    providerName !== undefined
+      ? providerNamed(runtime, providerName)
+      : looksLikeJws(token)
+        ? undefined
+        : runtime.providers.find((p) => p.introspector ?? p.apiKeys);
+  const location = chosen ? tokenLocations([chosen.config])[0] : runtime.locations[0];
   if (!location) throw new OfflineInputError('token', 'the config has no provider to verify it');
   const headers = new Map(view.headers);
   switch (location.kind) {
@@ -88,23 +101,20 @@ function withToken(view: RequestView, runtime: Runtime, token: string): RequestV
 /** Preset claims stand for a token the named (or only) provider verified. */
 function presetToken(runtime: Runtime, claims: Record<string, unknown>, providerName: string | undefined): VerifiedToken {
   const providers = runtime.providers;
-  const provider =
-    providerName === undefined
-      ? providers.length === 1
-        ? providers[0]
-        : undefined
-      : providers.find((p) => p.config.name === providerName);
-  if (!provider) {
+  if (providerName === undefined && providers.length !== 1) {
     const names = providers.map((p) => p.config.name).join(', ') || 'none configured';
-    throw new OfflineInputError(
-      'provider',
-      providerName === undefined
-        ? `a provider name is needed with claims (providers: ${names})`
-        : `${providerName}: no such provider (providers: ${names})`,
-    );
+    throw new OfflineInputError('provider', `a provider name is needed with claims (providers: ${names})`);
   }
   // The same rule as verification: explaining a decision for claims `serve` would refuse explains nothing.
   if (!identifiersRevocable(claims))
     throw new OfflineInputError('claims', 'sub, jti and sid must be non-empty strings (as a token must carry them)');
+  const provider = providerName === undefined ? providers[0]! : providerNamed(runtime, providerName);
   return { provider, claims, keyId: 'claims', payloadBytes: 0 };
+}
+
+function providerNamed(runtime: Runtime, name: string): ProviderRuntime {
+  const provider = runtime.providers.find((p) => p.config.name === name);
+  if (provider) return provider;
+  const names = runtime.providers.map((p) => p.config.name).join(', ') || 'none configured';
+  throw new OfflineInputError('provider', `${name}: no such provider (providers: ${names})`);
 }

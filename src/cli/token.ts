@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { SignJWT, importJWK, type JWK, type JWTPayload } from 'jose';
 import { parseRfc3339 } from '../admin/time.js';
 import { EXIT_OK, UsageError, type CliIo } from './io.js';
+import { claimsFromOptions } from './claims.js';
 
 /** The embedded development config's issuer and audience, so a minted token works with `npm start`. */
 export const DEV_ISSUER = 'https://dev.tollgate.invalid';
@@ -53,14 +54,7 @@ export async function runToken(argv: string[], io: CliIo): Promise<number> {
   const jwk = readPrivateJwk(values.key);
 
   const now = Math.floor(Date.now() / 1000);
-  const claims: JWTPayload = {};
-  for (const pair of values.claim) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--claim ${JSON.stringify(pair)}: use name=value`);
-    const name = pair.slice(0, eq);
-    if (Object.hasOwn(OPTION_CLAIMS, name)) throw new UsageError(`--claim ${name}=...: ${name} is set by ${OPTION_CLAIMS[name]}`);
-    claims[name] = parseValue(pair.slice(eq + 1));
-  }
+  const claims: JWTPayload = claimsFromOptions(values.claim, OPTION_CLAIMS);
   const iat = values.iat === undefined ? now : time('--iat', values.iat, now);
   const payload: JWTPayload = {
     ...claims,
@@ -122,14 +116,6 @@ function readPrivateJwk(path: string): JWK {
   }
   if (!jwk.alg) throw new UsageError(`--key: ${path} has no "alg"; regenerate it with tollgate keys generate`);
   return jwk;
-}
-
-function parseValue(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }
 
 /** `90s`, `5m`, `2h`, `1d` → seconds. */

@@ -13,16 +13,17 @@ export const USAGE = {
   --config FILE     the config file (YAML)`,
 
   check: `usage: tollgate check --config FILE --path PATH [--method GET] [--host HOST] [--header "name: value"]...
-                      [--token JWT | --claims JSON [--provider NAME]] [--principal SPIFFE_ID]
+                      [--token TOKEN | --claims JSON] [--provider NAME] [--principal SPIFFE_ID]
   Explains offline how the config decides one request. Exit 0 allow, 1 deny, 2 bad input.
   --config FILE         the config file
   --path PATH           the request path, with its query if any
   --method METHOD       default GET
   --host HOST           the :authority
   --header "n: v"       a request header; repeat for more
-  --token JWT           a token, verified against the configured keys like a request's
+  --token TOKEN         a JWT, opaque token or API key, verified like a request's (introspected, looked up)
   --claims JSON         claims taken as already verified (instead of --token)
-  --provider NAME       the provider the --claims stand for (needed when there are several)
+  --provider NAME       the provider the --claims stand for (needed when there are several), or
+                        whose token location a --token is sent in
   --principal ID        the calling workload's mTLS identity (for peer rules)`,
 
   test: `usage: tollgate test [--config FILE] [--min-coverage PERCENT] [--junit FILE] CASES.yaml...
@@ -56,7 +57,12 @@ before it are revoked.`,
   rotate: adds a new internalTokens signing key to DIR and prunes keys no live token can need.
   --dir DIR                     the internalTokens.keysDir directory
   --publish-ahead-seconds N     as internalTokens.publishAheadSeconds (default 300)
-  --ttl-seconds N               the longest internal token lifetime (default 900)`,
+  --ttl-seconds N               the longest internal token lifetime (default 900)
+       tollgate keys api-key --id ID --sub SUBJECT [--claim name=value]...
+  api-key: prints a new random API key once, and the entry (its SHA-256) for a provider's apiKeys.file.
+  --id ID       the entry's id: what logs, metrics and decision logs show, and its jti for revocation
+  --sub SUBJECT the subject requests with the key act as
+  --claim k=v   a claim of the entry; a value that parses as JSON is JSON (roles=["a"]). Repeatable.`,
 
   token: `usage: tollgate token mint --key PRIVATE_JWK (--sub SUBJECT | --no-sub) [--claim name=value]...
                            [--aud AUD]... [--iss ISS] [--ttl 5m | --exp TIME] [--nbf TIME] [--iat TIME]

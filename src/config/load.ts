@@ -55,6 +55,11 @@ function resolvePaths(config: Config, baseDir: string): Config {
       ...p,
       jwks: p.jwks && { ...p.jwks, file: at(p.jwks.file) },
       hmacSecret: p.hmacSecret && { ...p.hmacSecret, file: at(p.hmacSecret.file) },
+      introspection: p.introspection && {
+        ...p.introspection,
+        clientSecret: { ...p.introspection.clientSecret, file: at(p.introspection.clientSecret.file) },
+      },
+      apiKeys: p.apiKeys && { file: file(p.apiKeys.file) },
     })),
     revocation: config.revocation && {
       ...config.revocation,

@@ -108,14 +108,16 @@ export const configSchema = z
     config.providers.forEach((p, i) => {
       if (names.has(p.name))
         ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name ${JSON.stringify(p.name)}` });
-      if (issuers.has(p.issuer))
+      // Only JWT providers are chosen by `iss`: an introspection provider may name the same issuer.
+      const issuer = p.introspection ? undefined : p.issuer;
+      if (issuer !== undefined && issuers.has(issuer))
         ctx.addIssue({
           code: 'custom',
           path: ['providers', i, 'issuer'],
           message: 'another provider has the same issuer: tokens are routed by `iss`, so issuers must be unique',
         });
       names.add(p.name);
-      issuers.add(p.issuer);
+      if (issuer !== undefined) issuers.add(issuer);
     });
     config.rules.forEach((rule, i) => {
       if (rule.internalToken && !config.internalTokens)

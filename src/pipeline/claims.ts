@@ -24,7 +24,7 @@ export function claimsFailure(
   for (const claim of new Set(required.reverse())) {
     if (!Object.hasOwn(claims, claim)) return claim === 'aud' ? 'invalid_audience' : 'invalid_claims';
   }
-  if (!audienceAccepted(claims.aud, config.audiences)) return 'invalid_audience';
+  if (!audienceAccepted(claims.aud, config.audiences ?? [])) return 'invalid_audience';
 
   // Time claims that are not numbers are invalid, whichever claim; jose checks nbf before exp's type.
   // Unlike jose, a number must be finite: `"exp": 1e400` parses as Infinity, a token that never expires.
@@ -74,12 +74,12 @@ export function timeFailure(claims: Readonly<Record<string, unknown>>, config: P
   return undefined;
 }
 
-function isOptionalNumber(value: unknown): value is number | undefined {
+export function isOptionalNumber(value: unknown): value is number | undefined {
   return value === undefined || Number.isFinite(value);
 }
 
 /** RFC 7519 §4.1.3 as jose applies it: a string, or an array, naming at least one accepted audience. */
-function audienceAccepted(aud: unknown, accepted: readonly string[]): boolean {
+export function audienceAccepted(aud: unknown, accepted: readonly string[]): boolean {
   if (typeof aud === 'string') return accepted.includes(aud);
   return Array.isArray(aud) && accepted.some((a) => aud.includes(a));
 }

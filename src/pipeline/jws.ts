@@ -23,6 +23,11 @@ export type DecodeResult = { ok: true; jws: DecodedJws } | { ok: false; reason: 
 
 const MALFORMED = { ok: false, reason: 'malformed_token' } as const;
 
+/** Whether `token` has a compact JWS's shape: such a token is routed by its `iss`, never by where it came from. */
+export function looksLikeJws(token: string): boolean {
+  return COMPACT_JWS.test(token);
+}
+
 export function decodeJws(token: string): DecodeResult {
   if (!COMPACT_JWS.test(token)) return MALFORMED;
   const firstDot = token.indexOf('.');

@@ -220,14 +220,16 @@ export function requestResponseParts(
   overwritten: ReadonlySet<string> | undefined,
 ): { headers_to_remove: string[]; response_headers_to_add: HeaderValueOption[]; query_parameters_to_remove: string[] } {
   const minted = outcome.minted;
-  // With a minted token the external one never travels on, whatever forwardToken says. A cookie
-  // cannot be removed alone, so the whole cookie header goes.
-  const dropToken = minted !== undefined || !ctx.identityHeaders.forwardToken;
+  // With a minted token the external one never travels on, whatever forwardToken says, and an API key
+  // (a long-lived secret the upstream has no use for) never does. A cookie cannot be removed alone,
+  // so the whole cookie header goes.
+  const neverForwarded = minted !== undefined || outcome.token?.provider.apiKeys !== undefined;
+  const dropToken = neverForwarded || !ctx.identityHeaders.forwardToken;
   const tokenHeader =
     outcome.location && dropToken
       ? outcome.location.kind === 'header'
         ? outcome.location.name
-        : outcome.location.kind === 'cookie' && minted
+        : outcome.location.kind === 'cookie' && neverForwarded
           ? 'cookie'
           : undefined
       : undefined;

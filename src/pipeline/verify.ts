@@ -8,6 +8,8 @@ import { claimsFailure, timeFailure } from './claims.js';
 import { criticalExtensionsUnderstood, decodeJws } from './jws.js';
 import type { TokenFailure } from '../reasons.js';
 import { TokenCache } from './token-cache.js';
+import type { ApiKeyStore, Introspector } from '../opaque/index.js';
+import { OpaqueTokens } from './opaque.js';
 
 /** A provider ready to verify: its config, where its keys come from, and where its tokens travel. */
 export interface ProviderRuntime {
@@ -16,6 +18,10 @@ export interface ProviderRuntime {
   keys?: KeyManager;
   /** Shared secret for HS* algorithms. */
   hmacKey?: Uint8Array;
+  /** Opaque tokens of an `introspection` provider (pipeline/opaque.ts). */
+  introspector?: Introspector;
+  /** API keys of an `apiKeys` provider (pipeline/opaque.ts). */
+  apiKeys?: ApiKeyStore;
   /** `TokenLocation.key`s this provider's tokens may arrive in. */
   locationKeys: ReadonlySet<string>;
   /** `claimToHeaders` with claim paths split once, at load. */
@@ -39,13 +45,18 @@ const HMAC_KEY_ID = 'hmac';
 export class TokenVerifier {
   private readonly byIssuer: Map<string, ProviderRuntime>;
   private readonly cache: TokenCache;
+  private readonly opaque: OpaqueTokens;
 
   constructor(
     providers: readonly ProviderRuntime[],
     private readonly options: { maxTokenBytes: number; clock: Clock; cacheEntries: number },
   ) {
-    this.byIssuer = new Map(providers.map((p) => [p.config.issuer, p]));
+    // Only JWT providers are chosen by `iss`; opaque tokens are routed by where they came from.
+    this.byIssuer = new Map(
+      providers.flatMap((p) => (p.config.issuer === undefined || p.config.introspection ? [] : [[p.config.issuer, p]])),
+    );
     this.cache = new TokenCache(options.cacheEntries, options.clock);
+    this.opaque = new OpaqueTokens(providers, options.clock);
   }
 
   get cacheSize(): number {
@@ -60,6 +71,8 @@ export class TokenVerifier {
     // Before anything else, hashing included: an oversized token costs nothing.
     if (token.length > this.options.maxTokenBytes) return { ok: false, reason: 'token_too_large' };
     const cacheKey = TokenCache.keyOf(token);
+    const opaque = this.opaque.routeFor(token, location);
+    if (opaque) return this.opaque.verify(opaque, token, cacheKey);
     const hit = this.cache.get(cacheKey);
     if (hit) {
       const failure = this.recheck(hit, location);
@@ -90,7 +103,7 @@ export class TokenVerifier {
     if (!provider.locationKeys.has(location.key)) return { ok: false, reason: 'token_location', provider };
     const cfg = provider.config;
     const { alg, kid } = header;
-    if (typeof alg !== 'string' || !(cfg.algorithms as readonly string[]).includes(alg)) {
+    if (typeof alg !== 'string' || !(cfg.algorithms as readonly string[] | undefined)?.includes(alg)) {
       return { ok: false, reason: 'unsupported_algorithm', provider };
     }
     if (kid !== undefined && typeof kid !== 'string') return { ok: false, reason: 'malformed_token', provider };

@@ -5,6 +5,7 @@ import { ConfigError } from '../util/config-error.js';
 import { compileClaimPath, type ClaimPath } from '../util/claim-path.js';
 import { ContextSources, contextMetricsOf } from '../context/index.js';
 import { createKeyManager, type KeyManager } from '../keys/index.js';
+import { ApiKeyStore, Introspector, opaqueMetricsOf } from '../opaque/index.js';
 import type { Deps } from '../observability/deps.js';
 import { compilePolicy, type Policy } from '../policy/index.js';
 import { tokenLocations, type TokenLocation } from '../pipeline/extract.js';
@@ -50,8 +51,9 @@ export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Ru
   const keyManagers = keyManagersFor(config.providers, deps, previous?.keyManagers);
   const providers = config.providers.map((p, i) => {
     const identity = keySourceIdentity(p);
-    return buildProviderRuntime(p, i, identity === undefined ? undefined : keyManagers.get(identity));
+    return { ...buildProviderRuntime(p, i, identity === undefined ? undefined : keyManagers.get(identity)), ...opaqueParts(p, i, deps) };
   });
+  const apiKeyStores = providers.flatMap((p) => (p.apiKeys ? [p.apiKeys] : []));
   const verifier = new TokenVerifier(providers, {
     maxTokenBytes: config.limits.maxTokenBytes,
     clock: deps.clock,
@@ -71,11 +73,12 @@ export function buildRuntime(config: Config, deps: Deps, previous?: Runtime): Ru
     keyManagers,
     start: async () => {
       // start() is idempotent: managers carried over from the previous runtime return at once.
-      await Promise.all([...keyManagers.values()].map((m) => m.start()));
+      await Promise.all([...[...keyManagers.values()].map((m) => m.start()), ...apiKeyStores.map((s) => s.start())]);
     },
     stop: (successor) => {
       const kept = new Set(successor?.keyManagers.values());
       for (const manager of keyManagers.values()) if (!kept.has(manager)) manager.stop();
+      for (const store of apiKeyStores) store.stop();
     },
   };
 }
@@ -97,7 +100,9 @@ function keyManagersFor(
     if (identity === undefined || !p.jwks || keyManagers.has(identity)) continue;
     keyManagers.set(
       identity,
-      previous?.get(identity) ?? createKeyManager({ name: p.name, issuer: p.issuer, algorithms: p.algorithms, jwks: p.jwks }, deps),
+      previous?.get(identity) ??
+        // The schema requires issuer and algorithms beside jwks.
+        createKeyManager({ name: p.name, issuer: p.issuer ?? '', algorithms: p.algorithms ?? [], jwks: p.jwks }, deps),
     );
   }
   return keyManagers;
@@ -116,6 +121,22 @@ export function buildProviderRuntime(config: ProviderConfig, index: number, keys
     hmacKey: config.hmacSecret ? readSecret(config.hmacSecret, `providers[${index}].hmacSecret`) : undefined,
     locationKeys: new Set(tokenLocations([config]).map((l) => l.key)),
     claimHeaders: config.claimToHeaders.map(({ header, claim }) => ({ header, claim: claimPath(claim) })),
+  };
+}
+
+/**
+ * What answers for an opaque-token provider's tokens. Each runtime has its own: a reload starts the
+ * introspection cache empty (as the verified-token cache) and re-reads the API key file.
+ */
+function opaqueParts(config: ProviderConfig, index: number, deps: Deps): Pick<ProviderRuntime, 'introspector' | 'apiKeys'> {
+  const { introspection, apiKeys } = config;
+  if (apiKeys) return { apiKeys: new ApiKeyStore(config.name, apiKeys.file, deps) };
+  if (!introspection) return {};
+  const clientSecret = readSecretSource(introspection.clientSecret, `providers[${index}].introspection.clientSecret`);
+  const endpoint = { ...introspection, clientSecret };
+  const log = deps.logger.child({ component: 'introspection', provider: config.name });
+  return {
+    introspector: new Introspector({ ...introspection, provider: config.name }, endpoint, deps.clock, opaqueMetricsOf(deps.registry), log),
   };
 }
 

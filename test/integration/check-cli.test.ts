@@ -191,7 +191,7 @@ rules:
       [['--config', EDTECH_CONFIG, '--path', '/x', '--claims', '{nope'], /--claims must be a JSON object/],
       [['--config', EDTECH_CONFIG, '--path', '/x', '--header', 'novalue'], /write it as "name: value"/],
       [['--config', EDTECH_CONFIG, '--path', '/x', '--token', 'a.b.c', '--claims', '{}'], /give --token or --claims, not both/],
-      [['--config', EDTECH_CONFIG, '--path', '/x', '--provider', 'idp'], /--provider goes with --claims/],
+      [['--config', EDTECH_CONFIG, '--path', '/x', '--provider', 'idp'], /--provider goes with --claims or --token/],
       [['--config', EDTECH_CONFIG, '--path', '/x', '--bogus'], /Unknown option '--bogus'/],
     ])('%j', async (argv, message) => {
       const { code, stdout, stderr } = await check(...argv);

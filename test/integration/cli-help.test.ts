@@ -18,7 +18,7 @@ const CLI = join(ROOT, 'dist/cli.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
 const COMMANDS = { serve, check, test, revoke, keys, token } as const;
-const SUBCOMMANDS: Record<string, string[]> = { keys: ['generate', 'rotate'], token: ['mint'] };
+const SUBCOMMANDS: Record<string, string[]> = { keys: ['generate', 'rotate', 'api-key'], token: ['mint'] };
 /** Flags of a command: what its parseArgs accepts (help is answered for every command alike). */
 const flagsOf = (name: keyof typeof COMMANDS) =>
   Object.keys(COMMANDS[name].OPTIONS)

@@ -294,7 +294,7 @@ describe('signature and claims checks agree with jose.jwtVerify', () => {
     location = tokenLocations(configs)[0]!;
     for (const [index, config] of configs.entries()) {
       const manager = createKeyManager(
-        { name: config.name, issuer: config.issuer, algorithms: config.algorithms, jwks: jwksConfigSchema.parse(config.jwks) },
+        { name: config.name, issuer: config.issuer ?? '', algorithms: config.algorithms ?? [], jwks: jwksConfigSchema.parse(config.jwks) },
         { logger: silentLogger(), registry: new Registry(), clock: new ManualClock(NOW * 1000) },
       );
       await manager.start();
