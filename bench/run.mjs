@@ -10,6 +10,7 @@
 //        node bench/run.mjs --revocation-ha: only revocation propagation through single Redis, Sentinel and
 //        Cluster (bench/revocation-ha/, writes bench/RESULTS-revocation-ha.md)
 //        node bench/run.mjs --soak 5: only the soak (five minutes of distinct tokens and revocations)
+//        node bench/run.mjs --soak 5 --reload-storm: the soak with one config reload (SIGHUP) a second
 //        node bench/run.mjs --observability: only the decision log, denial-line cap and tracing costs
 //        (bench/observability.mjs, writes bench/RESULTS-observability.md)
 // Needs `npm run build` first (npm run bench does it) and h2load (apt-get install nghttp2-client).
@@ -57,6 +58,7 @@ const { values: args } = parseArgs({
     node: { type: 'string' },
     'revocation-ha': { type: 'boolean', default: false },
     soak: { type: 'string' },
+    'reload-storm': { type: 'boolean', default: false },
     observability: { type: 'boolean', default: false },
     'as-deployed': { type: 'boolean', default: false },
   },
@@ -182,7 +184,14 @@ async function main() {
   const base = { jwksPath };
 
   if (args.soak) {
-    const soak = await runSoak({ dir, base, frames: files.es256Memory, minutes: Number(args.soak), log });
+    const soak = await runSoak({
+      dir,
+      base,
+      frames: files.es256Memory,
+      minutes: Number(args.soak),
+      reloadStorm: args['reload-storm'],
+      log,
+    });
     console.log(
       `\nsoak (${soak.minutes} min, load ${machine.loadStart} → ${os
         .loadavg()
