@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { internalTokensSchema } from '../../src/internal-tokens/index.js';
 import { rotateKeys } from '../../src/internal-tokens/rotate.js';
 import { checkRequest, deniedBody, EnvoyClient, injectedHeaders } from '../helpers/envoy-client.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
@@ -188,5 +189,11 @@ describe('internalTokens.bindToCaller', () => {
     expect(decodeJwt(token)).toMatchObject({ sub: 'carol', act: { sub: GATEWAY }, cnf: { 'x5t#S256': thumbprint(gatewayEnvoy) } });
     expect(await atSidecar(token, gatewayEnvoy)).toBe('allowed');
     expect(await atSidecar(token)).toBe('certificate_mismatch');
+  });
+
+  it("never copies the external token's cnf: it names the client's key or certificate, not the next hop's caller", () => {
+    const parsed = internalTokensSchema.safeParse({ issuer: GATEWAY_ISSUER, keysDir: '/keys', claims: ['roles', 'cnf'] });
+    expect(parsed.success).toBe(false);
+    expect(internalTokensSchema.parse({ issuer: GATEWAY_ISSUER, keysDir: '/keys' }).bindToCaller).toBe(false);
   });
 });
