@@ -26,7 +26,7 @@ import { AUDIENCE, ISSUER, claims, generateKeys, jwksOf, signJwt } from './token
 
 const ITERATIONS = Number(process.argv[2] ?? 20_000);
 const ROUNDS = 5;
-const CALLER = 'spiffe://cluster.local/ns/edge/sa/gateway';
+const CALLER = { id: 'spiffe://cluster.local/ns/edge/sa/gateway', certificate: Buffer.from('gateway') };
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-it-'));
 const keys = generateKeys();

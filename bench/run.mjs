@@ -1,7 +1,7 @@
 // `npm run bench`: tollgate under load, against a no-op grpc-js Check server, on this machine.
 // Writes bench/RESULTS.md and prints the figures and the PASS/FAIL lines of the targets.
 //
-// usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,policy-scale,denial-flood,mint,...] [--no-write]
+// usage: node bench/run.mjs [--seconds 5] [--only cached,policy-50,policy-scale,denial-flood,mint,dpop,...] [--no-write]
 //        [--skip-memory] [--skip-scaling] [--skip-profile] [--node PATH] [--as-deployed]
 // --as-deployed runs the throughput and latency scenarios' servers (no-op included) in the pod's memory
 // limit with the manifests' NODE_OPTIONS (k8s/base/tollgate-container.yaml), as a pod runs them.
@@ -36,6 +36,7 @@ import {
   useServerNode,
 } from './proc.mjs';
 import { measureContextCache } from './context-cache.mjs';
+import { measureDpop } from './dpop.mjs';
 import { measureOpaque } from './opaque.mjs';
 import { measureMint } from './mint.mjs';
 import { measurePolicyScale } from './policy-scale.mjs';
@@ -80,6 +81,7 @@ const TRANSPORT_ROUNDS = 3;
 const CONTEXT_ROUNDS = 3;
 const POLICY_ROUNDS = 5; // three servers per round; the ratios move by a few % between rounds
 const MINT_ROUNDS = 5; // more than the others: the hit and the cached path differ by tens of µs on a noisy machine
+const DPOP_ROUNDS = 5; // like MINT_ROUNDS: the figure is a difference of tens of µs between two loads
 const REFERENCE_SECONDS = 3; // no-op server at a scenario's half rate
 const DISTINCT = 10_000;
 const MEMORY_TOKENS = 100_000;
@@ -484,6 +486,14 @@ async function main() {
   if (want('mint')) {
     log(`mint: cached path, mint hit, distinct cached tokens and mint miss on one tollgate over mTLS, alternating, ${MINT_ROUNDS} rounds`);
     results.mint = await measureMint({ dir, seconds: SECONDS, rounds: MINT_ROUNDS, connections: CLIENTS, streams: STREAMS, log });
+  }
+
+  // ---- DPoP: a new proof every request (token cached) against the cached check; the replay cache ------
+  if (want('dpop')) {
+    log(
+      `dpop: cached Bearer check and DPoP check with a new proof each, on one tollgate, alternating, ${DPOP_ROUNDS} rounds; then the replay cache's memory`,
+    );
+    results.dpop = await measureDpop({ dir, rounds: DPOP_ROUNDS, connections: CLIENTS, streams: STREAMS, log });
   }
 
   // ---- transports: gRPC Check and the HTTP authorization port, one server, alternating -------------

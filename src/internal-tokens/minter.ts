@@ -12,6 +12,8 @@ export interface MintRequest {
   /** The configured claims, as the verified token carries them (absent ones left out). */
   claims: Record<string, unknown>;
   act: ActorClaim;
+  /** RFC 8705 `x5t#S256` of the certificate the token is bound to (`cnf`); unbound when absent. */
+  x5tS256?: string;
   /** The token the request came with expires then (seconds): a minted token never outlives it. */
   notAfter?: number;
 }
@@ -31,10 +33,11 @@ interface CachedToken {
 const CACHE_ENTRIES = 10_000;
 
 /**
- * Signs internal tokens and reuses them. A token is cached per (subject, audience, copied claims and
- * actor chain as JSON, signing key id) and handed out again until less than a fifth of its
- * lifetime remains. The actor chain is part of the key: two gateways asking for one user must not get
- * each other's `act`. When the signing keys change, entries of any other key are dropped at once;
+ * Signs internal tokens and reuses them. A token is cached per (subject, audience, copied claims,
+ * actor chain and bound certificate thumbprint as JSON, signing key id) and handed out again until
+ * less than a fifth of its lifetime remains. The actor chain and the thumbprint are part of the key:
+ * two gateways asking for one user must not get each other's `act`, nor two certificates of one
+ * workload (before and after a rotation) each other's binding. When the signing keys change, entries of any other key are dropped at once;
  * `forgetSubject` drops a revoked subject's entries (the bug Oathkeeper #763 describes is a cache
  * that outlives the key or the grant it was made under).
  */
@@ -68,7 +71,7 @@ export class TokenMinter {
       this.metrics.mintError.inc();
       return undefined;
     }
-    const cacheKey = `${key.kid}\u0000${request.audience}\u0000${request.sub}\u0000${JSON.stringify([request.claims, request.act])}`;
+    const cacheKey = `${key.kid}\u0000${request.audience}\u0000${request.sub}\u0000${JSON.stringify([request.claims, request.act, request.x5tS256 ?? null])}`;
     const cached = this.cache.get(cacheKey);
     // Reused only while it does not outlive the token this request came with.
     if (cached && nowMs < cached.reuseUntilMs && cached.exp <= (request.notAfter ?? Infinity)) {
@@ -95,6 +98,7 @@ export class TokenMinter {
       jti,
       ...request.claims,
       act: request.act,
+      ...(request.x5tS256 === undefined ? {} : { cnf: { 'x5t#S256': request.x5tS256 } }),
     });
     this.metrics.mintSuccess.inc();
     this.cache.set(cacheKey, { token, sub: request.sub, kid: key.kid, iat, jti, exp, reuseUntilMs: (exp - (exp - iat) / 5) * 1000 });

@@ -2,6 +2,7 @@ import type { Logger } from '../observability/logger.js';
 import { decidedClaims } from '../pipeline/decided-roles.js';
 import type { Outcome } from '../pipeline/respond.js';
 import type { RevocationStore } from '../revocation/index.js';
+import type { Caller } from '../util/caller.js';
 import type { InternalTokens } from './index.js';
 
 /**
@@ -11,7 +12,7 @@ import type { InternalTokens } from './index.js';
 export function withInternalToken(
   outcome: Outcome,
   tokens: InternalTokens | undefined,
-  caller: string | undefined,
+  caller: Caller | undefined,
   revocation: Pick<RevocationStore, 'check'> | undefined,
   logger: Logger,
 ): Outcome {

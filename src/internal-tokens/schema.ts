@@ -12,8 +12,12 @@ export const INTERNAL_TOKEN_TYP = 'tollgate-internal+jwt';
 export const SIGNING_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'] as const;
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
-/** Claims tollgate sets itself; copying them from the external token would let it forge them. */
-const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'iat', 'nbf', 'exp', 'jti', 'act']);
+/**
+ * Claims tollgate sets itself; copying them from the external token would let it forge them. `cnf`
+ * too: the external token's binding names the client's key or certificate, never the next hop's
+ * caller, and with `bindToCaller` tollgate writes its own.
+ */
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'iat', 'nbf', 'exp', 'jti', 'act', 'cnf']);
 
 /** `internalTokens:` — the gateway mints short-lived tokens for the services behind it. */
 export const internalTokensSchema = z.strictObject({
@@ -40,6 +44,11 @@ export const internalTokensSchema = z.strictObject({
   publishAheadSeconds: z.number().int().min(0).max(86_400).default(300),
   /** Longest `act` chain an exchange may produce. */
   maxChainDepth: z.number().int().min(1).max(16).default(DEFAULT_MAX_CHAIN_DEPTH),
+  /**
+   * Binds every minted token to the caller's client certificate (RFC 8705 `cnf["x5t#S256"]`): only a
+   * request over a connection with that certificate is allowed with it at the next hop.
+   */
+  bindToCaller: z.boolean().default(false),
 });
 
 export type InternalTokensConfig = z.infer<typeof internalTokensSchema>;

@@ -19,6 +19,7 @@ import { PreparedAllows, preparableToken } from './prepared-allow.js';
 import { PreparedDenials } from './prepared-denial.js';
 import type { Runtime } from './runtime.js';
 import { loggedText } from '../util/log-text.js';
+import type { Caller } from '../util/caller.js';
 
 export interface CheckContext {
   runtime: () => Runtime;
@@ -48,10 +49,9 @@ export function createCheckHandler(check: Checker): CheckHandler {
  * respond, then counted and logged with its transport. The view is built inside, so a request that
  * cannot be read is denied like any other failure; a reason instead of a view is a request with no one
  * request to decide on (`malformed_request`: undecodable; `invalid_request_line`: the HTTP proxy's headers
- * name none). `caller`: the SPIFFE ID of the client certificate the request came
- * with (mTLS), for internal tokens.
+ * name none). `caller`: the client certificate the request came with (mTLS), for internal tokens.
  */
-type Check<R> = (view: () => RequestView | RequestFailure, caller?: string) => Promise<R>;
+type Check<R> = (view: () => RequestView | RequestFailure, caller?: Caller) => Promise<R>;
 
 /** One pipeline for every transport; gRPC answers denials and allows for a cached token from prepared bytes. */
 export interface Checker {
@@ -83,7 +83,7 @@ export function createChecker(ctx: CheckContext): Checker {
   const run = async <R>(
     toView: () => RequestView | RequestFailure,
     transport: Transport,
-    caller: string | undefined,
+    caller: Caller | undefined,
     respond: (outcome: Outcome, view: RequestView | undefined, rc: ResponseContext, tokenCached: boolean) => R,
   ): Promise<R> => {
     const started = process.hrtime.bigint();

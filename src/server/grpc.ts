@@ -8,13 +8,14 @@ import { AUTHORIZATION_SERVICE, LOADER_OPTIONS, PROTO_ROOT } from './proto.js';
 import { addLazyReflection, REFLECTION_PROTO_ROOT, reflectionProto } from './reflection.js';
 import { allowedClientsInterceptor, callerOf, grpcServerCredentials } from '../tls/grpc.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
+import type { Caller } from '../util/caller.js';
 import type { GrpcLimits } from '../config/grpc-limits.js';
 import { grpcServerLimits, messageDeadlineInterceptor } from './grpc-limits.js';
 
 const HEALTH_PROTO_ROOT = dirname(dirname(dirname(healthProtoPath)));
 
-/** `caller`: the SPIFFE ID of the client certificate on the Check RPC (mTLS on listen.tls), if any. */
-export type CheckHandler = (request: IncomingCheck, caller?: string) => Promise<OutgoingCheck>;
+/** `caller`: the client certificate on the Check RPC (mTLS on listen.tls), if any. */
+export type CheckHandler = (request: IncomingCheck, caller?: Caller) => Promise<OutgoingCheck>;
 
 export interface GrpcServer {
   port: number;

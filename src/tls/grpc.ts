@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { principalOf, type ListenerTls } from './listener-tls.js';
+import type { Caller } from '../util/caller.js';
+import { callerFrom, type ListenerTls } from './listener-tls.js';
 
 /**
  * grpc-js server credentials whose pair follows a ListenerTls. grpc-js re-reads the secure context
@@ -23,14 +24,15 @@ export function grpcServerCredentials(tls: ListenerTls): grpc.ServerCredentials 
 }
 
 /**
- * The caller of each admitted call: the client certificate's first URI SAN, found by the call's
- * metadata object, which grpc-js hands on to the handler. Reading the peer certificate costs ~10 µs
- * (node builds it anew each time), so it is read once per call, here, not again for the handler.
+ * The caller of each admitted call: the client certificate (its first URI SAN and its DER), found by
+ * the call's metadata object, which grpc-js hands on to the handler. Reading the peer certificate
+ * costs ~10 µs (node builds it anew each time), so it is read once per call, here, not again for the
+ * handler.
  */
-const callers = new WeakMap<grpc.Metadata, string | undefined>();
+const callers = new WeakMap<grpc.Metadata, Caller | undefined>();
 
-/** The SPIFFE ID the interceptor found for the call with this metadata; undefined when none. */
-export function callerOf(metadata: grpc.Metadata): string | undefined {
+/** The client certificate the interceptor found for the call with this metadata; undefined when none. */
+export function callerOf(metadata: grpc.Metadata): Caller | undefined {
   return callers.get(metadata);
 }
 
@@ -44,9 +46,9 @@ export function allowedClientsInterceptor(tls: ListenerTls): grpc.ServerIntercep
       start: (next) => {
         const listener = new grpc.ServerListenerBuilder()
           .withOnReceiveMetadata((metadata, forward) => {
-            const principal = principalOf(call.getAuthContext().sslPeerCertificate);
-            if (tls.admits(principal)) {
-              callers.set(metadata, principal);
+            const caller = callerFrom(call.getAuthContext().sslPeerCertificate);
+            if (tls.admits(caller?.id)) {
+              callers.set(metadata, caller);
               forward(metadata);
             } else call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'client certificate not allowed' });
           })

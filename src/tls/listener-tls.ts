@@ -2,6 +2,7 @@ import type { PeerCertificate, SecureContextOptions, Server as TlsServer, TLSSoc
 import { ConfigError } from '../util/config-error.js';
 import type { Deps } from '../observability/deps.js';
 import { compilePrincipals, firstUriSan, type PrincipalMatcher } from '../policy/peer.js';
+import type { Caller } from '../util/caller.js';
 import { readTlsFiles, validateTlsMaterial, type FileRead, type TlsMaterial } from './material.js';
 import { tryServing } from './trial.js';
 import type { TlsMetrics } from './metrics.js';
@@ -222,4 +223,12 @@ async function checkFiles(files: FileRead, nowMs: number): Promise<{ ok: true; m
 /** A client certificate's SPIFFE ID: its first URI SAN; undefined without a certificate or one. */
 export function principalOf(peer: PeerCertificate | undefined): string | undefined {
   return peer?.subjectaltname ? firstUriSan(peer.subjectaltname) : undefined;
+}
+
+/**
+ * The verified client certificate as a Caller (its SPIFFE ID, if any, and its DER); undefined without
+ * one (Node answers `{}` when the client presented none).
+ */
+export function callerFrom(peer: PeerCertificate | undefined): Caller | undefined {
+  return peer?.raw ? { id: principalOf(peer), certificate: peer.raw } : undefined;
 }

@@ -216,6 +216,27 @@ describe.each([
     expect(common.validation_context.trusted_ca.filename).toBeDefined();
     expect(common.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: 'URI', matcher: { exact: tollgateId } }]);
   });
+
+  it('presents the certificate minted tokens are bound to (bindToCaller) on every upstream it routes to, reconnecting within a minute', () => {
+    const bootstrap = load(file);
+    const routed = connectionManagers(bootstrap)
+      .filter((s) => extAuthzOf(s.hcm))
+      .flatMap((s) => (s.hcm.route_config.virtual_hosts as Obj[]).flatMap((vh) => vh.routes as Obj[]))
+      .map((r) => r.route?.cluster as string | undefined)
+      .filter((name): name is string => name !== undefined && upstreamTls(bootstrap, name) !== undefined);
+    expect(routed.length).toBeGreaterThan(0);
+    const presented = (name: string) => upstreamTls(bootstrap, name)!.common_tls_context.tls_certificates;
+    const maxDuration = (name: string) => {
+      const cluster = (bootstrap.static_resources.clusters as Obj[]).find((c) => c.name === name)!;
+      return durationSeconds(
+        cluster.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS]?.common_http_protocol_options?.max_connection_duration,
+      );
+    };
+    for (const name of ['tollgate', ...routed]) {
+      expect(presented(name), name).toEqual(presented('tollgate'));
+      expect(maxDuration(name), name).toBeLessThanOrEqual(60);
+    }
+  });
 });
 
 describe('examples/envoy/sidecar-mtls.yaml', () => {

@@ -11,7 +11,7 @@
  * and the IdP's discovery (the idp provider reads a local key set instead).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { INTERNAL_TOKEN_TYP } from '../../src/internal-tokens/index.js';
 import { rotateKeys } from '../../src/internal-tokens/rotate.js';
-import { checkRequest, EnvoyClient, healthStatus, injectedHeaders } from '../helpers/envoy-client.js';
+import { checkRequest, deniedBody, EnvoyClient, healthStatus, injectedHeaders } from '../helpers/envoy-client.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { SecretDir, TestCa, TLS_CHANNEL_OPTIONS, type IssuedPair } from '../helpers/pki.js';
 import { startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
@@ -259,6 +259,9 @@ describe('the gateway overlay, run', () => {
     const internal = /^Bearer (.+)$/.exec(injectedHeaders(response).authorization ?? '')?.[1] ?? '';
     const claims = decodeJwt(internal);
     expect(claims).toMatchObject({ sub: 'alice', aud: 'example-app', roles: ['reader'], act: { sub: edgeId } });
+    // bindToCaller: bound to the certificate the edge Envoy presented on Check.
+    const edgeThumbprint = createHash('sha256').update(new X509Certificate(edgeEnvoy.cert).raw).digest('base64url');
+    expect(claims.cnf).toEqual({ 'x5t#S256': edgeThumbprint });
 
     // The JWKS on the HTTP port, fetched as a verifier does (the CA checked), verifies it.
     const keySet = JSON.parse(await verifiedGet(gateway.app.httpPort, '/.well-known/jwks.json')) as JSONWebKeySet;
@@ -284,10 +287,17 @@ describe('the sidecar overlay, run', () => {
       expect(internal).toMatch(/^Bearer /);
 
       // The sidecar fetched the key set at start, before it served: over HTTPS, trusting the CA only
-      // through NODE_EXTRA_CA_CERTS, as in its pod.
-      const response = await client.check(checkRequest({ path: '/anything', headers: { authorization: internal } }));
+      // through NODE_EXTRA_CA_CERTS, as in its pod. Its Envoy forwards the edge Envoy's certificate
+      // (include_peer_certificate), the one the token is bound to.
+      const fromEdge = { principal: gatewayConfig.listen.tls?.allowedClients?.[0], certificate: encodeURIComponent(edgeEnvoy.cert) };
+      const response = await client.check(checkRequest({ path: '/anything', headers: { authorization: internal }, ...fromEdge }));
       expect(response.status?.code).toBe(0);
       expect(injectedHeaders(response)['x-user-id']).toBe('alice');
+      // The same token over any other connection: no client certificate, or another workload's.
+      for (const certificate of [undefined, encodeURIComponent(appEnvoy.cert)]) {
+        const replayed = await client.check(checkRequest({ path: '/anything', headers: { authorization: internal }, certificate }));
+        expect(deniedBody(replayed).reason).toBe('certificate_mismatch');
+      }
 
       // The IdP's own token is not for services (pattern 4), and no token is no entry.
       const external = await client.check(checkRequest({ path: '/anything', headers: { authorization: `Bearer ${externalToken}` } }));

@@ -15,7 +15,8 @@ import { createRevocationStore, parseRevocationConfig, type RevocationStore } fr
 import { ManualClock } from '../../src/util/clock.js';
 import { waitFor } from '../helpers/time.js';
 
-const CALLER = 'spiffe://test.local/ns/edge/sa/gateway';
+/** The DER does not matter to an unbound minter; only the SPIFFE ID does. */
+const CALLER = { id: 'spiffe://test.local/ns/edge/sa/gateway', certificate: Buffer.from('gateway') };
 const SPEC: InternalTokenSpec = { audience: 'orders.shop.svc', exchange: false };
 const START = Date.UTC(2026, 10, 23, 12, 0, 0);
 
@@ -39,6 +40,7 @@ beforeEach(async () => {
       claims: ['roles'],
       publishAheadSeconds: 60,
       maxChainDepth: 4,
+      bindToCaller: false,
     },
     deps,
   ).start(20);
@@ -91,7 +93,11 @@ describe('minted-token cache', () => {
     expect(decodeJwt(short.slice(7)).exp).toBe(now() + 30);
     const long = issue('bob');
     expect(issue('bob', now() + 20)).not.toBe(long); // the cached one would outlive this external token
-    const other = tokens.issue(SPEC, { sub: 'carol', exp: now() + 3600, roles: ['buyer'] }, 'spiffe://test.local/ns/edge/sa/other');
+    const other = tokens.issue(
+      SPEC,
+      { sub: 'carol', exp: now() + 3600, roles: ['buyer'] },
+      { id: 'spiffe://test.local/ns/edge/sa/other', certificate: Buffer.from('other') },
+    );
     const mine = tokens.issue(SPEC, { sub: 'carol', exp: now() + 3600, roles: ['buyer'] }, CALLER);
     expect(other.ok && mine.ok && other.value !== mine.value).toBe(true);
   });

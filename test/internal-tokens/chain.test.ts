@@ -5,6 +5,7 @@
  * verifies the minted tokens independently.
  */
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,12 +97,16 @@ function ordersMinter() {
       claims: [],
       publishAheadSeconds: 300,
       maxChainDepth: 4,
+      bindToCaller: false,
     },
     deps,
   ).start();
   tokens.stop(); // keys loaded; no need to follow the directory
   return tokens;
 }
+
+/** The orders Envoy as the caller of a Check: its SPIFFE ID and its certificate's DER. */
+const ordersCaller = () => ({ id: ORDERS, certificate: new X509Certificate(ordersEnvoy.cert).raw });
 
 const nowS = () => Math.floor(gateway.clock.now() / 1000);
 
@@ -372,7 +377,11 @@ describe('egress exchange', () => {
 
   it('refuses a validly signed token without the gateway in its act chain', async () => {
     // Signed with the orders keys, which payments trusts, but naming only orders as actor.
-    const minted = ordersMinter().issue({ audience: 'payments.shop.svc', exchange: false }, { sub: 'alice', exp: nowS() + 60 }, ORDERS);
+    const minted = ordersMinter().issue(
+      { audience: 'payments.shop.svc', exchange: false },
+      { sub: 'alice', exp: nowS() + 60 },
+      ordersCaller(),
+    );
     if (!minted.ok) throw new Error(minted.detail);
     const token = tokenOf(minted.value);
     const response = await payments.client.check(checkRequest({ host: 'payments.shop.svc', path: '/charge', headers: bearer(token) }));
@@ -384,13 +393,15 @@ describe('egress exchange', () => {
     for (let i = 0; i < 3; i++) act = { sub: `spiffe://test.local/ns/x/sa/hop${i}`, act };
     const minter = ordersMinter();
     // Four actors already: one more hop would make five.
-    expect(minter.issue({ audience: 'payments.shop.svc', exchange: true }, { sub: 'alice', exp: nowS() + 60, act }, ORDERS)).toMatchObject({
+    expect(
+      minter.issue({ audience: 'payments.shop.svc', exchange: true }, { sub: 'alice', exp: nowS() + 60, act }, ordersCaller()),
+    ).toMatchObject({
       ok: false,
       denial: 'actor_chain_too_long',
     });
     // Three actors: the exchange makes four, the bound.
     expect(
-      minter.issue({ audience: 'payments.shop.svc', exchange: true }, { sub: 'alice', exp: nowS() + 60, act: act.act }, ORDERS),
+      minter.issue({ audience: 'payments.shop.svc', exchange: true }, { sub: 'alice', exp: nowS() + 60, act: act.act }, ordersCaller()),
     ).toMatchObject({ ok: true });
   });
 });

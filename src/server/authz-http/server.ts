@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { RequestView } from '../../pipeline/request.js';
-import { firstUriSan } from '../../policy/peer.js';
+import { callerFrom } from '../../tls/listener-tls.js';
+import type { Caller } from '../../util/caller.js';
 import type { CheckResponse } from '../../envoy/types.js';
 import { listenOn, type HttpServer } from '../http.js';
 import { sendJson } from '../../util/http-reply.js';
@@ -11,10 +12,10 @@ import { dialectOf, requestViewOf, type AuthzRequestOptions } from './requests.j
 /**
  * Runs the pipeline on a request view and returns the gRPC-shaped answer. The view is built inside, so
  * that a failure to build it is a denial like any other failure; `invalid_request_line` is a proxy's
- * description that names no one request. `caller`: the SPIFFE ID of the
- * proxy's client certificate, when listen.httpTls verifies one.
+ * description that names no one request. `caller`: the proxy's client certificate, when
+ * listen.httpTls verifies one.
  */
-export type AuthzCheck = (view: () => RequestView | 'invalid_request_line', caller?: string) => Promise<CheckResponse>;
+export type AuthzCheck = (view: () => RequestView | 'invalid_request_line', caller?: Caller) => Promise<CheckResponse>;
 
 /** Makes the listening server: plain HTTP by default, HTTPS (and mTLS) with `listen.httpTls`. */
 export type AuthzServerFactory = (listener: RequestListener) => Server;
@@ -71,9 +72,8 @@ async function answer(req: IncomingMessage, res: ServerResponse, options: AuthzS
   res.end(body);
 }
 
-/** The URI SAN of the client certificate the request came with; none on plain HTTP. */
-function callerOf(req: IncomingMessage): string | undefined {
+/** The client certificate the request came with (its URI SAN and DER); none on plain HTTP. */
+function callerOf(req: IncomingMessage): Caller | undefined {
   const socket = req.socket as Partial<TLSSocket>;
-  const san = socket.getPeerCertificate?.().subjectaltname;
-  return san ? firstUriSan(san) : undefined;
+  return callerFrom(socket.getPeerCertificate?.());
 }
