@@ -110,3 +110,49 @@ export function askAuthz(
 function present(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   return Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string | string[]] => entry[1] !== undefined));
 }
+
+/**
+ * A client's own description of the request line, naming a public path or an internal host: what a
+ * proxy in front of the HTTP authorization port must overwrite or drop (issue 29). Each proxy's test
+ * sends these through the real proxy for a request to `/admin/users` and expects the upstream unreached.
+ */
+export const FORGED_REQUEST_LINES: Array<[string, Record<string, string>]> = [
+  ['X-Original-URI, -Method and -Host', { 'x-original-uri': '/public/docs', 'x-original-method': 'GET', 'x-original-host': 'localhost' }],
+  ['X-Original-URL', { 'x-original-url': 'http://localhost/public/docs' }],
+  [
+    'X-Forwarded-Uri, -Method and -Host',
+    { 'x-forwarded-uri': '/public/docs', 'x-forwarded-method': 'GET', 'x-forwarded-host': 'localhost' },
+  ],
+];
+
+/** Headers an app could believe, as a client forges them: none may reach the app through the proxy. */
+export const FORGED_BELIEVABLE_HEADERS: Record<string, string> = {
+  'x-user-view-as': 'student',
+  'x-tollgate-view-as': 'student',
+  'x-forwarded-client-cert': 'URI=spiffe://cluster.local/ns/edge/sa/gateway',
+  'x-original-url': 'http://localhost/admin',
+  'x-original-uri': '/admin',
+  'x-original-method': 'DELETE',
+  'x-original-host': 'admin.example.com',
+  'x-forwarded-method': 'DELETE',
+  'x-forwarded-uri': '/admin',
+  'x-forwarded-host': 'admin.example.com',
+  'x-forwarded-proto': 'https',
+  'x-forwarded-for': '10.0.0.1',
+  'x-real-ip': '10.0.0.1',
+  forwarded: 'for=10.0.0.1;host=admin.example.com',
+};
+
+/** Of those, the ones the proxy must drop (the address headers it sets itself, which each test checks). */
+export const MUST_NOT_REACH_APP = [
+  'x-user-view-as',
+  'x-tollgate-view-as',
+  'x-forwarded-client-cert',
+  'x-original-url',
+  'x-original-uri',
+  'x-original-method',
+  'x-original-host',
+  'x-forwarded-method',
+  'x-forwarded-uri',
+  'forwarded',
+];
