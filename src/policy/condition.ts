@@ -96,8 +96,54 @@ function topLevelClauses(ast: unknown, source: string): string[] {
   });
 }
 
+/**
+ * The variables a condition reads that cost something to build per request: the header and query maps,
+ * the act chain, the parameters. The others are fields already at hand.
+ */
+export interface ConditionNeeds {
+  readonly headers: boolean;
+  readonly query: boolean;
+  readonly actors: boolean;
+  readonly params: boolean;
+}
+
+/**
+ * What `ast` reads, from its identifiers and the fields it takes of `request`. A computed field
+ * (`request[name]`) or `request` used whole could read any field: then every field is built.
+ */
+function needsOf(ast: unknown): ConditionNeeds {
+  const identifiers = new Set<string>();
+  const fields = new Set<string>();
+  let anyField = false;
+  let requestUses = 0;
+  let requestFieldUses = 0;
+  for (const { node } of walk(ast)) {
+    if (node.op === 'id' && typeof node.args === 'string') {
+      identifiers.add(node.args);
+      if (node.args === 'request') requestUses++;
+    }
+    if ((node.op !== '.' && node.op !== '[]') || !Array.isArray(node.args)) continue;
+    const [target, field]: unknown[] = node.args;
+    if (!isNode(target) || target.op !== 'id' || target.args !== 'request') continue;
+    requestFieldUses++;
+    if (node.op === '.' && typeof field === 'string') fields.add(field);
+    else if (node.op === '[]' && isNode(field) && field.op === 'value' && typeof field.args === 'string') fields.add(field.args);
+    else anyField = true;
+  }
+  // `request` used whole (compared, passed to a function) could read any field too.
+  const all = anyField || requestUses > requestFieldUses;
+  return {
+    headers: all || fields.has('headers'),
+    query: all || fields.has('query'),
+    actors: identifiers.has('actors'),
+    params: identifiers.has('params'),
+  };
+}
+
 export interface CompiledCondition {
   readonly source: string;
+  /** Which costly variables the expression reads: only those are built for it. */
+  readonly needs: ConditionNeeds;
   /** True only when the expression evaluates to the boolean `true`; never throws. */
   holds(variables: ConditionVariables): boolean;
   /** For explanations: the first top-level `&&` clause that is not true, or undefined. */
@@ -130,6 +176,7 @@ export function compileCondition(ruleId: string, field: FieldPath, source: strin
   let clauses: { source: string; evaluate: Evaluator }[] | undefined;
   return {
     source,
+    needs: needsOf(parsed.ast),
     holds: (variables) => safely(evaluate, variables),
     falseClause(variables) {
       // Compiled on first use: only `tollgate check` and `tollgate test` ask.

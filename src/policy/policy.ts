@@ -10,7 +10,7 @@ import type { ContextAnswers, ContextGrant, ContextQuery, EvalContext, Failure, 
 import { rolloutSubject, type RolloutArm } from './rollout.js';
 import { compileRule, type CompiledRule } from './rule.js';
 import { RuleIndex } from './rule-index.js';
-import { actorsOf, type ConditionVariables } from './condition.js';
+import { actorsOf, type ConditionNeeds, type ConditionVariables } from './condition.js';
 import type { RuleConfig } from './schema.js';
 import type { ViewAsApplied, ViewAsRequest } from './view-as.js';
 
@@ -124,29 +124,29 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
       };
       explain?.push(`request: ${prepared.method} ${prepared.host || '(no host)'} ${prepared.path}`);
 
-      let requestVariables: ConditionVariables['request'] | undefined;
-      const variablesFor = (params: Readonly<Record<string, string>>) => {
-        let built: ConditionVariables | undefined;
-        return (): ConditionVariables => {
-          requestVariables ??= {
-            method: prepared.method,
-            path: prepared.path,
-            host: prepared.host,
-            headers: req.conditionHeaders?.() ?? {},
-            query: firstQueryValues(req.path),
-          };
+      // What `when` conditions read: the costly parts (header and query maps, the act chain, the
+      // parameters) are built only for a condition that reads them, the maps at most once a request.
+      let headers: Record<string, string> | undefined;
+      let query: Record<string, string> | undefined;
+      const variablesFor =
+        (params: Readonly<Record<string, string>>) =>
+        (needs: ConditionNeeds): ConditionVariables => {
           const claims = identity?.claims ?? {};
-          built ??= {
-            request: requestVariables,
-            params: { ...params },
+          return {
+            request: {
+              method: prepared.method,
+              path: prepared.path,
+              host: prepared.host,
+              headers: needs.headers ? (headers ??= req.conditionHeaders?.() ?? {}) : NOT_READ,
+              query: needs.query ? (query ??= firstQueryValues(req.path)) : NOT_READ,
+            },
+            params: needs.params ? { ...params } : NOT_READ,
             claims,
             token: { provider: identity?.provider ?? '' },
             peer: { principal: req.principal ?? '' },
-            actors: actorsOf(claims),
+            actors: needs.actors ? actorsOf(claims) : [],
           };
-          return built;
         };
-      };
 
       const params: Record<string, string> = Object.create(null) as Record<string, string>;
       const mismatch: string[] | null = explain ? [] : null; // receives why a rule did not match
@@ -213,6 +213,9 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
     },
   };
 }
+
+/** A map a condition does not read (see ConditionNeeds): empty, never built from the request. */
+const NOT_READ: Record<string, string> = Object.freeze(Object.create(null) as Record<string, string>);
 
 /** `request.query` of a condition: each parameter's first value, decoded; the fragment is not sent. */
 function firstQueryValues(rawPath: string): Record<string, string> {

@@ -8,7 +8,7 @@ import { asList, compileClaimPath, isObject, own, readClaim, type ClaimPath, typ
 import { PolicyError, type FieldPath } from './errors.js';
 import { compilePrincipals } from './peer.js';
 import { compileActorCheck } from './actor.js';
-import { compileCondition, type ConditionVariables } from './condition.js';
+import { compileCondition, type ConditionNeeds, type ConditionVariables } from './condition.js';
 import type { ClaimConditionConfig, RequireConfig, RequirementSetConfig } from './schema.js';
 import type { ViewAsRequest } from './view-as.js';
 
@@ -57,8 +57,8 @@ export interface EvalContext {
   readonly viewAs: ViewAsRequest | undefined;
   /** Receives the context-source answers that satisfied a contextRole, for the injected headers. */
   readonly granted: ContextGrant[];
-  /** What a `when` condition reads; built on first use, once per evaluation. */
-  readonly variables: () => ConditionVariables;
+  /** What a `when` condition reads; only the costly parts it `needs` are built. */
+  readonly variables: (needs: ConditionNeeds) => ConditionVariables;
 }
 
 /** Roles a context source answered and a contextRole accepted: `claim` is the contextRole's claim path. */
@@ -377,7 +377,7 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
         if (userChecks.length === 0) ctx.explain?.push(`authenticated: token from ${ctx.identity.provider}`);
       }
       if (condition === null) return null;
-      const variables = ctx.variables();
+      const variables = ctx.variables(condition.needs);
       if (condition.holds(variables)) {
         ctx.explain?.push(`when: ${condition.source} is true`);
         return null;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, rulesSchema, type AuthzRequest, type Decision, type Identity } from '../../src/policy/index.js';
+import { compileCondition } from '../../src/policy/condition.js';
 import { request } from './helpers.js';
 
 const user = (claims: Record<string, unknown>, provider = 'idp'): Identity => ({ provider, claims: { sub: 'u1', ...claims } });
@@ -174,5 +175,26 @@ describe('require.when: refused at load, naming the field', () => {
 
   it('a single comprehension over a list is fine', () => {
     expect(holds("claims.groups.exists(g, g == 'staff')", user({ groups: ['it', 'staff'] }))).toBe('allowed');
+  });
+});
+
+describe('require.when: only what a condition reads is built', () => {
+  const needs = (when: string) => compileCondition('r', ['require', 'when'], when).needs;
+
+  it.each([
+    ['claims.sub == params.userId', { headers: false, query: false, actors: false, params: true }],
+    ["request.headers['x-tenant-id'] == claims.tenant", { headers: true, query: false, actors: false, params: false }],
+    ["request['query']['view'] == 'full'", { headers: false, query: true, actors: false, params: false }],
+    ["request.method == 'GET' && size(actors) > 0", { headers: false, query: false, actors: true, params: false }],
+    // A computed field could name any of them: all are built.
+    ["request[claims.field] == 'x'", { headers: true, query: true, actors: false, params: false }],
+  ])('%s', (when, expected) => {
+    expect(needs(when)).toEqual(expected);
+  });
+
+  it('a condition that reads no headers still decides the same (it is never handed them)', () => {
+    const headers = () => ({ 'x-tenant-id': 't1' });
+    expect(holds("request.method == 'GET'", null, { conditionHeaders: headers })).toBe('allowed');
+    expect(holds("request.headers['x-tenant-id'] == 't1' && request.method == 'GET'", null, { conditionHeaders: headers })).toBe('allowed');
   });
 });
