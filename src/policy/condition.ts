@@ -123,7 +123,7 @@ function needsOf(ast: unknown): ConditionNeeds {
       if (node.args === 'request') requestUses++;
     }
     if ((node.op !== '.' && node.op !== '[]') || !Array.isArray(node.args)) continue;
-    const [target, field]: unknown[] = node.args;
+    const [target, field] = node.args as unknown[];
     if (!isNode(target) || target.op !== 'id' || target.args !== 'request') continue;
     requestFieldUses++;
     if (node.op === '.' && typeof field === 'string') fields.add(field);
