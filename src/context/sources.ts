@@ -7,6 +7,7 @@ import { ContextRoleCache, type RolesAnswer } from './cache.js';
 import type { ContextSourceConfig } from './config.js';
 import { fetchRoles, type FailureCause } from './http-source.js';
 import type { ContextMetrics } from './metrics.js';
+import { loggedText } from '../util/log-text.js';
 
 /** What the pipeline needs: an answer per query, never a rejection (failures are answers too). */
 export interface ContextRoleResolver {
@@ -38,11 +39,25 @@ class ContextSource {
 
   resolve(query: ContextQuery): Promise<RolesAnswer> {
     this.lookups.inc();
-    return this.cache.get(
+    let cached = true;
+    const answer = this.cache.get(
       query,
-      () => this.call(query),
+      () => {
+        cached = false;
+        return this.call(query);
+      },
       () => this.hits.inc(),
     );
+    // At debug level, each fallback says whether the source answered, from the cache or not (the
+    // policy's own "not asked: the token lists this id" is in `tollgate check`'s explanation).
+    if (this.logger.isLevelEnabled('debug'))
+      void answer.then((a) =>
+        this.logger.debug(
+          { source: this.config.name, context: query.context, id: loggedText(query.id), cached, answered: a.ok },
+          a.ok ? 'context source asked' : 'context source asked; it failed',
+        ),
+      );
+    return answer;
   }
 
   private async call(query: ContextQuery): Promise<RolesAnswer> {

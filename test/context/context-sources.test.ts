@@ -104,6 +104,13 @@ describe('context sources: roles from a domain service when the token lacks the 
     const recent = { sub: 'recent', roles: { course: { teacher: ['123'] } } };
     expect((await check(recent)).status?.code).toBe(0);
     expect(domain.server.requests).toEqual(['/subjects/recent/course/42/roles']);
+    expect(tg.logs.filter((l) => l.msg === 'context source asked').at(-1)).toMatchObject({
+      source: 'courses',
+      context: 'course',
+      id: '42',
+      cached: false,
+      answered: true,
+    });
     // Course 123 is in the token: decided by it, the source not asked again.
     expect((await check(recent, '/courses/123/grades')).status?.code).toBe(0);
     expect(domain.server.requests).toHaveLength(1);
