@@ -182,7 +182,8 @@ export function targets(results) {
   const scale = results.policyScale;
   if (scale) {
     const large = scale.rounds.map((r) => r.rules10k / r.rules10);
-    const when = scale.rounds.map((r) => r.when10 / r.rules10);
+    // Throughput at saturation is 1 / CPU per check; the CPU ratio is what a few per cent shows in.
+    const when = scale.rounds.map((r) => r.rules10Cpu / r.when10Cpu);
     const { rules10, rules10k } = scale.started;
     out.push(
       {
@@ -201,9 +202,9 @@ export function targets(results) {
         detail: `RSS after start ${rules10k.rssMB.toFixed(0)} MB against ${rules10.rssMB.toFixed(0)} MB: ${(rules10k.rssMB - rules10.rssMB).toFixed(0)} MB added`,
       },
       {
-        name: `rules with a three-clause when keep ≥ ${WHEN_RATIO} of the same rules' cached throughput without it`,
+        name: `rules with a three-clause when keep ≥ ${WHEN_RATIO} of the same rules' cached throughput without it (CPU per check)`,
         pass: median(when) >= WHEN_RATIO,
-        detail: `median of per-round ratios ${median(when).toFixed(2)} (rounds: ${when.map((r) => r.toFixed(2)).join(', ')}; spread ${spread(when)})`,
+        detail: `median of per-round ratios of CPU per check, without / with ${median(when).toFixed(2)} (rounds: ${scale.rounds.map((r) => `${r.rules10Cpu.toFixed(1)}/${r.when10Cpu.toFixed(1)} µs`).join(', ')}; spread ${spread(when)}); throughput ${scale.rounds.map((r) => (r.when10 / r.rules10).toFixed(2)).join(', ')} × without`,
       },
     );
   }
