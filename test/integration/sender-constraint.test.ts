@@ -317,6 +317,9 @@ describe('sender-constrained tokens', () => {
       const bound = await dpopToken();
       const headers = (dpop: string) => ({ authorization: `DPoP ${bound}`, dpop });
       expect((await askAuthz(tg.app.authzPort, 'traefik', { ...original, headers: headers(proof(bound)) })).status).toBe(200);
+      // Envoy's http_service: the method is the request's own (htm compared exactly), the scheme X-Forwarded-Proto's.
+      const envoy = { ...original, headers: { ...headers(proof(bound)), 'x-forwarded-proto': 'https' } };
+      expect((await askAuthz(tg.app.authzPort, 'envoy', envoy)).status).toBe(200);
       const refused = await askAuthz(tg.app.authzPort, 'ingress-nginx', { ...original, headers: headers(proof(bound)) });
       expect([refused.status, JSON.parse(refused.body).reason]).toEqual([401, 'invalid_dpop_proof']);
     });
