@@ -63,3 +63,35 @@ describe('encodeClaim and the reader agree', () => {
     );
   });
 });
+
+/**
+ * The reader is also the contract for services in other languages, and it must stay safe on values
+ * encodeClaim never writes (another proxy's, or a hand-written header in a test setup): it returns what
+ * it recognises and drops the rest, never throws and never turns a stray value into a role.
+ */
+describe('the reader, on values tollgate does not write', () => {
+  it('a list: items trimmed, empty items dropped', () => {
+    expect(decodeList(' admin , editor,, ,')).toEqual(['admin', 'editor']);
+    expect(decodeList('')).toEqual([]);
+  });
+
+  it('a value with leading white space that begins with { is the object form, not a role named {…', () => {
+    const text = ' {"course":{"teacher":["1"]}}';
+    expect(isObjectValue(text)).toBe(true);
+    expect(identityFrom({ 'x-user-roles': text })).toMatchObject({ roles: [], contextRoles: { course: { teacher: ['1'] } } });
+  });
+
+  it.each(['null', '[{"teacher":["1"]}]', '"course"', '5', '{"course":', '{not json}'])('%s: no context roles', (text) => {
+    expect(decodeContextRoles(text)).toEqual({});
+  });
+
+  it('keeps only contexts that map roles to ids, and only string or safe-integer ids', () => {
+    const text = JSON.stringify({
+      none: null,
+      list: ['teacher'],
+      text: 'teacher',
+      course: { teacher: ['a', 7, 1.5, true, null, { id: 1 }, 2 ** 60], ta: 'b', tutor: 8 },
+    });
+    expect(decodeContextRoles(text)).toEqual({ course: { teacher: ['a', '7'], ta: ['b'], tutor: ['8'] } });
+  });
+});

@@ -26,6 +26,18 @@ const config = (jwksUrl: string) => ({
   ],
   rules: [
     { id: 'internal', match: { paths: ['/internal/**'] }, require: { peer: { principals: [GATEWAY] } } },
+    // Rules that would see the proxy's request-line headers if they reached match.headers, or the host.
+    {
+      id: 'line-header',
+      match: { paths: ['/probe/**'], headers: [{ name: 'x-original-method', present: true }] },
+      require: { peer: { principals: [GATEWAY] } },
+    },
+    {
+      id: 'forwarded-header',
+      match: { paths: ['/probe/**'], headers: [{ name: 'x-forwarded-uri', present: true }] },
+      require: { peer: { principals: [GATEWAY] } },
+    },
+    { id: 'admin-host', match: { hosts: ['admin.example.com'] }, require: { peer: { principals: [GATEWAY] } } },
     { id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } },
   ],
 });
@@ -124,6 +136,26 @@ describe('the HTTP authorization port', () => {
     expect(reasonOf(await ask('nginx', { 'x-original-url': 'https://api.example.com:8443/internal/sync' }))).toBe('peer_not_allowed');
   });
 
+  it("keeps the proxy's request-line headers out of match.headers, and decides on the host each dialect names", async () => {
+    const headers = { authorization: await bearer() };
+    for (const dialect of ['envoy', 'nginx', 'ingress-nginx', 'traefik'] as const) {
+      const probe = await askAuthz(tg.app.authzPort, dialect, { path: '/probe/x', headers });
+      expect([dialect, probe.status]).toEqual([dialect, 200]);
+      const admin = await askAuthz(tg.app.authzPort, dialect, { host: 'admin.example.com', headers });
+      expect([dialect, reasonOf(admin)]).toEqual([dialect, 'peer_not_allowed']);
+    }
+  });
+
+  it('compares the paths of two request-line headers exactly (a host aside, case matters in a path)', async () => {
+    const answer = await askAuthz(
+      tg.app.authzPort,
+      'ingress-nginx',
+      { path: '/internal/sync' },
+      { headers: { 'x-original-uri': '/Internal/sync' } },
+    );
+    expect(reasonOf(answer)).toBe('invalid_request_line');
+  });
+
   it('refuses ingress-nginx pointed at /nginx: X-Original-URL alone describes nothing there', async () => {
     const answer = await askAuthz(
       tg.app.authzPort,
@@ -147,8 +179,14 @@ describe('the HTTP authorization port', () => {
     // A URL parser would have turned this into /api/things; tollgate refuses ".." above the root.
     expect(await ask('https://api.example.com/../api/things')).toEqual({ status: 403, reason: 'invalid_path' });
     // nginx builds the URL from the client's Host: one holding "?", "#" or "@" would move the path.
-    for (const url of ['http://api.example.com?x/internal/sync', 'http://a#/internal/sync', 'http://public@api.example.com/internal/sync'])
-      expect(await ask(url), url).toEqual({ status: 403, reason: 'invalid_request_line' });
+    const urls = [
+      'http://api.example.com?x/internal/sync',
+      'http://a#/internal/sync',
+      'http://public@api.example.com/internal/sync',
+      // A URL must start the value: not one found inside another path.
+      '/login?next=http://api.example.com/api/things',
+    ];
+    for (const url of urls) expect(await ask(url), url).toEqual({ status: 403, reason: 'invalid_request_line' });
     expect(await ask('http://api.example.com')).toEqual({ status: 403, reason: 'invalid_request_line' });
   });
 

@@ -255,4 +255,20 @@ defaultDecision: maybe
     expect(forged.stdout).toContain('decision: deny (HTTP 401, gRPC status 16, invalid_signature)');
     expect(forged.stdout).not.toContain(token);
   });
+
+  it('explains a sender-constrained token it cannot accept offline (no metrics to count it in)', async () => {
+    const key = await testKey('ES256');
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks(key)));
+    const path = join(dir, 'tollgate.yaml');
+    writeFileSync(
+      path,
+      'providers: [{ name: idp, issuer: "https://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { file: jwks.json } }]\n' +
+        'rules: [{ id: api, match: { paths: ["/**"] }, require: { authenticated: true } }]\n',
+    );
+    const token = await mint('https://idp.example.com', 'api', { key, claims: { sub: 'alice', cnf: { jkt: 'thumbprint' } } });
+    const result = await check('--config', path, '--path', '/x', '--token', token);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('dpop_required');
+  });
 });

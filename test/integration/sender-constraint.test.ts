@@ -17,6 +17,8 @@ const HTU = `https://${HOST}${PATH}`;
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('base64url');
+/** RFC 8705's x5t#S256 of a URL-encoded PEM certificate. */
+const thumbprintOf = (cert: string) => sha256(Buffer.from(decodeURIComponent(cert).replace(/-----[A-Z ]+-----|\s/g, ''), 'base64'));
 
 /** A client's DPoP key made with node:crypto, so attack proofs can carry any header at all. */
 function clientKey(): { privateKey: KeyObject; jwk: { kty: string; crv: string; x: string; y: string }; jkt: string } {
@@ -93,19 +95,13 @@ describe('sender-constrained tokens', () => {
   });
 
   describe('certificate-bound (RFC 8705)', () => {
-    const thumbprint = (cert: string) => {
-      const pem = decodeURIComponent(cert);
-      const der = Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
-      return sha256(der);
-    };
-
     it('allows the token with the certificate it is bound to', async () => {
-      const bound = await token({ cnf: { 'x5t#S256': thumbprint(certA) } });
+      const bound = await token({ cnf: { 'x5t#S256': thumbprintOf(certA) } });
       expect(await reasonOf(check({ authorization: `Bearer ${bound}` }, { certificate: certA }))).toBe('allowed');
     });
 
     it('refuses it with another certificate, and with none', async () => {
-      const bound = await token({ cnf: { 'x5t#S256': thumbprint(certA) } });
+      const bound = await token({ cnf: { 'x5t#S256': thumbprintOf(certA) } });
       expect(await reasonOf(check({ authorization: `Bearer ${bound}` }, { certificate: certB }))).toBe('certificate_mismatch');
       const response = await check({ authorization: `Bearer ${bound}` });
       expect(deniedBody(response).reason).toBe('certificate_mismatch');
@@ -114,7 +110,18 @@ describe('sender-constrained tokens', () => {
     });
 
     it('refuses a cnf member it does not understand, and a cnf that is not an object', async () => {
-      for (const cnf of [{ jwk: { kty: 'EC' } }, { 'x5t#S256': thumbprint(certA), 'x5t#S512': 'x' }, 'x5t', {}, { jkt: 7 }]) {
+      const cnfs = [
+        { jwk: { kty: 'EC' } },
+        { 'x5t#S256': thumbprintOf(certA), 'x5t#S512': 'x' },
+        'x5t',
+        {},
+        { jkt: 7 },
+        null,
+        [],
+        { 'x5t#S256': '' },
+        { jkt: '' },
+      ];
+      for (const cnf of cnfs) {
         expect(
           await reasonOf(check({ authorization: `Bearer ${await token({ cnf })}` }, { certificate: certA })),
           JSON.stringify(cnf),
@@ -122,10 +129,26 @@ describe('sender-constrained tokens', () => {
       }
     });
 
+    it('takes an unbound token over a connection with a client certificate', async () => {
+      expect(await reasonOf(check({ authorization: `Bearer ${await token({})}` }, { certificate: certA }))).toBe('allowed');
+    });
+
+    it('requires both bindings of a token bound to a certificate and to a DPoP key', async () => {
+      const both = await token({ cnf: { 'x5t#S256': thumbprintOf(certA), jkt: client.jkt } });
+      expect(await reasonOf(check({ authorization: `DPoP ${both}`, dpop: proof(both) }, { certificate: certA }))).toBe('allowed');
+      expect(await reasonOf(check({ authorization: `Bearer ${both}` }, { certificate: certA }))).toBe('dpop_required');
+      expect(await reasonOf(check({ authorization: `DPoP ${both}`, dpop: proof(both, { key: other }) }, { certificate: certA }))).toBe(
+        'dpop_key_mismatch',
+      );
+      expect(await reasonOf(check({ authorization: `DPoP ${both}`, dpop: proof(both) }, { certificate: certB }))).toBe(
+        'certificate_mismatch',
+      );
+    });
+
     it('refuses an unbound token of a provider with requireSenderConstraint, and takes a bound one', async () => {
       const unbound = await token({}, STRICT_ISSUER, strict);
       expect(await reasonOf(check({ authorization: `Bearer ${unbound}` }, { certificate: certA }))).toBe('sender_constraint_required');
-      const bound = await token({ cnf: { 'x5t#S256': thumbprint(certA) } }, STRICT_ISSUER, strict);
+      const bound = await token({ cnf: { 'x5t#S256': thumbprintOf(certA) } }, STRICT_ISSUER, strict);
       expect(await reasonOf(check({ authorization: `Bearer ${bound}` }, { certificate: certA }))).toBe('allowed');
     });
   });
@@ -189,6 +212,23 @@ describe('sender-constrained tokens', () => {
       }
     });
 
+    it('compares htu with the request URI without its query, over http as over https, and with no other scheme', async () => {
+      const bound = await dpopToken();
+      const withQuery = check({ authorization: `DPoP ${bound}`, dpop: proof(bound) }, { path: `${PATH}?page=2#top` });
+      expect(await reasonOf(withQuery)).toBe('allowed');
+      const withScheme = (scheme: string) => {
+        const request = checkRequest({
+          host: HOST,
+          path: PATH,
+          headers: { authorization: `DPoP ${bound}`, dpop: proof(bound, { claims: { htu: `${scheme}://${HOST}${PATH}` } }) },
+        });
+        request.attributes!.request!.http!.scheme = scheme;
+        return reasonOf(tg.client.check(request));
+      };
+      expect(await withScheme('http')).toBe('allowed');
+      expect(await withScheme('ftp')).toBe('invalid_dpop_proof');
+    });
+
     it('refuses no proof, and two proofs (as two headers or joined)', async () => {
       const bound = await dpopToken();
       expect(await reasonOf(check({ authorization: `DPoP ${bound}` }))).toBe('invalid_dpop_proof');
@@ -234,6 +274,42 @@ describe('sender-constrained tokens', () => {
     });
   });
 
+  it('counts every binding check by kind and result', async () => {
+    const count = async (kind: string, result: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${tg.app.httpPort}/metrics`)).text();
+      const line = new RegExp(`^tollgate_binding_checks_total\\{kind="${kind}",result="${result}"\\} (\\d+)$`, 'm');
+      return Number(line.exec(text)?.[1] ?? 0);
+    };
+    const cases: [string, string, () => Promise<unknown>][] = [
+      [
+        'certificate',
+        'ok',
+        async () => check({ authorization: `Bearer ${await token({ cnf: { 'x5t#S256': thumbprintOf(certA) } })}` }, { certificate: certA }),
+      ],
+      [
+        'certificate',
+        'certificate_mismatch',
+        async () => check({ authorization: `Bearer ${await token({ cnf: { 'x5t#S256': thumbprintOf(certA) } })}` }),
+      ],
+      ['cnf', 'unsupported_confirmation', async () => check({ authorization: `Bearer ${await token({ cnf: {} })}` })],
+      ['cnf', 'sender_constraint_required', async () => check({ authorization: `Bearer ${await token({}, STRICT_ISSUER, strict)}` })],
+      [
+        'dpop',
+        'ok',
+        async () => {
+          const bound = await dpopToken();
+          return withDpop(bound, proof(bound));
+        },
+      ],
+      ['dpop', 'dpop_required', async () => check({ authorization: `Bearer ${await dpopToken()}` })],
+    ];
+    for (const [kind, result, send] of cases) {
+      const before = await count(kind, result);
+      await send();
+      expect(await count(kind, result), `${kind} ${result}`).toBe(before + 1);
+    }
+  });
+
   describe('on the HTTP authorization port', () => {
     const original = { host: HOST, path: PATH };
 
@@ -241,13 +317,15 @@ describe('sender-constrained tokens', () => {
       const bound = await dpopToken();
       const headers = (dpop: string) => ({ authorization: `DPoP ${bound}`, dpop });
       expect((await askAuthz(tg.app.authzPort, 'traefik', { ...original, headers: headers(proof(bound)) })).status).toBe(200);
+      // Envoy's http_service: the method is the request's own (htm compared exactly), the scheme X-Forwarded-Proto's.
+      const envoy = { ...original, headers: { ...headers(proof(bound)), 'x-forwarded-proto': 'https' } };
+      expect((await askAuthz(tg.app.authzPort, 'envoy', envoy)).status).toBe(200);
       const refused = await askAuthz(tg.app.authzPort, 'ingress-nginx', { ...original, headers: headers(proof(bound)) });
       expect([refused.status, JSON.parse(refused.body).reason]).toEqual([401, 'invalid_dpop_proof']);
     });
 
     it("checks a certificate-bound token against X-Forwarded-Client-Cert's Cert=", async () => {
-      const der = Buffer.from(decodeURIComponent(certA).replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
-      const bound = await token({ cnf: { 'x5t#S256': sha256(der) } });
+      const bound = await token({ cnf: { 'x5t#S256': thumbprintOf(certA) } });
       const ask = (cert: string) =>
         askAuthz(tg.app.authzPort, 'envoy', {
           ...original,

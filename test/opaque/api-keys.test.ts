@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { runKeys } from '../../src/cli/keys.js';
 import { checkRequest, deniedBody, injectedHeaders } from '../helpers/envoy-client.js';
+import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { waitFor } from '../helpers/time.js';
 import { startTollgate, type RunningTollgate } from '../helpers/tollgate.js';
 
@@ -92,6 +93,13 @@ describe('API keys (providers[].apiKeys)', () => {
     expect(await reasonFor(globex.key)).toBe('allowed');
   });
 
+  it('counts a key check as a token-cache hit: the loaded file answers, nothing is asked', async () => {
+    const hits = async () => Number(/^tollgate_token_cache_total\{result="hit"\} (\d+)$/m.exec(await metrics())?.[1] ?? 0);
+    const before = await hits();
+    expect(await reasonFor(acme.key)).toBe('allowed');
+    expect(await hits()).toBe(before + 1);
+  });
+
   it('refuses an unknown key, and a key one character off', async () => {
     expect(await reasonFor('tg_not-a-key-at-all')).toBe('unknown_api_key');
     const last = acme.key.at(-1) === 'A' ? 'B' : 'A';
@@ -150,5 +158,51 @@ describe('API keys (providers[].apiKeys)', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+/**
+ * An API-key provider and a JWT provider reading the same Authorization header (the default place of
+ * both): a JWS-shaped token still goes to its issuer, any other token to the key file, whichever of the
+ * two providers comes first.
+ */
+describe('API keys beside a JWT provider in one header', () => {
+  const ISSUER = 'https://idp.example.com';
+  let idp: TestKey;
+  let acme: Awaited<ReturnType<typeof makeKey>>;
+  let globex: Awaited<ReturnType<typeof makeKey>>;
+  const started: RunningTollgate[] = [];
+
+  beforeAll(async () => {
+    idp = await testKey('ES256');
+    [acme, globex] = await Promise.all([makeKey('acme', 'partner:acme', 'tenant="acme"'), makeKey('globex', 'partner:globex')]);
+  });
+  afterAll(async () => {
+    await Promise.all(started.map((tg) => tg.close()));
+  });
+
+  const start = async (order: 'keys first' | 'jwt first') => {
+    const keys = { name: 'partners', apiKeys: { file: 'api-keys.yaml' }, requiredClaims: ['tenant'] };
+    const jwt = { name: 'idp', issuer: ISSUER, audiences: ['api'], algorithms: ['ES256'], jwks: { file: 'jwks.json' } };
+    const tg = await startTollgate(
+      {
+        providers: order === 'keys first' ? [keys, jwt] : [jwt, keys],
+        rules: [{ id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } }],
+      },
+      { 'api-keys.yaml': stringify([acme.entry, globex.entry]), 'jwks.json': JSON.stringify(jwks(idp)) },
+    );
+    started.push(tg);
+    return async (token: string) => {
+      const response = await tg.client.check(checkRequest({ headers: { authorization: `Bearer ${token}` } }));
+      return response.status?.code === 0 ? 'allowed' : deniedBody(response).reason;
+    };
+  };
+
+  it.each(['keys first', 'jwt first'] as const)('%s: each token goes to its provider', async (order) => {
+    const reasonFor = await start(order);
+    expect(await reasonFor(acme.key)).toBe('allowed');
+    expect(await reasonFor(await mint(ISSUER, 'api', { key: idp, claims: { sub: 'alice' } }))).toBe('allowed');
+    // The entry lacks the provider's requiredClaims.
+    expect(await reasonFor(globex.key)).toBe('invalid_claims');
   });
 });

@@ -176,6 +176,18 @@ describe('introspection failures and limits (the suite’s own RFC 7662 endpoint
     expect(endpoint.requests[0]!.form.get('token_type_hint')).toBe('access_token');
   });
 
+  it('counts a token first asked of the endpoint as a token-cache miss, and its cached answer as a hit', async () => {
+    const count = async (result: string) =>
+      Number(new RegExp(`^tollgate_token_cache_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(await metricsOf(tg))?.[1] ?? 0);
+    const token = fresh();
+    active();
+    const [misses, hits] = [await count('miss'), await count('hit')];
+    expect(await reasonFor(token)).toBe('allowed');
+    expect([await count('miss'), await count('hit')]).toEqual([misses + 1, hits]);
+    expect(await reasonFor(token)).toBe('allowed');
+    expect([await count('miss'), await count('hit')]).toEqual([misses + 1, hits + 1]);
+  });
+
   it('keeps active: false for negativeCacheSeconds (5) only', async () => {
     const token = fresh();
     endpoint.answer((_req, res) => json(res, 200, { active: false }));

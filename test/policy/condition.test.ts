@@ -132,6 +132,10 @@ describe('require.when: evaluation order and combination', () => {
       "when: claims.sub == params.userId && claims.tenant == 'acme' && request.method == 'GET' is false (claims.tenant == 'acme' is false)",
     );
     expect(decision.explanation?.join('\n')).not.toContain('secret-tenant');
+    // A condition that is not a top-level && has no clause to single out: the sentence names the whole.
+    const single = policyWith("claims.tenant == 'acme'").authorize(request('GET', '/users/u1/x'), user({}), { explain: true });
+    expect(single.reason).toBe('condition_not_met');
+    expect(single.explanation?.at(-1)).toBe("when: claims.tenant == 'acme' is false");
     const allowed = p.authorize(request('GET', '/users/u1/x'), user({ tenant: 'acme' }), { explain: true });
     expect(allowed.explanation).toContain(
       "when: claims.sub == params.userId && claims.tenant == 'acme' && request.method == 'GET' is true",
@@ -159,6 +163,12 @@ describe('require.when: refused at load, naming the field', () => {
       'actors.all(a, actors.exists(b, a == b))',
       'a comprehension (all, exists, exists_one, map, filter) inside another',
     ],
+    ['an exists_one inside another', 'actors.exists_one(a, actors.exists_one(b, a == b))', 'a comprehension'],
+    ['a map inside another', 'actors.map(a, actors.map(b, b)).size() > 0', 'a comprehension'],
+    ['a filter inside another', 'actors.filter(a, actors.filter(b, a == b).size() > 0).size() > 0', 'a comprehension'],
+    // The bounds on one evaluation's work, set tighter than the library's defaults (1000 elements, 100000 nodes).
+    ['a list literal of 300 elements', `[${'1,'.repeat(299)}1].size() > 0`, 'Exceeded maxListElements (256)'],
+    ['more than 512 nodes within the length limit', `${'1 + '.repeat(300)}1 > 0`, 'Exceeded maxAstNodes (512)'],
     ['an empty string', '', 'when must not be empty'],
     ['too long', `claims.sub == '${'a'.repeat(2048)}'`, 'when must be at most 2048 characters'],
     ['not a string', true, 'when must be a CEL expression in quotes'],
@@ -175,6 +185,11 @@ describe('require.when: refused at load, naming the field', () => {
 
   it('a single comprehension over a list is fine', () => {
     expect(holds("claims.groups.exists(g, g == 'staff')", user({ groups: ['it', 'staff'] }))).toBe('allowed');
+  });
+
+  it('a method call inside a comprehension is not a nested comprehension', () => {
+    const act = { sub: 'spiffe://c/ns/a/sa/svc' };
+    expect(holds("actors.exists(a, a.startsWith('spiffe://c/ns/a/'))", user({ act }))).toBe('allowed');
   });
 });
 

@@ -58,6 +58,9 @@ describe('rule index', () => {
     expect(index.candidates(['a'])).toEqual([0, 1, 2, 3]);
     expect(index.candidates(['c', 'd'])).toEqual([1, 3, 4]);
     expect(index.candidates([])).toEqual([1, 3]);
+    // Two templates of one rule with the same literal prefix (`/a/{x}`, `/a/*/b`) file it there once.
+    const shared = new RuleIndex([[['a']], [['a']], [['a'], ['a']]]);
+    expect(shared.candidates(['a', 'z'])).toEqual([0, 1, 2]);
   });
 
   it('finds the last of 10,000 rules without walking the others', () => {
