@@ -379,6 +379,7 @@ describe('gateway overlay', () => {
       [9001, 'https'],
       [9002, 'https'],
       [9003, 'https'],
+      [9004, 'https'],
     ]);
     const config = renderedConfig(overlay);
     expect(config.listen.tls).toBeDefined();
