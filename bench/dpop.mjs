@@ -23,9 +23,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkOnce, checksIn, decisionCounts, diffCounts } from './client.mjs';
+import { checkOnce, checksIn } from './client.mjs';
 import { checkRequestFrame, splitFrames } from './encode.mjs';
-import { cpuMicros, memoryAfterGc, runNodeJson, serverNode } from './proc.mjs';
+import { memoryAfterGc, runNodeJson, serverNode } from './proc.mjs';
+import { measuredLoad } from './measured-load.mjs';
 import { startTollgate } from './servers.mjs';
 import { AUDIENCE, ISSUER, claims, generateKeys, jwksOf, signJwt } from './tokens.mjs';
 
@@ -194,26 +195,11 @@ async function validate(server, bearerFile, proofsFile) {
 
 /** One node-generator run of exactly `count` checks over h2c, measured; every check must be allowed. */
 async function driven(server, framesFile, { count, connections, streams }) {
-  const before = await decisionCounts(server.httpPort);
-  const cpuBefore = cpuMicros(server.pid);
-  const load = await runNodeJson(
-    path.join(BENCH, 'load-node.mjs'),
-    [
-      '--port',
-      String(server.grpcPort),
-      '--frames',
-      framesFile,
-      '--count',
-      String(count),
-      '--connections',
-      String(connections),
-      '--streams',
-      String(streams),
-    ],
+  const { load, cpu, decisions } = await measuredLoad(
+    server,
+    ['--frames', framesFile, '--count', String(count), '--connections', String(connections), '--streams', String(streams)],
     120_000,
   );
-  const cpu = cpuMicros(server.pid) - cpuBefore;
-  const decisions = diffCounts(await decisionCounts(server.httpPort), before);
   const checks = checksIn(decisions);
   const refused = checks - checksIn(decisions, (k) => k.startsWith('allow/'));
   if (load.failed > 0 || refused > 0)

@@ -38,6 +38,7 @@ import {
 import { measureContextCache } from './context-cache.mjs';
 import { measureDpop } from './dpop.mjs';
 import { measureOpaque } from './opaque.mjs';
+import { measuredLoad } from './measured-load.mjs';
 import { measureMint } from './mint.mjs';
 import { measurePolicyScale } from './policy-scale.mjs';
 import { profileScenario } from './profile.mjs';
@@ -745,13 +746,9 @@ async function atRate(server, dataFile, totalRps, seconds = SECONDS) {
 
 /** The node generator cycling many distinct frames (closed loop, same concurrency as h2load). */
 async function nodeLoad(server, framesFile) {
-  const countsBefore = await decisionCounts(server.httpPort);
-  const cpuBefore = cpuMicros(server.pid);
-  const load = await runNodeJson(
-    path.join(BENCH, 'load-node.mjs'),
+  const { load, cpu, decisions } = await measuredLoad(
+    server,
     [
-      '--port',
-      String(server.grpcPort),
       '--frames',
       framesFile,
       '--duration',
@@ -765,8 +762,6 @@ async function nodeLoad(server, framesFile) {
     ],
     (SECONDS + WARMUP_SECONDS + 60) * 1000,
   );
-  const cpu = cpuMicros(server.pid) - cpuBefore;
-  const decisions = diffCounts(await decisionCounts(server.httpPort), countsBefore);
   return {
     rps: load.rps,
     p50Ms: load.p50Ms,
