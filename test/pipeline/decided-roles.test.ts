@@ -24,4 +24,18 @@ describe('decidedClaims', () => {
     expect(decidedClaims({ realm_access: { roles: {} } }, { viewAs })).toBeUndefined();
     expect(decidedClaims({ 'realm_access.roles': {} }, { viewAs })).toEqual({ 'realm_access.roles': { course: { student: ['42'] } } });
   });
+
+  it('merges grants for several ids of one context, each id once, and keeps each claim its own grants', () => {
+    const granted = [
+      { claim: 'roles', context: 'course', id: '7', roles: ['ta'] },
+      { claim: 'roles', context: 'course', id: '8', roles: ['ta', 'teacher'] },
+      { claim: 'roles', context: 'course', id: '8', roles: ['ta'] },
+      { claim: 'groups', context: 'course', id: '9', roles: ['owner'] },
+    ];
+    expect(decidedClaims({ sub: 'tess' }, { granted })).toEqual({
+      sub: 'tess',
+      roles: { course: { ta: ['7', '8'], teacher: ['8'] } },
+      groups: { course: { owner: ['9'] } },
+    });
+  });
 });
