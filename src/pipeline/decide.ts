@@ -80,8 +80,7 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
       const verified = verifying instanceof Promise ? await verifying : verifying;
       options.onVerified?.(verified.ok && verified.cached);
       options.onToken?.(extraction.token.length, verified.ok ? verified.token.provider.config.name : verified.provider?.config.name);
-      // A token sent with the DPoP scheme is answered with the DPoP challenge's error (RFC 9449 §7.1).
-      const dpop = (extraction.location.kind === 'header' && extraction.location.dpop) || undefined;
+      const dpop = sentWithDpop(extraction.location);
       if (!verified.ok)
         return { outcome: { kind: 'unauthenticated', reason: verified.reason, provider: verified.provider?.config.name, dpop } };
       const binding = checkBinding(verified.token, view, {
@@ -106,8 +105,10 @@ export async function decide(runtime: DecisionRuntime, view: RequestView, option
     const revocation = options.revocation.check(token.claims);
     if (revocation.revoked !== null) {
       const reason = revocation.revoked === 'store_unavailable' ? 'revocation_unavailable' : 'revoked';
-      const dpop = (location?.kind === 'header' && location.dpop) || undefined;
-      return { outcome: { kind: 'unauthenticated', reason, provider: token.provider.config.name, sub: token.claims.sub, dpop } };
+      const { provider, claims } = token;
+      return {
+        outcome: { kind: 'unauthenticated', reason, provider: provider.config.name, sub: claims.sub, dpop: sentWithDpop(location) },
+      };
     }
     refresh = revocation.refresh;
   }
@@ -163,6 +164,11 @@ function viewAsAsk(view: RequestView, config: ViewAsConfig) {
   const values = view.headers.get(config.header);
   if (values === undefined) return undefined;
   return viewAsRequest(config, values.length === 1 ? (values[0] ?? '') : '');
+}
+
+/** A token sent with the DPoP scheme is answered with the DPoP challenge's error (RFC 9449 §7.1). */
+function sentWithDpop(location: TokenLocation | undefined): true | undefined {
+  return (location?.kind === 'header' && location.dpop) || undefined;
 }
 
 /** What a `when` condition's `request.headers` holds: every header but the identity ones, joined as for `match.headers`. */

@@ -128,25 +128,23 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
       // parameters) are built only for a condition that reads them, the maps at most once a request.
       let headers: Record<string, string> | undefined;
       let query: Record<string, string> | undefined;
-      const variablesFor =
-        (params: Readonly<Record<string, string>>) =>
-        (needs: ConditionNeeds): ConditionVariables => {
-          const claims = identity?.claims ?? {};
-          return {
-            request: {
-              method: prepared.method,
-              path: prepared.path,
-              host: prepared.host,
-              headers: needs.headers ? (headers ??= req.conditionHeaders?.() ?? {}) : NOT_READ,
-              query: needs.query ? (query ??= firstQueryValues(req.path)) : NOT_READ,
-            },
-            params: needs.params ? { ...params } : NOT_READ,
-            claims,
-            token: { provider: identity?.provider ?? '' },
-            peer: { principal: req.principal ?? '' },
-            actors: needs.actors ? actorsOf(claims) : [],
-          };
+      const variables = (needs: ConditionNeeds, params: Readonly<Record<string, string>>): ConditionVariables => {
+        const claims = identity?.claims ?? {};
+        return {
+          request: {
+            method: prepared.method,
+            path: prepared.path,
+            host: prepared.host,
+            headers: needs.headers ? (headers ??= req.conditionHeaders?.() ?? {}) : NOT_READ,
+            query: needs.query ? (query ??= firstQueryValues(req.path)) : NOT_READ,
+          },
+          params: needs.params ? { ...params } : NOT_READ,
+          claims,
+          token: { provider: identity?.provider ?? '' },
+          peer: { principal: req.principal ?? '' },
+          actors: needs.actors ? actorsOf(claims) : [],
         };
+      };
 
       const params: Record<string, string> = Object.create(null) as Record<string, string>;
       const mismatch: string[] | null = explain ? [] : null; // receives why a rule did not match
@@ -174,7 +172,7 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
           pending: [],
           viewAs,
           granted: [],
-          variables: variablesFor(params),
+          variables,
         };
         let failure = rule.require.evaluate(ctx);
         if (!failure && viewAs && !viewAs.applied) {

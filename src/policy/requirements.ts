@@ -57,8 +57,8 @@ export interface EvalContext {
   readonly viewAs: ViewAsRequest | undefined;
   /** Receives the context-source answers that satisfied a contextRole, for the injected headers. */
   readonly granted: ContextGrant[];
-  /** What a `when` condition reads; only the costly parts it `needs` are built. */
-  readonly variables: (needs: ConditionNeeds) => ConditionVariables;
+  /** What a `when` condition reads, with these `params`; only the costly parts it `needs` are built. */
+  readonly variables: (needs: ConditionNeeds, params: Readonly<Record<string, string>>) => ConditionVariables;
 }
 
 /** Roles a context source answered and a contextRole accepted: `claim` is the contextRole's claim path. */
@@ -377,7 +377,7 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
         if (userChecks.length === 0) ctx.explain?.push(`authenticated: token from ${ctx.identity.provider}`);
       }
       if (condition === null) return null;
-      const variables = ctx.variables(condition.needs);
+      const variables = ctx.variables(condition.needs, ctx.params);
       if (condition.holds(variables)) {
         ctx.explain?.push(`when: ${condition.source} is true`);
         return null;

@@ -217,7 +217,7 @@ export class Tollgate {
       const adminHttp = await listening('admin.listen', adminAddress, () =>
         startHttpServer({
           address: adminAddress,
-          handlers: () => [this.admin].filter((h) => h !== undefined),
+          handlers: () => (this.admin ? [this.admin] : []),
           onError,
           tls: this.tls.http,
         }),

@@ -169,13 +169,9 @@ function decideInSpan(
     },
   };
   const sources = runtime.contextSources;
+  // The runtime as it is, but for its context sources, whose look-ups become child spans.
   const tracedRuntime: DecisionRuntime = {
-    locations: runtime.locations,
-    verifier: runtime.verifier,
-    policy: runtime.policy,
-    viewAs: runtime.viewAs,
-    identityHeaders: runtime.identityHeaders,
-    clock: runtime.clock,
+    ...runtime,
     contextSources: { resolve: (query) => span.child('tollgate.context.lookup', () => sources.resolve(query)) },
   };
   return span.within(() => decide(tracedRuntime, view, traced));
