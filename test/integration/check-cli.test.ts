@@ -6,7 +6,7 @@ import { runCheck } from '../../src/cli/check.js';
 import { ConfigError } from '../../src/util/config-error.js';
 import { UsageError } from '../../src/cli/io.js';
 import { EDTECH_CONFIG } from '../policy/helpers.js';
-import { jwks, mint, testKey } from '../helpers/keys.js';
+import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 
 /** Runs the command as the CLI does: usage and config errors become exit code 2 with the message on stderr. */
 async function check(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -32,6 +32,19 @@ function configFile(text: string): string {
   const path = join(dir, 'tollgate.yaml');
   writeFileSync(path, text);
   return path;
+}
+
+/** A config whose one provider (issuer https://idp.example.com) verifies with a new key's JWKS file, and `rules`. */
+async function withKeyFile(rules: string): Promise<{ key: TestKey; path: string }> {
+  const key = await testKey('ES256');
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
+  writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks(key)));
+  const path = join(dir, 'tollgate.yaml');
+  writeFileSync(
+    path,
+    `providers: [{ name: idp, issuer: "https://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { file: jwks.json } }]\n${rules}`,
+  );
+  return { key, path };
 }
 
 const TEACHER = JSON.stringify({ sub: 't1', roles: { course: { teacher: ['123'], ta: ['246'] } } });
@@ -233,14 +246,8 @@ defaultDecision: maybe
   });
 
   it('verifies --token against the configured keys, and explains a refused token', async () => {
-    const key = await testKey('ES256');
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
-    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks(key)));
-    const path = join(dir, 'tollgate.yaml');
-    writeFileSync(
-      path,
-      'providers: [{ name: idp, issuer: "https://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { file: jwks.json } }]\n' +
-        'rules: [{ id: grades, match: { paths: ["/courses/{courseId}/grades"] }, require: { contextRole: { context: course, id: "{courseId}", anyOf: [teacher] } } }]\n',
+    const { key, path } = await withKeyFile(
+      'rules: [{ id: grades, match: { paths: ["/courses/{courseId}/grades"] }, require: { contextRole: { context: course, id: "{courseId}", anyOf: [teacher] } } }]\n',
     );
     const token = await mint('https://idp.example.com', 'api', { key, claims: { sub: 'alice', roles: { course: { teacher: ['123'] } } } });
     const allowed = await check('--config', path, '--path', '/courses/123/grades', '--token', token, '--header', 'x-user-id: forged');
@@ -257,15 +264,7 @@ defaultDecision: maybe
   });
 
   it('explains a sender-constrained token it cannot accept offline (no metrics to count it in)', async () => {
-    const key = await testKey('ES256');
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
-    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks(key)));
-    const path = join(dir, 'tollgate.yaml');
-    writeFileSync(
-      path,
-      'providers: [{ name: idp, issuer: "https://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { file: jwks.json } }]\n' +
-        'rules: [{ id: api, match: { paths: ["/**"] }, require: { authenticated: true } }]\n',
-    );
+    const { key, path } = await withKeyFile('rules: [{ id: api, match: { paths: ["/**"] }, require: { authenticated: true } }]\n');
     const token = await mint('https://idp.example.com', 'api', { key, claims: { sub: 'alice', cnf: { jkt: 'thumbprint' } } });
     const result = await check('--config', path, '--path', '/x', '--token', token);
     expect(result.code).toBe(1);
