@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface TestHttpServer {
@@ -38,4 +38,29 @@ export async function startJwksServer(initial: object): Promise<TestHttpServer &
     res.end(body);
   });
   return Object.assign(server, { set: (doc: object) => void (body = JSON.stringify(doc)) });
+}
+
+/**
+ * The app behind a proxy under test: it answers 200 and records the headers of each request it gets.
+ * `reached(send)` runs one request through the proxy and returns what the app saw of it, or undefined
+ * when the proxy did not pass it on (at most one request may reach the app per call).
+ */
+export async function startRecordingApp(): Promise<
+  TestHttpServer & { reached<R>(send: () => Promise<R>): Promise<{ result: R; upstream: IncomingHttpHeaders | undefined }> }
+> {
+  const seen: IncomingHttpHeaders[] = [];
+  const server = await startHttpServer((req, res) => {
+    seen.push(req.headers);
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('from the app');
+  });
+  return {
+    ...server,
+    async reached(send) {
+      const before = seen.length;
+      const result = await send();
+      if (seen.length - before > 1) throw new Error(`one request reached the app ${seen.length - before} times`);
+      return { result, upstream: seen.length > before ? seen.at(-1) : undefined };
+    },
+  };
 }

@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCaddy, type RunningCaddy } from '../helpers/caddy.js';
 import { FORGED_BELIEVABLE_HEADERS, FORGED_REQUEST_LINES, MUST_NOT_REACH_APP } from '../helpers/authz-http.js';
-import { startHttpServer, startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
+import { startJwksServer, startRecordingApp, type TestHttpServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { es256Provider, nowSeconds, type RunningTollgate, startTollgate } from '../helpers/tollgate.js';
 
@@ -17,11 +17,10 @@ const AUDIENCE = 'api';
 describe('Caddy forward_auth with examples/caddy/Caddyfile', () => {
   let tg: RunningTollgate;
   let jwksServer: TestHttpServer;
-  let app: TestHttpServer;
+  let app: Awaited<ReturnType<typeof startRecordingApp>>;
   let caddy: RunningCaddy;
   let key: TestKey;
   /** The headers of each request the app received. */
-  const seen: IncomingHttpHeaders[] = [];
   const token = (claims: Record<string, unknown> = {}, ttlSeconds = 300, now = nowSeconds(tg.clock)) =>
     mint(ISSUER, AUDIENCE, { key, claims, now, ttlSeconds });
   const alice = () => token({ sub: 'alice', roles: { course: { teacher: ['123'] } } });
@@ -51,11 +50,7 @@ describe('Caddy forward_auth with examples/caddy/Caddyfile', () => {
         { id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } },
       ],
     });
-    app = await startHttpServer((req, res) => {
-      seen.push(req.headers);
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('from the app');
-    });
+    app = await startRecordingApp();
     caddy = await startCaddy({ app: app.port, tollgate: tg.app.authzPort });
   });
   afterAll(async () => {
@@ -71,11 +66,11 @@ describe('Caddy forward_auth with examples/caddy/Caddyfile', () => {
     headers: Record<string, string>,
     method = 'GET',
   ): Promise<{ response: Response; body: string; upstream?: IncomingHttpHeaders }> {
-    const before = seen.length;
-    const response = await fetch(`${caddy.url}${path}`, { method, headers });
-    const body = await response.text();
-    expect(seen.length - before, 'requests the app received').toBeLessThanOrEqual(1);
-    return { response, body, upstream: seen.length > before ? seen.at(-1) : undefined };
+    const { result, upstream } = await app.reached(async () => {
+      const response = await fetch(`${caddy.url}${path}`, { method, headers });
+      return { response, body: await response.text() };
+    });
+    return { ...result, upstream };
   }
 
   it("passes a valid token's request with tollgate's identity headers only: the forged ones never reach the app", async () => {

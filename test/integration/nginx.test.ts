@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORGED_BELIEVABLE_HEADERS, FORGED_REQUEST_LINES, MUST_NOT_REACH_APP } from '../helpers/authz-http.js';
-import { startHttpServer, startJwksServer, type TestHttpServer } from '../helpers/http-server.js';
+import { startJwksServer, startRecordingApp, type TestHttpServer } from '../helpers/http-server.js';
 import { jwks, mint, testKey, type TestKey } from '../helpers/keys.js';
 import { startNginx, type RunningNginx } from '../helpers/nginx.js';
 import { es256Provider, nowSeconds, type RunningTollgate, startTollgate } from '../helpers/tollgate.js';
@@ -16,11 +16,10 @@ const AUDIENCE = 'api';
 describe('nginx auth_request with examples/nginx/nginx.conf', () => {
   let tg: RunningTollgate;
   let jwksServer: TestHttpServer;
-  let app: TestHttpServer;
+  let app: Awaited<ReturnType<typeof startRecordingApp>>;
   let nginx: RunningNginx;
   let key: TestKey;
   /** The headers of each request the app received. */
-  const seen: IncomingHttpHeaders[] = [];
   const token = (claims: Record<string, unknown> = {}, ttlSeconds = 300, now = nowSeconds(tg.clock)) =>
     mint(ISSUER, AUDIENCE, { key, claims, now, ttlSeconds });
   const get = (path: string, headers: Record<string, string> = {}) => fetch(`${nginx.url}${path}`, { headers });
@@ -48,11 +47,7 @@ describe('nginx auth_request with examples/nginx/nginx.conf', () => {
         { id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } },
       ],
     });
-    app = await startHttpServer((req, res) => {
-      seen.push(req.headers);
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('from the app');
-    });
+    app = await startRecordingApp();
     nginx = await startNginx({ app: app.port, tollgate: tg.app.authzPort });
   });
   afterAll(async () => {
@@ -64,11 +59,12 @@ describe('nginx auth_request with examples/nginx/nginx.conf', () => {
 
   /** Sends one request and returns what the app saw of it (undefined: the app saw no request). */
   async function through(path: string, headers: Record<string, string>): Promise<{ response: Response; upstream?: IncomingHttpHeaders }> {
-    const before = seen.length;
-    const response = await get(path, headers);
-    await response.arrayBuffer();
-    expect(seen.length - before, 'requests the app received').toBeLessThanOrEqual(1);
-    return { response, upstream: seen.length > before ? seen.at(-1) : undefined };
+    const { result: response, upstream } = await app.reached(async () => {
+      const answer = await get(path, headers);
+      await answer.arrayBuffer();
+      return answer;
+    });
+    return { response, upstream };
   }
 
   it("passes a valid token's request with tollgate's identity headers only: the forged ones never reach the app", async () => {
