@@ -96,6 +96,7 @@ describe('config loading', () => {
     [{ providers: [{ ...provider, clockskew: 30 }] }, 'config: providers[0].clockskew: unknown field; did you mean "clockSkewSeconds"?'],
     [{ listen: { grpc: 'localhost' } }, 'config: listen.grpc: must be host:port'],
     [{ listen: { authz: 'of' } }, 'config: listen.authz: must be host:port, e.g. 127.0.0.1:9003, or off for no HTTP authorization port'],
+    [{ admin: { tokenFile: 'admin-token', listen: '9004' } }, 'config: admin.listen: must be host:port, e.g. 0.0.0.0:9001'],
     [{ admin: { tokenFile: 'x' } }, 'config: admin: the admin API manages revocations: configure `revocation` too'],
     [{ revocation: { store: 'file' } }, 'config: revocation.path: required when store is file'],
     [
