@@ -5,6 +5,7 @@
 import { PolicyError } from './errors.js';
 import { matchTemplate, parseTemplate, type PathTemplate } from './path.js';
 import type { HeaderConditionConfig, MatchConfig } from './schema.js';
+import { intern } from '../util/intern.js';
 
 /** The request as every rule sees it: normalized once per request. */
 /** A request's headers, one value per name (repeated headers joined with ","). A Map will do. */
@@ -26,7 +27,7 @@ export interface CompiledMatch {
   /** On a match, writes path parameters into `params`. `explain` receives why a rule did not match. */
   matches(req: PreparedRequest, params: Record<string, string>, explain: string[] | null): boolean;
   /** Parameters bound by every path template (what `{name}` references may use); null without paths. */
-  readonly params: ReadonlySet<string> | null;
+  readonly params: readonly string[] | null;
   /** Each path template's leading literal segments, for the rule index; null without paths (any path). */
   readonly literalPrefixes: ReadonlyArray<readonly string[]> | null;
 }
@@ -86,83 +87,110 @@ export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch 
     throw error([], 'give at least one of hosts, methods, paths, headers or direction; paths: ["/**"] matches every request');
   }
 
-  // Only what the rule configures is allocated (a policy of 10,000 rules keeps 10,000 of these); a key
-  // given, even empty, is a condition.
-  const exactHosts = match.hosts && new Set<string>();
-  const hostSuffixes = match.hosts && ([] as string[]);
-  for (const [i, raw] of (match.hosts ?? []).entries()) {
-    const host = raw.toLowerCase().replace(/\.$/, '');
-    if (!HOST.test(host))
-      throw error(
-        ['hosts', i],
-        `"${raw}" is not a host name; write it without scheme, port or path, e.g. api.example.com or *.example.com`,
-      );
-    if (host.startsWith('*.')) hostSuffixes?.push(host.slice(1));
-    else exactHosts?.add(host);
+  // Only what the rule configures is allocated, at its exact size (a policy of 10,000 rules keeps 10,000
+  // of these); a key given, even empty, is a condition.
+  let hosts: HostCondition | undefined;
+  if (match.hosts) {
+    const exact = new Set<string>();
+    const suffixes: string[] = [];
+    for (const [i, raw] of match.hosts.entries()) {
+      const host = raw.toLowerCase().replace(/\.$/, '');
+      if (!HOST.test(host))
+        throw error(
+          ['hosts', i],
+          `"${raw}" is not a host name; write it without scheme, port or path, e.g. api.example.com or *.example.com`,
+        );
+      if (host.startsWith('*.')) suffixes.push(host.slice(1));
+      else exact.add(host);
+    }
+    hosts = { exact, suffixes: suffixes.slice(), text: match.hosts.join(', ') };
   }
 
-  const methods = match.methods && new Set<string>();
-  for (const [i, raw] of (match.methods ?? []).entries()) {
-    const method = raw.toUpperCase();
-    if (!METHOD.test(method)) throw error(['methods', i], `"${raw}" is not an HTTP method, e.g. GET`);
-    methods?.add(method);
+  let methods: readonly string[] | undefined;
+  if (match.methods) {
+    const given = new Set<string>();
+    for (const [i, raw] of match.methods.entries()) {
+      const method = raw.toUpperCase();
+      if (!METHOD.test(method)) throw error(['methods', i], `"${raw}" is not an HTTP method, e.g. GET`);
+      given.add(intern(method));
+    }
+    // Frameworks route HEAD to GET handlers; a GET-only rule must not let HEAD slip to a later rule.
+    if (given.has('GET')) given.add('HEAD');
+    methods = [...given];
   }
-  // Frameworks route HEAD to GET handlers; a GET-only rule must not let HEAD slip to a later rule.
-  if (methods?.has('GET')) methods.add('HEAD');
 
-  const templates: PathTemplate[] = [];
-  for (const [i, raw] of (match.paths ?? []).entries()) {
+  const templates = (match.paths ?? []).map((raw, i) => {
     const parsed = parseTemplate(raw);
     if (!parsed.ok) throw error(['paths', i], parsed.message);
-    templates.push(parsed.template);
-  }
+    return parsed.template;
+  });
 
   const headers = (match.headers ?? []).map((condition, i) => compileHeader(condition, (detail) => error(['headers', i], detail)));
 
-  const [first, ...others] = templates;
-  const params = first ? new Set([...first.params].filter((p) => others.every((t) => t.params.has(p)))) : null;
-
-  const direction = match.direction;
-  const checkPath = templates.length > 0;
-
   return {
-    params,
-    literalPrefixes: checkPath ? templates.map(literalPrefix) : null,
-    matches(req, out, explain) {
-      if (direction !== undefined && req.direction !== direction) {
-        explain?.push(`direction ${req.direction ?? '(none)'} is not ${direction}`);
-        return false;
-      }
-      if (methods && !methods.has(req.method)) {
-        explain?.push(`method ${req.method} is not one of ${[...methods].join(', ')}`);
-        return false;
-      }
-      if (exactHosts && hostSuffixes && !exactHosts.has(req.host) && !hostSuffixes.some((suffix) => isWildcardMatch(req.host, suffix))) {
-        explain?.push(`host "${req.host}" is not one of ${match.hosts?.join(', ')}`);
-        return false;
-      }
-      for (const header of headers) {
-        if (!header.test(req.headers.get(header.name))) {
-          explain?.push(`header condition "${header.text}" does not hold`);
-          return false;
-        }
-      }
-      // Paths last: a template match writes parameters, and only a matching rule may leave them.
-      if (checkPath && !templates.some((template) => matchTemplate(template, req.segments, out))) {
-        explain?.push(`path ${req.path} matches none of ${templates.map((t) => t.source).join(', ')}`);
-        return false;
-      }
-      return true;
-    },
+    params: templates.length > 0 ? sharedParams(templates) : null,
+    literalPrefixes: templates.length > 0 ? templates.map(literalPrefix) : null,
+    matches: matcher({ direction: match.direction, methods, hosts, headers, templates }),
   };
+}
+
+interface HostCondition {
+  readonly exact: ReadonlySet<string>;
+  /** `.example.com` for `*.example.com`. */
+  readonly suffixes: readonly string[];
+  /** The hosts as configured, for explanations. */
+  readonly text: string;
+}
+
+/**
+ * The per-request test, in a function of its own so that it keeps only what it reads: a closure holds
+ * every variable of the scope it was made in that any closure there uses.
+ */
+function matcher(conditions: {
+  direction: string | undefined;
+  methods: readonly string[] | undefined;
+  hosts: HostCondition | undefined;
+  headers: ReadonlyArray<{ name: string; test: HeaderTest; text: string }>;
+  templates: readonly PathTemplate[];
+}): CompiledMatch['matches'] {
+  const { direction, methods, hosts, headers, templates } = conditions;
+  const checkPath = templates.length > 0;
+  return (req, out, explain) => {
+    if (direction !== undefined && req.direction !== direction) {
+      explain?.push(`direction ${req.direction ?? '(none)'} is not ${direction}`);
+      return false;
+    }
+    if (methods && !methods.includes(req.method)) {
+      explain?.push(`method ${req.method} is not one of ${methods.join(', ')}`);
+      return false;
+    }
+    if (hosts && !hosts.exact.has(req.host) && !hosts.suffixes.some((suffix) => isWildcardMatch(req.host, suffix))) {
+      explain?.push(`host "${req.host}" is not one of ${hosts.text}`);
+      return false;
+    }
+    for (const header of headers) {
+      if (!header.test(req.headers.get(header.name))) {
+        explain?.push(`header condition "${header.text}" does not hold`);
+        return false;
+      }
+    }
+    // Paths last: a template match writes parameters, and only a matching rule may leave them.
+    if (checkPath && !templates.some((template) => matchTemplate(template, req.segments, out))) {
+      explain?.push(`path ${req.path} matches none of ${templates.map((t) => t.source).join(', ')}`);
+      return false;
+    }
+    return true;
+  };
+}
+
+/** The parameters every template binds: what `{name}` references of the rule may use. */
+function sharedParams(templates: readonly PathTemplate[]): readonly string[] {
+  const [first, ...others] = templates as [PathTemplate, ...PathTemplate[]];
+  return first.params.filter((p) => others.every((t) => t.params.includes(p))).slice();
 }
 
 /** The segments a template starts with before its first `{param}`, `*` or `**`. */
 function literalPrefix(template: PathTemplate): string[] {
-  const prefix: string[] = [];
-  for (const segment of template.segments) {
-    if (segment.kind !== 'literal') break;
-    prefix.push(segment.value);
-  }
-  return prefix;
+  const end = template.segments.findIndex((segment) => typeof segment !== 'string');
+  return template.segments.slice(0, end === -1 ? undefined : end) as string[];
 }

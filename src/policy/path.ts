@@ -8,6 +8,8 @@
  * gap a path-confusion attack uses to reach a permissive rule while the upstream serves a strict one.
  */
 
+import { intern } from '../util/intern.js';
+
 export type NormalizedPath = { ok: true; path: string; segments: readonly string[] } | { ok: false; reason: string };
 
 const HEX = '0123456789ABCDEF';
@@ -132,18 +134,26 @@ export function normalizePath(raw: string): NormalizedPath {
   return { ok: true, path: `/${segments.join('/')}`, segments };
 }
 
-/** One compiled template segment. */
-export type TemplateSegment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'any' };
+/** `*` in a template: any one segment. One value shared by every template. */
+const ANY_SEGMENT = Symbol('*');
+
+/**
+ * One compiled template segment: a literal is its canonical text, a parameter names itself. Kept small:
+ * a policy of 10,000 rules holds tens of thousands of them.
+ */
+export type TemplateSegment = string | { readonly param: string } | typeof ANY_SEGMENT;
 
 /** A path template compiled once: segment matchers plus whether a trailing `**` takes the rest. */
 export interface PathTemplate {
   readonly source: string;
   readonly segments: readonly TemplateSegment[];
   readonly rest: boolean;
-  readonly params: ReadonlySet<string>;
+  /** The parameters' names, in order. */
+  readonly params: readonly string[];
 }
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NO_PARAMS: readonly string[] = Object.freeze([]);
 
 /**
  * Parses `/courses/{courseId}/grades`, `/docs/**`, `/a/* /b` (no space). A parameter and `*` match
@@ -156,11 +166,11 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
   const fail = (message: string) => ({ ok: false as const, message });
   if (!source.startsWith('/')) return fail(`"${source}" must start with "/"`);
   if (/[?#]/.test(source)) return fail(`"${source}": query strings and fragments are never matched; remove them`);
-  if (source === '/') return { ok: true, template: { source, segments: [], rest: false, params: new Set() } };
+  if (source === '/') return { ok: true, template: { source, segments: [], rest: false, params: NO_PARAMS } };
 
   const parts = source.slice(1).split('/');
   const segments: TemplateSegment[] = [];
-  const params = new Set<string>();
+  const params: string[] = [];
   let rest = false;
   for (const [index, part] of parts.entries()) {
     if (rest) return fail(`"${source}": "**" must be the last segment`);
@@ -176,15 +186,15 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
       continue;
     }
     if (part === '*') {
-      segments.push({ kind: 'any' });
+      segments.push(ANY_SEGMENT);
       continue;
     }
     if (part.startsWith('{') && part.endsWith('}')) {
-      const name = part.slice(1, -1);
+      const name = intern(part.slice(1, -1));
       if (!PARAM_NAME.test(name)) return fail(`"${source}": parameter name "${name}" must be letters, digits or "_", e.g. {courseId}`);
-      if (params.has(name)) return fail(`"${source}": parameter {${name}} appears twice; give each parameter its own name`);
-      params.add(name);
-      segments.push({ kind: 'param', name });
+      if (params.includes(name)) return fail(`"${source}": parameter {${name}} appears twice; give each parameter its own name`);
+      params.push(name);
+      segments.push({ param: name });
       continue;
     }
     if (/[{}]/.test(part)) {
@@ -195,9 +205,10 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
     const canonical = normalizePath(`/_/${part}`);
     if (!canonical.ok) return fail(`"${source}": segment "${part}": ${canonical.reason}`);
     if (canonical.segments.length !== 2) return fail(`"${source}": "." and ".." segments are not allowed in templates`);
-    segments.push({ kind: 'literal', value: canonical.segments[1] as string });
+    segments.push(intern(canonical.segments[1] as string));
   }
-  return { ok: true, template: { source, segments, rest, params } };
+  // Copies of their exact length: an array grown by push keeps room for 17 entries.
+  return { ok: true, template: { source, segments: segments.slice(), rest, params: params.length > 0 ? params.slice() : NO_PARAMS } };
 }
 
 /**
@@ -209,13 +220,13 @@ export function matchTemplate(template: PathTemplate, segments: readonly string[
   const count = template.segments.length;
   if (template.rest ? segments.length < count : segments.length !== count) return false;
   for (let i = 0; i < count; i++) {
-    const t = template.segments[i] as TemplateSegment;
-    if (t.kind === 'literal' && t.value !== segments[i]) return false;
+    const t = template.segments[i];
+    if (typeof t === 'string' && t !== segments[i]) return false;
   }
-  if (template.params.size > 0) {
+  if (template.params.length > 0) {
     for (let i = 0; i < count; i++) {
-      const t = template.segments[i] as TemplateSegment;
-      if (t.kind === 'param') params[t.name] = decodeSegment(segments[i] as string);
+      const t = template.segments[i];
+      if (typeof t === 'object') params[t.param] = decodeSegment(segments[i] as string);
     }
   }
   return true;

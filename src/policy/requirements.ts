@@ -82,7 +82,7 @@ type UserCheck = (identity: Identity, ctx: EvalContext) => Failure | null;
 export interface Scope {
   readonly ruleId: string;
   /** Parameters every path of the rule binds, or null when the rule has no paths. */
-  readonly params: ReadonlySet<string> | null;
+  readonly params: readonly string[] | null;
 }
 
 function claimPath(scope: Scope, field: FieldPath, source: string): ClaimPath {
@@ -189,7 +189,7 @@ export function compileIdTemplate(scope: Scope, field: FieldPath, source: string
       parts.push({ literal: token });
       continue;
     }
-    if (scope.params === null || !scope.params.has(name)) {
+    if (scope.params === null || !scope.params.includes(name)) {
       throw new PolicyError(
         scope.ruleId,
         field,
@@ -201,10 +201,16 @@ export function compileIdTemplate(scope: Scope, field: FieldPath, source: string
     parts.push({ param: name });
   }
   const [only] = parts;
-  if (parts.length === 1 && only !== undefined && 'param' in only) {
-    const name = only.param;
-    return (params) => params[name] ?? '';
-  }
+  if (parts.length === 1 && only !== undefined && 'param' in only) return paramValue(only.param);
+  return joinedParts(parts.slice()); // a copy of its exact length: an array grown by push keeps room for 17
+}
+
+// The closures of compileIdTemplate, made where they capture only what they read.
+function paramValue(name: string): (params: Readonly<Record<string, string>>) => string {
+  return (params) => params[name] ?? '';
+}
+
+function joinedParts(parts: readonly IdPart[]): (params: Readonly<Record<string, string>>) => string {
   return (params) => parts.map((p) => ('literal' in p ? p.literal : (params[p.param] ?? ''))).join('');
 }
 
@@ -352,6 +358,7 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
     );
   }
   const matchesPeer = peer;
+  const checks = userChecks.slice(); // a copy of its exact length: an array grown by push keeps room for 17
 
   return {
     evaluate(ctx) {
@@ -370,11 +377,11 @@ function compileSet(scope: Scope, field: FieldPath, set: RequirementSetConfig): 
           ctx.explain?.push('a verified token is required and none was presented');
           return AUTHENTICATION_REQUIRED;
         }
-        for (const check of userChecks) {
+        for (const check of checks) {
           const failure = check(ctx.identity, ctx);
           if (failure) return failure;
         }
-        if (userChecks.length === 0) ctx.explain?.push(`authenticated: token from ${ctx.identity.provider}`);
+        if (checks.length === 0) ctx.explain?.push(`authenticated: token from ${ctx.identity.provider}`);
       }
       if (condition === null) return null;
       const variables = ctx.variables(condition.needs, ctx.params);
@@ -400,7 +407,7 @@ const USER_KEYS = ['authenticated', 'providers', 'scopes', 'roles', 'claims', 'c
  * When all alternatives fail: 401 if one failed only for lack of a token (a token might help), the
  * shared reason if they agree, else `no_alternative_satisfied`.
  */
-export function compileRequirement(ruleId: string, params: ReadonlySet<string> | null, config: RequireConfig): CompiledRequirement {
+export function compileRequirement(ruleId: string, params: readonly string[] | null, config: RequireConfig): CompiledRequirement {
   const scope: Scope = { ruleId, params };
   const { anonymous, anyOf, ...rest } = config;
   if (anonymous) {

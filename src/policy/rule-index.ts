@@ -12,7 +12,7 @@ interface Node {
   /** Created on the first child: most nodes of a large API are leaves. */
   children?: Map<string, Node>;
   /** Indexes of the rules filed here, ascending. */
-  readonly rules: number[];
+  rules: number[];
 }
 
 const node = (): Node => ({ rules: [] });
@@ -35,6 +35,7 @@ export class RuleIndex {
         if (at.rules.at(-1) !== rule) at.rules.push(rule);
       }
     }
+    trim(this.root);
   }
 
   /** The indexes of the rules that may match a request with these normalized segments, ascending. */
@@ -55,4 +56,10 @@ export class RuleIndex {
     merged.sort((a, b) => a - b);
     return merged.filter((rule, i) => i === 0 || merged[i - 1] !== rule);
   }
+}
+
+/** Gives every node's rule list its exact length: a list grown by push keeps room for 17 entries. */
+function trim(at: Node): void {
+  at.rules = at.rules.slice();
+  for (const child of at.children?.values() ?? []) trim(child);
 }

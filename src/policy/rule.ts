@@ -38,7 +38,7 @@ function compileRuleOnce(rule: RuleConfig): CompiledRule {
   if (rule.internalToken) {
     // `{host}` is the request's host; every other `{name}` a parameter bound by every path.
     const audience = compileIdTemplate(
-      { ruleId: rule.id, params: new Set([...(match.params ?? []), 'host']) },
+      { ruleId: rule.id, params: [...(match.params ?? []), 'host'] },
       ['internalToken', 'audience'],
       rule.internalToken.audience,
     );
