@@ -6,6 +6,7 @@
 // 4 connections × 32 streams); the targets (bench/report.mjs) are on the median of per-round
 // throughput ratios, and for `when` on CPU per check (a difference of a few per cent, which the load
 // generator sharing the cores hides in throughput). Start-up (to the first /readyz 200) and RSS after start are read per server.
+// Then the memory a large policy adds, measured as deployed (measurePolicyMemory).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,8 +15,8 @@ import { parseArgs } from 'node:util';
 import { checkOnce } from './client.mjs';
 import { checkRequestFrame } from './encode.mjs';
 import { h2load, requireH2load } from './h2load.mjs';
-import { cpuMicros, memory } from './proc.mjs';
-import { startTollgate } from './servers.mjs';
+import { cpuMicros, memory, memoryAfterGc } from './proc.mjs';
+import { DEPLOYED_NODE_ARGS, startTollgate } from './servers.mjs';
 import { claims, generateKeys, jwksOf, signJwt } from './tokens.mjs';
 import { LARGE_RULES } from './config/generate.mjs';
 
@@ -61,6 +62,59 @@ export async function measurePolicyScale({ dir, seconds, rounds, log = console.l
   }
 }
 
+/**
+ * The memory 10,000 rules add, as deployed (the manifests' V8 flags): RSS after start, and after the
+ * same traffic through a 10-rule and a 10,000-rule server. Right after start the large policy's server
+ * still holds the heap V8 grew while it read the file (the young generation at its cap, old-space
+ * room), which an idle process never gives back; the 10-rule server grows to the same under traffic.
+ * After the same traffic, the difference is what the rules themselves hold.
+ */
+export async function measurePolicyMemory({ dir, seconds, rounds, log = console.log }) {
+  const keys = generateKeys();
+  const jwksPath = path.join(dir, 'policy-memory-jwks.json');
+  writeFileSync(jwksPath, JSON.stringify(jwksOf(keys)));
+  const token = signJwt(keys.ES256, claims('teacher-user', { roles: { course: { teacher: ['4711'] } } }));
+  const dataFile = path.join(dir, 'policy-memory.bin');
+  writeFileSync(dataFile, checkRequestFrame({ token, path: '/courses/4711/grades' }));
+  const servers = {};
+  const measured = {};
+  try {
+    for (const policy of ['rules10', 'rules10k']) {
+      const memFile = path.join(dir, `memory-${policy}.json`);
+      servers[policy] = await startTollgate(
+        dir,
+        `memory-${policy}`,
+        { jwksPath, policy },
+        { nodeArgs: [...DEPLOYED_NODE_ARGS, '--expose-gc'], env: { BENCH_MEMFILE: memFile } },
+      );
+      servers[policy].memFile = memFile;
+      measured[policy] = { rssAfterStartMB: memory(servers[policy].pid).rssMB };
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const policy of ['rules10', 'rules10k']) {
+        const run = await h2load({ port: servers[policy].grpcPort, dataFile, seconds, clients: 4, streams: 32 });
+        if (run.failed + run.errored > 0) throw new Error(`policy memory ${policy}: ${run.failed} failed, ${run.errored} errored`);
+      }
+    }
+    for (const policy of ['rules10', 'rules10k']) {
+      measured[policy].rssAfterLoadMB = memory(servers[policy].pid).rssMB;
+      // Last: the full GC of the probe changes what the process holds.
+      measured[policy].heapUsedAfterGcMB = (await memoryAfterGc(servers[policy].child, servers[policy].memFile)).heapUsedMB;
+    }
+    log(
+      `  as deployed (${DEPLOYED_NODE_ARGS.join(' ')}): ${Object.entries(measured)
+        .map(
+          ([p, m]) =>
+            `${p} RSS ${m.rssAfterStartMB.toFixed(0)} MB after start, ${m.rssAfterLoadMB.toFixed(0)} MB after ${rounds} × ${seconds} s of load, V8 heap after a full GC ${m.heapUsedAfterGcMB.toFixed(1)} MB`,
+        )
+        .join('; ')}`,
+    );
+    return { nodeArgs: DEPLOYED_NODE_ARGS, ...measured };
+  } finally {
+    for (const server of Object.values(servers)) await server.stop();
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' } } });
   requireH2load();
@@ -68,5 +122,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const { targets } = await import('./report.mjs');
   const policyScale = await measurePolicyScale({ dir, seconds: Number(args.seconds), rounds: Number(args.rounds) });
+  policyScale.memory = await measurePolicyMemory({ dir, seconds: Number(args.seconds), rounds: Number(args.rounds) });
   for (const t of targets({ scenarios: [], policyScale })) console.log(`${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.detail}`);
 }

@@ -196,11 +196,7 @@ export function targets(results) {
         pass: rules10k.startMs - rules10.startMs <= LARGE_POLICY_START_ADDED_MS,
         detail: `ready in ${n0(rules10k.startMs)} ms against ${n0(rules10.startMs)} ms (process start to the first /readyz 200)`,
       },
-      {
-        name: `${n0(scale.rules)} rules add ≤ ${LARGE_POLICY_RSS_ADDED_MB} MB RSS`,
-        pass: rules10k.rssMB - rules10.rssMB <= LARGE_POLICY_RSS_ADDED_MB,
-        detail: `RSS after start ${rules10k.rssMB.toFixed(0)} MB against ${rules10.rssMB.toFixed(0)} MB: ${(rules10k.rssMB - rules10.rssMB).toFixed(0)} MB added`,
-      },
+      policyMemoryTarget(scale),
       {
         name: `rules with a three-clause when keep ≥ ${WHEN_RATIO} of the same rules' cached throughput without it (CPU per check)`,
         pass: median(when) >= WHEN_RATIO,
@@ -529,4 +525,20 @@ export function writeResults(results, file) {
   out.push(readFileSync(new URL('./OPTIMIZATIONS.md', import.meta.url), 'utf8'));
   writeFileSync(file, out.join('\n'));
   return file;
+}
+
+/** The memory a large policy adds (bench/policy-scale.mjs, measurePolicyMemory), after the same traffic, as deployed. */
+function policyMemoryTarget(scale) {
+  const { rules10, rules10k } = scale.started;
+  const m = scale.memory;
+  const added = (key) => m.rules10k[key] - m.rules10[key];
+  return {
+    name: `${n0(scale.rules)} rules add ≤ ${LARGE_POLICY_RSS_ADDED_MB} MB RSS after the same traffic as 10 rules (as deployed: ${m.nodeArgs.join(' ')})`,
+    pass: added('rssAfterLoadMB') <= LARGE_POLICY_RSS_ADDED_MB,
+    detail:
+      `after the traffic ${m.rules10k.rssAfterLoadMB.toFixed(0)} MB against ${m.rules10.rssAfterLoadMB.toFixed(0)} MB: ${added('rssAfterLoadMB').toFixed(0)} MB added; ` +
+      `the live data (V8 heap after a full GC) ${added('heapUsedAfterGcMB').toFixed(1)} MB; ` +
+      `right after start ${added('rssAfterStartMB').toFixed(0)} MB added as deployed, ${(rules10k.rssMB - rules10.rssMB).toFixed(0)} MB without the flags ` +
+      `(${rules10k.rssMB.toFixed(0)} against ${rules10.rssMB.toFixed(0)} MB): the heap V8 grew while reading the file, which an idle process keeps`,
+  };
 }

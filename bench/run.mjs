@@ -40,7 +40,7 @@ import { measureDpop } from './dpop.mjs';
 import { measureOpaque } from './opaque.mjs';
 import { measuredLoad } from './measured-load.mjs';
 import { measureMint } from './mint.mjs';
-import { measurePolicyScale } from './policy-scale.mjs';
+import { measurePolicyMemory, measurePolicyScale } from './policy-scale.mjs';
 import { profileScenario } from './profile.mjs';
 import { machineInfo, printSummary, residentText, writeResults } from './report.mjs';
 import { runSoak, soakTargets } from './soak.mjs';
@@ -481,6 +481,8 @@ async function main() {
       `policy-scale: 10 rules, ${LARGE_RULES.toLocaleString('en')} rules and 10 rules with a three-clause when, alternating, ${POLICY_ROUNDS} rounds`,
     );
     results.policyScale = await measurePolicyScale({ dir, seconds: SECONDS, rounds: POLICY_ROUNDS, log });
+    log(`policy-scale memory: 10 and ${LARGE_RULES.toLocaleString('en')} rules as deployed, after start and after the same traffic`);
+    results.policyScale.memory = await measurePolicyMemory({ dir, seconds: SECONDS, rounds: POLICY_ROUNDS, log });
   }
 
   // ---- internal tokens: minting on a hit and on a miss, through the whole server over mTLS ----------
