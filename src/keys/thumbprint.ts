@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { PublicJwk } from './jwk-filter.js';
 
 /**
@@ -14,5 +14,5 @@ export function jwkThumbprint(jwk: PublicJwk): string {
       : jwk.kty === 'EC'
         ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
         : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
-  return createHash('sha256').update(JSON.stringify(required)).digest('base64url');
+  return hash('sha256', JSON.stringify(required), 'base64url');
 }

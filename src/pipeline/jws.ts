@@ -29,17 +29,45 @@ export function looksLikeJws(token: string): boolean {
 }
 
 export function decodeJws(token: string): DecodeResult {
-  if (!COMPACT_JWS.test(token)) return MALFORMED;
+  const segments = splitJws(token);
+  if (!segments) return MALFORMED;
+  const header = decodeJwsHeader(segments.header);
+  const payload = decodeJwsPayload(segments.payload);
+  if (!header || !payload) return MALFORMED;
+  return { ok: true, jws: { header, payload, signingInput: segments.signingInput, signature: segments.signature } };
+}
+
+/** A compact JWS cut into its segments, for a caller that reads (or remembers) its header itself. */
+export interface JwsSegments {
+  /** The header segment as sent (base64url). */
+  header: string;
+  payload: string;
+  signingInput: Buffer;
+  signature: Buffer;
+}
+
+export function splitJws(token: string): JwsSegments | undefined {
+  if (!COMPACT_JWS.test(token)) return undefined;
   const firstDot = token.indexOf('.');
   const lastDot = token.lastIndexOf('.');
-  const header = decodeSegment(token.slice(0, firstDot), { uniqueNames: true });
-  const payload = decodeSegment(token.slice(firstDot + 1, lastDot), { uniqueNames: false });
   const signature = token.slice(lastDot + 1);
-  if (!header || !payload || signature.length % 4 === 1) return MALFORMED;
+  // A base64url segment of length 4n+1 cannot come from whole bytes: reject rather than let it truncate.
+  if (signature.length % 4 === 1) return undefined;
   return {
-    ok: true,
-    jws: { header, payload, signingInput: Buffer.from(token.slice(0, lastDot), 'latin1'), signature: Buffer.from(signature, 'base64url') },
+    header: token.slice(0, firstDot),
+    payload: token.slice(firstDot + 1, lastDot),
+    signingInput: Buffer.from(token.slice(0, lastDot), 'latin1'),
+    signature: Buffer.from(signature, 'base64url'),
   };
+}
+
+/** A header segment: a JSON object that names no parameter twice. */
+export function decodeJwsHeader(segment: string): Record<string, unknown> | undefined {
+  return decodeSegment(segment, { uniqueNames: true });
+}
+
+export function decodeJwsPayload(segment: string): Record<string, unknown> | undefined {
+  return decodeSegment(segment, { uniqueNames: false });
 }
 
 /**
@@ -56,8 +84,7 @@ export function criticalExtensionsUnderstood(header: Readonly<Record<string, unk
 }
 
 function decodeSegment(segment: string, { uniqueNames }: { uniqueNames: boolean }): Record<string, unknown> | undefined {
-  // A base64url segment of length 4n+1 cannot come from whole bytes: reject rather than let it truncate.
-  if (segment.length % 4 === 1) return undefined;
+  if (segment.length % 4 === 1) return undefined; // as for the signature in splitJws
   let text: string;
   let value: unknown;
   try {

@@ -105,3 +105,38 @@ describe('verifyProof', () => {
     expect(await verify(proof({ claims: { ath: sha256(Buffer.from(token, 'latin1')) } }), { accessToken: token })).toBeDefined();
   });
 });
+
+describe('verifyProof, a header it has read before', () => {
+  // Proofs under one header (the same client key): its checks are remembered, never the rest.
+  const header = { kid: 'remembered-header' };
+
+  it('checks every later proof under it in full: its claims and its own signature', async () => {
+    expect(await verify(proof({ header, claims: { jti: 'first' } }))).toBeDefined();
+    expect(await verify(proof({ header, claims: { jti: 'wrong-method', htm: 'POST' } }))).toBeUndefined();
+    expect(await verify(proof({ header, claims: { jti: 'old', iat: NOW - 91 } }))).toBeUndefined();
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const forged = proof({
+      header,
+      claims: { jti: 'forged' },
+      signer: (input) => sign('sha256', Buffer.from(input), { key: other.privateKey, dsaEncoding: 'ieee-p1363' }),
+    });
+    expect(await verify(forged)).toBeUndefined();
+    expect(await verify(proof({ header, claims: { jti: 'second' } }))).toEqual({
+      jkt: expect.any(String),
+      jti: 'second',
+      acceptableUntil: NOW + 90,
+    });
+  });
+
+  it("holds it to each caller's algorithms", async () => {
+    expect(await verify(proof({ header }))).toBeDefined();
+    expect(await verifyProof(proof({ header }), request(), { ...SETTINGS, algorithms: ['EdDSA'] })).toBeUndefined();
+  });
+
+  it('refuses every proof under a header whose key cannot be used, the second as the first', async () => {
+    const rsaHeader = { jwk: publicJwk(rsa.publicKey), kid: 'rsa-labelled-es256' };
+    const rsaSigned = () => proof({ header: rsaHeader, signer: (input) => sign('sha256', Buffer.from(input), rsa.privateKey) });
+    expect(await verify(rsaSigned())).toBeUndefined();
+    expect(await verify(rsaSigned())).toBeUndefined();
+  });
+});
