@@ -9,6 +9,9 @@
 //   dpop    one DPoP-bound token (cnf.jkt), cached, each request with its own ES256 proof (new jti, iat
 //           now), signed here just before the round, sent once each (--count): every check verifies one
 //           proof signature and remembers one jti
+//   fresh   a new ES256 Bearer token every request (distinct sub and jti), each sent once: every check
+//           verifies one token signature, in this server under this load; the control for what one
+//           verification costs here, which the one-core ceiling (verify-ceiling.mjs, an idle core) may not be
 // CPU µs per check: the server's utime+stime (/proc) ÷ the checks it counted. The target (bench/report.mjs)
 // is on the median of the per-round differences dpop − bearer − one ES256 verification (this run's
 // ceiling): at most DPOP_ADDED_US.
@@ -28,7 +31,7 @@ import { checkRequestFrame, splitFrames } from './encode.mjs';
 import { memoryAfterGc, runNodeJson, serverNode } from './proc.mjs';
 import { measuredLoad } from './measured-load.mjs';
 import { startTollgate } from './servers.mjs';
-import { AUDIENCE, ISSUER, claims, generateKeys, jwksOf, signJwt } from './tokens.mjs';
+import { AUDIENCE, ISSUER, claims, distinctTokens, generateKeys, jwksOf, signJwt } from './tokens.mjs';
 
 const BENCH = fileURLToPath(new URL('./', import.meta.url));
 /** What encode.mjs puts in the CheckRequest: the proof's htm and htu must name it. */
@@ -114,6 +117,19 @@ export async function measureDpop({ dir, rounds, connections = 4, streams = 32, 
     return file;
   };
 
+  /** A file of `count` new Bearer tokens, one request each: every check is a first verification. */
+  const freshTokens = (count) => {
+    const file = path.join(dir, `dpop-fresh-tokens-${++batch}.bin`);
+    const tokens = distinctTokens(keys.ES256, count, `fresh-${batch}`);
+    writeFileSync(
+      file,
+      Buffer.concat(
+        tokens.map((token, i) => checkRequestFrame({ token, method: METHOD, host: HOST, path: PATH, requestId: `fresh-${batch}-${i}` })),
+      ),
+    );
+    return file;
+  };
+
   const server = await startTollgate(dir, 'dpop', config);
   let measured;
   try {
@@ -122,14 +138,21 @@ export async function measureDpop({ dir, rounds, connections = 4, streams = 32, 
     // Warm-up (JIT, both tokens verified and cached).
     await drive(bearerFile, WARMUP_PROOFS);
     await drive(freshProofs(WARMUP_PROOFS), WARMUP_PROOFS);
+    await drive(freshTokens(WARMUP_PROOFS), WARMUP_PROOFS);
     measured = [];
     for (let round = 0; round < rounds; round++) {
       const proofs = freshProofs(PROOFS_PER_ROUND);
-      const row = { bearer: await drive(bearerFile, PROOFS_PER_ROUND), dpop: await drive(proofs, PROOFS_PER_ROUND) };
+      const tokens = freshTokens(PROOFS_PER_ROUND);
+      const row = {
+        bearer: await drive(bearerFile, PROOFS_PER_ROUND),
+        dpop: await drive(proofs, PROOFS_PER_ROUND),
+        fresh: await drive(tokens, PROOFS_PER_ROUND),
+      };
       measured.push(row);
       const f = (r) => `${r.rps.toFixed(0)}/s ${r.cpuUsPerCheck.toFixed(1)} µs`;
       log(
-        `  round ${round + 1}: bearer ${f(row.bearer)}; dpop ${f(row.dpop)} (+${(row.dpop.cpuUsPerCheck - row.bearer.cpuUsPerCheck).toFixed(1)} µs)`,
+        `  round ${round + 1}: bearer ${f(row.bearer)}; dpop ${f(row.dpop)} (+${(row.dpop.cpuUsPerCheck - row.bearer.cpuUsPerCheck).toFixed(1)} µs); ` +
+          `fresh Bearer ${f(row.fresh)} (+${(row.fresh.cpuUsPerCheck - row.bearer.cpuUsPerCheck).toFixed(1)} µs)`,
       );
     }
   } finally {
