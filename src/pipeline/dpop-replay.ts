@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export type ReplayVerdict = 'fresh' | 'replayed' | 'unavailable';
 
@@ -44,7 +44,7 @@ export class ReplayGuard {
 
   /** `acceptableUntil` in seconds; `shared` when the revocation store can hold the key for every replica. */
   claim(jkt: string, jti: string, acceptableUntil: number, shared: SharedClaim | undefined): ReplayVerdict | Promise<ReplayVerdict> {
-    const key = createHash('sha256').update(jkt).update('\n').update(jti).digest().subarray(0, 16).toString('base64url');
+    const key = hash('sha256', `${jkt}\n${jti}`, 'buffer').subarray(0, 16).toString('base64url');
     const nowSeconds = this.now() / 1000;
     this.sweep(nowSeconds);
     const expires = this.seen.get(key);
