@@ -38,6 +38,7 @@ const config = (jwksUrl: string) => ({
       require: { peer: { principals: [GATEWAY] } },
     },
     { id: 'admin-host', match: { hosts: ['admin.example.com'] }, require: { peer: { principals: [GATEWAY] } } },
+    { id: 'hostless', match: { paths: ['/hostless/**'] }, require: { when: "request.host == ''" } },
     { id: 'api', match: { paths: ['/**'] }, require: { authenticated: true } },
   ],
 });
@@ -144,6 +145,14 @@ describe('the HTTP authorization port', () => {
       const admin = await askAuthz(tg.app.authzPort, dialect, { host: 'admin.example.com', headers });
       expect([dialect, reasonOf(admin)]).toEqual([dialect, 'peer_not_allowed']);
     }
+  });
+
+  it('reads no host from an HTTP/1.0 request without Host on the envoy endpoint: the host is empty, never made up', async () => {
+    // Only HTTP/1.0 may leave Host out (node answers 400 to HTTP/1.1 without one); Envoy always sends it.
+    const hostless = await rawExchange(tg.app.authzPort, 'GET /envoy/hostless/x HTTP/1.0\r\n\r\n', '');
+    expect(hostless).toMatch(/^HTTP\/1\.1 200 /);
+    const hosted = await rawExchange(tg.app.authzPort, 'GET /envoy/hostless/x HTTP/1.0\r\nHost: api.example.com\r\n\r\n', '');
+    expect(hosted).toMatch(/^HTTP\/1\.1 403 /);
   });
 
   it('compares the paths of two request-line headers exactly (a host aside, case matters in a path)', async () => {
