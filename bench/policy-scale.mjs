@@ -5,7 +5,8 @@
 // The three servers run side by side and are driven one after another in each round (h2load,
 // 4 connections × 32 streams); the targets (bench/report.mjs) are on the median of per-round
 // throughput ratios, and for `when` on CPU per check (a difference of a few per cent, which the load
-// generator sharing the cores hides in throughput). Start-up (to the first /readyz 200) and RSS after start are read per server.
+// generator sharing the cores hides in throughput). Start-up (to the first /readyz 200), RSS after start and a reload
+// (SIGHUP to the success in /metrics) are read per server.
 // Then the memory a large policy adds, measured as deployed (measurePolicyMemory).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -40,7 +41,10 @@ export async function measurePolicyScale({ dir, seconds, rounds, log = console.l
       const answer = await checkOnce(servers[policy].grpcPort, frame);
       if (answer.code !== 0) throw new Error(`policy-scale ${policy}: expected an allow, got code ${answer.code}`);
       started[policy] = { startMs: performance.now() - t0, rssMB: memory(servers[policy].pid).rssMB };
-      log(`  ${policy}: ready in ${started[policy].startMs.toFixed(0)} ms, RSS ${started[policy].rssMB.toFixed(0)} MB`);
+      started[policy].reloadMs = await reloadTime(servers[policy]);
+      log(
+        `  ${policy}: ready in ${started[policy].startMs.toFixed(0)} ms, RSS ${started[policy].rssMB.toFixed(0)} MB; a reload (SIGHUP) took ${started[policy].reloadMs.toFixed(0)} ms`,
+      );
     }
     for (const policy of POLICIES) await h2load({ port: servers[policy].grpcPort, dataFile, seconds: 1, clients: 4, streams: 32 });
     const measured = [];
@@ -60,6 +64,23 @@ export async function measurePolicyScale({ dir, seconds, rounds, log = console.l
   } finally {
     for (const server of Object.values(servers)) await server.stop();
   }
+}
+
+/** Milliseconds from SIGHUP to the reload counted as a success in /metrics (polled every 10 ms). */
+async function reloadTime(server) {
+  const successes = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    return Number(/^tollgate_config_reload_total\{result="success"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+  };
+  const before = await successes();
+  const t0 = performance.now();
+  server.child.kill('SIGHUP');
+  while ((await successes()) === before) {
+    if (performance.now() - t0 > 30_000)
+      throw new Error(`policy-scale ${server.name}: no successful reload within 30 s; see ${server.logFile}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return performance.now() - t0;
 }
 
 /**
