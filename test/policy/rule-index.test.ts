@@ -76,6 +76,27 @@ describe('rule index', () => {
     expect(compileMatch({ methods: ['GET'] }, 'r').literalPrefixes).toBeNull();
   });
 
+  it('deciding never looks at a rule whose literal path prefix the request lacks; explaining walks them all', () => {
+    const policy = compilePolicy(
+      rulesSchema.parse([
+        { id: 'a', match: { paths: ['/a/**'], headers: [{ name: 'x-a', present: true }] }, require: { anonymous: true } },
+        { id: 'b', match: { paths: ['/b/**'] }, require: { anonymous: true } },
+      ]),
+      { defaultDecision: 'deny' },
+    );
+    const asked: string[] = [];
+    const headers = {
+      get: (name: string) => {
+        asked.push(name);
+        return undefined;
+      },
+    };
+    expect(policy.authorize({ ...request('GET', '/b/1'), headers }, null).ruleId).toBe('b');
+    expect(asked).toEqual([]);
+    expect(policy.authorize({ ...request('GET', '/b/1'), headers }, null, { explain: true }).ruleId).toBe('b');
+    expect(asked).toEqual(['x-a']);
+  });
+
   it('finds the last of 10,000 rules without walking the others', () => {
     const rules = Array.from({ length: 10_000 }, (_, i) => ({
       id: `r${i}`,
