@@ -50,6 +50,12 @@ describe('require.when: variables', () => {
     expect(holds('has(request.query.view)', null, { path: '/users/u1/x#view=1' })).toBe('condition_not_met');
   });
 
+  it('request.query: empty without a query, and read up to the fragment', () => {
+    expect(holds('size(request.query) == 0', null, { path: '/users/u1/x' })).toBe('allowed');
+    expect(holds('size(request.query) == 0', null, { path: '/users/u1/x#top' })).toBe('allowed');
+    expect(holds("request.query.view == 'a' && size(request.query) == 1", null, { path: '/users/u1/x?view=a#top' })).toBe('allowed');
+  });
+
   it('token.provider, and {} claims without a token', () => {
     expect(holds("token.provider == 'idp'", user({}))).toBe('allowed');
     expect(holds("token.provider == ''", null)).toBe('allowed');

@@ -21,6 +21,23 @@ describe('match.direction', () => {
     expect(policy.authorize(request('GET', '/x', { direction: 'sideways' }), null).ruleId).toBeNull();
   });
 
+  it('a rule without direction matches requests from every listener, and from none', () => {
+    const any = compile([{ id: 'any', match: { paths: ['/**'] }, require: { anonymous: true } }]);
+    expect(any.authorize(request('GET', '/x', { direction: 'egress' }), null).ruleId).toBe('any');
+    expect(any.authorize(request('GET', '/x', { direction: 'inbound' }), null).ruleId).toBe('any');
+    expect(any.authorize(request('GET', '/x'), null).ruleId).toBe('any');
+  });
+
+  it("explains a rule skipped for its direction, naming the request's direction or its absence", () => {
+    const skipped = (extra: { direction?: string }) =>
+      policy.authorize(request('GET', '/x', extra), null, { explain: true }).explanation?.filter((l) => l.includes('skipped'));
+    expect(skipped({ direction: 'inbound' })).toEqual(["rule 'out' skipped: direction inbound is not egress"]);
+    expect(skipped({})).toEqual([
+      "rule 'out' skipped: direction (none) is not egress",
+      "rule 'in' skipped: direction (none) is not inbound",
+    ]);
+  });
+
   it('refuses an exchange rule that does not match direction: egress', () => {
     const exchange = (match: Record<string, unknown>) => () =>
       compile([{ id: 'x', match, require: { authenticated: true }, internalToken: { audience: '{host}', exchange: true } }]);

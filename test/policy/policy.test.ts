@@ -712,6 +712,37 @@ describe('requirements in detail', () => {
     expect(p.authorize(request('GET', '/courses/9007199254740992'), holding([2 ** 53]))).toEqual(forbid('r', 'context_role_mismatch'));
   });
 
+  it('resolves an id template that starts with a parameter and goes on: the whole text, not the parameter alone', () => {
+    const p = compile([
+      {
+        id: 'r',
+        match: { paths: ['/courses/{id}/**'] },
+        require: { contextRole: { context: 'course', id: '{id}-2026', anyOf: ['teacher'] } },
+      },
+    ]);
+    const holding = (ids: unknown[]) => user({ roles: { course: { teacher: ids } } });
+    expect(p.authorize(request('GET', '/courses/c1/x'), holding(['c1-2026']))).toEqual(allow('r'));
+    expect(p.authorize(request('GET', '/courses/c1/x'), holding(['c1']))).toEqual(forbid('r', 'context_role_mismatch'));
+  });
+
+  it('explains a oneOf and a contains claim condition with the values they compare with', () => {
+    const p = compile([
+      { id: 'one', match: { paths: ['/one'] }, require: { claims: [{ path: 'tier', oneOf: ['gold', 1, true] }] } },
+      { id: 'has', match: { paths: ['/has'] }, require: { claims: [{ path: 'groups', contains: 'staff' }] } },
+    ]);
+    const explained = (path: string, identity: Identity) =>
+      p.authorize(request('GET', path), identity, { explain: true }).explanation?.filter((l) => l.startsWith('claim '));
+    expect(explained('/one', user({ tier: 1 }))).toEqual(['claim tier: does be one of "gold", 1, true']);
+    expect(explained('/one', user({ tier: 'tin' }))).toEqual(['claim tier: does not be one of "gold", 1, true']);
+    expect(explained('/has', user({ groups: ['it', 'staff'] }))).toEqual(['claim groups: does contain "staff"']);
+    expect(explained('/has', user({ groups: ['it'] }))).toEqual(['claim groups: does not contain "staff"']);
+  });
+
+  it('opens a route with anonymous beside keys that are there but undefined (a rule built in code)', () => {
+    const p = compile([{ id: 'r', match: { paths: ['/x'] }, require: { anonymous: true, peer: undefined, when: undefined } }]);
+    expect(p.authorize(request('GET', '/x'), null)).toEqual(allow('r'));
+  });
+
   describe('a contextRole with a fallback source', () => {
     const p = compile([
       {

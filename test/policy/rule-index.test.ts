@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, rulesSchema, type Decision, type Identity } from '../../src/policy/index.js';
+import { compileMatch } from '../../src/policy/match.js';
 import { RuleIndex } from '../../src/policy/rule-index.js';
 import { request } from './helpers.js';
 
@@ -61,6 +62,39 @@ describe('rule index', () => {
     // Two templates of one rule with the same literal prefix (`/a/{x}`, `/a/*/b`) file it there once.
     const shared = new RuleIndex([[['a']], [['a']], [['a'], ['a']]]);
     expect(shared.candidates(['a', 'z'])).toEqual([0, 1, 2]);
+  });
+
+  it('files a rule under the literal segments each of its paths starts with, up to a parameter or wildcard', () => {
+    const prefixes = (paths: string[]) => compileMatch({ paths }, 'r').literalPrefixes;
+    expect(prefixes(['/orders/{id}/items', '/a/b/*/c', '/a/b/c', '/**', '/{x}/y'])).toEqual([
+      ['orders'],
+      ['a', 'b'],
+      ['a', 'b', 'c'],
+      [],
+      [],
+    ]);
+    expect(compileMatch({ methods: ['GET'] }, 'r').literalPrefixes).toBeNull();
+  });
+
+  it('deciding never looks at a rule whose literal path prefix the request lacks; explaining walks them all', () => {
+    const policy = compilePolicy(
+      rulesSchema.parse([
+        { id: 'a', match: { paths: ['/a/**'], headers: [{ name: 'x-a', present: true }] }, require: { anonymous: true } },
+        { id: 'b', match: { paths: ['/b/**'] }, require: { anonymous: true } },
+      ]),
+      { defaultDecision: 'deny' },
+    );
+    const asked: string[] = [];
+    const headers = {
+      get: (name: string) => {
+        asked.push(name);
+        return undefined;
+      },
+    };
+    expect(policy.authorize({ ...request('GET', '/b/1'), headers }, null).ruleId).toBe('b');
+    expect(asked).toEqual([]);
+    expect(policy.authorize({ ...request('GET', '/b/1'), headers }, null, { explain: true }).ruleId).toBe('b');
+    expect(asked).toEqual(['x-a']);
   });
 
   it('finds the last of 10,000 rules without walking the others', () => {
