@@ -151,27 +151,33 @@ function compileClaimCondition(scope: Scope, field: FieldPath, condition: ClaimC
   const given = [condition.equals, condition.oneOf, condition.contains].filter((v) => v !== undefined).length;
   if (given !== 1)
     throw new PolicyError(scope.ruleId, field, `give exactly one of equals, oneOf or contains for claim "${condition.path}"`);
+  // What an explanation says when the condition holds, and when it does not.
   let test: (value: unknown) => boolean;
-  let text: string;
+  let holds: string;
+  let fails: string;
   if (condition.equals !== undefined) {
     const expected = condition.equals;
     test = (v) => v === expected;
-    text = `equal ${JSON.stringify(expected)}`;
+    holds = `equals ${JSON.stringify(expected)}`;
+    fails = `does not equal ${JSON.stringify(expected)}`;
   } else if (condition.oneOf !== undefined) {
     const allowed = condition.oneOf;
     test = (v) => allowed.includes(v as string | number | boolean);
-    text = `be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
+    const list = allowed.map((v) => JSON.stringify(v)).join(', ');
+    holds = `is one of ${list}`;
+    fails = `is not one of ${list}`;
   } else {
     const needle = condition.contains;
     test = (v) => asList(v).includes(needle);
-    text = `contain ${JSON.stringify(needle)}`;
+    holds = `contains ${JSON.stringify(needle)}`;
+    fails = `does not contain ${JSON.stringify(needle)}`;
   }
   return (identity, ctx) => {
     if (test(readClaim(identity.claims, path))) {
-      ctx.explain?.push(`claim ${path.source}: does ${text}`);
+      ctx.explain?.push(`claim ${path.source}: ${holds}`);
       return null;
     }
-    ctx.explain?.push(`claim ${path.source}: does not ${text}`);
+    ctx.explain?.push(`claim ${path.source}: ${fails}`);
     return denied('claim_mismatch');
   };
 }
