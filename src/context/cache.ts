@@ -75,12 +75,9 @@ export class ContextRoleCache {
   async get(key: ContextKey, fetch: () => Promise<RolesAnswer>, onHit: () => void): Promise<RolesAnswer> {
     const slot = this.slot(key);
     const cached = this.lru.get(slot);
-    if (cached !== undefined) {
-      if (cached.expiresAt > this.clock.now()) {
-        onHit();
-        return { ok: true, roles: cached.roles };
-      }
-      this.lru.delete(slot);
+    if (cached !== undefined && cached.expiresAt > this.clock.now()) {
+      onHit();
+      return { ok: true, roles: cached.roles };
     }
     if (slot.pending) return slot.pending;
     const pending = fetch().then((answer) => {
@@ -94,6 +91,9 @@ export class ContextRoleCache {
       return answer;
     });
     slot.pending = pending;
+    // An expired answer goes only now: with the call pending, its removal keeps the slot indexed, so the
+    // new answer is kept and concurrent misses wait on this call (removed first, both were lost).
+    if (cached !== undefined) this.lru.delete(slot);
     return pending;
   }
 

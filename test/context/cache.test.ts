@@ -64,6 +64,98 @@ describe('ContextRoleCache', () => {
   });
 });
 
+/** The cache's index (subject → provider → context → id) as plain objects: what it still holds, empty maps included. */
+function indexOf(cache: ContextRoleCache): unknown {
+  const plain = (value: unknown): unknown =>
+    value instanceof Map ? Object.fromEntries([...value].map(([name, inner]) => [name, plain(inner)])) : 'slot';
+  return plain(cache['index']);
+}
+
+describe('ContextRoleCache: lifetimes, bytes and the index', () => {
+  it('refreshes an expired answer with one upstream call however many checks ask, and keeps the new answer', async () => {
+    const clock = new ManualClock(0);
+    const cache = new ContextRoleCache(limits, clock);
+    let calls = 0;
+    let hits = 0;
+    const fetch = async (): Promise<RolesAnswer> => {
+      calls++;
+      return { ok: true, roles: ['ta'] };
+    };
+    const ask = () => cache.get(key('alice', 'course', '1'), fetch, () => hits++);
+    await ask();
+    clock.advance(61_000);
+    await Promise.all([ask(), ask(), ask()]);
+    expect(calls).toBe(2);
+    await ask();
+    expect([calls, hits]).toEqual([2, 1]);
+  });
+
+  it('keeps an answer with roles cacheSeconds and one without negativeCacheSeconds, not a millisecond more', async () => {
+    const clock = new ManualClock(0);
+    const cache = new ContextRoleCache(limits, clock);
+    let hits = 0;
+    const onHit = () => hits++;
+    await cache.get(key('alice', 'course', '1'), answer('ta'), onHit);
+    await cache.get(key('alice', 'course', '2'), answer(), onHit);
+    clock.advance(9_999);
+    await cache.get(key('alice', 'course', '1'), answer('other'), onHit);
+    await cache.get(key('alice', 'course', '2'), answer('other'), onHit);
+    expect(hits).toBe(2);
+    clock.advance(1); // 10 s: the answer without roles is gone
+    expect(await cache.get(key('alice', 'course', '2'), answer('new'), onHit)).toEqual({ ok: true, roles: ['new'] });
+    clock.advance(49_999); // 59.999 s after the first answer: still cached
+    expect(await cache.get(key('alice', 'course', '1'), answer('other'), onHit)).toEqual({ ok: true, roles: ['ta'] });
+    clock.advance(1); // 60 s
+    expect(await cache.get(key('alice', 'course', '1'), answer('other'), onHit)).toEqual({ ok: true, roles: ['other'] });
+  });
+
+  it('keeps nothing, and indexes nothing, for an answer with a lifetime of 0', async () => {
+    const cache = new ContextRoleCache({ ...limits, negativeCacheSeconds: 0 }, new ManualClock());
+    await cache.get(key('alice', 'course', '1'), answer(), noHit);
+    expect(cache.size).toBe(0);
+    expect(indexOf(cache)).toEqual({});
+  });
+
+  it('counts each entry as 128 bytes plus its strings as UTF-16', async () => {
+    const cache = new ContextRoleCache(limits, new ManualClock());
+    await cache.get(key('alice', 'course', '42', 'idp'), answer('ta', 'grader'), noHit);
+    expect(cache.bytes).toBe(128 + 2 * ('idp'.length + 'alice'.length + 'course'.length + '42'.length + 'ta'.length + 'grader'.length));
+  });
+
+  it('unindexes what it evicts, and prunes the maps it empties, keeping their other entries', async () => {
+    const cache = new ContextRoleCache({ ...limits, maxEntries: 1 }, new ManualClock());
+    const keep = async (k: ReturnType<typeof key>) => cache.get(k, answer('ta'), noHit);
+    await keep(key('s', 'c1', '1', 'p1'));
+    expect(indexOf(cache)).toEqual({ s: { p1: { c1: { 1: 'slot' } } } });
+    await keep(key('s', 'c1', '2', 'p1')); // evicts id 1 beside id 2
+    expect(indexOf(cache)).toEqual({ s: { p1: { c1: { 2: 'slot' } } } });
+    await keep(key('s', 'c2', '1', 'p1')); // empties context c1 beside c2
+    expect(indexOf(cache)).toEqual({ s: { p1: { c2: { 1: 'slot' } } } });
+    await keep(key('s', 'c2', '1', 'p2')); // empties provider p1 beside p2
+    expect(indexOf(cache)).toEqual({ s: { p2: { c2: { 1: 'slot' } } } });
+    await keep(key('t', 'c2', '1', 'p2')); // empties subject s
+    expect(indexOf(cache)).toEqual({ t: { p2: { c2: { 1: 'slot' } } } });
+    cache.dropAll();
+    expect([cache.size, indexOf(cache)]).toEqual([0, {}]);
+  });
+
+  it('settles a call under way when the subject was invalidated and asked again under another provider or context, keeping neither answer', async () => {
+    const cache = new ContextRoleCache(limits, new ManualClock());
+    const finishers: ((a: RolesAnswer) => void)[] = [];
+    const slow = () => new Promise<RolesAnswer>((resolve) => finishers.push(resolve));
+    const a = cache.get(key('s', 'course', '1', 'idp-a'), slow, noHit);
+    const b = cache.get(key('s', 'course', '1', 'idp-b'), slow, noHit);
+    cache.dropSubject('s');
+    await cache.get(key('s', 'group', '1', 'idp-b'), answer('member'), noHit);
+    for (const finish of finishers) finish({ ok: true, roles: ['teacher'] });
+    expect(await Promise.all([a, b])).toEqual([
+      { ok: true, roles: ['teacher'] },
+      { ok: true, roles: ['teacher'] },
+    ]);
+    expect(indexOf(cache)).toEqual({ s: { 'idp-b': { group: { 1: 'slot' } } } });
+  });
+});
+
 describe('sourceUrl', () => {
   it('percent-encodes every placeholder value, so a value cannot add a path segment or a query', () => {
     expect(

@@ -115,12 +115,13 @@ describe('decide', () => {
     const [provider] = runtime.providers;
     const view = requestView('/reports/q1', { authorization: 'Bearer not-a-jwt', cookie: 'x=1' });
     const verified: boolean[] = [];
-    const { outcome } = await decide(runtime, view, {
+    const { outcome, tokenCached } = await decide(runtime, view, {
       presetToken: { provider: provider!, claims: { sub: 'bob', scope: 'reports:read' }, keyId: 'preset', payloadBytes: 0 },
       onVerified: (cached) => verified.push(cached),
     });
     expect(outcome).toMatchObject({ kind: 'allow', ruleId: 'reports', token: { claims: { sub: 'bob' } } });
     expect(verified).toEqual([]);
+    expect(tokenCached).toBe(false); // taken as verified, not from the verified-token cache
   });
 
   it('shows a header condition the values of a repeated header joined with ","', async () => {
@@ -156,5 +157,67 @@ viewAs:
     });
     expect((await decide(viewing, ask(['student']))).outcome).toMatchObject({ kind: 'allow', ruleId: 'course' });
     expect((await decide(viewing, ask(['student', 'student']))).outcome).toMatchObject({ kind: 'forbidden', ruleId: 'course' });
+  });
+
+  it('tells a denial the token came with the DPoP scheme, and only then', async () => {
+    const { runtime: dpop } = testRuntime(testConfig(CONFIG_YAML.replace('algorithms: [HS256]', 'algorithms: [HS256]\n    dpop: {}')));
+    const outcome = async (authorization: string) => (await decide(dpop, requestView('/courses/1', { authorization }))).outcome;
+    // Refused by the verifier, and (a valid token without its proof) by the binding check.
+    expect(await outcome('DPoP not-a-jwt')).toMatchObject({ kind: 'unauthenticated', reason: 'malformed_token', dpop: true });
+    expect(await outcome(`DPoP ${await token()}`)).toMatchObject({ kind: 'unauthenticated', reason: 'invalid_dpop_proof', dpop: true });
+    expect(await outcome('Bearer not-a-jwt')).toEqual({
+      kind: 'unauthenticated',
+      reason: 'malformed_token',
+      provider: undefined,
+      dpop: undefined,
+    });
+  });
+
+  it('denies revoked preset claims, which came from no location, without a DPoP flag', async () => {
+    const [provider] = runtime.providers;
+    const store = createRevocationStore(parseRevocationConfig({ store: 'memory' }), deps);
+    await store.start();
+    try {
+      await store.revoke({ type: 'sub', value: 'bob', reason: 'unit test' });
+      const { outcome } = await decide(runtime, requestView('/reports/q1'), {
+        revocation: store,
+        presetToken: { provider: provider!, claims: { sub: 'bob', iat: 1, scope: 'reports:read' }, keyId: 'preset', payloadBytes: 0 },
+      });
+      expect(outcome).toEqual({ kind: 'unauthenticated', reason: 'revoked', provider: 'idp', sub: 'bob', dpop: undefined });
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it("shows a when condition every header but the identity and pseudo-headers, a repeated one joined with ','", async () => {
+    const { runtime: conditional } = testRuntime(
+      testConfig(`${CONFIG_YAML}
+  - id: headers
+    match: { paths: [/headers] }
+    require: { authenticated: true, when: "request.headers['x-tenant'] == 'a,b' && !('x-user-id' in request.headers) && !(':path' in request.headers)" }
+`),
+    );
+    const bearer = `Bearer ${await token()}`;
+    const ask = (headers: [string, string[]][]) =>
+      decide(conditional, { ...requestView('/headers'), headers: new Map([['authorization', [bearer]], ...headers]) });
+    expect((await ask([['x-tenant', ['a', 'b']]])).outcome).toMatchObject({ kind: 'allow', ruleId: 'headers' });
+    // x-user-id is an identity header (claimToHeaders): only tollgate sets it, so a condition never sees a client's copy.
+    expect(
+      (
+        await ask([
+          ['x-tenant', ['a', 'b']],
+          ['x-user-id', ['alice']],
+        ])
+      ).outcome,
+    ).toMatchObject({ kind: 'allow', ruleId: 'headers' });
+    expect(
+      (
+        await ask([
+          ['x-tenant', ['a', 'b']],
+          [':path', ['/headers']],
+        ])
+      ).outcome,
+    ).toMatchObject({ kind: 'allow', ruleId: 'headers' });
+    expect((await ask([['x-tenant', ['a']]])).outcome).toMatchObject({ kind: 'forbidden', ruleId: 'headers' });
   });
 });

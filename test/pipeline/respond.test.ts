@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromStruct } from '../../src/envoy/types.js';
 import { decide } from '../../src/pipeline/decide.js';
-import { IdentityHeaders, toCheckResponse, type Outcome, type ResponseContext } from '../../src/pipeline/respond.js';
+import { dpopChallengeOf, IdentityHeaders, toCheckResponse, type Outcome, type ResponseContext } from '../../src/pipeline/respond.js';
 import { REASONS, type PolicyReason, type Reason, type RequestFailure, type TokenFailure } from '../../src/reasons.js';
 import { CONFIG_YAML, requestView, testConfig, testRuntime, token } from './helpers.js';
 
@@ -83,6 +83,13 @@ describe('toCheckResponse', () => {
     expect(unsafe).toEqual(['x-user-id']);
   });
 
+  it('injects a claim of one character', async () => {
+    const { runtime } = testRuntime();
+    const view = requestView('/courses/1', { authorization: `Bearer ${await token({ sub: 'a' })}` });
+    const { outcome } = await decide(runtime, view);
+    expect(toCheckResponse(outcome, view, ctx).ok_response?.headers?.map((h) => h.header)).toEqual([{ key: 'x-user-id', value: 'a' }]);
+  });
+
   it('asks the client to refresh a token with stale permissions', () => {
     const response = toCheckResponse({ kind: 'allow', ruleId: null, refresh: true }, requestView('/x'), ctx);
     expect(response.ok_response?.response_headers_to_add).toEqual([
@@ -162,5 +169,106 @@ describe('what an allow removes from the request', () => {
       new IdentityHeaders(config),
     );
     expect(response?.headers_to_remove?.sort()).toEqual(['x-exact', 'x.auth-level']);
+  });
+});
+
+describe('the DPoP challenge (RFC 9449 §7.1)', () => {
+  const dpop = { algs: 'ES256 EdDSA', bearer: true };
+  const expired = `error="invalid_token", error_description="${REASONS.expired.description}"`;
+  const challenge = (outcome: Outcome, challenge: { algs: string; bearer: boolean } = dpop) =>
+    toCheckResponse(outcome, requestView('/x'), { ...ctx, dpop: challenge }).denied_response?.headers?.find(
+      (h) => h.header?.key === 'www-authenticate',
+    )?.header?.value;
+
+  it('offers both schemes, the error on the Bearer one for a token sent as Bearer, on the DPoP one for a token sent as DPoP', () => {
+    expect(challenge({ kind: 'unauthenticated', reason: 'expired' })).toBe(
+      `Bearer realm="unit", ${expired}, DPoP realm="unit", algs="ES256 EdDSA"`,
+    );
+    expect(challenge({ kind: 'unauthenticated', reason: 'expired', dpop: false })).toBe(
+      `Bearer realm="unit", ${expired}, DPoP realm="unit", algs="ES256 EdDSA"`,
+    );
+    expect(challenge({ kind: 'unauthenticated', reason: 'expired', dpop: true })).toBe(
+      `Bearer realm="unit", DPoP realm="unit", algs="ES256 EdDSA", ${expired}`,
+    );
+    // No token at all: no error attribute on either.
+    expect(challenge({ kind: 'unauthenticated', reason: 'missing_token' })).toBe(
+      'Bearer realm="unit", DPoP realm="unit", algs="ES256 EdDSA"',
+    );
+  });
+
+  it('puts a DPoP error on the DPoP challenge, and dpop_required too, whatever scheme the token came with', () => {
+    const proof = `error="invalid_dpop_proof", error_description="${REASONS.invalid_dpop_proof.description}"`;
+    expect(challenge({ kind: 'unauthenticated', reason: 'invalid_dpop_proof' })).toBe(
+      `Bearer realm="unit", DPoP realm="unit", algs="ES256 EdDSA", ${proof}`,
+    );
+    const required = `error="invalid_token", error_description="${REASONS.dpop_required.description}"`;
+    expect(challenge({ kind: 'unauthenticated', reason: 'dpop_required' })).toBe(
+      `Bearer realm="unit", DPoP realm="unit", algs="ES256 EdDSA", ${required}`,
+    );
+  });
+
+  it('offers only DPoP, with the error, when no provider takes Bearer tokens', () => {
+    const only = { algs: 'ES256', bearer: false };
+    expect(challenge({ kind: 'unauthenticated', reason: 'expired' }, only)).toBe(`DPoP realm="unit", algs="ES256", ${expired}`);
+    expect(challenge({ kind: 'unauthenticated', reason: 'missing_token' }, only)).toBe('DPoP realm="unit", algs="ES256"');
+  });
+
+  it('is no challenge on a 403 or a 500', () => {
+    expect(challenge({ kind: 'forbidden', reason: 'missing_scope', ruleId: 'r1' })).toBeUndefined();
+    expect(challenge({ kind: 'error' })).toBeUndefined();
+  });
+
+  it('is offered when some provider accepts DPoP, Bearer beside it unless every provider requires DPoP', () => {
+    const providers = (yaml: string) => testConfig(yaml).providers;
+    const second = CONFIG_YAML.replace(
+      'rules:',
+      `  - name: other
+    issuer: https://other.example.com
+    audiences: [api]
+    algorithms: [HS256]
+    hmacSecret: { env: TOLLGATE_PIPELINE_TEST_SECRET }
+rules:`,
+    );
+    const withDpop = (yaml: string, dpopOf: string, at: number) => {
+      let seen = 0;
+      return yaml.replace(/algorithms: \[HS256\]/g, (match) => (seen++ === at ? `${match}\n    dpop: ${dpopOf}` : match));
+    };
+    expect(dpopChallengeOf(providers(CONFIG_YAML))).toBeUndefined();
+    expect(dpopChallengeOf(providers(withDpop(CONFIG_YAML, '{}', 0)))).toEqual({ algs: expect.any(String), bearer: true });
+    expect(dpopChallengeOf(providers(withDpop(CONFIG_YAML, '{ required: true, algorithms: [ES256] }', 0)))).toEqual({
+      algs: 'ES256',
+      bearer: false,
+    });
+    // A provider without dpop (it takes Bearer tokens) beside one that requires it, in either order.
+    for (const at of [0, 1])
+      expect(dpopChallengeOf(providers(withDpop(second, '{ required: true, algorithms: [ES256] }', at)))).toEqual({
+        algs: 'ES256',
+        bearer: true,
+      });
+    // Two providers, each requiring DPoP: no Bearer; their algorithms listed once each.
+    const both = withDpop(
+      withDpop(second, '{ required: true, algorithms: [ES256, EdDSA] }', 0),
+      '{ required: true, algorithms: [EdDSA] }',
+      1,
+    );
+    expect(dpopChallengeOf(providers(both))).toEqual({ algs: 'ES256 EdDSA', bearer: false });
+  });
+});
+
+describe('which headers only tollgate may set', () => {
+  const internalTokens = (header: string) =>
+    `${CONFIG_YAML}internalTokens: { issuer: https://gw.example.com, keysDir: /keys, header: ${header} }
+listen: { tls: { certFile: tls.crt, keyFile: tls.key, clientCaFile: ca.crt } }
+`;
+
+  it('counts the header minted tokens travel in, unless a provider reads tokens there', () => {
+    expect(new IdentityHeaders(testConfig(internalTokens('x-internal-token'))).isIdentity('x-internal-token')).toBe(true);
+    // The default: minted tokens go in authorization, where the provider reads its tokens; a client's copy is verified as one.
+    expect(new IdentityHeaders(testConfig(internalTokens('authorization'))).isIdentity('authorization')).toBe(false);
+    const reading = internalTokens('x-internal-token').replace(
+      'algorithms: [HS256]',
+      'algorithms: [HS256]\n    fromHeaders: [{ name: authorization, prefix: "Bearer " }, { name: X-Internal-Token }]',
+    );
+    expect(new IdentityHeaders(testConfig(reading)).isIdentity('x-internal-token')).toBe(false);
   });
 });
