@@ -78,7 +78,8 @@ export async function verifyProof(proof: string, request: ProofRequest, settings
   if (iat > request.nowSeconds + skewSeconds || iat < request.nowSeconds - maxAgeSeconds - skewSeconds) return undefined;
   if (ath !== accessTokenHash(request.accessToken)) return undefined;
 
-  header.key ??= importKey(header);
+  // Not `??=`: null, a key that cannot be used, is remembered too.
+  if (header.key === undefined) header.key = importKey(header);
   if (!header.key) return undefined;
   if (!(await verifySignature(header.alg, header.key, segments.signingInput, segments.signature))) return undefined;
   return { jkt: header.jkt, jti, acceptableUntil: iat + maxAgeSeconds + skewSeconds };

@@ -2,9 +2,15 @@
  * verifyProof on its own: the boundaries and the malformed claims of a DPoP proof (RFC 9449 §4.3),
  * which the gRPC tests in test/integration/sender-constraint.test.ts reach only through a whole check.
  */
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
 import { verifyProof, type ProofRequest } from '../../src/pipeline/dpop.js';
+
+// createPublicKey as node has it, counted: how often dpop.ts imports a proof's key.
+vi.mock('node:crypto', async (importOriginal) => {
+  const crypto = await importOriginal<typeof import('node:crypto')>();
+  return { ...crypto, createPublicKey: vi.fn(crypto.createPublicKey) };
+});
 
 const NOW = 1_800_000_000;
 const URI = 'https://api.example.com/api/things';
@@ -100,6 +106,14 @@ describe('verifyProof', () => {
     expect(await verify(proof({ header: { jwk: { kty, crv, x, y: x } } }))).toBeUndefined();
   });
 
+  it('refuses a header or payload that is no JSON object, and a header with an extension it does not understand, without throwing', async () => {
+    const valid = proof().split('.');
+    const notJson = Buffer.from('not json').toString('base64url');
+    expect(await verify([notJson, valid[1], valid[2]].join('.'))).toBeUndefined();
+    expect(await verify([valid[0], notJson, valid[2]].join('.'))).toBeUndefined();
+    expect(await verify(proof({ header: { crit: ['exp'], exp: 1 } }))).toBeUndefined();
+  });
+
   it('hashes the access token as the bytes that were sent (ath), a byte above 0x7f included', async () => {
     const token = 'token-\u00e9';
     expect(await verify(proof({ claims: { ath: sha256(Buffer.from(token, 'latin1')) } }), { accessToken: token })).toBeDefined();
@@ -138,5 +152,24 @@ describe('verifyProof, a header it has read before', () => {
     const rsaSigned = () => proof({ header: rsaHeader, signer: (input) => sign('sha256', Buffer.from(input), rsa.privateKey) });
     expect(await verify(rsaSigned())).toBeUndefined();
     expect(await verify(rsaSigned())).toBeUndefined();
+  });
+
+  it('imports its key once: for the first proof under it, a key that cannot be imported or used included', async () => {
+    const imports = vi.mocked(createPublicKey);
+    const importsFor = async (text: () => string) => {
+      imports.mockClear();
+      for (let i = 0; i < 3; i++) expect(await verify(text())).toBeUndefined();
+      return imports.mock.calls.length;
+    };
+    const usable = { kid: 'imported-once' };
+    imports.mockClear();
+    for (const jti of ['a', 'b', 'c']) expect(await verify(proof({ header: usable, claims: { jti } }))).toBeDefined();
+    expect(imports).toHaveBeenCalledTimes(1);
+    const { kty, crv, x } = publicJwk(ec.publicKey);
+    expect(await importsFor(() => proof({ header: { kid: 'not-on-the-curve', jwk: { kty, crv, x, y: x } } }))).toBe(1);
+    const rsaHeader = { jwk: publicJwk(rsa.publicKey), kid: 'rsa-labelled-es256, once' };
+    expect(
+      await importsFor(() => proof({ header: rsaHeader, signer: (input) => sign('sha256', Buffer.from(input), rsa.privateKey) })),
+    ).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { criticalExtensionsUnderstood, decodeJws } from '../../src/pipeline/jws.js';
+import { criticalExtensionsUnderstood, decodeJws, looksLikeJws } from '../../src/pipeline/jws.js';
 
 const b64 = (bytes: Buffer | string) => Buffer.from(bytes).toString('base64url');
 const json = (value: unknown) => b64(JSON.stringify(value));
@@ -30,6 +30,11 @@ describe('decodeJws', () => {
     ['whitespace', `${HEADER}.${PAYLOAD} .${SIG}`],
     ['a segment of 4n+1 characters', `${HEADER}.${PAYLOAD}.${SIG}AAA`],
     ['a payload that is an array', `${HEADER}.${json([1])}.${SIG}`],
+    ['a header that is a number', `${json(1)}.${PAYLOAD}.${SIG}`],
+    ['a header that is a string', `${json('ES256')}.${PAYLOAD}.${SIG}`],
+    ['a payload that is true', `${HEADER}.${json(true)}.${SIG}`],
+    ['a payload that is null', `${HEADER}.${json(null)}.${SIG}`],
+    ['text before the header', ` ${HEADER}.${PAYLOAD}.${SIG}`],
     ['a payload that is not JSON', `${HEADER}.${b64('not json')}.${SIG}`],
     ['nesting deeper than 16', `${HEADER}.${json({ a: JSON.parse('['.repeat(20) + ']'.repeat(20)) })}.${SIG}`],
     ['a header naming a parameter twice', `${b64('{"alg":"none","kid":"k","alg":"ES256"}')}.${PAYLOAD}.${SIG}`],
@@ -58,6 +63,21 @@ describe('decodeJws', () => {
     expect(decodeJws(`${HEADER}.${json(nested(17))}.${SIG}`)).toEqual({ ok: false, reason: 'malformed_token' });
   });
 
+  it('refuses a claim nested 17 deep after one nested 16 deep (the walk stops only past the limit)', () => {
+    const nested = (levels: number) => {
+      let value: unknown = 'leaf';
+      for (let i = 1; i < levels; i++) value = { n: value };
+      return value;
+    };
+    expect(decodeJws(`${HEADER}.${json({ a: nested(16), b: nested(16) })}.${SIG}`).ok).toBe(true);
+    expect(decodeJws(`${HEADER}.${json({ a: nested(16), b: nested(17) })}.${SIG}`)).toEqual({ ok: false, reason: 'malformed_token' });
+  });
+
+  it('reads a payload that names a claim twice as JSON.parse and jose do: the last one counts (only the header must name each once)', () => {
+    const result = decodeJws(`${HEADER}.${b64('{"sub":"first","sub":"last"}')}.${SIG}`);
+    expect(result.ok && result.jws.payload).toEqual({ sub: 'last' });
+  });
+
   it('refuses nesting far deeper than the limit without walking all of it (no stack overflow)', () => {
     // limits.maxTokenBytes allows 64 KiB: tens of thousands of levels, more than a full walk's stack holds.
     const deep = b64(`{"a":${'['.repeat(40_000)}${']'.repeat(40_000)}}`);
@@ -68,6 +88,16 @@ describe('decodeJws', () => {
     const header = '{"alg":"ES256","kid":"alg","jwk":{"alg":"x","kid":"y"},"x":["kid","alg"],"q":"\\"alg\\":"}';
     const result = decodeJws(`${b64(header)}.${PAYLOAD}.${SIG}`);
     expect(result.ok && result.jws.header).toEqual(JSON.parse(header));
+  });
+});
+
+describe('looksLikeJws', () => {
+  it('is true for three base64url segments only', () => {
+    expect(looksLikeJws(`${HEADER}.${PAYLOAD}.${SIG}`)).toBe(true);
+    expect(looksLikeJws('a.b.c')).toBe(true);
+    expect(looksLikeJws('opaque-token')).toBe(false);
+    expect(looksLikeJws(`${HEADER}.${PAYLOAD}.${SIG}.x.y`)).toBe(false);
+    expect(looksLikeJws(`x ${HEADER}.${PAYLOAD}.${SIG}`)).toBe(false);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, normalizePath, type Identity } from '../../src/policy/index.js';
+import { parseTemplate } from '../../src/policy/path.js';
 import { request } from './helpers.js';
 
 const ok: Array<[raw: string, normalized: string]> = [
@@ -150,6 +151,16 @@ describe('path templates', () => {
     ['/two', null],
   ])('%s → %s', (path, rule) => {
     expect(ruleFor(path)).toBe(rule);
+  });
+
+  it('lists the parameters a template binds, in order, and none for a template without (what id templates may name)', () => {
+    const params = (source: string) => {
+      const parsed = parseTemplate(source);
+      return parsed.ok ? parsed.template.params : parsed.message;
+    };
+    expect(params('/courses/{courseId}/students/{studentId}/**')).toEqual(['courseId', 'studentId']);
+    expect(params('/a/*/b')).toEqual([]);
+    expect(params('/')).toEqual([]);
   });
 
   it('binds parameters percent-decoded and resolves id templates', () => {
