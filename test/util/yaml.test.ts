@@ -17,8 +17,14 @@ vi.mock('js-yaml', async (importOriginal) => {
     },
   };
 });
+// intern, counted: how many strings a read interns.
+vi.mock('../../src/util/intern.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/util/intern.js')>();
+  return { intern: vi.fn(actual.intern) };
+});
 afterEach(() => {
   failure.error = undefined;
+  vi.mocked(intern).mockClear();
 });
 
 setFlagsFromString('--expose-gc');
@@ -100,25 +106,33 @@ describe('readYaml', () => {
     expect(keptAlive((text) => load(text, { schema: CORE_SCHEMA }), document)).toBeGreaterThan(12);
     expect(read).toBeLessThan(4);
   });
-});
 
-describe('intern', () => {
-  it('gives back the same text for every kind of string', () => {
-    for (const text of [
-      '',
-      'GET',
-      '0',
-      '123',
-      '4294967295',
-      '-1',
-      '1.5',
-      '__proto__',
-      'constructor',
-      'x'.repeat(5000),
-      'caf\u00e9 \u{1f600}',
-      '\ud800',
-    ]) {
-      expect(intern(text)).toBe(text);
+  it('reads a node that aliases share once, and gives it shared, as js-yaml does', () => {
+    // Six levels, each a list naming the one before nine times: 9^6 paths lead to the strings of `l0`.
+    const levels = ['l0: &l0 [a, b, c, d, e, f, g, h, i]'];
+    for (let level = 1; level < 6; level++)
+      levels.push(
+        `l${level}: &l${level} [${Array(9)
+          .fill(`*l${level - 1}`)
+          .join(', ')}]`,
+      );
+    const read = readYaml(levels.join('\n'));
+    if (!read.ok) throw new Error(read.message);
+    const value = read.value as Record<string, unknown[]>;
+    expect(value.l0).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i']);
+    expect(value.l5?.[8]).toBe(value.l4);
+    expect(value.l1?.[0]).toBe(value.l0);
+    expect(vi.mocked(intern)).toHaveBeenCalledTimes(9);
+  });
+
+  it('refuses a document that an alias makes recursive: no reader of a config expects one without end', () => {
+    for (const text of ['a: &a [ *a ]\n', '&a { self: *a }\n', 'rules:\n  - &rule\n    id: a\n    match: { any: [ *rule ] }\n']) {
+      expect(readYaml(text)).toEqual({
+        ok: false,
+        message: 'an alias refers to a node that contains it, which makes the document endless',
+      });
     }
+    // an alias after the node it names is no recursion
+    expect(readYaml('a: &a { b: [1] }\nc: { d: *a }\n')).toEqual({ ok: true, value: { a: { b: [1] }, c: { d: { b: [1] } } } });
   });
 });
