@@ -104,6 +104,7 @@ describe('config loading', () => {
       'config: shutdown.notServingSeconds: notServingSeconds must not exceed drainSeconds',
     ],
     ['providers: []\nproviders: []\n', 'config: YAML: duplicated mapping key at line 2, column 1'],
+    ['rules: &rules [ *rules ]\n', 'config: YAML: an alias refers to a node that contains it, which makes the document endless'],
   ])('%j is refused with a message naming the field', (config, message) => {
     const lines = problems(config);
     expect(
