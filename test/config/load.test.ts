@@ -105,6 +105,9 @@ describe('config loading', () => {
     ],
     ['providers: []\nproviders: []\n', 'config: YAML: duplicated mapping key at line 2, column 1'],
     ['rules: &rules [ *rules ]\n', 'config: YAML: an alias refers to a node that contains it, which makes the document endless'],
+    ['', 'config: YAML: expected a document, but the input is empty'],
+    ['# nothing yet\n', 'config: YAML: expected a document, but the input is empty'],
+    ['~\n', 'config: YAML: the document is null; write `{}` for the defaults'],
   ])('%j is refused with a message naming the field', (config, message) => {
     const lines = problems(config);
     expect(
