@@ -40,8 +40,8 @@ export function loadConfigFile(path: string): LoadedConfig {
 export function parseConfig(text: string, baseDir: string): Config {
   const yaml = readYaml(text);
   if (!yaml.ok) throw new ConfigError([`YAML: ${yaml.message}`]);
-  // Refused as an empty file is (js-yaml finds no document there): a file cut short while it was
-  // written must never reload as the defaults. `{}` says "the defaults" explicitly.
+  // Refused as an empty file is (js-yaml finds no document there): a file caught empty while it is
+  // rewritten must never reload as the defaults. `{}` says "the defaults" explicitly.
   if (yaml.value === null) throw new ConfigError(['YAML: the document is null; write `{}` for the defaults']);
   const result = configSchema.safeParse(yaml.value, { reportInput: true });
   if (!result.success) throw configErrorFromZod(result.error, configSchema);
