@@ -44,7 +44,10 @@ export interface KeyWriteResult {
 
 // KEYS[1] the key. ARGV: deadline (ms, Redis clock), wanted replicas (-1: 1 if any connected),
 // kind, value, expire-at (s), channel, message. Checks come before the first write, so a refusal
-// changes nothing. Redis 6.2+ (EXAT, PXAT); PTTL rather than 7.0's PEXPIRETIME for that reason.
+// changes nothing; the one command that can fail after it, PUBLISH (an ACL may allow SUBSCRIBE and
+// not PUBLISH), is caught and the write undone within the script before the error is returned, so an
+// error reply still means nothing changed. Redis 6.2+ (EXAT, PXAT); PTTL rather than 7.0's
+// PEXPIRETIME for that reason.
 const APPLY = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -63,7 +66,17 @@ if ARGV[3] == 'set' then
 else
   changed = redis.call('DEL', KEYS[1])
 end
-redis.call('PUBLISH', ARGV[6], ARGV[7])
+local published = redis.pcall('PUBLISH', ARGV[6], ARGV[7])
+if type(published) == 'table' and published.err then
+  if not previous then
+    redis.call('DEL', KEYS[1])
+  elseif previousAt < 0 then
+    redis.call('SET', KEYS[1], previous)
+  else
+    redis.call('SET', KEYS[1], previous, 'PXAT', previousAt)
+  end
+  return redis.error_reply(published.err)
+end
 return {'applied', wanted, changed, previous or '', previousAt}
 `;
 

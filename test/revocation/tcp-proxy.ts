@@ -34,6 +34,11 @@ export class TcpProxy {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** Frozen: by `freeze()`, or by `holdFrom` once its text was sent. */
+  get holding(): boolean {
+    return this.mode === 'frozen';
+  }
+
   cut(): void {
     this.mode = 'cut';
     for (const [client, upstream] of this.pairs) {
