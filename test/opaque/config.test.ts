@@ -100,4 +100,18 @@ describe('opaque-token providers in the config', () => {
     );
     expect(() => offlineRuntime(config)).toThrow(/"hydra" and "partners" both read opaque tokens from header:authorization bearer/);
   });
+
+  it('names the DPoP scheme as the place two introspection providers both read, when both set dpop', () => {
+    process.env.INTROSPECT_SECRET = 'secret';
+    const config = parseConfig(
+      stringify({
+        providers: [
+          { ...hydra, fromHeaders: [{ name: 'x-token' }], dpop: {} },
+          { ...hydra, name: 'h2', fromHeaders: [{ name: 'x-other-token' }], dpop: {} },
+        ],
+      }),
+      '/etc',
+    );
+    expect(() => offlineRuntime(config)).toThrow(/"hydra" and "h2" both read opaque tokens from header:authorization dpop:/);
+  });
 });

@@ -3,10 +3,13 @@
  * with something other than a KeyError (a bug, not a verdict: it must reach the Check's fail-closed
  * catch as an error, not become a quiet `unknown_key`).
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { providerSchema } from '../../src/config/providers.js';
 import { KeyError, type KeyManager } from '../../src/keys/index.js';
-import { TokenVerifier } from '../../src/pipeline/verify.js';
+import type { ApiKeyStore, Introspector } from '../../src/opaque/index.js';
+import { TokenVerifier, type ProviderRuntime } from '../../src/pipeline/verify.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { CONFIG_YAML, NOW_MS, testConfig, testRuntime, token } from './helpers.js';
 
@@ -77,5 +80,102 @@ describe('TokenVerifier', () => {
       ok: false,
       reason: 'unsupported_algorithm',
     });
+  });
+
+  it('chooses a JWT provider by iss even when an introspection provider names the same issuer', async () => {
+    // config/schema.ts lets an introspection provider share a JWT provider's issuer (one authorization
+    // server issuing both kinds): only JWT providers may be chosen by `iss`, whatever order they come in.
+    const secret = new TextEncoder().encode('verify-unit-test-secret-0123456789abcdef');
+    const bearer = { kind: 'header', key: 'header:authorization bearer', name: 'authorization', prefix: 'Bearer ' } as const;
+    const jwtConfig = providerSchema.parse({
+      name: 'idp',
+      issuer: 'https://idp.example.com',
+      audiences: ['api'],
+      algorithms: ['HS256'],
+      hmacSecret: { env: 'UNUSED_IN_THIS_TEST' },
+    });
+    const opaqueConfig = providerSchema.parse({
+      name: 'as',
+      issuer: 'https://idp.example.com',
+      audiences: ['api'],
+      introspection: { url: 'https://idp.example.com/introspect', clientId: 'tollgate', clientSecret: { file: 'secret' } },
+      fromHeaders: [{ name: 'x-opaque' }],
+    });
+    const introspector = { answer: () => ({ kind: 'inactive' }) } as unknown as Introspector;
+    const jwt: ProviderRuntime = { config: jwtConfig, hmacKey: secret, locationKeys: new Set([bearer.key]), claimHeaders: [] };
+    // Its own location, as OpaqueTokens requires: `iss` routing must not reach it at all.
+    const opaque: ProviderRuntime = { config: opaqueConfig, introspector, locationKeys: new Set(['header:x-opaque']), claimHeaders: [] };
+    const iat = Math.floor(NOW_MS / 1000);
+    const signed = (iss: string) =>
+      new SignJWT({ sub: 'alice' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(iss)
+        .setAudience('api')
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + 60)
+        .sign(secret);
+    const verifier = new TokenVerifier([jwt, opaque], { maxTokenBytes: 8192, clock: new ManualClock(NOW_MS), cacheEntries: 10 });
+    expect(await verifier.verify(await signed('https://idp.example.com'), bearer)).toMatchObject({ ok: true, token: { provider: jwt } });
+    // No entry but the JWT providers' issuers: any other `iss`, however short, names no provider.
+    for (const iss of ['S', 'https://as.example.com']) {
+      expect(await verifier.verify(await signed(iss), bearer)).toEqual({ ok: false, reason: 'unknown_issuer' });
+    }
+  });
+
+  it('answers unsupported_algorithm for HS* without a secret and unknown_key without a key source (runtimes a validated config never builds)', async () => {
+    const location = { kind: 'header', key: 'header:authorization bearer', name: 'authorization', prefix: 'Bearer ' } as const;
+    const config = providerSchema.parse({
+      name: 'idp',
+      issuer: 'https://idp.example.com',
+      audiences: ['api'],
+      algorithms: ['ES256', 'HS256'],
+      jwks: { uri: 'https://idp.example.com/jwks' },
+      hmacSecret: { env: 'UNUSED_IN_THIS_TEST' },
+    });
+    const now = NOW_MS / 1000;
+    const jwt = (alg: string) => `${b64({ alg })}.${b64({ iss: config.issuer, aud: 'api', sub: 'alice', iat: now, exp: now + 60 })}.c2ln`;
+    const provider: ProviderRuntime = { config, locationKeys: new Set([location.key]), claimHeaders: [] };
+    const verifier = new TokenVerifier([provider], { maxTokenBytes: 8192, clock: new ManualClock(NOW_MS), cacheEntries: 10 });
+    expect(await verifier.verify(jwt('HS256'), location)).toEqual({ ok: false, reason: 'unsupported_algorithm', provider });
+    expect(await verifier.verify(jwt('ES256'), location)).toEqual({ ok: false, reason: 'unknown_key', provider });
+  });
+
+  it('hands a token that is no JWS, from an opaque provider’s place, to that provider', async () => {
+    const location = { kind: 'header', key: 'header:x-api-key', name: 'x-api-key', prefix: '' } as const;
+    const config = providerSchema.parse({ name: 'partners', apiKeys: { file: 'api-keys.yaml' }, fromHeaders: [{ name: 'x-api-key' }] });
+    const entry = { id: 'ci', digest: Buffer.alloc(32), claims: { sub: 'ci', jti: 'ci' }, expiresAtMs: undefined };
+    const apiKeys = { lookup: () => entry } as unknown as ApiKeyStore;
+    const provider: ProviderRuntime = { config, apiKeys, locationKeys: new Set([location.key]), claimHeaders: [] };
+    const verifier = new TokenVerifier([provider], { maxTokenBytes: 8192, clock: new ManualClock(NOW_MS), cacheEntries: 10 });
+    expect(await verifier.verify('tg_0123456789abcdef', location)).toMatchObject({ ok: true, token: { provider, keyId: 'api-key:ci' } });
+  });
+
+  it('denies a cached token as unknown_key once its signing key is no longer current', async () => {
+    const location = { kind: 'header', key: 'header:authorization bearer', name: 'authorization', prefix: 'Bearer ' } as const;
+    const config = providerSchema.parse({
+      name: 'idp',
+      issuer: 'https://idp.example.com',
+      audiences: ['api'],
+      algorithms: ['ES256'],
+      jwks: { uri: 'https://idp.example.com/jwks' },
+    });
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    let current = true;
+    const keys = { getKey: () => Promise.resolve({ id: 'k1', key: publicKey }), isCurrent: () => current } as unknown as KeyManager;
+    const provider: ProviderRuntime = { config, keys, locationKeys: new Set([location.key]), claimHeaders: [] };
+    const verifier = new TokenVerifier([provider], { maxTokenBytes: 8192, clock: new ManualClock(NOW_MS), cacheEntries: 10 });
+    const iat = Math.floor(NOW_MS / 1000);
+    const jwt = await new SignJWT({ sub: 'alice' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer('https://idp.example.com')
+      .setAudience('api')
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 60)
+      .sign(privateKey);
+    expect(await verifier.verify(jwt, location)).toMatchObject({ ok: true, cached: false });
+    expect(verifier.verify(jwt, location)).toMatchObject({ ok: true, cached: true });
+    current = false; // the key was removed from the JWKS: the cached verdict no longer holds
+    expect(verifier.verify(jwt, location)).toEqual({ ok: false, reason: 'unknown_key', provider });
+    expect(verifier.cacheSize).toBe(0);
   });
 });
