@@ -62,12 +62,9 @@ describe('redis revocation store: an acknowledged change is on the replicas (WAI
   let onReplica: Redis;
   beforeAll(async () => {
     primary = await RedisServer.launch();
-    follower = await RedisServer.launch({ args: () => ['--replicaof', '127.0.0.1', String(primary.port)] });
+    follower = await RedisServer.launchReplicaOf(primary);
     direct = new Redis(primary.url);
     onReplica = new Redis(follower.url);
-    await waitFor('the replica to be in sync', async () => (await onReplica.info('replication')).includes('master_link_status:up'), {
-      intervalMs: 20,
-    });
   });
   afterAll(async () => {
     direct?.disconnect();

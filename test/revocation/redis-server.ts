@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { waitFor } from '../helpers/time.js';
 
 const BIND_ATTEMPTS = 5;
 
@@ -59,6 +61,20 @@ export class RedisServer {
         if (attempt >= BIND_ATTEMPTS || !isBindFailure(err)) throw err;
       }
     }
+  }
+
+  /** A replica of `primary`, resolved once it is in sync (its link to the primary up after the first full sync). */
+  static async launchReplicaOf(primary: RedisServer): Promise<RedisServer> {
+    const replica = await RedisServer.launch({ args: () => ['--replicaof', '127.0.0.1', String(primary.port)] });
+    const client = new Redis(replica.url);
+    try {
+      await waitFor('the replica to be in sync', async () => (await client.info('replication')).includes('master_link_status:up'), {
+        intervalMs: 20,
+      });
+    } finally {
+      client.disconnect();
+    }
+    return replica;
   }
 
   get url(): string {

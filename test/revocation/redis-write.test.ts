@@ -100,13 +100,10 @@ describe('writeKey: a primary with one replica', () => {
   beforeAll(async () => {
     // No 5 s wait for more replicas before the first full sync (repl-diskless-sync-delay).
     primary = await RedisServer.launch({ args: () => ['--repl-diskless-sync-delay', '0'] });
-    follower = await RedisServer.launch({ args: () => ['--replicaof', '127.0.0.1', String(primary.port)] });
+    follower = await RedisServer.launchReplicaOf(primary);
     proxy = await TcpProxy.start(primary.port);
     direct = new Redis(primary.url);
     onReplica = new Redis(follower.url);
-    await waitFor('the replica to be in sync', async () => (await onReplica.info('replication')).includes('master_link_status:up'), {
-      intervalMs: 20,
-    });
   });
   afterAll(async () => {
     direct?.disconnect();
