@@ -444,7 +444,14 @@ export function compileRequirement(ruleId: string, params: readonly string[] | n
   }
   const base = hasOwnRequirements ? compileSet(scope, ['require'], rest) : null;
   const alternatives = (anyOf ?? []).map((alternative, i) => compileSet(scope, ['require', 'anyOf', i], alternative));
+  return requirementOf(base, alternatives);
+}
 
+/**
+ * The per-request test of a `require`, in a function of its own so that it keeps only the compiled sets:
+ * made in compileRequirement, it kept that scope's `rest`, and through it the parsed config of every rule.
+ */
+function requirementOf(base: CompiledRequirement | null, alternatives: readonly CompiledRequirement[]): CompiledRequirement {
   return {
     evaluate(ctx) {
       if (base) {
