@@ -14,6 +14,11 @@ import { ManualClock } from '../../src/util/clock.js';
 import { CONFIG_YAML, NOW_MS, testConfig, testRuntime, token } from './helpers.js';
 
 const runtimeWith = (yaml: string) => testRuntime(testConfig(`${CONFIG_YAML}${yaml}`)).runtime;
+/** A provider of issuer https://idp.example.com for audience api, as the schema reads it; `more` adds or overrides keys. */
+const idpConfig = (more: Record<string, unknown>) =>
+  providerSchema.parse({ name: 'idp', issuer: 'https://idp.example.com', audiences: ['api'], ...more });
+/** The default token location: `Authorization: Bearer`. */
+const BEARER = { kind: 'header', key: 'header:authorization bearer', name: 'authorization', prefix: 'Bearer ' } as const;
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('TokenVerifier', () => {
@@ -50,14 +55,8 @@ describe('TokenVerifier', () => {
   });
 
   it('lets a key source error that is not a KeyError through, and maps KeyErrors to reasons', async () => {
-    const config = providerSchema.parse({
-      name: 'idp',
-      issuer: 'https://idp.example.com',
-      audiences: ['api'],
-      algorithms: ['ES256'],
-      jwks: { uri: 'https://idp.example.com/jwks' },
-    });
-    const location = { kind: 'header', key: 'header:authorization bearer', name: 'authorization', prefix: 'Bearer ' } as const;
+    const config = idpConfig({ algorithms: ['ES256'], jwks: { uri: 'https://idp.example.com/jwks' } });
+    const location = BEARER;
     const now = NOW_MS / 1000;
     const jwt = `${b64({ alg: 'ES256', kid: 'k' })}.${b64({ iss: config.issuer, aud: 'api', sub: 'alice', iat: now, exp: now + 60 })}.c2ln`;
     const verifierFailingWith = (error: Error) => {
@@ -86,14 +85,8 @@ describe('TokenVerifier', () => {
     // config/schema.ts lets an introspection provider share a JWT provider's issuer (one authorization
     // server issuing both kinds): only JWT providers may be chosen by `iss`, whatever order they come in.
     const secret = new TextEncoder().encode('verify-unit-test-secret-0123456789abcdef');
-    const bearer = { kind: 'header', key: 'header:authorization bearer', name: 'authorization', prefix: 'Bearer ' } as const;
-    const jwtConfig = providerSchema.parse({
-      name: 'idp',
-      issuer: 'https://idp.example.com',
-      audiences: ['api'],
-      algorithms: ['HS256'],
-      hmacSecret: { env: 'UNUSED_IN_THIS_TEST' },
-    });
+    const bearer = BEARER;
+    const jwtConfig = idpConfig({ algorithms: ['HS256'], hmacSecret: { env: 'UNUSED_IN_THIS_TEST' } });
     const opaqueConfig = providerSchema.parse({
       name: 'as',
       issuer: 'https://idp.example.com',
@@ -123,11 +116,8 @@ describe('TokenVerifier', () => {
   });
 
   it('answers unsupported_algorithm for HS* without a secret and unknown_key without a key source (runtimes a validated config never builds)', async () => {
-    const location = { kind: 'header', key: 'header:authorization bearer', name: 'authorization', prefix: 'Bearer ' } as const;
-    const config = providerSchema.parse({
-      name: 'idp',
-      issuer: 'https://idp.example.com',
-      audiences: ['api'],
+    const location = BEARER;
+    const config = idpConfig({
       algorithms: ['ES256', 'HS256'],
       jwks: { uri: 'https://idp.example.com/jwks' },
       hmacSecret: { env: 'UNUSED_IN_THIS_TEST' },
@@ -151,14 +141,8 @@ describe('TokenVerifier', () => {
   });
 
   it('denies a cached token as unknown_key once its signing key is no longer current', async () => {
-    const location = { kind: 'header', key: 'header:authorization bearer', name: 'authorization', prefix: 'Bearer ' } as const;
-    const config = providerSchema.parse({
-      name: 'idp',
-      issuer: 'https://idp.example.com',
-      audiences: ['api'],
-      algorithms: ['ES256'],
-      jwks: { uri: 'https://idp.example.com/jwks' },
-    });
+    const location = BEARER;
+    const config = idpConfig({ algorithms: ['ES256'], jwks: { uri: 'https://idp.example.com/jwks' } });
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     let current = true;
     const keys = { getKey: () => Promise.resolve({ id: 'k1', key: publicKey }), isCurrent: () => current } as unknown as KeyManager;
