@@ -9,6 +9,7 @@
 // proof − async is tollgate's own work on a proof; async − sync what the thread pool costs.
 // usage: npm run build && node bench/dpop-proof.mjs [proofs per round, default 20000]
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { median } from './report.mjs';
 
 const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const { verifyProof } = await import(`${root}/dist/pipeline/dpop.js`);
@@ -71,7 +72,6 @@ for (let round = 0; round <= ROUNDS; round++) {
       ` → the proof's own work ${(proof - async).toFixed(1)} µs, the thread pool ${(async - sync).toFixed(1)} µs`,
   );
 }
-const median = (values) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)];
 console.log(
   `median of ${ROUNDS} rounds of ${COUNT} proofs, ${IN_FLIGHT} in flight: the proof's own work ${median(rows.map((r) => r.proof - r.async)).toFixed(1)} µs, ` +
     `the thread pool ${median(rows.map((r) => r.async - r.sync)).toFixed(1)} µs beyond a sync verification of ${median(rows.map((r) => r.sync)).toFixed(1)} µs`,

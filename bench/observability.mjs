@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { checkOnce, decisionCounts, diffCounts } from './client.mjs';
 import { checkRequestFrame } from './encode.mjs';
 import { h2load, requireH2load } from './h2load.mjs';
+import { median } from './report.mjs';
 import { startTollgate } from './servers.mjs';
 import { claims, generateKeys, jwksOf, signJwt } from './tokens.mjs';
 
@@ -253,8 +254,6 @@ async function metricValue(server, name) {
   const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 }
-
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 function summarise(rounds) {
   return {

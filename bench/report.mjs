@@ -47,7 +47,8 @@ const WHEN_RATIO = 0.95;
 // issue 31: a DPoP check (new proof, token cached) ≤ the cached check + one signature verification + this
 const DPOP_ADDED_US = 30;
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+/** The middle value (the upper one of an even count): what every target of the bench is judged on. */
+export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const spread = (values, digits = 2) => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
 /** Per-round CPU ratios of a mint hit over the cached path, and µs a mint miss adds (bench/mint.mjs). */
