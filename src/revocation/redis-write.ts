@@ -42,13 +42,28 @@ export interface KeyWriteResult {
   changed: boolean;
 }
 
+// Puts a key back as it was before this write: its previous value (false: none) with its expiry (ms on
+// Redis's clock; -1: none). Both scripts below undo with it: APPLY when its PUBLISH is refused, UNDO
+// when the replicas did not confirm.
+const RESTORE = `
+local function restore(key, previous, previousAt)
+  if not previous then
+    redis.call('DEL', key)
+  elseif previousAt < 0 then
+    redis.call('SET', key, previous)
+  else
+    redis.call('SET', key, previous, 'PXAT', previousAt)
+  end
+end
+`;
+
 // KEYS[1] the key. ARGV: deadline (ms, Redis clock), wanted replicas (-1: 1 if any connected),
 // kind, value, expire-at (s), channel, message. Checks come before the first write, so a refusal
 // changes nothing; the one command that can fail after it, PUBLISH (an ACL may allow SUBSCRIBE and
 // not PUBLISH), is caught and the write undone within the script before the error is returned, so an
 // error reply still means nothing changed. Redis 6.2+ (EXAT, PXAT); PTTL rather than 7.0's
 // PEXPIRETIME for that reason.
-const APPLY = `
+const APPLY = `${RESTORE}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now >= tonumber(ARGV[1]) then return {'late'} end
@@ -68,13 +83,7 @@ else
 end
 local published = redis.pcall('PUBLISH', ARGV[6], ARGV[7])
 if type(published) == 'table' and published.err then
-  if not previous then
-    redis.call('DEL', KEYS[1])
-  elseif previousAt < 0 then
-    redis.call('SET', KEYS[1], previous)
-  else
-    redis.call('SET', KEYS[1], previous, 'PXAT', previousAt)
-  end
+  restore(KEYS[1], previous, previousAt)
   return redis.error_reply(published.err)
 end
 return {'applied', wanted, changed, previous or '', previousAt}
@@ -82,19 +91,13 @@ return {'applied', wanted, changed, previous or '', previousAt}
 
 // KEYS[1] the key. ARGV: deadline, kind applied, value applied, previous value ('' none), previous
 // expiry (ms; -1 none), channel, resync message. Reverts only what is still this write's doing.
-const UNDO = `
+const UNDO = `${RESTORE}
 local t = redis.call('TIME')
 if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) >= tonumber(ARGV[1]) then return 'late' end
 local current = redis.call('GET', KEYS[1])
 if ARGV[2] == 'set' and current ~= ARGV[3] then return 'superseded' end
 if ARGV[2] == 'del' and current then return 'superseded' end
-if ARGV[4] == '' then
-  redis.call('DEL', KEYS[1])
-elseif tonumber(ARGV[5]) < 0 then
-  redis.call('SET', KEYS[1], ARGV[4])
-else
-  redis.call('SET', KEYS[1], ARGV[4], 'PXAT', ARGV[5])
-end
+restore(KEYS[1], ARGV[4] ~= '' and ARGV[4], tonumber(ARGV[5]))
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return 'undone'
 `;
