@@ -52,8 +52,11 @@ export class IdentityHeaders {
   private readonly names: Set<string>;
   /** The prefixes as one anchored pattern: one test per header instead of one per prefix. */
   private readonly prefixes: RegExp | undefined;
+  readonly forwardToken: boolean;
 
-  constructor(private readonly config: Config) {
+  /** Keeps only what it reads: a runtime lives long, and the parsed config holds every parsed rule. */
+  constructor(config: Pick<Config, 'identityHeaders' | 'providers' | 'internalTokens' | 'viewAs'>) {
+    this.forwardToken = config.identityHeaders.forwardToken;
     const entries = config.identityHeaders.strip;
     const prefixes = entries.filter((e) => e.endsWith('-'));
     this.prefixes = prefixes.length > 0 ? new RegExp(`^(?:${prefixes.map(escapeRegExp).join('|')})`) : undefined;
@@ -75,10 +78,6 @@ export class IdentityHeaders {
 
   isIdentity(name: string): boolean {
     return this.names.has(name) || (this.prefixes?.test(name) ?? false);
-  }
-
-  get forwardToken(): boolean {
-    return this.config.identityHeaders.forwardToken;
   }
 }
 

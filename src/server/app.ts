@@ -25,7 +25,7 @@ import { httpsServer, startHttpServer, type HttpServer } from './http.js';
 import type { HttpHandler } from '../util/http-reply.js';
 import { readinessOf, type Readiness } from './readiness.js';
 import { listening } from './listen-error.js';
-import { buildRuntime, type Runtime } from './runtime.js';
+import { buildRuntime, type Runtime, type RuntimeConfig } from './runtime.js';
 
 export interface TollgateOptions {
   configPath: string;
@@ -117,7 +117,7 @@ export class Tollgate {
     return this.authz?.port ?? 0;
   }
 
-  get config(): Config {
+  get config(): RuntimeConfig {
     return this.runtime.config;
   }
 
@@ -180,8 +180,13 @@ export class Tollgate {
       tracing: this.tracing,
       replayGuard: this.replayGuard,
     });
-    this.grpc = await listening('listen.grpc', config.listen.grpc, () =>
-      startGrpcServer(config.listen.grpc, createCheckHandler(check), onError, { tls: this.tls.grpc, limits: config.limits.grpc }),
+    // No closure made here may read `config`: the ones kept for the life of the process (onError, the
+    // checker's) share this scope, and through `config.rules` they kept every parsed rule of the first
+    // config, and through the compile cache what those rules compiled to.
+    const { grpc: grpcAddress, http: httpAddress } = config.listen;
+    const grpcLimits = config.limits.grpc;
+    this.grpc = await listening('listen.grpc', grpcAddress, () =>
+      startGrpcServer(grpcAddress, createCheckHandler(check), onError, { tls: this.tls.grpc, limits: grpcLimits }),
     );
     started.push(() => this.grpc.shutdown(0));
     // listen.httpTls covers this port too: HTTPS, and with a client CA only the proxies it names.
@@ -201,9 +206,9 @@ export class Tollgate {
       started.push(() => authz.close());
     }
     const adminAddress = config.admin?.listen;
-    this.http = await listening('listen.http', config.listen.http, () =>
+    this.http = await listening('listen.http', httpAddress, () =>
       startHttpServer({
-        address: config.listen.http,
+        address: httpAddress,
         registry: () => this.deps.registry,
         readiness: () => this.readiness(),
         // With admin.listen the admin API has a port of its own and is not served here.
