@@ -3,7 +3,7 @@
  * it only compares prepared strings; the request is normalized once by the policy, not per rule.
  */
 import { PolicyError } from './errors.js';
-import { matchTemplate, parseTemplate, type PathTemplate } from './path.js';
+import { literalPrefix, matchTemplate, parseTemplate, templateParams, type PathTemplate } from './path.js';
 import type { HeaderConditionConfig, MatchConfig } from './schema.js';
 import { intern } from '../util/intern.js';
 
@@ -23,13 +23,18 @@ export interface PreparedRequest {
   readonly direction: string | undefined;
 }
 
+/**
+ * A rule's match as data, read by `matches`: a policy of 10,000 rules keeps 10,000 of these, and a
+ * record of what the rule configures costs a fraction of a closure with its captured scope. A condition
+ * the rule does not configure is undefined; a key given, even empty, is a condition.
+ */
 export interface CompiledMatch {
-  /** On a match, writes path parameters into `params`. `explain` receives why a rule did not match. */
-  matches(req: PreparedRequest, params: Record<string, string>, explain: string[] | null): boolean;
-  /** Parameters bound by every path template (what `{name}` references may use); null without paths. */
-  readonly params: readonly string[] | null;
-  /** Each path template's leading literal segments, for the rule index; null without paths (any path). */
-  readonly literalPrefixes: ReadonlyArray<readonly string[]> | null;
+  readonly direction: string | undefined;
+  /** Shared by every rule with the same methods (see `methodList`). */
+  readonly methods: readonly string[] | undefined;
+  readonly hosts: HostCondition | undefined;
+  readonly headers: readonly HeaderCondition[] | undefined;
+  readonly templates: readonly PathTemplate[] | undefined;
 }
 
 /** `API.Example.com:8443` → `api.example.com`; `[::1]:80` → `[::1]`; `example.com.` → `example.com`. */
@@ -56,10 +61,14 @@ function isWildcardMatch(host: string, suffix: string): boolean {
 
 type HeaderTest = (value: string | undefined) => boolean;
 
-function compileHeader(
-  condition: HeaderConditionConfig,
-  fail: (detail: string) => PolicyError,
-): { name: string; test: HeaderTest; text: string } {
+interface HeaderCondition {
+  readonly name: string;
+  readonly test: HeaderTest;
+  /** The condition as an explanation names it. */
+  readonly text: string;
+}
+
+function compileHeader(condition: HeaderConditionConfig, fail: (detail: string) => PolicyError): HeaderCondition {
   const name = condition.name.toLowerCase();
   if (name.startsWith(':')) {
     throw fail(`"${condition.name}" is a pseudo-header; use match.paths, match.methods or match.hosts, which see the normalized request`);
@@ -81,14 +90,17 @@ function compileHeader(
 const HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
 const METHOD = /^[A-Z]+$/;
 
-export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch {
+/**
+ * Compiles `match`; also returns the parameters every path template binds (what `{name}` references
+ * of the rule may use), null without paths. Throws PolicyError naming the field.
+ */
+export function compileMatch(match: MatchConfig, ruleId: string): { match: CompiledMatch; params: readonly string[] | null } {
   const error = (field: ReadonlyArray<string | number>, detail: string) => new PolicyError(ruleId, ['match', ...field], detail);
   if (!match.hosts && !match.methods && !match.paths && !match.headers && !match.direction) {
     throw error([], 'give at least one of hosts, methods, paths, headers or direction; paths: ["/**"] matches every request');
   }
 
-  // Only what the rule configures is allocated, at its exact size (a policy of 10,000 rules keeps 10,000
-  // of these); a key given, even empty, is a condition.
+  // Only what the rule configures is allocated, at its exact size.
   let hosts: HostCondition | undefined;
   if (match.hosts) {
     const exact = new Set<string>();
@@ -116,22 +128,35 @@ export function compileMatch(match: MatchConfig, ruleId: string): CompiledMatch 
     }
     // Frameworks route HEAD to GET handlers; a GET-only rule must not let HEAD slip to a later rule.
     if (given.has('GET')) given.add('HEAD');
-    methods = [...given];
+    methods = methodList([...given]);
   }
 
-  const templates = (match.paths ?? []).map((raw, i) => {
+  const templates = match.paths?.map((raw, i) => {
     const parsed = parseTemplate(raw);
     if (!parsed.ok) throw error(['paths', i], parsed.message);
     return parsed.template;
   });
 
-  const headers = (match.headers ?? []).map((condition, i) => compileHeader(condition, (detail) => error(['headers', i], detail)));
+  const headers = match.headers?.map((condition, i) => compileHeader(condition, (detail) => error(['headers', i], detail)));
 
   return {
-    params: templates.length > 0 ? sharedParams(templates) : null,
-    literalPrefixes: templates.length > 0 ? templates.map(literalPrefix) : null,
-    matches: matcher({ direction: match.direction, methods, hosts, headers, templates }),
+    match: { direction: match.direction, methods, hosts, headers, templates },
+    params: templates && templates.length > 0 ? sharedParams(templates) : null,
   };
+}
+
+/**
+ * One array per distinct method list, shared by the rules that give it: most rules of a large API say
+ * GET (GET and HEAD) or POST. A module-level table, but bounded: keys are sets of at most a few dozen
+ * upper-case method names that configs give, not anything a request sends.
+ */
+const methodLists = new Map<string, readonly string[]>();
+
+function methodList(methods: string[]): readonly string[] {
+  const key = methods.join(',');
+  let shared = methodLists.get(key);
+  if (!shared) methodLists.set(key, (shared = Object.freeze(methods)));
+  return shared;
 }
 
 interface HostCondition {
@@ -142,55 +167,42 @@ interface HostCondition {
   readonly text: string;
 }
 
-/**
- * The per-request test, in a function of its own so that it keeps only what it reads: a closure holds
- * every variable of the scope it was made in that any closure there uses.
- */
-function matcher(conditions: {
-  direction: string | undefined;
-  methods: readonly string[] | undefined;
-  hosts: HostCondition | undefined;
-  headers: ReadonlyArray<{ name: string; test: HeaderTest; text: string }>;
-  templates: readonly PathTemplate[];
-}): CompiledMatch['matches'] {
-  const { direction, methods, hosts, headers, templates } = conditions;
-  const checkPath = templates.length > 0;
-  return (req, out, explain) => {
-    if (direction !== undefined && req.direction !== direction) {
-      explain?.push(`direction ${req.direction ?? '(none)'} is not ${direction}`);
+/** Whether the request meets every condition of `match`; on a match, writes path parameters into `out`. */
+export function matches(match: CompiledMatch, req: PreparedRequest, out: Record<string, string>, explain: string[] | null): boolean {
+  const { direction, methods, hosts, headers, templates } = match;
+  if (direction !== undefined && req.direction !== direction) {
+    explain?.push(`direction ${req.direction ?? '(none)'} is not ${direction}`);
+    return false;
+  }
+  if (methods && !methods.includes(req.method)) {
+    explain?.push(`method ${req.method} is not one of ${methods.join(', ')}`);
+    return false;
+  }
+  if (hosts && !hosts.exact.has(req.host) && !hosts.suffixes.some((suffix) => isWildcardMatch(req.host, suffix))) {
+    explain?.push(`host "${req.host}" is not one of ${hosts.text}`);
+    return false;
+  }
+  for (const header of headers ?? []) {
+    if (!header.test(req.headers.get(header.name))) {
+      explain?.push(`header condition "${header.text}" does not hold`);
       return false;
     }
-    if (methods && !methods.includes(req.method)) {
-      explain?.push(`method ${req.method} is not one of ${methods.join(', ')}`);
-      return false;
-    }
-    if (hosts && !hosts.exact.has(req.host) && !hosts.suffixes.some((suffix) => isWildcardMatch(req.host, suffix))) {
-      explain?.push(`host "${req.host}" is not one of ${hosts.text}`);
-      return false;
-    }
-    for (const header of headers) {
-      if (!header.test(req.headers.get(header.name))) {
-        explain?.push(`header condition "${header.text}" does not hold`);
-        return false;
-      }
-    }
-    // Paths last: a template match writes parameters, and only a matching rule may leave them.
-    if (checkPath && !templates.some((template) => matchTemplate(template, req.segments, out))) {
-      explain?.push(`path ${req.path} matches none of ${templates.map((t) => t.source).join(', ')}`);
-      return false;
-    }
-    return true;
-  };
+  }
+  // Paths last: a template match writes parameters, and only a matching rule may leave them.
+  if (templates && templates.length > 0 && !templates.some((template) => matchTemplate(template, req.segments, out))) {
+    explain?.push(`path ${req.path} matches none of ${templates.map((t) => t.source).join(', ')}`);
+    return false;
+  }
+  return true;
+}
+
+/** Each path template's leading literal segments, for the rule index; null without paths (any path). */
+export function literalPrefixes(match: CompiledMatch): string[][] | null {
+  return match.templates && match.templates.length > 0 ? match.templates.map(literalPrefix) : null;
 }
 
 /** The parameters every template binds: what `{name}` references of the rule may use. */
 function sharedParams(templates: readonly PathTemplate[]): readonly string[] {
   const [first, ...others] = templates as [PathTemplate, ...PathTemplate[]];
-  return first.params.filter((p) => others.every((t) => t.params.includes(p))).slice();
-}
-
-/** The segments a template starts with before its first `{param}`, `*` or `**`. */
-function literalPrefix(template: PathTemplate): string[] {
-  const end = template.segments.findIndex((segment) => typeof segment !== 'string');
-  return template.segments.slice(0, end === -1 ? undefined : end) as string[];
+  return templateParams(first).filter((p) => others.every((t) => templateParams(t).includes(p)));
 }

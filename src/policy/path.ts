@@ -138,22 +138,36 @@ export function normalizePath(raw: string): NormalizedPath {
 const ANY_SEGMENT = Symbol('*');
 
 /**
- * One compiled template segment: a literal is its canonical text, a parameter names itself. Kept small:
- * a policy of 10,000 rules holds tens of thousands of them.
+ * One compiled template segment: a literal is its canonical text; a parameter is `{name}`, which no
+ * literal can be (a canonical segment has `{` percent-encoded); `*` is ANY_SEGMENT. Strings and one
+ * symbol, no object per segment: a policy of 10,000 rules holds tens of thousands of them.
  */
-export type TemplateSegment = string | { readonly param: string } | typeof ANY_SEGMENT;
+export type TemplateSegment = string | typeof ANY_SEGMENT;
+
+/** Whether a template segment is a `{name}` parameter. */
+function isParam(segment: TemplateSegment): segment is string {
+  return typeof segment === 'string' && segment.charCodeAt(0) === 0x7b; // {
+}
 
 /** A path template compiled once: segment matchers plus whether a trailing `**` takes the rest. */
 export interface PathTemplate {
   readonly source: string;
   readonly segments: readonly TemplateSegment[];
   readonly rest: boolean;
-  /** The parameters' names, in order. */
-  readonly params: readonly string[];
+}
+
+/** The template's parameter names, in order. */
+export function templateParams(template: PathTemplate): string[] {
+  return template.segments.filter(isParam).map((segment) => segment.slice(1, -1));
+}
+
+/** The literal segments a template starts with, before its first `{param}`, `*` or `**`. */
+export function literalPrefix(template: PathTemplate): string[] {
+  const end = template.segments.findIndex((segment) => segment === ANY_SEGMENT || isParam(segment));
+  return template.segments.slice(0, end === -1 ? undefined : end) as string[];
 }
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const NO_PARAMS: readonly string[] = Object.freeze([]);
 
 /**
  * Parses `/courses/{courseId}/grades`, `/docs/**`, `/a/* /b` (no space). A parameter and `*` match
@@ -166,7 +180,7 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
   const fail = (message: string) => ({ ok: false as const, message });
   if (!source.startsWith('/')) return fail(`"${source}" must start with "/"`);
   if (/[?#]/.test(source)) return fail(`"${source}": query strings and fragments are never matched; remove them`);
-  if (source === '/') return { ok: true, template: { source, segments: [], rest: false, params: NO_PARAMS } };
+  if (source === '/') return { ok: true, template: { source, segments: [], rest: false } };
 
   const parts = source.slice(1).split('/');
   const segments: TemplateSegment[] = [];
@@ -190,11 +204,11 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
       continue;
     }
     if (part.startsWith('{') && part.endsWith('}')) {
-      const name = intern(part.slice(1, -1));
+      const name = part.slice(1, -1);
       if (!PARAM_NAME.test(name)) return fail(`"${source}": parameter name "${name}" must be letters, digits or "_", e.g. {courseId}`);
       if (params.includes(name)) return fail(`"${source}": parameter {${name}} appears twice; give each parameter its own name`);
       params.push(name);
-      segments.push({ param: name });
+      segments.push(intern(part));
       continue;
     }
     if (/[{}]/.test(part)) {
@@ -207,8 +221,8 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
     if (canonical.segments.length !== 2) return fail(`"${source}": "." and ".." segments are not allowed in templates`);
     segments.push(intern(canonical.segments[1] as string));
   }
-  // Copies of their exact length: an array grown by push keeps room for 17 entries.
-  return { ok: true, template: { source, segments: segments.slice(), rest, params: params.length > 0 ? params.slice() : NO_PARAMS } };
+  // A copy of its exact length: an array grown by push keeps room for 17 entries.
+  return { ok: true, template: { source, segments: segments.slice(), rest } };
 }
 
 /**
@@ -219,14 +233,16 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
 export function matchTemplate(template: PathTemplate, segments: readonly string[], params: Record<string, string>): boolean {
   const count = template.segments.length;
   if (template.rest ? segments.length < count : segments.length !== count) return false;
+  let bindsParams = false;
   for (let i = 0; i < count; i++) {
-    const t = template.segments[i];
-    if (typeof t === 'string' && t !== segments[i]) return false;
+    const t = template.segments[i]!;
+    if (isParam(t)) bindsParams = true;
+    else if (t !== ANY_SEGMENT && t !== segments[i]) return false;
   }
-  if (template.params.length > 0) {
+  if (bindsParams) {
     for (let i = 0; i < count; i++) {
-      const t = template.segments[i];
-      if (typeof t === 'object') params[t.param] = decodeSegment(segments[i] as string);
+      const t = template.segments[i]!;
+      if (isParam(t)) params[t.slice(1, -1)] = decodeSegment(segments[i]!);
     }
   }
   return true;

@@ -3,10 +3,10 @@
  * rules until the first match. Pure: no I/O, no clock, no logging — the caller records the decision.
  */
 import { PolicyError } from './errors.js';
-import { normalizeHost, type HeaderLookup, type PreparedRequest } from './match.js';
+import { literalPrefixes, matches, normalizeHost, type HeaderLookup, type PreparedRequest } from './match.js';
 import { normalizePath } from './path.js';
 import type { PolicyReason } from '../reasons.js';
-import type { ContextAnswers, ContextGrant, ContextQuery, EvalContext, Failure, Identity } from './requirements.js';
+import type { CompiledRequirement, ContextAnswers, ContextGrant, ContextQuery, EvalContext, Failure, Identity } from './requirements.js';
 import { rolloutSubject, type RolloutArm } from './rollout.js';
 import { compileRule, type CompiledRule } from './rule.js';
 import { RuleIndex } from './rule-index.js';
@@ -87,12 +87,21 @@ function withExplanation(decision: Decision, explain: string[] | null): Decision
 export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Policy {
   const compiled: CompiledRule[] = [];
   const seen = new Set<string>();
+  // A large API repeats a handful of requirements (a role or scope per group of routes), so rules whose
+  // `require` reads the same share one compiled requirement: 10,000 rules held 6 MB of copies. What a
+  // requirement compiles to does not depend on its rule (the rule's parameters only decide whether it
+  // compiles, which compileRule has checked), and it keeps no per-request state.
+  const requirements = new Map<string, CompiledRequirement>();
   for (const rule of rules) {
     if (seen.has(rule.id)) throw new PolicyError(rule.id, ['id'], 'duplicate rule id; rule ids must be unique');
     seen.add(rule.id);
-    compiled.push(compileRule(rule));
+    const own = compileRule(rule);
+    const key = JSON.stringify(rule.require);
+    const shared = requirements.get(key);
+    if (shared === undefined) requirements.set(key, own.require);
+    compiled.push(shared === undefined ? own : { ...own, require: shared });
   }
-  const index = new RuleIndex(compiled.map((rule) => rule.match.literalPrefixes));
+  const index = new RuleIndex(compiled.map((rule) => literalPrefixes(rule.match)));
   const globalDryRun = options.dryRun === true;
   const allowByDefault = options.defaultDecision === 'allow';
 
@@ -153,7 +162,7 @@ export function compilePolicy(rules: RuleConfig[], options: PolicyOptions): Poli
       const candidates = explain ? compiled.keys() : index.candidates(prepared.segments);
       for (const at of candidates) {
         const rule = compiled[at]!;
-        if (!rule.match.matches(prepared, params, mismatch)) {
+        if (!matches(rule.match, prepared, params, mismatch)) {
           if (mismatch) explain?.push(`rule '${rule.id}' skipped: ${mismatch.pop() ?? 'no match'}`);
           continue;
         }

@@ -7,6 +7,7 @@ import type { PolicyReason } from '../reasons.js';
 import { asList, compileClaimPath, isObject, own, readClaim, type ClaimPath, type JsonObject } from '../util/claim-path.js';
 import { PolicyError, type FieldPath } from './errors.js';
 import { compilePrincipals } from './peer.js';
+import { intern } from '../util/intern.js';
 import { compileActorCheck } from './actor.js';
 import { compileCondition, type ConditionNeeds, type ConditionVariables } from './condition.js';
 import type { ClaimConditionConfig, RequireConfig, RequirementSetConfig } from './schema.js';
@@ -204,7 +205,7 @@ export function compileIdTemplate(scope: Scope, field: FieldPath, source: string
           : `{${name}} is not a parameter of every path in match.paths; bind it in each path or split the rule`,
       );
     }
-    parts.push({ param: name });
+    parts.push({ param: intern(name) });
   }
   const [only] = parts;
   if (parts.length === 1 && only !== undefined && 'param' in only) return paramValue(only.param);

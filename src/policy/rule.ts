@@ -31,14 +31,14 @@ export function compileRule(rule: RuleConfig): CompiledRule {
 }
 
 function compileRuleOnce(rule: RuleConfig): CompiledRule {
-  const match = compileMatch(rule.match, rule.id);
+  const { match, params } = compileMatch(rule.match, rule.id);
   // The match's parameters are what `{name}` references in requirements may use.
-  const require = compileRequirement(rule.id, match.params, rule.require);
+  const require = compileRequirement(rule.id, params, rule.require);
   let internalToken: CompiledRule['internalToken'];
   if (rule.internalToken) {
     // `{host}` is the request's host; every other `{name}` a parameter bound by every path.
     const audience = compileIdTemplate(
-      { ruleId: rule.id, params: [...(match.params ?? []), 'host'] },
+      { ruleId: rule.id, params: [...(params ?? []), 'host'] },
       ['internalToken', 'audience'],
       rule.internalToken.audience,
     );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, normalizePath, type Identity } from '../../src/policy/index.js';
-import { parseTemplate } from '../../src/policy/path.js';
+import { parseTemplate, templateParams } from '../../src/policy/path.js';
 import { request } from './helpers.js';
 
 const ok: Array<[raw: string, normalized: string]> = [
@@ -156,7 +156,7 @@ describe('path templates', () => {
   it('lists the parameters a template binds, in order, and none for a template without (what id templates may name)', () => {
     const params = (source: string) => {
       const parsed = parseTemplate(source);
-      return parsed.ok ? parsed.template.params : parsed.message;
+      return parsed.ok ? templateParams(parsed.template) : parsed.message;
     };
     expect(params('/courses/{courseId}/students/{studentId}/**')).toEqual(['courseId', 'studentId']);
     expect(params('/a/*/b')).toEqual([]);

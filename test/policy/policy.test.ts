@@ -542,6 +542,34 @@ describe('many rules', () => {
     }
     expect(policy.authorize(request('GET', '/svc50/t1/items'), null)).toEqual(forbid(null, 'no_matching_rule'));
   });
+
+  it('rules with the same require (compiled once for all of them) each read their own path and parameters', () => {
+    const same = { contextRole: { context: 'course', id: 'c-{id}', anyOf: ['teacher'] } };
+    const shared = compilePolicy(
+      rulesSchema.parse([
+        { id: 'grades', match: { paths: ['/grades/{id}'] }, require: same },
+        { id: 'exams', match: { methods: ['POST'], paths: ['/exams/{x}/{id}'] }, require: same },
+        // Same text under another key order: a separate compile, the same answers.
+        {
+          id: 'notes',
+          match: { paths: ['/notes/{id}'] },
+          require: { contextRole: { anyOf: ['teacher'], id: 'c-{id}', context: 'course' } },
+        },
+      ]),
+      { defaultDecision: 'deny' },
+    );
+    const of7 = user({ roles: { course: { teacher: ['c-7'] } } });
+    expect(shared.authorize(request('GET', '/grades/7'), of7)).toEqual(allow('grades'));
+    expect(shared.authorize(request('GET', '/grades/8'), of7)).toEqual(forbid('grades', 'context_role_mismatch'));
+    expect(shared.authorize(request('POST', '/exams/8/7'), of7)).toEqual(allow('exams'));
+    expect(shared.authorize(request('POST', '/exams/7/8'), of7)).toEqual(forbid('exams', 'context_role_mismatch'));
+    expect(shared.authorize(request('GET', '/exams/8/7'), of7)).toEqual(forbid(null, 'no_matching_rule'));
+    expect(shared.authorize(request('GET', '/notes/7'), of7)).toEqual(allow('notes'));
+    expect(shared.authorize(request('GET', '/notes/8'), of7)).toEqual(forbid('notes', 'context_role_mismatch'));
+    const explained = shared.authorize(request('POST', '/exams/8/7'), of7, { explain: true }).explanation ?? [];
+    expect(explained).toContain("rule 'exams' matches (x=8, id=7)");
+    expect(explained).toContain('contextRole: the token has role teacher for course "c-7"');
+  });
 });
 
 describe('match and claim details', () => {

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, rulesSchema, type Decision, type Identity } from '../../src/policy/index.js';
-import { compileMatch } from '../../src/policy/match.js';
+import { compileMatch, literalPrefixes } from '../../src/policy/match.js';
 import { RuleIndex } from '../../src/policy/rule-index.js';
 import { request } from './helpers.js';
 
@@ -65,7 +65,7 @@ describe('rule index', () => {
   });
 
   it('files a rule under the literal segments each of its paths starts with, up to a parameter or wildcard', () => {
-    const prefixes = (paths: string[]) => compileMatch({ paths }, 'r').literalPrefixes;
+    const prefixes = (paths: string[]) => literalPrefixes(compileMatch({ paths }, 'r').match);
     expect(prefixes(['/orders/{id}/items', '/a/b/*/c', '/a/b/c', '/**', '/{x}/y'])).toEqual([
       ['orders'],
       ['a', 'b'],
@@ -73,7 +73,7 @@ describe('rule index', () => {
       [],
       [],
     ]);
-    expect(compileMatch({ methods: ['GET'] }, 'r').literalPrefixes).toBeNull();
+    expect(literalPrefixes(compileMatch({ methods: ['GET'] }, 'r').match)).toBeNull();
   });
 
   it('deciding never looks at a rule whose literal path prefix the request lacks; explaining walks them all', () => {
