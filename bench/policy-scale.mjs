@@ -87,9 +87,13 @@ async function reloadTime(server) {
   return performance.now() - t0;
 }
 
+/** The memory servers: 10 rules, 10,000 rules of one requirement, and 10,000 each with its own. */
+const MEMORY_POLICIES = ['rules10', 'rules10k', 'rules10kDistinct'];
+
 /**
  * The memory 10,000 rules add, as deployed (the manifests' V8 flags): RSS after start, and after the
- * same traffic through a 10-rule and a 10,000-rule server. Right after start the large policy's server
+ * same traffic through a 10-rule and two 10,000-rule servers (one requirement shared by every rule, and
+ * one requirement per rule). Right after start the large policy's server
  * still holds the heap V8 grew while it read the file (the young generation at its cap, old-space
  * room), which an idle process never gives back; the 10-rule server grows to the same under traffic.
  * After the same traffic, the difference is what the rules themselves hold.
@@ -104,7 +108,7 @@ export async function measurePolicyMemory({ dir, seconds, rounds, log = console.
   const servers = {};
   const measured = {};
   try {
-    for (const policy of ['rules10', 'rules10k']) {
+    for (const policy of MEMORY_POLICIES) {
       const memFile = path.join(dir, `memory-${policy}.json`);
       servers[policy] = await startTollgate(
         dir,
@@ -116,12 +120,12 @@ export async function measurePolicyMemory({ dir, seconds, rounds, log = console.
       measured[policy] = { rssAfterStartMB: memory(servers[policy].pid).rssMB };
     }
     for (let round = 0; round < rounds; round++) {
-      for (const policy of ['rules10', 'rules10k']) {
+      for (const policy of MEMORY_POLICIES) {
         const run = await h2load({ port: servers[policy].grpcPort, dataFile, seconds, clients: 4, streams: 32 });
         if (run.failed + run.errored > 0) throw new Error(`policy memory ${policy}: ${run.failed} failed, ${run.errored} errored`);
       }
     }
-    for (const policy of ['rules10', 'rules10k']) {
+    for (const policy of MEMORY_POLICIES) {
       measured[policy].rssAfterLoadMB = memory(servers[policy].pid).rssMB;
       // Last: the full GC of the probe changes what the process holds.
       measured[policy].heapUsedAfterGcMB = (await memoryAfterGc(servers[policy].child, servers[policy].memFile)).heapUsedMB;

@@ -42,17 +42,22 @@ function base({ grpcPort, httpPort, authzPort, jwksPath }) {
 /**
  * `count` rules of one shape, each a context-role check on its own service's routes; the bench request
  * (`/courses/{id}/grades`) matches the last. With `when`, every rule also carries a three-clause
- * condition that holds for the bench token, so the two policies differ only in the condition.
+ * condition that holds for the bench token, so the two policies differ only in the condition. With
+ * `distinct`, each service's rule also accepts a role of its own, so no two rules share a requirement
+ * (tollgate compiles a requirement once for all the rules that give the same one).
  */
-function serviceRules(count, { when } = {}) {
-  const require = (extra) => ({ contextRole: { claim: 'roles', context: 'course', id: '{courseId}', anyOf: ['teacher', 'ta'] }, ...extra });
+function serviceRules(count, { when, distinct } = {}) {
+  const require = (extra, ownRole) => ({
+    contextRole: { claim: 'roles', context: 'course', id: '{courseId}', anyOf: ['teacher', 'ta', ...(ownRole ? [ownRole] : [])] },
+    ...extra,
+  });
   const condition = when ? { when: "request.method == 'GET' && claims.sub != '' && params.courseId != ''" } : {};
   const rules = [];
   for (let i = 1; i < count; i++) {
     rules.push({
       id: `svc-${i}-grades`,
       match: { methods: ['GET'], paths: [`/svc-${i}/courses/{courseId}/grades`, `/svc-${i}/courses/{courseId}/grades/{gradeId}`] },
-      require: require(condition),
+      require: require(condition, distinct && `svc-${i}-grader`),
     });
   }
   rules.push({ id: 'course-grades', match: { methods: ['GET'], paths: ['/courses/{courseId}/grades'] }, require: require(condition) });
@@ -96,7 +101,7 @@ function opaqueProviders({ introspectionUrl, secretFile, apiKeysFile }) {
 
 /**
  * options: { grpcPort, httpPort, authzPort, jwksPath, tokenCache?: number,
- *            policy?: 'context50' | 'rules10' | 'rules10k' | 'when10',
+ *            policy?: 'context50' | 'rules10' | 'rules10k' | 'rules10kDistinct' | 'when10',
  *            contextSourceUrl?: string, opaque?: { introspectionUrl, secretFile, apiKeysFile },
  *            revocation?: { path }, admin?: { tokenFile }, tls?: {...},
  *            sections?: {...} }
@@ -110,6 +115,7 @@ export function writeConfig(dir, name, options) {
   if (options.policy === 'context50') config.rules = serviceRules(CONTEXT_RULES);
   if (options.policy === 'rules10') config.rules = serviceRules(10);
   if (options.policy === 'rules10k') config.rules = serviceRules(LARGE_RULES);
+  if (options.policy === 'rules10kDistinct') config.rules = serviceRules(LARGE_RULES, { distinct: true });
   if (options.policy === 'when10') config.rules = serviceRules(10, { when: true });
   if (options.contextSourceUrl) Object.assign(config, contextSourceRules(options.contextSourceUrl));
   if (options.opaque) config.providers.push(...opaqueProviders(options.opaque));
