@@ -1,6 +1,6 @@
 /** One rule compiled: its match and its requirements, both validated against each other. */
 import { compileMatch, type CompiledMatch } from './match.js';
-import { compileIdTemplate, compileRequirement, type CompiledRequirement } from './requirements.js';
+import { compileIdTemplate, compileRequirement, resolveId, type CompiledRequirement } from './requirements.js';
 import { PolicyError } from './errors.js';
 import { compileRollout, type Rollout } from './rollout.js';
 import type { RuleConfig } from './schema.js';
@@ -42,7 +42,10 @@ function compileRuleOnce(rule: RuleConfig): CompiledRule {
       ['internalToken', 'audience'],
       rule.internalToken.audience,
     );
-    internalToken = { audience: (params, host) => audience({ ...params, host }), exchange: rule.internalToken.exchange === true };
+    internalToken = {
+      audience: (params, host) => resolveId(audience, { ...params, host }),
+      exchange: rule.internalToken.exchange === true,
+    };
     // On an inbound request the client chooses Host, and so `{host}` and any host match: only the
     // listener's own `direction` keeps an exchange from deciding a request that came from outside.
     if (internalToken.exchange && rule.match.direction !== 'egress') {
