@@ -3,7 +3,7 @@
  * it only compares prepared strings; the request is normalized once by the policy, not per rule.
  */
 import { PolicyError } from './errors.js';
-import { literalPrefix, matchTemplate, parseTemplate, templateParams, type PathTemplate } from './path.js';
+import { literalPrefix, matchTemplate, parseTemplate, templateParams, templateText, type PathTemplate } from './path.js';
 import type { HeaderConditionConfig, MatchConfig } from './schema.js';
 import { intern } from '../util/intern.js';
 
@@ -190,7 +190,7 @@ export function matches(match: CompiledMatch, req: PreparedRequest, out: Record<
   }
   // Paths last: a template match writes parameters, and only a matching rule may leave them.
   if (templates && templates.length > 0 && !templates.some((template) => matchTemplate(template, req.segments, out))) {
-    explain?.push(`path ${req.path} matches none of ${templates.map((t) => t.source).join(', ')}`);
+    explain?.push(`path ${req.path} matches none of ${templates.map(templateText).join(', ')}`);
     return false;
   }
   return true;

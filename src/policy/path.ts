@@ -136,35 +136,42 @@ export function normalizePath(raw: string): NormalizedPath {
 
 /** `*` in a template: any one segment. One value shared by every template. */
 const ANY_SEGMENT = Symbol('*');
+/** A final `**`: the rest of the path, zero or more segments. */
+const REST = Symbol('**');
 
 /**
  * One compiled template segment: a literal is its canonical text; a parameter is `{name}`, which no
- * literal can be (a canonical segment has `{` percent-encoded); `*` is ANY_SEGMENT. Strings and one
- * symbol, no object per segment: a policy of 10,000 rules holds tens of thousands of them.
+ * literal can be (a canonical segment has `{` percent-encoded); `*` is ANY_SEGMENT, a final `**` REST.
+ * Strings and two symbols, no object per segment: a policy of 10,000 rules holds tens of thousands.
  */
-export type TemplateSegment = string | typeof ANY_SEGMENT;
+export type TemplateSegment = string | typeof ANY_SEGMENT | typeof REST;
+
+/**
+ * A path template compiled once: its segments, REST only as the last. The array is the whole template,
+ * without its source text: a 10,000-rule policy kept 1.2 MB of sources only for explanations, which
+ * `templateText` writes from the segments.
+ */
+export type PathTemplate = readonly TemplateSegment[];
 
 /** Whether a template segment is a `{name}` parameter. */
-function isParam(segment: TemplateSegment): segment is string {
+function isParam(segment: TemplateSegment): boolean {
   return typeof segment === 'string' && segment.charCodeAt(0) === 0x7b; // {
 }
 
-/** A path template compiled once: segment matchers plus whether a trailing `**` takes the rest. */
-export interface PathTemplate {
-  readonly source: string;
-  readonly segments: readonly TemplateSegment[];
-  readonly rest: boolean;
+/** The template as text, literal segments in their canonical form: `/caf%C3%A9/{id}/**`. */
+export function templateText(template: PathTemplate): string {
+  return `/${template.map((segment) => (segment === ANY_SEGMENT ? '*' : segment === REST ? '**' : segment)).join('/')}`;
 }
 
 /** The template's parameter names, in order. */
 export function templateParams(template: PathTemplate): string[] {
-  return template.segments.filter(isParam).map((segment) => segment.slice(1, -1));
+  return template.filter((segment): segment is string => isParam(segment)).map((segment) => segment.slice(1, -1));
 }
 
 /** The literal segments a template starts with, before its first `{param}`, `*` or `**`. */
 export function literalPrefix(template: PathTemplate): string[] {
-  const end = template.segments.findIndex((segment) => segment === ANY_SEGMENT || isParam(segment));
-  return template.segments.slice(0, end === -1 ? undefined : end) as string[];
+  const end = template.findIndex((segment) => typeof segment !== 'string' || isParam(segment));
+  return template.slice(0, end === -1 ? undefined : end) as string[];
 }
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -180,14 +187,13 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
   const fail = (message: string) => ({ ok: false as const, message });
   if (!source.startsWith('/')) return fail(`"${source}" must start with "/"`);
   if (/[?#]/.test(source)) return fail(`"${source}": query strings and fragments are never matched; remove them`);
-  if (source === '/') return { ok: true, template: { source, segments: [], rest: false } };
+  if (source === '/') return { ok: true, template: [] };
 
   const parts = source.slice(1).split('/');
   const segments: TemplateSegment[] = [];
   const params: string[] = [];
-  let rest = false;
   for (const [index, part] of parts.entries()) {
-    if (rest) return fail(`"${source}": "**" must be the last segment`);
+    if (segments.at(-1) === REST) return fail(`"${source}": "**" must be the last segment`);
     if (part === '') {
       return fail(
         index === parts.length - 1
@@ -196,7 +202,7 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
       );
     }
     if (part === '**') {
-      rest = true;
+      segments.push(REST);
       continue;
     }
     if (part === '*') {
@@ -222,7 +228,7 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
     segments.push(intern(canonical.segments[1] as string));
   }
   // A copy of its exact length: an array grown by push keeps room for 17 entries.
-  return { ok: true, template: { source, segments: segments.slice(), rest } };
+  return { ok: true, template: segments.slice() };
 }
 
 /**
@@ -231,18 +237,19 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
  * no regular expressions, no backtracking, cost bounded by the template length.
  */
 export function matchTemplate(template: PathTemplate, segments: readonly string[], params: Record<string, string>): boolean {
-  const count = template.segments.length;
-  if (template.rest ? segments.length < count : segments.length !== count) return false;
+  const rest = template.at(-1) === REST;
+  const count = rest ? template.length - 1 : template.length;
+  if (rest ? segments.length < count : segments.length !== count) return false;
   let bindsParams = false;
   for (let i = 0; i < count; i++) {
-    const t = template.segments[i]!;
+    const t = template[i]!;
     if (isParam(t)) bindsParams = true;
     else if (t !== ANY_SEGMENT && t !== segments[i]) return false;
   }
   if (bindsParams) {
     for (let i = 0; i < count; i++) {
-      const t = template.segments[i]!;
-      if (isParam(t)) params[t.slice(1, -1)] = decodeSegment(segments[i]!);
+      const t = template[i]!;
+      if (typeof t === 'string' && isParam(t)) params[t.slice(1, -1)] = decodeSegment(segments[i]!);
     }
   }
   return true;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, normalizePath, type Identity } from '../../src/policy/index.js';
-import { parseTemplate, templateParams } from '../../src/policy/path.js';
+import { parseTemplate, templateParams, templateText } from '../../src/policy/path.js';
 import { request } from './helpers.js';
 
 const ok: Array<[raw: string, normalized: string]> = [
@@ -161,6 +161,17 @@ describe('path templates', () => {
     expect(params('/courses/{courseId}/students/{studentId}/**')).toEqual(['courseId', 'studentId']);
     expect(params('/a/*/b')).toEqual([]);
     expect(params('/')).toEqual([]);
+  });
+
+  it('writes a template back as text for explanations: its literal segments in their canonical form', () => {
+    const text = (source: string) => {
+      const parsed = parseTemplate(source);
+      return parsed.ok ? templateText(parsed.template) : parsed.message;
+    };
+    expect(text('/courses/{courseId}/*/grades/**')).toBe('/courses/{courseId}/*/grades/**');
+    expect(text('/café/%7e%41')).toBe('/caf%C3%A9/~A');
+    expect(text('/**')).toBe('/**');
+    expect(text('/')).toBe('/');
   });
 
   it('binds parameters percent-decoded and resolves id templates', () => {
