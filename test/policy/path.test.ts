@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, normalizePath, type Identity } from '../../src/policy/index.js';
-import { parseTemplate, templateParams, templateText } from '../../src/policy/path.js';
+import { literalPrefix, parseTemplate, templateParams, templateText } from '../../src/policy/path.js';
 import { request } from './helpers.js';
 
 const ok: Array<[raw: string, normalized: string]> = [
@@ -187,5 +187,28 @@ describe('path templates', () => {
     const notUtf8 = policy.authorize(request('GET', '/files/%FF'), owner, { explain: true });
     expect(notUtf8).toMatchObject({ ruleId: 'file', allowed: false });
     expect(notUtf8.explanation).toContain("rule 'file' matches (name=%FF)");
+  });
+});
+
+describe('literalPrefix: where the rule index files a template', () => {
+  const prefix = (source: string) => {
+    const parsed = parseTemplate(source);
+    if (!parsed.ok) throw new Error(parsed.message);
+    return literalPrefix(parsed.template);
+  };
+
+  it('is the literal segments before the first parameter, * or **', () => {
+    expect(prefix('/a/b/c')).toEqual(['a', 'b', 'c']);
+    expect(prefix('/orders/{id}/items')).toEqual(['orders']);
+    expect(prefix('/a/b/*/c')).toEqual(['a', 'b']);
+    expect(prefix('/a/**')).toEqual(['a']);
+    expect(prefix('/caf%c3%a9/{x}')).toEqual(['caf%C3%A9']);
+  });
+
+  it('is empty for a template that starts with a parameter, *, ** or is the root', () => {
+    expect(prefix('/{x}/y')).toEqual([]);
+    expect(prefix('/*/y')).toEqual([]);
+    expect(prefix('/**')).toEqual([]);
+    expect(prefix('/')).toEqual([]);
   });
 });

@@ -108,3 +108,32 @@ describe('rule index', () => {
     expect(policy.authorize(request('GET', '/svc-10000/items/7'), identity).reason).toBe('no_matching_rule');
   });
 });
+
+describe('rule index: the prefixes a request looks up', () => {
+  it('looks up none longer than the request: a rule filed under a/undefined is no candidate for /a', () => {
+    // Past the request's last segment a joined key would name `undefined`, a literal segment like any other.
+    const index = new RuleIndex([[['a', 'undefined']], [['a']], [['a', 'b', 'c']]]);
+    expect(index.candidates(['a'])).toEqual([1]);
+    expect(index.candidates(['a', 'undefined'])).toEqual([0, 1]);
+    expect(index.candidates(['a', 'b'])).toEqual([1]);
+  });
+
+  it('deciding never asks about a rule filed under a longer prefix than the request has', () => {
+    const policy = compilePolicy(
+      rulesSchema.parse([
+        { id: 'deep', match: { paths: ['/a/undefined/**'], headers: [{ name: 'x-deep', present: true }] }, require: { anonymous: true } },
+        { id: 'a', match: { paths: ['/a'] }, require: { anonymous: true } },
+      ]),
+      { defaultDecision: 'deny' },
+    );
+    const asked: string[] = [];
+    const headers = {
+      get: (name: string) => {
+        asked.push(name);
+        return undefined;
+      },
+    };
+    expect(policy.authorize({ ...request('GET', '/a'), headers }, null).ruleId).toBe('a');
+    expect(asked).toEqual([]);
+  });
+});
