@@ -17,11 +17,14 @@ import { checkOnce } from './client.mjs';
 import { checkRequestFrame } from './encode.mjs';
 import { h2load, requireH2load } from './h2load.mjs';
 import { cpuMicros, memory, memoryAfterGc } from './proc.mjs';
+import { median } from './report.mjs';
 import { DEPLOYED_NODE_ARGS, startTollgate } from './servers.mjs';
 import { claims, generateKeys, jwksOf, signJwt } from './tokens.mjs';
 import { LARGE_RULES } from './config/generate.mjs';
 
 const POLICIES = ['rules10', 'rules10k', 'when10'];
+/** How often RSS is read while a memory server is under load. */
+const RSS_SAMPLE_MS = 100;
 const WARMUP_SECONDS = 5;
 
 export async function measurePolicyScale({ dir, seconds, rounds, log = console.log }) {
@@ -91,12 +94,13 @@ async function reloadTime(server) {
 const MEMORY_POLICIES = ['rules10', 'rules10k', 'rules10kDistinct'];
 
 /**
- * The memory 10,000 rules add, as deployed (the manifests' V8 flags): RSS after start, and after the
+ * The memory 10,000 rules add, as deployed (the manifests' V8 flags): RSS after start, and under the
  * same traffic through a 10-rule and two 10,000-rule servers (one requirement shared by every rule, and
  * one requirement per rule). Right after start the large policy's server
  * still holds the heap V8 grew while it read the file (the young generation at its cap, old-space
  * room), which an idle process never gives back; the 10-rule server grows to the same under traffic.
- * After the same traffic, the difference is what the rules themselves hold.
+ * Under the same traffic, the difference is what the rules themselves hold; RSS is the median of
+ * samples taken through the load, one sample after it is reported beside.
  */
 export async function measurePolicyMemory({ dir, seconds, rounds, log = console.log }) {
   const keys = generateKeys();
@@ -119,13 +123,22 @@ export async function measurePolicyMemory({ dir, seconds, rounds, log = console.
       servers[policy].memFile = memFile;
       measured[policy] = { rssAfterStartMB: memory(servers[policy].pid).rssMB };
     }
+    const samples = Object.fromEntries(MEMORY_POLICIES.map((policy) => [policy, []]));
     for (let round = 0; round < rounds; round++) {
       for (const policy of MEMORY_POLICIES) {
-        const run = await h2load({ port: servers[policy].grpcPort, dataFile, seconds, clients: 4, streams: 32 });
+        const pid = servers[policy].pid;
+        // Sampled through the load, past the first round: one reading falls anywhere in V8's cycle of
+        // growing the heap and collecting it, which moved a single sample's difference by ±30 MB.
+        const sampler = round > 0 ? setInterval(() => samples[policy].push(memory(pid).rssMB), RSS_SAMPLE_MS) : undefined;
+        const run = await h2load({ port: servers[policy].grpcPort, dataFile, seconds, clients: 4, streams: 32 }).finally(() =>
+          clearInterval(sampler),
+        );
         if (run.failed + run.errored > 0) throw new Error(`policy memory ${policy}: ${run.failed} failed, ${run.errored} errored`);
       }
     }
     for (const policy of MEMORY_POLICIES) {
+      measured[policy].rssUnderLoadMB = median(samples[policy]);
+      measured[policy].rssSamples = samples[policy].length;
       measured[policy].rssAfterLoadMB = memory(servers[policy].pid).rssMB;
       // Last: the full GC of the probe changes what the process holds.
       measured[policy].heapUsedAfterGcMB = (await memoryAfterGc(servers[policy].child, servers[policy].memFile)).heapUsedMB;
@@ -134,7 +147,7 @@ export async function measurePolicyMemory({ dir, seconds, rounds, log = console.
       `  as deployed (${DEPLOYED_NODE_ARGS.join(' ')}): ${Object.entries(measured)
         .map(
           ([p, m]) =>
-            `${p} RSS ${m.rssAfterStartMB.toFixed(0)} MB after start, ${m.rssAfterLoadMB.toFixed(0)} MB after ${rounds} × ${seconds} s of load, V8 heap after a full GC ${m.heapUsedAfterGcMB.toFixed(1)} MB`,
+            `${p} RSS ${m.rssAfterStartMB.toFixed(0)} MB after start, ${m.rssUnderLoadMB.toFixed(0)} MB under load (median of ${m.rssSamples} samples), ${m.rssAfterLoadMB.toFixed(0)} MB after ${rounds} × ${seconds} s of load, V8 heap after a full GC ${m.heapUsedAfterGcMB.toFixed(1)} MB`,
         )
         .join('; ')}`,
     );

@@ -538,7 +538,7 @@ export function writeResults(results, file) {
 }
 
 /**
- * The memory a large policy adds (bench/policy-scale.mjs, measurePolicyMemory), after the same traffic,
+ * The memory a large policy adds (bench/policy-scale.mjs, measurePolicyMemory), under the same traffic,
  * as deployed: one target for 10,000 rules sharing one requirement, one for 10,000 each with its own.
  */
 function policyMemoryTargets(scale) {
@@ -551,10 +551,11 @@ function policyMemoryTargets(scale) {
   return variants.map(([large, shape]) => {
     const added = (key) => m[large][key] - m.rules10[key];
     return {
-      name: `${n0(scale.rules)} rules ${shape} add ≤ ${LARGE_POLICY_RSS_ADDED_MB} MB RSS after the same traffic as 10 rules (as deployed: ${m.nodeArgs.join(' ')})`,
-      pass: added('rssAfterLoadMB') <= LARGE_POLICY_RSS_ADDED_MB,
+      name: `${n0(scale.rules)} rules ${shape} add ≤ ${LARGE_POLICY_RSS_ADDED_MB} MB RSS under the same traffic as 10 rules (as deployed: ${m.nodeArgs.join(' ')})`,
+      pass: added('rssUnderLoadMB') <= LARGE_POLICY_RSS_ADDED_MB,
       detail:
-        `after the traffic ${m[large].rssAfterLoadMB.toFixed(0)} MB against ${m.rules10.rssAfterLoadMB.toFixed(0)} MB: ${added('rssAfterLoadMB').toFixed(0)} MB added; ` +
+        `under the traffic (median of ${m[large].rssSamples} samples past the first round) ${m[large].rssUnderLoadMB.toFixed(0)} MB against ${m.rules10.rssUnderLoadMB.toFixed(0)} MB: ${added('rssUnderLoadMB').toFixed(0)} MB added; ` +
+        `one sample after it ${added('rssAfterLoadMB').toFixed(0)} MB added (${m[large].rssAfterLoadMB.toFixed(0)} against ${m.rules10.rssAfterLoadMB.toFixed(0)} MB); ` +
         `the live data (V8 heap after a full GC) ${added('heapUsedAfterGcMB').toFixed(1)} MB; ` +
         `right after start ${added('rssAfterStartMB').toFixed(0)} MB added as deployed` +
         (large === 'rules10k'

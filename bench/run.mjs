@@ -481,7 +481,7 @@ async function main() {
       `policy-scale: 10 rules, ${LARGE_RULES.toLocaleString('en')} rules and 10 rules with a three-clause when, alternating, ${POLICY_ROUNDS} rounds`,
     );
     results.policyScale = await measurePolicyScale({ dir, seconds: SECONDS, rounds: POLICY_ROUNDS, log });
-    log(`policy-scale memory: 10 and ${LARGE_RULES.toLocaleString('en')} rules as deployed, after start and after the same traffic`);
+    log(`policy-scale memory: 10 and ${LARGE_RULES.toLocaleString('en')} rules as deployed, after start and under the same traffic`);
     results.policyScale.memory = await measurePolicyMemory({ dir, seconds: SECONDS, rounds: POLICY_ROUNDS, log });
   }
 
