@@ -163,6 +163,12 @@ describe('path templates', () => {
     expect(params('/')).toEqual([]);
   });
 
+  it('refuses ** anywhere but last, wherever it stands (** is held in the segments as their last entry)', () => {
+    for (const source of ['/**/b', '/a/b/**/c', '/a/**/**']) {
+      expect(parseTemplate(source)).toEqual({ ok: false, message: `"${source}": "**" must be the last segment` });
+    }
+  });
+
   it('writes a template back as text for explanations: its literal segments in their canonical form', () => {
     const text = (source: string) => {
       const parsed = parseTemplate(source);
