@@ -723,6 +723,23 @@ describe('requirements in detail', () => {
     expect(p.authorize(request('GET', '/x'), user({ scope: 'c b' }))).toEqual(allow('r'));
   });
 
+  it('needs the requirements beside anyOf too, before any alternative: an alternative never stands in for them', () => {
+    const p = compile([
+      {
+        id: 'r',
+        match: { paths: ['/x'] },
+        require: { scopes: { allOf: ['reports:read'] }, anyOf: [{ roles: { anyOf: ['auditor'] } }, { scopes: { anyOf: ['ops'] } }] },
+      },
+    ]);
+    // The alternative holds, the scope beside anyOf does not: denied for the scope, the alternatives not asked.
+    const decision = p.authorize(request('GET', '/x'), user({ roles: ['auditor'] }), { explain: true });
+    expect(decision).toMatchObject(forbid('r', 'missing_scope'));
+    expect(decision.explanation?.some((line) => line.startsWith('anyOf['))).toBe(false);
+    expect(p.authorize(request('GET', '/x'), null)).toMatchObject({ reason: 'authentication_required' });
+    expect(p.authorize(request('GET', '/x'), user({ roles: ['auditor'], scope: 'reports:read' }))).toEqual(allow('r'));
+    expect(p.authorize(request('GET', '/x'), user({ scope: 'reports:read' }))).toEqual(forbid('r', 'no_alternative_satisfied'));
+  });
+
   it('anyOf of scopes needs one of them, allOf every one; entries that are not strings are ignored', () => {
     const p = compile([{ id: 'r', match: { paths: ['/x'] }, require: { scopes: { anyOf: ['a', 'b'] } } }]);
     expect(p.authorize(request('GET', '/x'), user({ scp: [7, 'b'] }))).toEqual(allow('r'));
