@@ -29,6 +29,20 @@ const rule = fc.record(
 const requestPath = fc.array(fc.constantFrom(...SEGMENTS, 'x', ''), { maxLength: 5 }).map((s) => `/${s.join('/')}`);
 
 const identity: Identity = { provider: 'idp', claims: { sub: 'u' } };
+
+/** Request headers that record each name a rule asks about (and have none): which rules were looked at. */
+function recordingHeaders(): { asked: string[]; headers: { get(name: string): undefined } } {
+  const asked: string[] = [];
+  return {
+    asked,
+    headers: {
+      get: (name: string) => {
+        asked.push(name);
+        return undefined;
+      },
+    },
+  };
+}
 const verdict = (d: Decision) => ({ ruleId: d.ruleId, reason: d.reason, status: d.status });
 
 describe('rule index', () => {
@@ -84,13 +98,7 @@ describe('rule index', () => {
       ]),
       { defaultDecision: 'deny' },
     );
-    const asked: string[] = [];
-    const headers = {
-      get: (name: string) => {
-        asked.push(name);
-        return undefined;
-      },
-    };
+    const { asked, headers } = recordingHeaders();
     expect(policy.authorize({ ...request('GET', '/b/1'), headers }, null).ruleId).toBe('b');
     expect(asked).toEqual([]);
     expect(policy.authorize({ ...request('GET', '/b/1'), headers }, null, { explain: true }).ruleId).toBe('b');
@@ -126,13 +134,7 @@ describe('rule index: the prefixes a request looks up', () => {
       ]),
       { defaultDecision: 'deny' },
     );
-    const asked: string[] = [];
-    const headers = {
-      get: (name: string) => {
-        asked.push(name);
-        return undefined;
-      },
-    };
+    const { asked, headers } = recordingHeaders();
     expect(policy.authorize({ ...request('GET', '/a'), headers }, null).ruleId).toBe('a');
     expect(asked).toEqual([]);
   });
