@@ -26,7 +26,8 @@ export interface PreparedRequest {
 /**
  * A rule's match as data, read by `matches`: a policy of 10,000 rules keeps 10,000 of these, and a
  * record of what the rule configures costs a fraction of a closure with its captured scope. A condition
- * the rule does not configure is undefined; a key given, even empty, is a condition.
+ * the rule does not configure is undefined. Given empty (rules built in code: the schema refuses empty
+ * lists), hosts and methods match nothing, and paths check no path.
  */
 export interface CompiledMatch {
   readonly direction: string | undefined;
@@ -147,8 +148,8 @@ export function compileMatch(match: MatchConfig, ruleId: string): { match: Compi
 
 /**
  * One array per distinct method list, shared by the rules that give it: most rules of a large API say
- * GET (GET and HEAD) or POST. A module-level table, but bounded: keys are sets of at most a few dozen
- * upper-case method names that configs give, not anything a request sends.
+ * GET (GET and HEAD) or POST. A module-level table that outlives reloads: it grows only by the distinct
+ * method lists configs give over the process's life (a handful), never by anything a request sends.
  */
 const methodLists = new Map<string, readonly string[]>();
 

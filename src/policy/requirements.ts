@@ -192,7 +192,7 @@ type IdPart = { literal: string } | { param: string };
 
 /**
  * `"{courseId}"`, `"course-{courseId}"` or a literal, compiled: data that `resolveId` reads against the
- * bound parameters. The common `"{courseId}"` is the parameter's name alone, no object or closure.
+ * bound parameters. The common `"{courseId}"` is its one part, `{ param }`: no list, no closure.
  */
 export type IdTemplate = { readonly param: string } | readonly IdPart[];
 
