@@ -14,15 +14,15 @@ import type { Clock } from '../util/clock.js';
 import { TokenVerifier, type ProviderRuntime } from '../pipeline/verify.js';
 
 /**
- * Everything a Check needs, built once from one config. A reload builds a new Runtime and swaps it in;
- * a Check holds the Runtime it started with, so in-flight checks finish on the config they began with.
- */
-/**
  * The config a runtime keeps: everything but the parsed rules, which live on compiled in `policy`. A
  * policy of 10,000 rules kept its parsed form too, 3.5 MB that nothing read after the compile.
  */
 export type RuntimeConfig = Omit<Config, 'rules'>;
 
+/**
+ * Everything a Check needs, built once from one config. A reload builds a new Runtime and swaps it in;
+ * a Check holds the Runtime it started with, so in-flight checks finish on the config they began with.
+ */
 export interface Runtime {
   config: RuntimeConfig;
   providers: ProviderRuntime[];
