@@ -5,7 +5,7 @@
 import { PolicyError } from './errors.js';
 import { literalPrefix, matchTemplate, parseTemplate, templateParams, templateText, type PathTemplate } from './path.js';
 import type { HeaderConditionConfig, MatchConfig } from './schema.js';
-import { intern } from '../util/intern.js';
+import { SharedValues, intern } from '../util/intern.js';
 
 /** The request as every rule sees it: normalized once per request. */
 /** A request's headers, one value per name (repeated headers joined with ","). A Map will do. */
@@ -146,18 +146,11 @@ export function compileMatch(match: MatchConfig, ruleId: string): { match: Compi
   };
 }
 
-/**
- * One array per distinct method list, shared by the rules that give it: most rules of a large API say
- * GET (GET and HEAD) or POST. A module-level table that outlives reloads: it grows only by the distinct
- * method lists configs give over the process's life (a handful), never by anything a request sends.
- */
-const methodLists = new Map<string, readonly string[]>();
+/** One frozen array per distinct method list: most rules of a large API say GET (GET and HEAD) or POST. */
+const methodLists = new SharedValues<readonly string[]>();
 
 function methodList(methods: string[]): readonly string[] {
-  const key = methods.join(',');
-  let shared = methodLists.get(key);
-  if (!shared) methodLists.set(key, (shared = Object.freeze(methods)));
-  return shared;
+  return methodLists.of(methods.join(','), () => Object.freeze(methods));
 }
 
 interface HostCondition {

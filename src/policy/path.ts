@@ -8,7 +8,7 @@
  * gap a path-confusion attack uses to reach a permissive rule while the upstream serves a strict one.
  */
 
-import { intern } from '../util/intern.js';
+import { SharedValues, intern } from '../util/intern.js';
 
 export type NormalizedPath = { ok: true; path: string; segments: readonly string[] } | { ok: false; reason: string };
 
@@ -139,12 +139,17 @@ const ANY_SEGMENT = Symbol('*');
 /** A final `**`: the rest of the path, zero or more segments. */
 const REST = Symbol('**');
 
+/** A `{name}` segment of a template: one object per name, shared by every template (see `paramSegment`). */
+interface ParamSegment {
+  readonly param: string;
+}
+
 /**
- * One compiled template segment: a literal is its canonical text; a parameter is `{name}`, which no
- * literal can be (a canonical segment has `{` percent-encoded); `*` is ANY_SEGMENT, a final `**` REST.
- * Strings and two symbols, no object per segment: a policy of 10,000 rules holds tens of thousands.
+ * One compiled template segment: a literal is its canonical text, a parameter its shared ParamSegment,
+ * `*` ANY_SEGMENT and a final `**` REST. No object of its own per segment: a policy of 10,000 rules
+ * holds tens of thousands of them.
  */
-export type TemplateSegment = string | typeof ANY_SEGMENT | typeof REST;
+export type TemplateSegment = string | ParamSegment | typeof ANY_SEGMENT | typeof REST;
 
 /**
  * A path template compiled once: its segments, REST only as the last. The array is the whole template,
@@ -153,24 +158,31 @@ export type TemplateSegment = string | typeof ANY_SEGMENT | typeof REST;
  */
 export type PathTemplate = readonly TemplateSegment[];
 
-/** Whether a template segment is a `{name}` parameter. */
-function isParam(segment: TemplateSegment): boolean {
-  return typeof segment === 'string' && segment.charCodeAt(0) === 0x7b; // {
+const paramSegments = new SharedValues<ParamSegment>();
+
+function paramSegment(name: string): ParamSegment {
+  return paramSegments.of(name, () => Object.freeze({ param: intern(name) }));
+}
+
+function isParam(segment: TemplateSegment): segment is ParamSegment {
+  return typeof segment === 'object';
 }
 
 /** The template as text, literal segments in their canonical form: `/caf%C3%A9/{id}/**`. */
 export function templateText(template: PathTemplate): string {
-  return `/${template.map((segment) => (segment === ANY_SEGMENT ? '*' : segment === REST ? '**' : segment)).join('/')}`;
+  const text = (segment: TemplateSegment) =>
+    segment === ANY_SEGMENT ? '*' : segment === REST ? '**' : isParam(segment) ? `{${segment.param}}` : segment;
+  return `/${template.map(text).join('/')}`;
 }
 
 /** The template's parameter names, in order. */
 export function templateParams(template: PathTemplate): string[] {
-  return template.filter((segment): segment is string => isParam(segment)).map((segment) => segment.slice(1, -1));
+  return template.filter(isParam).map((segment) => segment.param);
 }
 
 /** The literal segments a template starts with, before its first `{param}`, `*` or `**`. */
 export function literalPrefix(template: PathTemplate): string[] {
-  const end = template.findIndex((segment) => typeof segment !== 'string' || isParam(segment));
+  const end = template.findIndex((segment) => typeof segment !== 'string');
   return template.slice(0, end === -1 ? undefined : end) as string[];
 }
 
@@ -214,7 +226,7 @@ export function parseTemplate(source: string): { ok: true; template: PathTemplat
       if (!PARAM_NAME.test(name)) return fail(`"${source}": parameter name "${name}" must be letters, digits or "_", e.g. {courseId}`);
       if (params.includes(name)) return fail(`"${source}": parameter {${name}} appears twice; give each parameter its own name`);
       params.push(name);
-      segments.push(intern(part));
+      segments.push(paramSegment(name));
       continue;
     }
     if (/[{}]/.test(part)) {
@@ -249,7 +261,7 @@ export function matchTemplate(template: PathTemplate, segments: readonly string[
   if (bindsParams) {
     for (let i = 0; i < count; i++) {
       const t = template[i]!;
-      if (typeof t === 'string' && isParam(t)) params[t.slice(1, -1)] = decodeSegment(segments[i]!);
+      if (isParam(t)) params[t.param] = decodeSegment(segments[i]!);
     }
   }
   return true;

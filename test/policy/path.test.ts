@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, normalizePath, type Identity } from '../../src/policy/index.js';
-import { literalPrefix, parseTemplate, templateParams, templateText } from '../../src/policy/path.js';
+import { literalPrefix, matchTemplate, parseTemplate, templateParams, templateText } from '../../src/policy/path.js';
 import { request } from './helpers.js';
 
 const ok: Array<[raw: string, normalized: string]> = [
@@ -167,6 +167,17 @@ describe('path templates', () => {
     for (const source of ['/**/b', '/a/b/**/c', '/a/**/**']) {
       expect(parseTemplate(source)).toEqual({ ok: false, message: `"${source}": "**" must be the last segment` });
     }
+  });
+
+  it('reads an encoded brace as a literal, never as a parameter, in a template and in a request', () => {
+    const parsed = parseTemplate('/files/%7Bid%7D/{id}');
+    if (!parsed.ok) throw new Error(parsed.message);
+    expect(templateParams(parsed.template)).toEqual(['id']);
+    expect(literalPrefix(parsed.template)).toEqual(['files', '%7Bid%7D']);
+    const bound: Record<string, string> = {};
+    expect(matchTemplate(parsed.template, ['files', '%7Bid%7D', '%7Bx%7D'], bound)).toBe(true);
+    expect(bound).toEqual({ id: '{x}' });
+    expect(matchTemplate(parsed.template, ['files', 'id', '7'], {})).toBe(false);
   });
 
   it('writes a template back as text for explanations: its literal segments in their canonical form', () => {
